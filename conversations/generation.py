@@ -1,0 +1,285 @@
+"""Runs one reply: stream from the API, coalesce deltas into frames, persist, publish.
+
+A reply runs as an asyncio task of its own, detached from any websocket: closing the tab does not
+stop it, and any number of tabs can watch. Database writes happen at each content-block stop, at a
+checkpoint every CHAT_CHECKPOINT_INTERVAL seconds, and once at the end, never per delta.
+"""
+
+import asyncio
+import contextvars
+import json
+import logging
+import os
+import socket
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from . import llm, realtime, selectors, services
+from .anthropic_request import build_request
+from .models import Message
+
+log = logging.getLogger(__name__)
+
+# Names this process in Message.worker, so a reply can be traced to the worker that ran it.
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+_tasks: set[asyncio.Task] = set()
+_sweeper: asyncio.Task | None = None
+
+
+def start(message_id: int) -> None:
+    """Start generating a reply in this process's event loop."""
+    ensure_sweeper()
+    task = _detached(ReplyRun(message_id).run())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+def _detached(coro) -> asyncio.Task:
+    """A task that outlives the request that started it.
+
+    It runs in an empty context: inheriting the request's would tie its database calls to the
+    request's thread executor, which shuts down when the response is sent.
+    """
+    return asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
+
+
+async def wait_all() -> None:
+    """Wait for every reply running here (tests and shutdown)."""
+    while _tasks:
+        await asyncio.gather(*list(_tasks), return_exceptions=True)
+
+
+class ReplyRun:
+    """The in-memory state of one streaming reply; `realtime` reads its snapshot."""
+
+    def __init__(self, message_id: int) -> None:
+        self.message_id = message_id
+        self.conversation_id = 0
+        self.seq = 0
+        self.blocks: dict[int, dict] = {}  # index -> API-shaped block, growing
+        self.rendered: dict[int, str] = {}  # index -> HTML, once the block stopped
+        self.open_index: int | None = None
+        self.pending = ""  # text not yet sent in a frame
+        self.flush_handle: asyncio.TimerHandle | None = None
+        self.last_flush = 0.0
+        self.tool_json: dict[int, str] = {}
+        self.usage: dict[str, int] = {}
+        self.stop_reason = ""
+        self.request_id = ""
+        self.stop_requested = False
+        self.task: asyncio.Task | None = None
+        self.dirty = False  # open block changed since the last checkpoint
+
+    # --- what the websocket side may call -------------------------------------------------
+
+    def snapshot(self) -> list:
+        self.flush()
+        blocks = [
+            [b["type"], self.rendered.get(i), b.get("text") or b.get("thinking") or ""]
+            for i, b in sorted(self.blocks.items())
+        ]
+        return ["s", self.message_id, self.seq, blocks]
+
+    def stop(self) -> None:
+        self.stop_requested = True
+        if self.task is not None:
+            self.task.cancel()
+
+    # --- the run -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.task = asyncio.current_task()
+        reply = await sync_to_async(Message.objects.select_related("conversation").get)(pk=self.message_id)
+        self.conversation_id = reply.conversation_id
+        unregister = realtime.register(self.message_id, self)
+        checkpoints = asyncio.create_task(self._checkpoint_loop())
+        status, error = Message.Status.COMPLETE, ""
+        try:
+            request = await sync_to_async(self._request_for)(reply)
+            await self._stream(request)
+        except asyncio.CancelledError:
+            status = Message.Status.STOPPED
+            if not self.stop_requested:
+                error = "The server shut down while this reply was streaming."
+                status = Message.Status.INTERRUPTED
+        except llm.STREAM_ERRORS as exc:
+            status = Message.Status.ERROR
+            error, request_id = llm.describe_error(exc)
+            self.request_id = self.request_id or request_id
+            log.warning("reply %s failed: %s (request %s)", self.message_id, error, self.request_id)
+        except Exception:
+            log.exception("reply %s crashed", self.message_id)
+            status, error = Message.Status.ERROR, "Something went wrong on the server."
+        finally:
+            checkpoints.cancel()
+            self.flush()
+            html = await sync_to_async(self._finish)(status, error)
+            unregister()
+            self.seq += 1
+            realtime.publish(self.conversation_id, ["e", self.message_id, self.seq, html])
+
+    def _request_for(self, reply: Message) -> dict:
+        return build_request(
+            turns=selectors.turns_before(reply),
+            model=reply.model,
+            max_tokens=settings.CHAT_MAX_TOKENS,
+            user_id=selectors.opaque_user_id(reply.conversation.owner_id),
+        )
+
+    async def _stream(self, request: dict) -> None:
+        loop = asyncio.get_running_loop()
+        stall = settings.CHAT_STALL_TIMEOUT
+        async with asyncio.timeout(stall) as deadline:
+            stream, self.request_id = await llm.open_stream(request)
+            try:
+                async for event in stream:
+                    deadline.reschedule(loop.time() + stall)
+                    if event.type == "content_block_stop":
+                        await self._close_block(event.index)
+                    else:
+                        self._on_event(event)
+            finally:
+                await stream.close()
+
+    def _on_event(self, event) -> None:
+        kind = event.type
+        if kind == "content_block_delta":
+            self._on_delta(event.index, event.delta)
+        elif kind == "content_block_start":
+            self._open_block(event.index, event.content_block.model_dump(exclude_none=True))
+        elif kind == "message_start":
+            self._add_usage(event.message.usage)
+        elif kind == "message_delta":
+            self.stop_reason = event.delta.stop_reason or ""
+            self._add_usage(event.usage)
+
+    def _add_usage(self, usage) -> None:
+        # message_delta's counts are cumulative for the reply, so they replace message_start's.
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+        ):
+            value = getattr(usage, name, None)
+            if value is not None:
+                self.usage[name] = value
+
+    def _open_block(self, index: int, block: dict) -> None:
+        self.flush()
+        if block["type"] == "tool_use":
+            block["input"] = {}
+            self.tool_json[index] = ""
+        block.pop("citations", None)
+        self.blocks[index] = block
+        self.open_index = index
+        self.seq += 1
+        realtime.publish(self.conversation_id, ["b", self.message_id, self.seq, index, block["type"]])
+
+    def _on_delta(self, index: int, delta) -> None:
+        block = self.blocks[index]
+        kind = delta.type
+        if kind == "text_delta":
+            block["text"] += delta.text
+            self._queue_text(delta.text)
+        elif kind == "thinking_delta":
+            block["thinking"] += delta.thinking
+            self._queue_text(delta.thinking)
+        elif kind == "signature_delta":
+            block["signature"] = delta.signature
+        elif kind == "input_json_delta":
+            self.tool_json[index] += delta.partial_json
+            self._queue_text(delta.partial_json)
+        self.dirty = True
+
+    def _queue_text(self, text: str) -> None:
+        """Coalesce: at most one frame per CHAT_FRAME_INTERVAL, carrying only the new text."""
+        self.pending += text
+        if self.flush_handle is None:
+            loop = asyncio.get_running_loop()
+            due = self.last_flush + settings.CHAT_FRAME_INTERVAL
+            self.flush_handle = loop.call_at(max(due, loop.time()), self.flush)
+
+    def flush(self) -> None:
+        if self.flush_handle is not None:
+            self.flush_handle.cancel()
+            self.flush_handle = None
+        if self.pending:
+            self.seq += 1
+            realtime.publish(self.conversation_id, ["d", self.message_id, self.seq, self.pending])
+            self.pending = ""
+            self.last_flush = asyncio.get_running_loop().time()
+
+    async def _close_block(self, index: int) -> None:
+        """Store the finished block (rendering its markdown off the event loop), then swap it in."""
+        self.flush()
+        block = self.blocks[index]
+        if block["type"] == "tool_use":
+            block["input"] = json.loads(self.tool_json.pop(index) or "{}")
+        self.open_index = None
+        self.dirty = False
+        html = await sync_to_async(services.block_save)(
+            message_id=self.message_id, index=index, payload=dict(block)
+        )
+        self.rendered[index] = html
+        if block["type"] == "text":
+            self.seq += 1
+            realtime.publish(self.conversation_id, ["c", self.message_id, self.seq, index, html])
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(settings.CHAT_CHECKPOINT_INTERVAL)
+            index = self.open_index if self.dirty else None
+            payload = dict(self.blocks[index]) if index is not None else None
+            self.dirty = False
+            await sync_to_async(services.reply_checkpoint)(
+                message_id=self.message_id, index=index, payload=payload, worker=WORKER_ID
+            )
+
+    def _finish(self, status: str, error: str) -> str:
+        """The final write, then the message rendered as the page shows it."""
+        open_blocks = {i: b for i, b in self.blocks.items() if i not in self.rendered}
+        reply = services.reply_finish(
+            message_id=self.message_id,
+            open_blocks=open_blocks,
+            status=status,
+            error=error,
+            stop_reason=self.stop_reason,
+            request_id=self.request_id,
+            worker="",
+            **self.usage,
+        )
+        blocks = list(reply.blocks.order_by("index"))
+        return render_to_string("conversations/_message.html", {"message": reply, "blocks": blocks})
+
+
+def ensure_sweeper() -> None:
+    """Once per process: mark replies orphaned by dead workers as interrupted, now and periodically."""
+    global _sweeper
+    if _sweeper is None or _sweeper.done():
+        _sweeper = _detached(_sweep_forever())
+
+
+async def _sweep_forever() -> None:
+    while True:
+        try:
+            count = await sync_to_async(services.orphaned_replies_interrupt)()
+            if count:
+                log.warning("marked %d orphaned streaming replies as interrupted", count)
+        except Exception:
+            log.exception("orphan sweep failed")
+        await asyncio.sleep(settings.CHAT_ORPHAN_AFTER)
+
+
+async def stop_and_wait(message_ids: list[int]) -> None:
+    """Stop these replies if they run here, and wait until their final state is stored."""
+    runs = [run for mid in message_ids if (run := realtime.live_replies.get(mid)) is not None]
+    for run in runs:
+        run.stop()
+    tasks = [run.task for run in runs if run.task is not None]
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)

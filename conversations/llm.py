@@ -1,0 +1,81 @@
+"""The only module that imports the `anthropic` SDK.
+
+One AsyncAnthropic client per process (per event loop), pointed at the configured endpoint: the
+real API when ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set, the embedded local model otherwise.
+"""
+
+import asyncio
+import logging
+
+import anthropic
+import httpx2
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+# What can go wrong while a reply streams: API errors (including an SSE `error` event),
+# transport errors mid-body (a cut connection), and our own stall timeout.
+STREAM_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, httpx2.TransportError, TimeoutError)
+
+_client: anthropic.AsyncAnthropic | None = None
+_client_loop: asyncio.AbstractEventLoop | None = None
+
+
+def get_client() -> anthropic.AsyncAnthropic:
+    """The process's client. A new event loop (tests) gets a new client; httpx pools are per loop."""
+    global _client, _client_loop
+    loop = asyncio.get_running_loop()
+    if _client is None or _client_loop is not loop:
+        if settings.CHAT_USE_LOCAL_MODEL:
+            base_url, api_key = settings.CHAT_LOCAL_MODEL_URL, "local"
+        else:
+            base_url = settings.ANTHROPIC_BASE_URL or None
+            api_key = settings.ANTHROPIC_API_KEY or "unset"
+        _client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=settings.CHAT_API_MAX_RETRIES
+        )
+        _client_loop = loop
+    return _client
+
+
+async def open_stream(request: dict):
+    """Start a streamed reply. Returns (event iterator, request id).
+
+    The SDK retries 429/5xx before the first byte, honouring `retry-after`.
+    """
+    stream = await get_client().messages.create(**request, stream=True)
+    return stream, stream.response.headers.get("request-id", "")
+
+
+_STATUS_MESSAGES = {
+    400: "The API rejected the request as invalid",
+    401: "The API key is invalid",
+    403: "The API key is not allowed to use this model or feature",
+    404: "The model or endpoint was not found",
+    413: "The conversation is too large for the API",
+    429: "The API is rate limiting this instance; try again shortly",
+    529: "The API is overloaded; try again shortly",
+}
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """A human message and the request id (if any) for an error raised by `open_stream`."""
+    if isinstance(exc, TimeoutError):
+        return "The reply stalled: no data arrived in time", ""
+    if isinstance(exc, anthropic.APIStatusError):
+        text = _STATUS_MESSAGES.get(exc.status_code) or (
+            "The API had an internal error" if exc.status_code >= 500 else "The API refused the request"
+        )
+        detail = _api_error_detail(exc)
+        return (f"{text} ({exc.status_code}: {detail})" if detail else text), exc.request_id or ""
+    if isinstance(exc, anthropic.APIConnectionError):
+        return "Could not reach the API", ""
+    if isinstance(exc, anthropic.APIError):
+        return f"The API sent an error: {exc.message}", getattr(exc, "request_id", "") or ""
+    return "The connection to the API was cut mid-reply", ""
+
+
+def _api_error_detail(exc: anthropic.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    return str(error.get("message", ""))[:300] if isinstance(error, dict) else ""

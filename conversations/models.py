@@ -1,0 +1,100 @@
+"""Conversations, their messages, and each message's ordered content blocks.
+
+A ContentBlock's `payload` is the block exactly as the Messages API sent or received it
+(text, thinking with its signature, tool_use, tool_result, ...), so history replays verbatim.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, default="New chat")
+    model = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming"
+        COMPLETE = "complete"
+        STOPPED = "stopped"
+        ERROR = "error"
+        INTERRUPTED = "interrupted"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    model = models.CharField(max_length=100, blank=True)
+    stop_reason = models.CharField(max_length=40, blank=True)
+    request_id = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_input_tokens = models.PositiveIntegerField(default=0)
+    cache_read_input_tokens = models.PositiveIntegerField(default=0)
+    # Which process runs a `streaming` reply, and when it last said it was alive.
+    worker = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # One reply streams at a time per conversation, even across workers.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(status="streaming"),
+                name="one_streaming_reply_per_conversation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} message {self.pk}"
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.status == self.Status.STREAMING
+
+
+class ContentBlock(models.Model):
+    class Type(models.TextChoices):
+        TEXT = "text"
+        THINKING = "thinking"
+        REDACTED_THINKING = "redacted_thinking"
+        TOOL_USE = "tool_use"
+        TOOL_RESULT = "tool_result"
+        IMAGE = "image"
+        DOCUMENT = "document"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="blocks")
+    index = models.PositiveIntegerField()
+    type = models.CharField(max_length=24, choices=Type.choices)
+    payload = models.JSONField()
+    # Sanitized HTML for text blocks, rendered once when the block is complete.
+    rendered = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["message_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["message", "index"], name="unique_block_index")]
+
+    def __str__(self) -> str:
+        return f"{self.type} block {self.index} of message {self.message_id}"
+
+    @property
+    def text(self) -> str:
+        return self.payload.get("text") or self.payload.get("thinking") or ""

@@ -1,0 +1,159 @@
+"""Writes. Views and the generator call these; each runs in one transaction."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import ContentBlock, Conversation, Message
+from .rendering import render_markdown
+
+TITLE_LENGTH = 60
+
+
+class ChatError(Exception):
+    """A request the user made that cannot be done; the message is shown to them."""
+
+
+class ReplyInProgress(ChatError):
+    def __init__(self) -> None:
+        super().__init__("A reply is still streaming in this conversation. Wait for it or press Stop.")
+
+
+def check_message_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise ChatError("Type a message first.")
+    limit = settings.CHAT_MAX_MESSAGE_CHARS
+    if len(text) > limit:
+        raise ChatError(f"The message is {len(text):,} characters long; the limit is {limit:,}.")
+    return text
+
+
+def title_from_text(text: str) -> str:
+    line = " ".join(text.split())
+    if len(line) <= TITLE_LENGTH:
+        return line
+    cut = line[:TITLE_LENGTH].rsplit(" ", 1)[0] or line[:TITLE_LENGTH]
+    return cut + "…"
+
+
+def conversation_start(*, user, text: str, model: str) -> tuple[Conversation, Message]:
+    """A new conversation with its first user message and a streaming reply."""
+    text = check_message_text(text)
+    with transaction.atomic():
+        conversation = Conversation.objects.create(owner=user, model=model, title=title_from_text(text))
+        _, reply = _add_turn(conversation, text)
+    return conversation, reply
+
+
+def message_send(*, conversation: Conversation, text: str) -> tuple[Message, Message]:
+    """The user's message and a streaming reply to it, committed together."""
+    text = check_message_text(text)
+    try:
+        with transaction.atomic():
+            turn = _add_turn(conversation, text)
+            Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    except IntegrityError as exc:
+        raise ReplyInProgress() from exc
+    return turn
+
+
+def _add_turn(conversation: Conversation, text: str) -> tuple[Message, Message]:
+    user_message = Message.objects.create(conversation=conversation, role=Message.Role.USER)
+    ContentBlock.objects.create(
+        message=user_message, index=0, type="text", payload={"type": "text", "text": text}
+    )
+    reply = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        model=conversation.model,
+        heartbeat_at=timezone.now(),
+    )
+    return user_message, reply
+
+
+def reply_retry(*, reply: Message) -> Message:
+    """Run a failed, stopped or interrupted reply again, in place of its old partial output."""
+    if reply.role != Message.Role.ASSISTANT or reply.is_streaming:
+        raise ChatError("Only a finished reply can be retried.")
+    if reply.conversation.messages.filter(id__gt=reply.id).exists():
+        raise ChatError("Only the latest reply can be retried.")
+    try:
+        with transaction.atomic():
+            reply.blocks.all().delete()
+            Message.objects.filter(pk=reply.pk).update(
+                status=Message.Status.STREAMING,
+                stop_reason="",
+                request_id="",
+                error="",
+                input_tokens=0,
+                output_tokens=0,
+                cache_creation_input_tokens=0,
+                cache_read_input_tokens=0,
+                model=reply.conversation.model,
+                heartbeat_at=timezone.now(),
+            )
+    except IntegrityError as exc:
+        raise ReplyInProgress() from exc
+    reply.refresh_from_db()
+    return reply
+
+
+def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
+    title = " ".join(title.split())[:200]
+    if not title:
+        raise ChatError("A title cannot be empty.")
+    conversation.title = title
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    conversation.delete()
+
+
+# --- persistence of a streaming reply (called by generation.py) ---------------------------
+
+
+def block_save(*, message_id: int, index: int, payload: dict) -> str:
+    """Store one content block (insert, or replace a checkpointed partial). Returns its HTML."""
+    rendered = render_markdown(payload["text"]) if payload["type"] == "text" else ""
+    ContentBlock.objects.update_or_create(
+        message_id=message_id,
+        index=index,
+        defaults={"type": payload["type"], "payload": payload, "rendered": rendered},
+    )
+    return rendered
+
+
+def reply_checkpoint(*, message_id: int, index: int | None, payload: dict | None, worker: str) -> None:
+    """Keep the open block's partial text and say this worker is still alive."""
+    with transaction.atomic():
+        if payload is not None and index is not None:
+            ContentBlock.objects.update_or_create(
+                message_id=message_id,
+                index=index,
+                defaults={"type": payload["type"], "payload": payload},
+            )
+        Message.objects.filter(pk=message_id).update(heartbeat_at=timezone.now(), worker=worker)
+
+
+def reply_finish(*, message_id: int, open_blocks: dict[int, dict], **fields) -> Message:
+    """The final write: status, usage, stop reason; plus any block that never reached its stop."""
+    with transaction.atomic():
+        for index, payload in open_blocks.items():
+            block_save(message_id=message_id, index=index, payload=payload)
+        Message.objects.filter(pk=message_id).update(**fields)
+    return Message.objects.select_related("conversation").get(pk=message_id)
+
+
+def orphaned_replies_interrupt() -> int:
+    """Replies left `streaming` by a process that died become `interrupted`; their text stays."""
+    stale = timezone.now() - timedelta(seconds=settings.CHAT_ORPHAN_AFTER)
+    return Message.objects.filter(status=Message.Status.STREAMING, heartbeat_at__lt=stale).update(
+        status=Message.Status.INTERRUPTED,
+        error="The server stopped while this reply was streaming.",
+    )

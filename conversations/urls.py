@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("new/", views.new_chat, name="new_chat"),
+    path("new/start/", views.start_chat, name="start_chat"),
+    path("c/<int:conversation_id>/", views.conversation_page, name="conversation"),
+    path("c/<int:conversation_id>/send/", views.send_message, name="send_message"),
+    path("c/<int:conversation_id>/rename/", views.rename_conversation, name="rename_conversation"),
+    path("c/<int:conversation_id>/delete/", views.delete_conversation, name="delete_conversation"),
+    path("m/<int:message_id>/retry/", views.retry_reply, name="retry_reply"),
+    path("accounts/signup/", views.signup, name="signup"),
+]

@@ -1,0 +1,169 @@
+"""Pages and htmx partials. Each view checks ownership; someone else's conversation is a 404."""
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import generation, selectors, services
+from .models import Conversation, Message
+from .services import ChatError
+
+
+def _owned_conversation(user, conversation_id: int) -> Conversation:
+    conversation = selectors.conversation_for_user(user, conversation_id)
+    if conversation is None:
+        raise Http404("No such conversation")
+    return conversation
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _composer_error(request: HttpRequest, error: str, template: str, context: dict) -> HttpResponse:
+    """422 with the error; the htmx swap targets only the error line, so the typed text stays."""
+    context = {**context, "error": error, "text": request.POST.get("text", "")}
+    response = render(request, template, context, status=422)
+    if request.htmx:
+        response = render(request, "conversations/_composer_error.html", {"error": error}, status=422)
+        response["HX-Retarget"] = "#composer-error"
+        response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def _page_context(user, conversation: Conversation | None = None) -> dict:
+    return {
+        "conversations": selectors.conversation_list_for_user(user),
+        "conversation": conversation,
+        "models": [settings.CHAT_DEFAULT_MODEL],
+        "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+    }
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    latest = selectors.conversation_list_for_user(request.user).first()
+    return redirect("conversation", latest.pk) if latest else redirect("new_chat")
+
+
+@login_required
+def new_chat(request: HttpRequest) -> HttpResponse:
+    return render(request, "conversations/new.html", _page_context(request.user))
+
+
+@login_required
+@require_POST
+async def start_chat(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()
+    model = request.POST.get("model") or settings.CHAT_DEFAULT_MODEL
+    if model not in (settings.CHAT_DEFAULT_MODEL,):
+        model = settings.CHAT_DEFAULT_MODEL
+    try:
+        conversation, reply = await sync_to_async(services.conversation_start)(
+            user=user, text=request.POST.get("text", ""), model=model
+        )
+    except ChatError as exc:
+        context = await sync_to_async(_page_context)(user)
+        return await sync_to_async(_composer_error)(request, str(exc), "conversations/new.html", context)
+    generation.start(reply.pk)
+    return _redirect(request, reverse("conversation", args=[conversation.pk]))
+
+
+@login_required
+def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _owned_conversation(request.user, conversation_id)
+    context = _page_context(request.user, conversation)
+    context["messages_list"] = selectors.messages_with_blocks(conversation)
+    return render(request, "conversations/conversation.html", context)
+
+
+@login_required
+@require_POST
+async def send_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user = await request.auser()
+    conversation = await sync_to_async(_owned_conversation)(user, conversation_id)
+    try:
+        user_message, reply = await sync_to_async(services.message_send)(
+            conversation=conversation, text=request.POST.get("text", "")
+        )
+    except ChatError as exc:
+        context = await sync_to_async(_page_context)(user, conversation)
+        context["messages_list"] = await sync_to_async(list)(selectors.messages_with_blocks(conversation))
+        return await sync_to_async(_composer_error)(
+            request, str(exc), "conversations/conversation.html", context
+        )
+    if not request.htmx:
+        generation.start(reply.pk)
+        return redirect("conversation", conversation.pk)
+    # Render before starting: the reply's first frame must not precede its element's seq 0.
+    response = await sync_to_async(render)(
+        request,
+        "conversations/_turn.html",
+        {"turn": [(user_message, user_message.blocks.all()), (reply, [])]},
+    )
+    response["HX-Trigger"] = "chat:sent"
+    generation.start(reply.pk)
+    return response
+
+
+@login_required
+@require_POST
+async def retry_reply(request: HttpRequest, message_id: int) -> HttpResponse:
+    user = await request.auser()
+    message = await sync_to_async(selectors.message_for_user)(user, message_id)
+    if message is None:
+        raise Http404("No such message")
+    try:
+        reply = await sync_to_async(services.reply_retry)(reply=message)
+    except ChatError as exc:
+        return HttpResponse(str(exc), status=409)
+    if not request.htmx:
+        generation.start(reply.pk)
+        return redirect("conversation", reply.conversation_id)
+    response = await sync_to_async(render)(
+        request, "conversations/_message.html", {"message": reply, "blocks": []}
+    )
+    generation.start(reply.pk)
+    return response
+
+
+@login_required
+@require_POST
+def rename_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _owned_conversation(request.user, conversation_id)
+    try:
+        services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
+    except ChatError as exc:
+        return HttpResponse(str(exc), status=422)
+    return _redirect(request, reverse("conversation", args=[conversation.pk]))
+
+
+@login_required
+@require_POST
+async def delete_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user = await request.auser()
+    conversation = await sync_to_async(_owned_conversation)(user, conversation_id)
+    streaming = await sync_to_async(list)(
+        conversation.messages.filter(status=Message.Status.STREAMING).values_list("pk", flat=True)
+    )
+    await generation.stop_and_wait(streaming)
+    await sync_to_async(services.conversation_delete)(conversation=conversation)
+    return _redirect(request, reverse("home"))
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if not settings.CHAT_ALLOW_SIGNUP:
+        raise Http404("Sign-up is turned off on this instance")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})
