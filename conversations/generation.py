@@ -260,7 +260,7 @@ class ReplyRun:
 def ensure_sweeper() -> None:
     """Once per process: mark replies orphaned by dead workers as interrupted, now and periodically."""
     global _sweeper
-    if _sweeper is None or _sweeper.done():
+    if _sweeper is None or _sweeper.done() or _sweeper.get_loop() is not asyncio.get_running_loop():
         _sweeper = _detached(_sweep_forever())
 
 

@@ -47,35 +47,46 @@ async def open_stream(request: dict):
     return stream, stream.response.headers.get("request-id", "")
 
 
-_STATUS_MESSAGES = {
-    400: "The API rejected the request as invalid",
-    401: "The API key is invalid",
-    403: "The API key is not allowed to use this model or feature",
-    404: "The model or endpoint was not found",
-    413: "The conversation is too large for the API",
-    429: "The API is rate limiting this instance; try again shortly",
-    529: "The API is overloaded; try again shortly",
+# By the API's error type; an `error` event mid-stream arrives on an HTTP 200, so the type decides.
+_ERROR_MESSAGES = {
+    "invalid_request_error": "The API rejected the request as invalid",
+    "authentication_error": "The API key is invalid",
+    "permission_error": "The API key is not allowed to use this model or feature",
+    "not_found_error": "The model or endpoint was not found",
+    "request_too_large": "The conversation is too large for the API",
+    "rate_limit_error": "The API is rate limiting this instance; try again shortly",
+    "api_error": "The API had an internal error",
+    "overloaded_error": "The API is overloaded; try again shortly",
+}
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
 }
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
-    """A human message and the request id (if any) for an error raised by `open_stream`."""
+    """A human message and the request id (if any) for an error raised while streaming."""
     if isinstance(exc, TimeoutError):
         return "The reply stalled: no data arrived in time", ""
     if isinstance(exc, anthropic.APIStatusError):
-        text = _STATUS_MESSAGES.get(exc.status_code) or (
-            "The API had an internal error" if exc.status_code >= 500 else "The API refused the request"
-        )
-        detail = _api_error_detail(exc)
-        return (f"{text} ({exc.status_code}: {detail})" if detail else text), exc.request_id or ""
+        error = _error_body(exc)
+        kind = error.get("type") or _STATUS_TYPES.get(exc.status_code, "api_error")
+        text = _ERROR_MESSAGES.get(kind, "The API refused the request")
+        detail = str(error.get("message", ""))[:300]
+        return (f"{text} ({detail})" if detail else text), exc.request_id or ""
     if isinstance(exc, anthropic.APIConnectionError):
         return "Could not reach the API", ""
     if isinstance(exc, anthropic.APIError):
-        return f"The API sent an error: {exc.message}", getattr(exc, "request_id", "") or ""
+        return f"The API sent an error: {exc.message}", ""
     return "The connection to the API was cut mid-reply", ""
 
 
-def _api_error_detail(exc: anthropic.APIStatusError) -> str:
+def _error_body(exc: anthropic.APIStatusError) -> dict:
     body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else body
-    return str(error.get("message", ""))[:300] if isinstance(error, dict) else ""
+    error = body.get("error", body)
+    return error if isinstance(error, dict) else {}

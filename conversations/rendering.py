@@ -23,7 +23,7 @@ def _highlight(code: str, lang: str, _attrs: str) -> str:
     return highlight(code, lexer, _formatter) if lexer else ""
 
 
-def _image_as_link(tokens, idx, options, env) -> str:
+def _image_as_link(_renderer, tokens, idx, options, env) -> str:
     token = tokens[idx]
     src = escape(token.attrGet("src") or "")
     alt = escape(token.content or src)

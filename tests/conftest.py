@@ -1,0 +1,34 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from conversations import llm
+from tests.fakes import FakeAnthropic
+
+
+@pytest.fixture(scope="session")
+def _fake_server():
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_api(_fake_server, settings):
+    """The fake Messages API, with the app pointed at it and a fresh client for this test's loop."""
+    _fake_server.reset()
+    settings.CHAT_USE_LOCAL_MODEL = False
+    settings.ANTHROPIC_BASE_URL = _fake_server.base_url
+    settings.ANTHROPIC_API_KEY = "test-key"
+    settings.CHAT_API_MAX_RETRIES = 2
+    llm._client = None
+    yield _fake_server
+    llm._client = None
+
+
+@pytest.fixture
+def alice(db):
+    return get_user_model().objects.create_user("alice", "alice@example.com", "alice-pass-123")
+
+
+@pytest.fixture
+def bob(db):
+    return get_user_model().objects.create_user("bob", "bob@example.com", "bob-pass-123")
