@@ -39,5 +39,8 @@ test: $(VENV)/.dev chromium lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 
+bench: $(VENV)/.dev
+	$(PY) -m bench $(ARGS)
+
 clean:
 	rm -rf $(VENV) staticfiles

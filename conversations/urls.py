@@ -12,4 +12,5 @@ urlpatterns = [
     path("c/<int:conversation_id>/delete/", views.delete_conversation, name="delete_conversation"),
     path("m/<int:message_id>/retry/", views.retry_reply, name="retry_reply"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("healthz", views.healthz, name="healthz"),
 ]

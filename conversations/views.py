@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import generation, selectors, services
+from . import generation, health, selectors, services
 from .models import Conversation, Message
 from .services import ChatError
 
@@ -156,6 +156,12 @@ async def delete_conversation(request: HttpRequest, conversation_id: int) -> Htt
     await generation.stop_and_wait(streaming)
     await sync_to_async(services.conversation_delete)(conversation=conversation)
     return _redirect(request, reverse("home"))
+
+
+async def healthz(request: HttpRequest) -> HttpResponse:
+    """For load balancers: 200 when the database and the channel layer answer, else 503."""
+    problems = await health.problems()
+    return HttpResponse("\n".join(problems) or "ok", status=503 if problems else 200, content_type="text/plain")
 
 
 def signup(request: HttpRequest) -> HttpResponse:

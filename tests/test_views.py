@@ -138,3 +138,8 @@ async def test_send_while_streaming_is_refused_clearly(fake_api, alice):
     assert "still streaming" in response.content.decode()
     await generation.wait_all()
     assert await Message.objects.filter(conversation=conversation).acount() == 2
+
+
+async def test_healthz_checks_the_database_and_channel_layer():
+    response = await AsyncClient().get("/healthz")
+    assert response.status_code == 200 and response.content == b"ok"
