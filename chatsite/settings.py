@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "conversations",
+    "teams",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Conversation
+from .models import Conversation, ModelPrice
 
 
 @admin.register(Conversation)
@@ -11,3 +11,9 @@ class ConversationAdmin(admin.ModelAdmin):
     # Transcripts are not browsable here: reading them is an audited action (a later feature).
     fields = ["title", "owner", "model"]
     readonly_fields = fields
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = ["model", "input", "output", "cache_write_5m", "cache_write_1h", "cache_read"]
+    list_editable = ["input", "output", "cache_write_5m", "cache_write_1h", "cache_read"]

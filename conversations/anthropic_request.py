@@ -1,10 +1,25 @@
 """Pure: stored history + settings -> the Messages API request (a plain dict).
 
 No I/O here. Tests pin the exact JSON this produces.
+
+Prompt caching: the pinned system prompt is the first system block and carries the first cache
+breakpoint, so every conversation on the same prompt version sends a byte-identical cached
+prefix. Nothing volatile may go before it. A second, rolling breakpoint sits on the last block of
+the newest user turn, so each turn reads the previous turns from the cache.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+MAX_BREAKPOINTS = 4  # the API's limit per request
+
+
+@dataclass(frozen=True)
+class PinnedPrompt:
+    """The system prompt version a conversation is pinned to."""
+
+    text: str
+    cache_ttl: str = "5m"  # or "1h"
 
 
 @dataclass(frozen=True)
@@ -49,21 +64,36 @@ def build_messages(turns: Iterable[Turn]) -> list[dict]:
     return messages
 
 
+def cache_control(ttl: str = "5m") -> dict:
+    return {"type": "ephemeral", "ttl": "1h"} if ttl == "1h" else {"type": "ephemeral"}
+
+
 def build_request(
     *,
     turns: Iterable[Turn],
     model: str,
     max_tokens: int,
     user_id: str,
-    system: str = "",
+    prompt: PinnedPrompt | None = None,
 ) -> dict:
     """The keyword arguments for `messages.create`, minus `stream`."""
-    request: dict = {
-        "model": model,
-        "max_tokens": max_tokens,
-        "messages": build_messages(turns),
-        "metadata": {"user_id": user_id},
-    }
-    if system:
-        request["system"] = [{"type": "text", "text": system}]
+    messages = build_messages(turns)
+    if messages:
+        last = messages[-1]["content"]
+        last[-1] = {**last[-1], "cache_control": cache_control()}
+    request: dict = {"model": model, "max_tokens": max_tokens}
+    if prompt is not None:
+        request["system"] = [
+            {"type": "text", "text": prompt.text, "cache_control": cache_control(prompt.cache_ttl)}
+        ]
+    request["messages"] = messages
+    request["metadata"] = {"user_id": user_id}
+    assert count_breakpoints(request) <= MAX_BREAKPOINTS
     return request
+
+
+def count_breakpoints(request: dict) -> int:
+    blocks = list(request.get("system", []))
+    for message in request["messages"]:
+        blocks.extend(message["content"])
+    return sum("cache_control" in block for block in blocks)

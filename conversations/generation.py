@@ -17,8 +17,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from . import llm, realtime, selectors, services
-from .anthropic_request import build_request
+from . import llm, pricing, realtime, selectors, services
+from .anthropic_request import PinnedPrompt, build_request
 from .models import Message
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class ReplyRun:
     def __init__(self, message_id: int) -> None:
         self.message_id = message_id
         self.conversation_id = 0
+        self.model = ""
         self.seq = 0
         self.blocks: dict[int, dict] = {}  # index -> API-shaped block, growing
         self.rendered: dict[int, str] = {}  # index -> HTML, once the block stopped
@@ -93,8 +94,10 @@ class ReplyRun:
 
     async def run(self) -> None:
         self.task = asyncio.current_task()
-        reply = await sync_to_async(Message.objects.select_related("conversation").get)(pk=self.message_id)
-        self.conversation_id = reply.conversation_id
+        reply = await sync_to_async(Message.objects.select_related("conversation__prompt_version").get)(
+            pk=self.message_id
+        )
+        self.conversation_id, self.model = reply.conversation_id, reply.model
         unregister = realtime.register(self.message_id, self)
         checkpoints = asyncio.create_task(self._checkpoint_loop())
         status, error = Message.Status.COMPLETE, ""
@@ -123,11 +126,13 @@ class ReplyRun:
             realtime.publish(self.conversation_id, ["e", self.message_id, self.seq, html])
 
     def _request_for(self, reply: Message) -> dict:
+        version = reply.conversation.prompt_version
         return build_request(
             turns=selectors.turns_before(reply),
             model=reply.model,
             max_tokens=settings.CHAT_MAX_TOKENS,
             user_id=selectors.opaque_user_id(reply.conversation.owner_id),
+            prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
         )
 
     async def _stream(self, request: dict) -> None:
@@ -168,6 +173,9 @@ class ReplyRun:
             value = getattr(usage, name, None)
             if value is not None:
                 self.usage[name] = value
+        split = getattr(usage, "cache_creation", None)  # by TTL, when the API reports it
+        if split is not None and split.ephemeral_1h_input_tokens is not None:
+            self.usage["cache_creation_1h_input_tokens"] = split.ephemeral_1h_input_tokens
 
     def _open_block(self, index: int, block: dict) -> None:
         self.flush()
@@ -243,6 +251,8 @@ class ReplyRun:
     def _finish(self, status: str, error: str) -> str:
         """The final write, then the message rendered as the page shows it."""
         open_blocks = {i: b for i, b in self.blocks.items() if i not in self.rendered}
+        usage = pricing.Usage(**self.usage)
+        price = selectors.price_for_model(self.model)
         reply = services.reply_finish(
             message_id=self.message_id,
             open_blocks=open_blocks,
@@ -251,6 +261,8 @@ class ReplyRun:
             stop_reason=self.stop_reason,
             request_id=self.request_id,
             worker="",
+            cost=pricing.cost(usage, price) if price else None,
+            cache_savings=pricing.cache_savings(usage, price) if price else None,
             **self.usage,
         )
         blocks = list(reply.blocks.order_by("index"))

@@ -14,6 +14,10 @@ class Conversation(models.Model):
     )
     title = models.CharField(max_length=200, default="New chat")
     model = models.CharField(max_length=100)
+    # The exact system prompt version it started with; changed only when the user switches.
+    prompt_version = models.ForeignKey(
+        "teams.PromptVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="conversations"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +51,10 @@ class Message(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     cache_creation_input_tokens = models.PositiveIntegerField(default=0)
     cache_read_input_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_1h_input_tokens = models.PositiveIntegerField(default=0)  # part of the writes
+    # US dollars at the prices in force when the reply ended; null when the model has no price.
+    cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    cache_savings = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     # Which process runs a `streaming` reply, and when it last said it was alive.
     worker = models.CharField(max_length=100, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -98,3 +106,17 @@ class ContentBlock(models.Model):
     @property
     def text(self) -> str:
         return self.payload.get("text") or self.payload.get("thinking") or ""
+
+
+class ModelPrice(models.Model):
+    """US dollars per million tokens. Admins edit these; a model id matches its longest prefix here."""
+
+    model = models.CharField(max_length=100, unique=True, help_text="A model id or id prefix")
+    input = models.DecimalField(max_digits=10, decimal_places=4)
+    output = models.DecimalField(max_digits=10, decimal_places=4)
+    cache_write_5m = models.DecimalField(max_digits=10, decimal_places=4)
+    cache_write_1h = models.DecimalField(max_digits=10, decimal_places=4)
+    cache_read = models.DecimalField(max_digits=10, decimal_places=4)
+
+    def __str__(self) -> str:
+        return self.model

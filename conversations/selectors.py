@@ -4,10 +4,13 @@ import hashlib
 import hmac
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
+
+from teams.selectors import prompts_usable_by
 
 from .anthropic_request import Turn
-from .models import ContentBlock, Conversation, Message
+from .models import ContentBlock, Conversation, Message, ModelPrice
+from .pricing import Price
 
 
 def conversation_list_for_user(user) -> QuerySet[Conversation]:
@@ -40,3 +43,32 @@ def opaque_user_id(user_id: int) -> str:
     """The `metadata.user_id` sent to the API: stable per user, and reveals nothing about them."""
     digest = hmac.new(settings.SECRET_KEY.encode(), f"user:{user_id}".encode(), hashlib.sha256)
     return digest.hexdigest()[:32]
+
+
+def price_for_model(model: str) -> Price | None:
+    """The price row whose id is the longest prefix of `model`, or None when there is none."""
+    rows = [row for row in ModelPrice.objects.all() if model.startswith(row.model)]
+    if not rows:
+        return None
+    row = max(rows, key=lambda r: len(r.model))
+    return Price(row.input, row.output, row.cache_write_5m, row.cache_write_1h, row.cache_read)
+
+
+def conversation_totals(conversation: Conversation) -> dict:
+    return conversation.messages.aggregate(
+        cost=Sum("cost"),
+        input=Sum("input_tokens"),
+        output=Sum("output_tokens"),
+        cache_read=Sum("cache_read_input_tokens"),
+        cache_write=Sum("cache_creation_input_tokens"),
+        saved=Sum("cache_savings"),
+    )
+
+
+def newer_prompt_version(user, conversation: Conversation):
+    """The latest version of the conversation's prompt, when it is newer and the user may still use it."""
+    pinned = conversation.prompt_version
+    if pinned is None or not prompts_usable_by(user).filter(pk=pinned.prompt_id).exists():
+        return None
+    latest = pinned.prompt.latest
+    return latest if latest.number > pinned.number else None

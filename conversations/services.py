@@ -39,11 +39,13 @@ def title_from_text(text: str) -> str:
     return cut + "…"
 
 
-def conversation_start(*, user, text: str, model: str) -> tuple[Conversation, Message]:
-    """A new conversation with its first user message and a streaming reply."""
+def conversation_start(*, user, text: str, model: str, prompt_version=None) -> tuple[Conversation, Message]:
+    """A new conversation (pinned to `prompt_version`, if any), its first message and a streaming reply."""
     text = check_message_text(text)
     with transaction.atomic():
-        conversation = Conversation.objects.create(owner=user, model=model, title=title_from_text(text))
+        conversation = Conversation.objects.create(
+            owner=user, model=model, title=title_from_text(text), prompt_version=prompt_version
+        )
         _, reply = _add_turn(conversation, text)
     return conversation, reply
 
@@ -109,6 +111,12 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
     conversation.title = title
     conversation.save(update_fields=["title", "updated_at"])
     return conversation
+
+
+def conversation_switch_prompt(*, conversation: Conversation, version) -> None:
+    """Pin the conversation to another prompt version; only ever on the user's explicit request."""
+    conversation.prompt_version = version
+    conversation.save(update_fields=["prompt_version", "updated_at"])
 
 
 def conversation_delete(*, conversation: Conversation) -> None:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/send/", views.send_message, name="send_message"),
     path("c/<int:conversation_id>/rename/", views.rename_conversation, name="rename_conversation"),
     path("c/<int:conversation_id>/delete/", views.delete_conversation, name="delete_conversation"),
+    path("c/<int:conversation_id>/prompt/", views.switch_prompt, name="switch_prompt"),
     path("m/<int:message_id>/retry/", views.retry_reply, name="retry_reply"),
     path("accounts/signup/", views.signup, name="signup"),
     path("healthz", views.healthz, name="healthz"),

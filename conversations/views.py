@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from teams.selectors import prompts_usable_by
+
 from . import generation, health, selectors, services
 from .models import Conversation, Message
 from .services import ChatError
@@ -43,8 +45,19 @@ def _page_context(user, conversation: Conversation | None = None) -> dict:
         "conversations": selectors.conversation_list_for_user(user),
         "conversation": conversation,
         "models": [settings.CHAT_DEFAULT_MODEL],
+        "prompts": prompts_usable_by(user),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
     }
+
+
+def _chosen_prompt_version(user, prompt_id: str):
+    """The latest version of a prompt the user may use; ChatError for anything else."""
+    if not prompt_id:
+        return None
+    prompt = prompts_usable_by(user).filter(pk=prompt_id).first() if prompt_id.isdigit() else None
+    if prompt is None:
+        raise ChatError("That system prompt is not available to you.")
+    return prompt.latest
 
 
 @login_required
@@ -55,7 +68,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def new_chat(request: HttpRequest) -> HttpResponse:
-    return render(request, "conversations/new.html", _page_context(request.user))
+    context = _page_context(request.user)
+    context["chosen_prompt"] = request.GET.get("prompt", "")
+    return render(request, "conversations/new.html", context)
 
 
 @login_required
@@ -66,11 +81,13 @@ async def start_chat(request: HttpRequest) -> HttpResponse:
     if model not in (settings.CHAT_DEFAULT_MODEL,):
         model = settings.CHAT_DEFAULT_MODEL
     try:
+        version = await sync_to_async(_chosen_prompt_version)(user, request.POST.get("prompt", ""))
         conversation, reply = await sync_to_async(services.conversation_start)(
-            user=user, text=request.POST.get("text", ""), model=model
+            user=user, text=request.POST.get("text", ""), model=model, prompt_version=version
         )
     except ChatError as exc:
         context = await sync_to_async(_page_context)(user)
+        context["chosen_prompt"] = request.POST.get("prompt", "")
         return await sync_to_async(_composer_error)(request, str(exc), "conversations/new.html", context)
     generation.start(reply.pk)
     return _redirect(request, reverse("conversation", args=[conversation.pk]))
@@ -81,7 +98,20 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
     conversation = _owned_conversation(request.user, conversation_id)
     context = _page_context(request.user, conversation)
     context["messages_list"] = selectors.messages_with_blocks(conversation)
+    context["totals"] = selectors.conversation_totals(conversation)
+    context["newer_prompt"] = selectors.newer_prompt_version(request.user, conversation)
     return render(request, "conversations/conversation.html", context)
+
+
+@login_required
+@require_POST
+def switch_prompt(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _owned_conversation(request.user, conversation_id)
+    newer = selectors.newer_prompt_version(request.user, conversation)
+    if newer is None:
+        raise Http404("No newer prompt version available to you")
+    services.conversation_switch_prompt(conversation=conversation, version=newer)
+    return _redirect(request, reverse("conversation", args=[conversation.pk]))
 
 
 @login_required
@@ -161,7 +191,9 @@ async def delete_conversation(request: HttpRequest, conversation_id: int) -> Htt
 async def healthz(request: HttpRequest) -> HttpResponse:
     """For load balancers: 200 when the database and the channel layer answer, else 503."""
     problems = await health.problems()
-    return HttpResponse("\n".join(problems) or "ok", status=503 if problems else 200, content_type="text/plain")
+    return HttpResponse(
+        "\n".join(problems) or "ok", status=503 if problems else 200, content_type="text/plain"
+    )
 
 
 def signup(request: HttpRequest) -> HttpResponse:

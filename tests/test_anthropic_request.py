@@ -1,26 +1,108 @@
-from conversations.anthropic_request import Turn, build_request
+import json
+
+import pytest
+
+from conversations.anthropic_request import PinnedPrompt, Turn, build_request, count_breakpoints
+
+EPHEMERAL = {"type": "ephemeral"}
 
 
 def text(value: str) -> dict:
     return {"type": "text", "text": value}
 
 
-def test_single_turn_request_is_exact():
-    request = build_request(turns=[Turn("user", [text("Hi")])], model="m", max_tokens=100, user_id="u1")
-    assert request == {
+def cached(block: dict, control: dict = EPHEMERAL) -> dict:
+    return {**block, "cache_control": control}
+
+
+def request_for(turns, prompt=None) -> dict:
+    return build_request(turns=turns, model="m", max_tokens=100, user_id="u1", prompt=prompt)
+
+
+def test_no_prompt_exact_json():
+    assert request_for([Turn("user", [text("Hi")])]) == {
         "model": "m",
         "max_tokens": 100,
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}}],
+            }
+        ],
         "metadata": {"user_id": "u1"},
     }
 
 
-def test_system_is_a_top_level_list_of_text_blocks():
-    request = build_request(
-        turns=[Turn("user", [text("Hi")])], model="m", max_tokens=1, user_id="u", system="Be brief"
-    )
-    assert request["system"] == [{"type": "text", "text": "Be brief"}]
-    assert all(m["role"] != "system" for m in request["messages"])
+def test_team_prompt_exact_json():
+    request = request_for([Turn("user", [text("Hi")])], PinnedPrompt("You are the support desk.", "5m"))
+    assert request == {
+        "model": "m",
+        "max_tokens": 100,
+        "system": [
+            {"type": "text", "text": "You are the support desk.", "cache_control": {"type": "ephemeral"}}
+        ],
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}}],
+            }
+        ],
+        "metadata": {"user_id": "u1"},
+    }
+
+
+def test_one_hour_ttl_is_on_the_system_breakpoint_only():
+    request = request_for([Turn("user", [text("Hi")])], PinnedPrompt("Long prompt", "1h"))
+    assert request["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert request["messages"][0]["content"][-1]["cache_control"] == EPHEMERAL
+
+
+def test_rolling_breakpoint_moves_to_the_newest_user_turn_across_three_turns():
+    prompt = PinnedPrompt("Support tone")
+    history: list[Turn] = []
+    requests = []
+    for n in range(1, 4):
+        history.append(Turn("user", [text(f"question {n}")]))
+        requests.append(request_for(history, prompt))
+        history.append(Turn("assistant", [text(f"answer {n}")]))
+
+    assert requests[2]["messages"] == [
+        {"role": "user", "content": [text("question 1")]},
+        {"role": "assistant", "content": [text("answer 1")]},
+        {"role": "user", "content": [text("question 2")]},
+        {"role": "assistant", "content": [text("answer 2")]},
+        {"role": "user", "content": [cached(text("question 3"))]},
+    ]
+    for request in requests:
+        assert request["system"] == [cached(text("Support tone"))]
+        assert count_breakpoints(request) == 2
+    # The marker moved: turn 1's request had it on question 1, turn 2's on question 2 only.
+    assert requests[0]["messages"][0]["content"] == [cached(text("question 1"))]
+    assert requests[1]["messages"][0]["content"] == [text("question 1")]
+    assert requests[1]["messages"][2]["content"] == [cached(text("question 2"))]
+
+
+def test_an_edited_prompt_leaves_an_old_conversations_prefix_byte_identical():
+    old_version = PinnedPrompt("Be formal.", "5m")
+    new_version = PinnedPrompt("Be formal and brief.", "1h")
+    turns = [Turn("user", [text("Hello")])]
+    before = json.dumps(request_for(turns, old_version)["system"])
+    # The old conversation is still pinned to old_version after the edit; a new one gets the new.
+    after = json.dumps(request_for(turns, old_version)["system"])
+    assert before == after
+    assert json.dumps(request_for(turns, new_version)["system"]) != before
+
+
+def test_stored_blocks_are_never_mutated_by_the_breakpoint():
+    block = text("Hi")
+    request_for([Turn("user", [block])])
+    assert block == {"type": "text", "text": "Hi"}
+
+
+def test_more_than_four_breakpoints_are_refused():
+    turns = [Turn("user", [cached(text(str(i))) for i in range(4)])]
+    with pytest.raises(AssertionError):
+        request_for(turns, PinnedPrompt("p"))
 
 
 def test_thinking_and_tool_blocks_replay_verbatim():
@@ -35,13 +117,12 @@ def test_thinking_and_tool_blocks_replay_verbatim():
         Turn("assistant", [text("4")]),
         Turn("user", [text("Thanks")]),
     ]
-    messages = build_request(turns=turns, model="m", max_tokens=1, user_id="u")["messages"]
-    assert messages == [
+    assert request_for(turns)["messages"] == [
         {"role": "user", "content": [text("What is 2+2?")]},
         {"role": "assistant", "content": [thinking, redacted, tool_use]},
         {"role": "user", "content": [tool_result]},
         {"role": "assistant", "content": [text("4")]},
-        {"role": "user", "content": [text("Thanks")]},
+        {"role": "user", "content": [cached(text("Thanks"))]},
     ]
 
 
@@ -51,8 +132,9 @@ def test_failed_empty_reply_is_skipped_and_user_turns_merge():
         Turn("assistant", []),  # failed before any output
         Turn("user", [text("second")]),
     ]
-    messages = build_request(turns=turns, model="m", max_tokens=1, user_id="u")["messages"]
-    assert messages == [{"role": "user", "content": [text("first"), text("second")]}]
+    assert request_for(turns)["messages"] == [
+        {"role": "user", "content": [text("first"), cached(text("second"))]}
+    ]
 
 
 def test_stopped_reply_keeps_its_text_but_drops_unsigned_thinking_and_empty_text():
@@ -64,12 +146,11 @@ def test_stopped_reply_keeps_its_text_but_drops_unsigned_thinking_and_empty_text
         ),
         Turn("user", [text("go on")]),
     ]
-    messages = build_request(turns=turns, model="m", max_tokens=1, user_id="u")["messages"]
+    messages = request_for(turns)["messages"]
     assert messages[1] == {"role": "assistant", "content": [text("partial")]}
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
 
 
 def test_first_message_is_always_user():
     turns = [Turn("assistant", [text("orphan")]), Turn("user", [text("hello")])]
-    messages = build_request(turns=turns, model="m", max_tokens=1, user_id="u")["messages"]
-    assert messages == [{"role": "user", "content": [text("hello")]}]
+    assert request_for(turns)["messages"] == [{"role": "user", "content": [cached(text("hello"))]}]

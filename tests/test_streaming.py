@@ -69,7 +69,8 @@ async def test_frames_arrive_in_order_with_only_new_text_and_the_reply_is_stored
     reply = await reload(reply)
     assert reply.status == "complete" and reply.stop_reason == "end_turn"
     assert reply.request_id == fake_api.replies[-1].request_id
-    assert reply.output_tokens == 60 and reply.input_tokens > 0
+    assert reply.output_tokens == 60
+    assert reply.input_tokens + reply.cache_creation_input_tokens + reply.cache_read_input_tokens > 0
     assert await stored_text(reply) == LONG_TEXT
     assert realtime.live_replies == {}
 
@@ -87,7 +88,10 @@ async def test_next_turn_replays_the_stored_history(fake_api, alice):
     assert body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "First question"}]},
         {"role": "assistant", "content": [{"type": "text", "text": "First answer"}]},
-        {"role": "user", "content": [{"type": "text", "text": "Second question"}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Second question", "cache_control": {"type": "ephemeral"}}],
+        },
     ]
     assert body["stream"] is True
     assert body["metadata"]["user_id"] not in {"alice", "alice@example.com", str(alice.pk)}

@@ -1,0 +1,58 @@
+"""Pure: what a reply cost, and what prompt caching saved, in US dollars (Decimal).
+
+Prices are per million tokens. A cache read is billed at about 0.1x the input price; a cache write
+at 1.25x (5-minute TTL) or 2x (1-hour TTL). Savings compare with sending the same tokens uncached:
+reads save (input - read), writes cost (write - input) extra.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class Price:
+    input: Decimal
+    output: Decimal
+    cache_write_5m: Decimal
+    cache_write_1h: Decimal
+    cache_read: Decimal
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0  # all cache writes, both TTLs
+    cache_creation_1h_input_tokens: int = 0  # the part of them written with the 1-hour TTL
+    cache_read_input_tokens: int = 0
+
+
+def cost(usage: Usage, price: Price) -> Decimal:
+    writes_1h = usage.cache_creation_1h_input_tokens
+    writes_5m = usage.cache_creation_input_tokens - writes_1h
+    total = (
+        usage.input_tokens * price.input
+        + usage.output_tokens * price.output
+        + writes_5m * price.cache_write_5m
+        + writes_1h * price.cache_write_1h
+        + usage.cache_read_input_tokens * price.cache_read
+    )
+    return total / MILLION
+
+
+def cache_savings(usage: Usage, price: Price) -> Decimal:
+    """Money caching saved against the same request without caching (negative if it cost more)."""
+    writes_1h = usage.cache_creation_1h_input_tokens
+    writes_5m = usage.cache_creation_input_tokens - writes_1h
+    saved = usage.cache_read_input_tokens * (price.input - price.cache_read)
+    extra = writes_5m * (price.cache_write_5m - price.input) + writes_1h * (
+        price.cache_write_1h - price.input
+    )
+    return (saved - extra) / MILLION
+
+
+def hit_rate(*, input_tokens: int, cache_creation_input_tokens: int, cache_read_input_tokens: int) -> float:
+    total = input_tokens + cache_creation_input_tokens + cache_read_input_tokens
+    return cache_read_input_tokens / total if total else 0.0

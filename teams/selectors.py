@@ -1,0 +1,101 @@
+"""Reads, always scoped to the requesting user. Someone outside a team sees none of it."""
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from conversations import pricing
+from conversations.models import Message
+
+from .models import Membership, PromptVersion, SystemPrompt, Team
+
+
+def teams_for_user(user) -> QuerySet[Team]:
+    return Team.objects.filter(memberships__user=user).order_by("name")
+
+
+def membership_for(user, team_id: int) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.select_related("team").filter(user=user, team_id=team_id).first()
+
+
+def prompts_usable_by(user) -> QuerySet[SystemPrompt]:
+    """The user's own prompts and their teams' prompts: what the picker offers."""
+    return (
+        SystemPrompt.objects.filter(Q(owner=user) | Q(team__memberships__user=user))
+        .select_related("team")
+        .distinct()
+        .order_by("team__name", "name")
+    )
+
+
+def prompt_access(user, prompt_id: int) -> tuple[SystemPrompt, bool] | None:
+    """(prompt, can_edit), or None when the user may not see it."""
+    if not user.is_authenticated:
+        return None
+    prompt = SystemPrompt.objects.select_related("team").filter(pk=prompt_id).first()
+    if prompt is None:
+        return None
+    if prompt.owner_id is not None:
+        return (prompt, True) if prompt.owner_id == user.pk else None
+    membership = Membership.objects.filter(team_id=prompt.team_id, user=user).first()
+    return (prompt, membership.can_edit_prompts) if membership else None
+
+
+def teams_user_can_publish_to(user) -> QuerySet[Team]:
+    return Team.objects.filter(
+        memberships__user=user, memberships__role__in=[Membership.Role.OWNER, Membership.Role.EDITOR]
+    ).order_by("name")
+
+
+def version_stats(prompt: SystemPrompt) -> list[dict]:
+    """Per version: replies, tokens, cache hit rate, tokens served from cache, money saved."""
+    rows = (
+        Message.objects.filter(conversation__prompt_version__prompt=prompt, role="assistant")
+        .values("conversation__prompt_version__number")
+        .annotate(
+            replies=Count("id"),
+            input=Sum("input_tokens"),
+            output=Sum("output_tokens"),
+            cache_write=Sum("cache_creation_input_tokens"),
+            cache_read=Sum("cache_read_input_tokens"),
+            cost=Sum("cost"),
+            saved=Sum("cache_savings"),
+        )
+        .order_by("-conversation__prompt_version__number")
+    )
+    return [
+        {
+            "version": row["conversation__prompt_version__number"],
+            "replies": row["replies"],
+            "input": row["input"] or 0,
+            "output": row["output"] or 0,
+            "cache_write": row["cache_write"] or 0,
+            "cache_read": row["cache_read"] or 0,
+            "cost": row["cost"],
+            "saved": row["saved"],
+            "hit_rate": pricing.hit_rate(
+                input_tokens=row["input"] or 0,
+                cache_creation_input_tokens=row["cache_write"] or 0,
+                cache_read_input_tokens=row["cache_read"] or 0,
+            ),
+        }
+        for row in rows
+    ]
+
+
+def versions_with_diffs(prompt: SystemPrompt) -> list[tuple[PromptVersion, list[tuple[str, str]]]]:
+    """Newest first; each with its diff against the version before it, as (css class, line)."""
+    import difflib
+
+    versions = list(prompt.versions.select_related("author").order_by("number"))
+    result = []
+    previous = ""
+    for version in versions:
+        lines = difflib.unified_diff(previous.splitlines(), version.text.splitlines(), lineterm="", n=2)
+        diff = [
+            ("added" if line.startswith("+") else "removed" if line.startswith("-") else "context", line)
+            for line in list(lines)[2:]  # skip the ---/+++ header
+        ]
+        result.append((version, diff))
+        previous = version.text
+    return result[::-1]
