@@ -5,6 +5,11 @@ from conversations import llm
 from tests.fakes import FakeAnthropic
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def _fake_server():
     with FakeAnthropic() as fake:
