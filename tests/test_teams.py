@@ -7,7 +7,7 @@ from django.urls import reverse
 from conversations import services as chat_services
 from conversations.models import Conversation
 from teams import selectors, services
-from teams.models import Membership, PromptVersion, SystemPrompt
+from teams.models import Membership, SystemPrompt
 from teams.services import TeamError
 
 pytestmark = pytest.mark.django_db
