@@ -10,6 +10,14 @@ from decimal import Decimal
 
 MILLION = Decimal(1_000_000)
 
+# US dollars per million tokens (input, output), by model id prefix; admins can edit them later.
+DEFAULT_PRICES = {
+    "claude-opus-4": ("5", "25"),
+    "claude-sonnet-4": ("3", "15"),
+    "claude-haiku-4": ("1", "5"),
+    "smollm2-135m-local": ("0", "0"),  # the embedded model is free
+}
+
 
 @dataclass(frozen=True)
 class Price:
@@ -56,3 +64,19 @@ def cache_savings(usage: Usage, price: Price) -> Decimal:
 def hit_rate(*, input_tokens: int, cache_creation_input_tokens: int, cache_read_input_tokens: int) -> float:
     total = input_tokens + cache_creation_input_tokens + cache_read_input_tokens
     return cache_read_input_tokens / total if total else 0.0
+
+
+def seed_default_prices(model_price_class) -> None:
+    """Insert DEFAULT_PRICES rows that are missing (used by a data migration and by tests)."""
+    for model, (input_price, output_price) in DEFAULT_PRICES.items():
+        price = Decimal(input_price)
+        model_price_class.objects.get_or_create(
+            model=model,
+            defaults={
+                "input": price,
+                "output": Decimal(output_price),
+                "cache_write_5m": price * Decimal("1.25"),
+                "cache_write_1h": price * 2,
+                "cache_read": price * Decimal("0.1"),
+            },
+        )

@@ -1,7 +1,9 @@
 """Reads, always scoped to the requesting user."""
 
+import base64
 import hashlib
 import hmac
+from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet, Sum
@@ -9,7 +11,7 @@ from django.db.models import Prefetch, QuerySet, Sum
 from teams.selectors import prompts_usable_by
 
 from .anthropic_request import Turn
-from .models import ContentBlock, Conversation, Message, ModelPrice
+from .models import Attachment, ContentBlock, Conversation, Message, ModelPrice
 from .pricing import Price
 
 
@@ -34,9 +36,44 @@ def message_for_user(user, message_id: int) -> Message | None:
 
 
 def turns_before(reply: Message) -> list[Turn]:
-    """The stored history a reply answers: every earlier message of its conversation."""
-    earlier = messages_with_blocks(reply.conversation).filter(id__lt=reply.id)
-    return [Turn(m.role, [b.payload for b in m.blocks.all()]) for m in earlier]
+    """The stored history a reply answers: every earlier message of its conversation.
+
+    Image and document blocks are stored as references to an Attachment; here they become the
+    API's base64 blocks, read from storage.
+    """
+    earlier = list(messages_with_blocks(reply.conversation).filter(id__lt=reply.id))
+    ids = [
+        b.payload["attachment_id"] for m in earlier for b in m.blocks.all() if "attachment_id" in b.payload
+    ]
+    stored = Attachment.objects.in_bulk(ids) if ids else {}
+    return [Turn(m.role, [_api_block(b.payload, stored) for b in m.blocks.all()]) for m in earlier]
+
+
+def _api_block(payload: dict, stored: dict[int, Attachment]) -> dict:
+    if "attachment_id" not in payload:
+        return payload
+    attachment = stored[payload["attachment_id"]]
+    data = (Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes()
+    source = {"type": "base64", "media_type": attachment.media_type, "data": base64.b64encode(data).decode()}
+    return {"type": payload["type"], "source": source}
+
+
+def attachments_for_user(user, ids: list[str]) -> list[Attachment] | None:
+    """The user's attachments with these ids, in order; None if any is missing or someone else's."""
+    if not all(i.isdigit() for i in ids):
+        return None
+    found = Attachment.objects.filter(owner=user).in_bulk([int(i) for i in ids])
+    if len(found) != len(set(ids)):
+        return None
+    return [found[int(i)] for i in ids]
+
+
+def attachment_for_viewer(user, attachment_id: int) -> Attachment | None:
+    """The owner may see an attachment; so may staff (admin review)."""
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    if attachment is None or not (attachment.owner_id == user.pk or user.is_staff):
+        return None
+    return attachment
 
 
 def opaque_user_id(user_id: int) -> str:

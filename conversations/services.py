@@ -1,12 +1,16 @@
 """Writes. Views and the generator call these; each runs in one transaction."""
 
+import hashlib
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import ContentBlock, Conversation, Message
+from . import attachments as files
+from .capabilities import reads_files
+from .models import Attachment, ContentBlock, Conversation, Message
 from .rendering import render_markdown
 
 TITLE_LENGTH = 60
@@ -21,9 +25,9 @@ class ReplyInProgress(ChatError):
         super().__init__("A reply is still streaming in this conversation. Wait for it or press Stop.")
 
 
-def check_message_text(text: str) -> str:
+def check_message_text(text: str, *, attachments: list[Attachment] = ()) -> str:
     text = text.strip()
-    if not text:
+    if not text and not attachments:
         raise ChatError("Type a message first.")
     limit = settings.CHAT_MAX_MESSAGE_CHARS
     if len(text) > limit:
@@ -39,33 +43,63 @@ def title_from_text(text: str) -> str:
     return cut + "…"
 
 
-def conversation_start(*, user, text: str, model: str, prompt_version=None) -> tuple[Conversation, Message]:
+def _check_attachments(model: str, attachments: list[Attachment]) -> None:
+    if len(attachments) > files.MAX_FILES_PER_MESSAGE:
+        raise ChatError(f"A message can carry at most {files.MAX_FILES_PER_MESSAGE} files.")
+    if attachments and not reads_files(model):
+        raise ChatError(
+            f"The model {model} cannot read images or PDFs. Remove the files, or use a Claude model."
+        )
+
+
+def conversation_start(
+    *, user, text: str, model: str, prompt_version=None, attachments: list[Attachment] = ()
+) -> tuple[Conversation, Message]:
     """A new conversation (pinned to `prompt_version`, if any), its first message and a streaming reply."""
-    text = check_message_text(text)
+    text = check_message_text(text, attachments=attachments)
+    _check_attachments(model, attachments)
+    title = title_from_text(text or ", ".join(a.name for a in attachments))
     with transaction.atomic():
         conversation = Conversation.objects.create(
-            owner=user, model=model, title=title_from_text(text), prompt_version=prompt_version
+            owner=user, model=model, title=title, prompt_version=prompt_version
         )
-        _, reply = _add_turn(conversation, text)
+        _, reply = _add_turn(conversation, text, attachments)
     return conversation, reply
 
 
-def message_send(*, conversation: Conversation, text: str) -> tuple[Message, Message]:
+def message_send(
+    *, conversation: Conversation, text: str, attachments: list[Attachment] = ()
+) -> tuple[Message, Message]:
     """The user's message and a streaming reply to it, committed together."""
-    text = check_message_text(text)
+    text = check_message_text(text, attachments=attachments)
+    _check_attachments(conversation.model, attachments)
     try:
         with transaction.atomic():
-            turn = _add_turn(conversation, text)
+            turn = _add_turn(conversation, text, attachments)
             Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
     except IntegrityError as exc:
         raise ReplyInProgress() from exc
     return turn
 
 
-def _add_turn(conversation: Conversation, text: str) -> tuple[Message, Message]:
+def _add_turn(
+    conversation: Conversation, text: str, attachments: list[Attachment] = ()
+) -> tuple[Message, Message]:
+    """Files first, then the text: the order the API recommends for questions about them."""
     user_message = Message.objects.create(conversation=conversation, role=Message.Role.USER)
-    ContentBlock.objects.create(
-        message=user_message, index=0, type="text", payload={"type": "text", "text": text}
+    payloads = [
+        {
+            "type": "image" if a.is_image else "document",
+            "attachment_id": a.pk,
+            "name": a.name,
+            "pages": a.pages,
+        }
+        for a in attachments
+    ]
+    if text:
+        payloads.append({"type": "text", "text": text})
+    ContentBlock.objects.bulk_create(
+        ContentBlock(message=user_message, index=i, type=p["type"], payload=p) for i, p in enumerate(payloads)
     )
     reply = Message.objects.create(
         conversation=conversation,
@@ -165,3 +199,32 @@ def orphaned_replies_interrupt() -> int:
         status=Message.Status.INTERRUPTED,
         error="The server stopped while this reply was streaming.",
     )
+
+
+def attachment_store(*, user, name: str, data: bytes) -> Attachment:
+    """Check, re-encode and store an upload; the same content from the same user is stored once."""
+    processed = files.process(name, data)
+    digest = hashlib.sha256(processed.data).hexdigest()
+    existing = Attachment.objects.filter(owner=user, sha256=digest).first()
+    if existing is not None:
+        return existing
+    extension = processed.media_type.split("/")[1]
+    key = f"attachments/{user.pk}/{digest[:2]}/{digest}.{extension}"
+    path = Path(settings.MEDIA_ROOT) / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(processed.data)
+    try:
+        with transaction.atomic():
+            return Attachment.objects.create(
+                owner=user,
+                name=Path(name).name[:255] or "file",
+                media_type=processed.media_type,
+                size=len(processed.data),
+                width=processed.width,
+                height=processed.height,
+                pages=processed.pages,
+                sha256=digest,
+                storage_key=key,
+            )
+    except IntegrityError:  # the same file uploaded twice at once
+        return Attachment.objects.get(owner=user, sha256=digest)

@@ -14,4 +14,6 @@ urlpatterns = [
     path("m/<int:message_id>/retry/", views.retry_reply, name="retry_reply"),
     path("accounts/signup/", views.signup, name="signup"),
     path("healthz", views.healthz, name="healthz"),
+    path("attachments/", views.upload_attachment, name="upload_attachment"),
+    path("attachments/<int:attachment_id>/", views.attachment_file, name="attachment_file"),
 ]

@@ -1,11 +1,13 @@
 """Pages and htmx partials. Each view checks ownership; someone else's conversation is a 404."""
 
+from pathlib import Path
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -13,7 +15,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from teams.selectors import prompts_usable_by
 
-from . import generation, health, selectors, services
+from . import attachments, generation, health, selectors, services
+from .capabilities import reads_files
 from .models import Conversation, Message
 from .services import ChatError
 
@@ -47,7 +50,17 @@ def _page_context(user, conversation: Conversation | None = None) -> dict:
         "models": [settings.CHAT_DEFAULT_MODEL],
         "prompts": prompts_usable_by(user),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+        "max_files": attachments.MAX_FILES_PER_MESSAGE,
+        "reads_files": reads_files(conversation.model if conversation else settings.CHAT_DEFAULT_MODEL),
     }
+
+
+def _attachments(user, request: HttpRequest) -> list:
+    """The attachments the form names; 404 if any is not the user's (forged ids included)."""
+    found = selectors.attachments_for_user(user, request.POST.getlist("attachment"))
+    if found is None:
+        raise Http404("No such attachment")
+    return found
 
 
 def _chosen_prompt_version(user, prompt_id: str):
@@ -80,10 +93,15 @@ async def start_chat(request: HttpRequest) -> HttpResponse:
     model = request.POST.get("model") or settings.CHAT_DEFAULT_MODEL
     if model not in (settings.CHAT_DEFAULT_MODEL,):
         model = settings.CHAT_DEFAULT_MODEL
+    files = await sync_to_async(_attachments)(user, request)
     try:
         version = await sync_to_async(_chosen_prompt_version)(user, request.POST.get("prompt", ""))
         conversation, reply = await sync_to_async(services.conversation_start)(
-            user=user, text=request.POST.get("text", ""), model=model, prompt_version=version
+            user=user,
+            text=request.POST.get("text", ""),
+            model=model,
+            prompt_version=version,
+            attachments=files,
         )
     except ChatError as exc:
         context = await sync_to_async(_page_context)(user)
@@ -119,9 +137,10 @@ def switch_prompt(request: HttpRequest, conversation_id: int) -> HttpResponse:
 async def send_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
     user = await request.auser()
     conversation = await sync_to_async(_owned_conversation)(user, conversation_id)
+    files = await sync_to_async(_attachments)(user, request)
     try:
         user_message, reply = await sync_to_async(services.message_send)(
-            conversation=conversation, text=request.POST.get("text", "")
+            conversation=conversation, text=request.POST.get("text", ""), attachments=files
         )
     except ChatError as exc:
         context = await sync_to_async(_page_context)(user, conversation)
@@ -186,6 +205,52 @@ async def delete_conversation(request: HttpRequest, conversation_id: int) -> Htt
     await generation.stop_and_wait(streaming)
     await sync_to_async(services.conversation_delete)(conversation=conversation)
     return _redirect(request, reverse("home"))
+
+
+@login_required
+@require_POST
+def upload_attachment(request: HttpRequest) -> HttpResponse:
+    """One file per request (the composer uploads as soon as a file is attached). JSON either way."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"error": "No file was sent."}, status=400)
+    name = upload.name or "file"
+    limit = max(attachments.MAX_IMAGE_BYTES, attachments.MAX_PDF_BYTES)
+    if upload.size > limit:
+        return JsonResponse({"error": f"{name}: files are limited to {limit // 2**20} MB."}, status=422)
+    try:
+        stored = services.attachment_store(user=request.user, name=name, data=upload.read())
+    except attachments.Refused as exc:
+        return JsonResponse({"error": str(exc)}, status=422)
+    return JsonResponse(
+        {
+            "id": stored.pk,
+            "name": stored.name,
+            "media_type": stored.media_type,
+            "width": stored.width,
+            "height": stored.height,
+            "pages": stored.pages,
+            "size": stored.size,
+            "url": reverse("attachment_file", args=[stored.pk]),
+        }
+    )
+
+
+@login_required
+def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    attachment = selectors.attachment_for_viewer(request.user, attachment_id)
+    if attachment is None:
+        raise Http404("No such attachment")
+    path = Path(settings.MEDIA_ROOT) / attachment.storage_key
+    response = FileResponse(
+        path.open("rb"),
+        content_type=attachment.media_type,
+        as_attachment=not attachment.is_image,
+        filename=attachment.name,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 async def healthz(request: HttpRequest) -> HttpResponse:

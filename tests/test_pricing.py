@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 
 from conversations import generation, pricing, selectors
 from conversations import services as chat_services
-from conversations.models import Message
+from conversations.models import Message, ModelPrice
 from teams import selectors as team_selectors
 from teams import services as team_services
 
@@ -82,6 +82,8 @@ def test_version_analytics_from_usage(alice):
 
 @pytest.mark.django_db(transaction=True)
 async def test_five_turns_on_a_team_prompt_read_the_prefix_from_the_cache(fake_api, alice):
+    # Transactional tests start from an empty table; put the seeded prices back.
+    await sync_to_async(pricing.seed_default_prices)(ModelPrice)
     team = await sync_to_async(team_services.team_create)(user=alice, name="Support")
     prompt = await sync_to_async(team_services.prompt_create)(
         user=alice,

@@ -30,12 +30,15 @@
     form.addEventListener("htmx:confirm", function (event) {
       // Client-side hints only; the server checks the same rules.
       const text = input.value.trim();
-      if (!text) {
+      if (!text && !form.querySelector("input[name=attachment]")) {
         event.preventDefault();
         showError("Type a message first.");
       } else if (maxChars && text.length > maxChars) {
         event.preventDefault();
         showError("The message is " + text.length.toLocaleString() + " characters long; the limit is " + maxChars.toLocaleString() + ".");
+      } else if (form.querySelector(".attachment.uploading")) {
+        event.preventDefault();
+        showError("Wait for the files to finish uploading.");
       } else if (streamingReply()) {
         event.preventDefault();
         showError("A reply is still streaming. Wait for it or press Stop.");
@@ -45,6 +48,7 @@
     });
     document.body.addEventListener("chat:sent", function () {
       input.value = "";
+      document.getElementById("attachment-list").innerHTML = "";
       showError("");
       stickToBottom = true;
       scrollToBottom();
@@ -58,6 +62,96 @@
     document.getElementById("stop-button").addEventListener("click", function () {
       const reply = streamingReply();
       if (reply && socket) socket.send(JSON.stringify({ type: "stop", message: Number(reply.dataset.message) }));
+    });
+  }
+
+  // --- attachments: uploaded as soon as they are picked, dropped or pasted -------------------
+  function setupAttachments(form) {
+    const picker = document.getElementById("file-input");
+    const list = document.getElementById("attachment-list");
+    if (!picker || picker.disabled) return;
+
+    function chip(name) {
+      const el = document.createElement("div");
+      el.className = "attachment uploading";
+      const label = document.createElement("span");
+      label.textContent = name;
+      const progress = document.createElement("progress");
+      progress.max = 100;
+      progress.value = 0;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "small";
+      remove.textContent = "Remove";
+      remove.setAttribute("aria-label", "Remove " + name);
+      el.append(label, progress, remove);
+      list.appendChild(el);
+      return { el: el, label: label, progress: progress, remove: remove };
+    }
+
+    function upload(file) {
+      if (list.children.length >= parseInt(form.dataset.maxFiles, 10)) {
+        const c = chip(file.name);
+        fail(c, file.name + ": a message can carry at most " + form.dataset.maxFiles + " files.");
+        return;
+      }
+      const c = chip(file.name);
+      const xhr = new XMLHttpRequest();
+      c.remove.addEventListener("click", function () { xhr.abort(); c.el.remove(); });
+      xhr.open("POST", form.dataset.uploadUrl);
+      xhr.setRequestHeader("X-CSRFToken", form.dataset.csrf);
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) c.progress.value = (100 * e.loaded) / e.total;
+      });
+      xhr.addEventListener("load", function () {
+        let data = {};
+        try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON: a proxy error page */ }
+        if (xhr.status !== 200) { fail(c, data.error || file.name + ": the upload failed (" + xhr.status + ")."); return; }
+        c.el.classList.remove("uploading");
+        c.progress.remove();
+        if (data.media_type.indexOf("image/") === 0) {
+          const img = document.createElement("img");
+          img.src = data.url;
+          img.alt = data.name;
+          c.el.insertBefore(img, c.label);
+        } else {
+          c.label.textContent = "PDF · " + data.name + " · " + data.pages + (data.pages === 1 ? " page" : " pages");
+        }
+        const hidden = document.createElement("input");
+        hidden.type = "hidden";
+        hidden.name = "attachment";
+        hidden.value = data.id;
+        c.el.appendChild(hidden);
+      });
+      xhr.addEventListener("error", function () { fail(c, file.name + ": the upload failed; check the connection."); });
+      const body = new FormData();
+      body.append("file", file);
+      xhr.send(body);
+    }
+
+    function fail(c, message) {
+      c.el.classList.remove("uploading");
+      c.el.classList.add("failed");
+      c.progress.remove();
+      c.label.textContent = message;
+      c.el.setAttribute("role", "alert");
+    }
+
+    picker.addEventListener("change", function () {
+      Array.from(picker.files).forEach(upload);
+      picker.value = "";
+    });
+    const dropZone = document.querySelector(".main") || document.body;
+    dropZone.addEventListener("dragover", function (e) { e.preventDefault(); if (messages) messages.classList.add("dragging"); });
+    dropZone.addEventListener("dragleave", function () { if (messages) messages.classList.remove("dragging"); });
+    dropZone.addEventListener("drop", function (e) {
+      e.preventDefault();
+      if (messages) messages.classList.remove("dragging");
+      Array.from(e.dataTransfer.files).forEach(upload);
+    });
+    form.querySelector("textarea").addEventListener("paste", function (e) {
+      const pasted = Array.from(e.clipboardData.files || []);
+      if (pasted.length) { e.preventDefault(); pasted.forEach(upload); }
     });
   }
 
@@ -209,9 +303,11 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    setupComposer();
-    addCopyButtons(document);
     messages = document.getElementById("messages");
+    setupComposer();
+    const composer = document.getElementById("composer");
+    if (composer) setupAttachments(composer);
+    addCopyButtons(document);
     window.addEventListener("scroll", function () {
       stickToBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
     });
