@@ -76,7 +76,9 @@ def _process_image(name: str, data: bytes) -> Processed:
             image.load()
     except Refused:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise Refused(f"{name}: the image has too many pixels; it is too large to process.") from exc
+    except UnidentifiedImageError as exc:
         raise Refused(f"{name}: not a {ACCEPTED} file.") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise Refused(f"{name}: the image is damaged or truncated.") from exc
