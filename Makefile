@@ -35,9 +35,17 @@ chromium:
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
+PG_URL := postgres://postgres@127.0.0.1:5432/chat
+
 test: $(VENV)/.dev chromium lint
 	$(PY) manage.py makemigrations --check --dry-run
+	@echo "== test suite on SQLite =="
 	$(VENV)/bin/pytest
+	@if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
+	  echo "== test suite again on PostgreSQL ($(PG_URL)); browser tests ran above =="; \
+	  DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -m "not browser" -p no:cacheprovider; \
+	  echo "Ran on: SQLite and PostgreSQL"; \
+	else echo "PostgreSQL is not reachable on 127.0.0.1:5432: ran on SQLite only"; fi
 
 bench: $(VENV)/.dev
 	$(PY) -m bench $(ARGS)

@@ -1,8 +1,21 @@
+import asyncio
+
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from conversations import llm
 from tests.fakes import FakeAnthropic
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connections_of_the_sync_thread(django_db_setup, django_db_blocker):
+    """Replies write through asgiref's shared sync thread; close its connection before the test DB
+    is dropped (PostgreSQL refuses to drop a database in use)."""
+    yield
+    with django_db_blocker.unblock():
+        asyncio.run(sync_to_async(connections.close_all)())
 
 
 @pytest.fixture(autouse=True)
