@@ -6,4 +6,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("conversations.urls")),
     path("", include("teams.urls")),
+    path("", include("review.urls")),
 ]

@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from .models import TranscriptView
+
+
+@admin.register(TranscriptView)
+class TranscriptViewAdmin(admin.ModelAdmin):
+    """The audit log: superusers read it; nobody adds, edits or deletes it from the UI."""
+
+    list_display = ["viewed_at", "staff", "conversation_title", "conversation_owner", "reason"]
+    list_filter = ["staff"]
+    search_fields = ["conversation_title", "reason"]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

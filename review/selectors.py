@@ -1,0 +1,45 @@
+"""Reads for staff review. Lists carry titles only; message text is shown only in an audited view."""
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from conversations.models import ContentBlock, Conversation, Message
+
+from .models import TranscriptView
+
+STATUSES = ["error", "interrupted", "stopped", "streaming"]
+
+
+def conversations_for_review(filters: dict) -> QuerySet[Conversation]:
+    qs = Conversation.objects.select_related("owner", "prompt_version__prompt").order_by("-updated_at")
+    if filters.get("user"):
+        qs = qs.filter(owner__username__iexact=filters["user"])
+    if filters.get("team"):
+        qs = qs.filter(owner__memberships__team__name__iexact=filters["team"])
+    if filters.get("model"):
+        qs = qs.filter(model=filters["model"])
+    if filters.get("since"):
+        qs = qs.filter(created_at__date__gte=filters["since"])
+    if filters.get("until"):
+        qs = qs.filter(created_at__date__lte=filters["until"])
+    if filters.get("status") in STATUSES:
+        qs = qs.filter(Exists(Message.objects.filter(conversation=OuterRef("pk"), status=filters["status"])))
+    if filters.get("attachments"):
+        qs = qs.filter(
+            Exists(
+                ContentBlock.objects.filter(
+                    message__conversation=OuterRef("pk"), type__in=["image", "document"]
+                )
+            )
+        )
+    if filters.get("prompt_version"):
+        qs = qs.filter(prompt_version_id=filters["prompt_version"])
+    if filters.get("q"):
+        text_match = ContentBlock.objects.filter(
+            message__conversation=OuterRef("pk"), payload__text__icontains=filters["q"]
+        )
+        qs = qs.filter(Q(title__icontains=filters["q"]) | Exists(text_match))
+    return qs.distinct()
+
+
+def reviews_of_user(user) -> QuerySet[TranscriptView]:
+    return TranscriptView.objects.filter(conversation_owner=user).select_related("staff")

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("review/", views.conversation_list, name="review_list"),
+    path("review/<int:conversation_id>/", views.open_prompt, name="review_open"),
+    path("review/<int:conversation_id>/transcript/", views.transcript, name="review_transcript"),
+    path("account/reviews/", views.my_reviews, name="my_reviews"),
+]
