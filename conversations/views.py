@@ -177,7 +177,7 @@ async def retry_reply(request: HttpRequest, message_id: int) -> HttpResponse:
         generation.start(reply.pk)
         return redirect("conversation", reply.conversation_id)
     response = await sync_to_async(render)(
-        request, "conversations/_message.html", {"message": reply, "blocks": []}
+        request, "conversations/_message.html", {"message": reply, "blocks": [], "fresh": True}
     )
     generation.start(reply.pk)
     return response

@@ -1,0 +1,268 @@
+"""Run the real app (daphne, its own SQLite file) as a subprocess, for browser tests.
+
+Fixtures (import them into a test module with ``from tests.live import ...``):
+
+* ``fake_api``           module: a FakeAnthropic server (40 tokens/s unless a Reply says otherwise)
+* ``live_app``           module: the app pointed at ``fake_api``; users alice and bob
+* ``embedded_model``     module: ``manage.py localmodel`` on a free port (the embedded SmolLM2)
+* ``live_app_embedded``  module: the app with no API settings, using ``embedded_model``
+* ``browser``            session: Playwright's sync Chromium (/usr/bin/chromium)
+* ``page``               function: a page in a fresh browser context
+
+Each app gets a fresh temp data dir (CHAT_DATA_DIR: its own database and secret key). Only the
+processes started here are ever stopped, by their Popen handle.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fakes import FakeAnthropic
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+USERS = {"alice": "alice-pass-123", "bob": "bob-pass-123"}
+
+# Settings the app reads from the environment; the parent's values must not leak into a test app.
+_APP_ENV_PREFIXES = ("ANTHROPIC_", "CHAT_", "DJANGO_", "DATABASE_URL", "REDIS_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_APP_ENV_PREFIXES)}
+    env.update(
+        CHAT_DATA_DIR=str(data_dir),
+        DJANGO_DEBUG="1",
+        DJANGO_SETTINGS_MODULE="chatsite.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
+    """Stop one process we started: SIGTERM, then SIGKILL if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{_log_tail(log)}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s:\n{_log_tail(log)}")
+
+
+@dataclass
+class LiveApp:
+    """The chat app served by daphne in a subprocess, with its own data dir."""
+
+    env_extra: dict[str, str]
+    users: dict[str, str] = field(default_factory=lambda: dict(USERS))
+    data_dir: Path = field(init=False)
+    port: int = 0
+    proc: subprocess.Popen | None = None
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(tempfile.mkdtemp(prefix="chat-live-"))
+        self.env = app_env(self.data_dir, **self.env_extra)
+        self.log_path = self.data_dir / "daphne.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def manage(self, *args: str) -> None:
+        result = subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+
+    def start(self) -> LiveApp:
+        self.manage("migrate", "--noinput")
+        creates = "".join(
+            f"U.objects.create_user({name!r}, password={pw!r}); " for name, pw in self.users.items()
+        )
+        self.manage(
+            "shell", "-c", f"from django.contrib.auth import get_user_model; U = get_user_model(); {creates}"
+        )
+        self.port = free_port()
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    PYTHON,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "chatsite.asgi:application",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_http(f"{self.url}/accounts/login/", self.proc, self.log_path, 60, "daphne")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def log(self, lines: int = 80) -> str:
+        return _log_tail(self.log_path, lines)
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+@dataclass
+class EmbeddedModel:
+    """`manage.py localmodel` (llama.cpp serving SmolLM2) in a subprocess."""
+
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> EmbeddedModel:
+        self.data_dir = Path(tempfile.mkdtemp(prefix="chat-model-"))
+        self.log_path = self.data_dir / "localmodel.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [PYTHON, "manage.py", "localmodel", "--url", self.url],
+                cwd=ROOT,
+                env=app_env(self.data_dir),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_http(f"{self.url}/health", self.proc, self.log_path, timeout, "localmodel")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def fake_api() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(default_tokens_per_second=40) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def live_app(fake_api: FakeAnthropic) -> Iterator[LiveApp]:
+    app = LiveApp({"ANTHROPIC_BASE_URL": fake_api.base_url, "ANTHROPIC_API_KEY": "test-key"}).start()
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def embedded_model() -> Iterator[EmbeddedModel]:
+    model = EmbeddedModel().start()
+    try:
+        yield model
+    finally:
+        model.stop()
+
+
+@pytest.fixture(scope="module")
+def live_app_embedded(embedded_model: EmbeddedModel) -> Iterator[LiveApp]:
+    # Neither ANTHROPIC_* variable: the app uses the embedded model. A short max_tokens keeps a
+    # chatty small model from rambling for seconds; it does not change the first-token time.
+    app = LiveApp({"CHAT_LOCAL_MODEL_URL": embedded_model.url, "CHAT_MAX_TOKENS": "200"}).start()
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()

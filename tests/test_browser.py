@@ -1,0 +1,363 @@
+# Fixtures imported from tests.live are pytest fixtures: test arguments shadow them by design.
+# ruff: noqa: F811
+"""Real-browser tests: Chromium (Playwright) against the real app served by daphne in a subprocess.
+
+The app runs in its own process with its own database (tests/live.py), so nothing here touches the
+test database. Replies come from the fake Anthropic server, except in the embedded-model test.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.fakes import FakeAnthropic, Reply
+from tests.live import (  # noqa: F401 (pytest fixtures)
+    LiveApp,
+    browser,
+    embedded_model,
+    fake_api,
+    live_app,
+    live_app_embedded,
+    page,
+)
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSISTANT = "[data-role=assistant]"
+CONVERSATION_URL = re.compile(r"/c/\d+/$")
+STREAM_TIMEOUT = 30_000
+
+
+def long_text(words: int, tag: str) -> str:
+    """Plain prose (no markdown syntax), so the rendered text equals the streamed text."""
+    return " ".join(f"{tag}{i}" for i in range(words)) + "."
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def api(fake_api: FakeAnthropic) -> FakeAnthropic:
+    """The module's fake API with an empty script queue and request log."""
+    fake_api.reset()
+    return fake_api
+
+
+def login(page: Page, app: LiveApp, user: str = "alice") -> None:
+    page.goto(f"{app.url}/accounts/login/")
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill(app.users[user])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def start_chat(page: Page, text: str) -> None:
+    """From anywhere in the app: New chat, type, Enter; returns once on the conversation page."""
+    page.get_by_role("link", name="New chat").click()
+    page.wait_for_url(re.compile(r"/new/$"))
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill(text)
+    composer.press("Enter")
+    page.wait_for_url(CONVERSATION_URL)
+
+
+def reply_text(page: Page, index: int = -1) -> str:
+    return squash(page.locator(ASSISTANT).nth(index).locator(".blocks").inner_text())
+
+
+def wait_for_partial_text(page: Page) -> str:
+    """Wait until the last reply shows text or stops streaming; assert it showed text while streaming."""
+    seen = page.wait_for_function(
+        """(sel) => {
+            const all = document.querySelectorAll(sel);
+            const el = all[all.length - 1];
+            if (!el) return false;
+            const text = el.querySelector(".blocks").innerText.trim();
+            return text.length > 0 || el.dataset.status !== "streaming"
+                ? { status: el.dataset.status, text: text }
+                : false;
+        }""",
+        arg=ASSISTANT,
+        timeout=STREAM_TIMEOUT,
+    ).json_value()
+    assert seen["status"] == "streaming", (
+        f"no text was shown while streaming; the reply went {seen['status']!r} with {seen['text'][:60]!r}…"
+    )
+    return squash(seen["text"])
+
+
+def expect_reply(page: Page, status: str, text: str | None = None, index: int = -1) -> None:
+    reply = page.locator(ASSISTANT).nth(index)
+    expect(reply).to_have_attribute("data-status", status, timeout=STREAM_TIMEOUT)
+    if text is not None:
+        assert reply_text(page, index) == squash(text)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_send_streams_then_persists(page: Page, live_app: LiveApp, api: FakeAnthropic) -> None:
+    full = long_text(120, "alpha")  # ~4 s at 30 tokens/s
+    api.enqueue(Reply(full, tokens_per_second=30))
+    login(page, live_app)
+
+    page.get_by_role("link", name="New chat").click()
+    expect(page.get_by_role("combobox", name="Model")).to_have_value("claude-sonnet-4-6")
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Tell me a long story")
+    composer.press("Enter")
+    page.wait_for_url(CONVERSATION_URL)
+
+    # The reply is visibly streaming: partial text, status streaming, Stop offered.
+    partial = wait_for_partial_text(page)
+    assert 0 < len(partial) < len(full)
+    assert squash(full).startswith(partial), partial
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+
+    expect_reply(page, "complete", full)
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    expect(page.locator("[data-role=user]")).to_have_count(1)
+    assert "Tell me a long story" in page.locator("[data-role=user]").inner_text()
+
+    page.reload()
+    expect_reply(page, "complete", full)
+    expect(page.locator(ASSISTANT)).to_have_count(1)
+
+    # Shift+Enter is a newline; Enter then sends both lines as one message.
+    composer = page.get_by_role("textbox", name="Message")
+    composer.click()
+    composer.press_sequentially("line one")
+    composer.press("Shift+Enter")
+    composer.press_sequentially("line two")
+    expect(composer).to_have_value("line one\nline two")
+    composer.press("Enter")
+    expect(page.locator("[data-role=user]")).to_have_count(2)
+    expect(composer).to_have_value("")
+    expect_reply(page, "complete", "Echo: line one\nline two")
+    expect(page.locator(ASSISTANT)).to_have_count(2)
+    assert len(api.message_requests) == 2
+
+
+def test_stop_keeps_partial_text(page: Page, live_app: LiveApp, api: FakeAnthropic) -> None:
+    full = long_text(300, "beta")  # ~10 s at 30 tokens/s
+    api.enqueue(Reply(full, tokens_per_second=30))
+    login(page, live_app)
+    start_chat(page, "Ramble on, please")
+
+    wait_for_partial_text(page)
+    page.get_by_role("button", name="Stop").click()
+    expect_reply(page, "stopped")
+    kept = reply_text(page)
+    assert 0 < len(kept) < len(squash(full))
+    assert squash(full).startswith(kept), kept
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+
+    page.reload()
+    expect_reply(page, "stopped", kept)
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    # Stopping also hung up on the API: it did not stream the rest of the reply.
+    assert len(api.replies[-1].text_sent) < len(full)
+
+
+def test_empty_and_oversized_messages(page: Page, live_app: LiveApp, api: FakeAnthropic) -> None:
+    login(page, live_app)
+    page.get_by_role("link", name="New chat").click()
+    page.wait_for_url(re.compile(r"/new/$"))
+    conversations_before = page.locator(".conversation-list a").count()
+    composer = page.get_by_role("textbox", name="Message")
+    send = page.get_by_role("button", name="Send")
+    alert = page.locator("#composer-error")
+
+    send.click()
+    expect(alert).to_contain_text("Type a message first")
+    composer.fill("   \n  ")
+    composer.press("Enter")
+    expect(alert).to_contain_text("Type a message first")
+
+    too_long = "x" * 100_001
+    composer.fill(too_long)
+    send.click()
+    expect(alert).to_contain_text("100,001")
+    expect(alert).to_contain_text("limit is 100,000")
+    assert composer.input_value() == too_long
+
+    # The server enforces the same limit (here with the browser-side check turned off).
+    alert.evaluate("el => { el.innerHTML = ''; }")
+    page.evaluate(
+        """() => document.addEventListener("htmx:confirm", (e) => e.stopPropagation(), { capture: true })"""
+    )
+    with page.expect_response(lambda r: r.url.endswith("/new/start/")) as response:
+        send.click()
+    assert response.value.status == 422
+    expect(alert).to_contain_text("limit is 100,000")
+    assert composer.input_value() == too_long
+
+    # Nothing was created: still on the new-chat page, no new conversation, no API call.
+    assert page.url.endswith("/new/")
+    page.reload()
+    expect(page.locator(".conversation-list a")).to_have_count(conversations_before)
+    assert api.message_requests == []
+
+
+def test_closing_the_tab_does_not_stop_the_reply(
+    page: Page,
+    live_app: LiveApp,
+    api: FakeAnthropic,
+) -> None:
+    full = long_text(120, "gamma")  # ~4 s at 30 tokens/s
+    api.enqueue(Reply(full, tokens_per_second=30))
+    login(page, live_app)
+    start_chat(page, "Keep going without me")
+    wait_for_partial_text(page)
+    url = page.url
+    context = page.context
+    page.close()
+
+    second = context.new_page()
+    second.goto(url)
+    # It shows the reply (a snapshot mid-stream, or already complete) and ends complete.
+    expect(second.locator(f"{ASSISTANT} .blocks")).not_to_have_text("", timeout=STREAM_TIMEOUT)
+    expect_reply(second, "complete", full)
+    assert api.replies[-1].text_sent == full
+
+
+def test_other_user_gets_404(browser, live_app: LiveApp, api: FakeAnthropic) -> None:
+    api.enqueue(Reply("Private answer for alice."))
+    alice = browser.new_context().new_page()
+    bob = browser.new_context().new_page()
+    try:
+        login(alice, live_app, "alice")
+        start_chat(alice, "A secret question")
+        expect_reply(alice, "complete", "Private answer for alice.")
+        url = alice.url
+        conversation_path = url.removeprefix(live_app.url)
+
+        login(bob, live_app, "bob")
+        response = bob.goto(url)
+        assert response is not None and response.status == 404
+        assert "Private answer" not in bob.content()
+        # The websocket refuses him too (closed with 4404).
+        code = bob.evaluate(
+            """(path) => new Promise((resolve) => {
+                const ws = new WebSocket("ws://" + location.host + "/ws" + path);
+                ws.onclose = (event) => resolve(event.code);
+                setTimeout(() => resolve("still open after 10 s"), 10000);
+            })""",
+            conversation_path,
+        )
+        assert code == 4404
+        bob.goto(f"{live_app.url}/new/")
+        expect(bob.locator(".conversation-list")).not_to_contain_text("A secret question")
+    finally:
+        alice.context.close()
+        bob.context.close()
+
+
+def test_phone_width(browser, live_app: LiveApp, api: FakeAnthropic) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    try:
+        login(phone, live_app)
+        new_chat = phone.get_by_role("link", name="New chat")
+        expect(new_chat).to_be_in_viewport()
+        new_chat.tap()
+        phone.wait_for_url(re.compile(r"/new/$"))
+
+        composer = phone.get_by_role("textbox", name="Message")
+        send = phone.get_by_role("button", name="Send")
+        for element in (composer, send):
+            element.scroll_into_view_if_needed()
+            expect(element).to_be_in_viewport()
+            # Within the 390 px page itself, not only after scrolling sideways to it.
+            left, right = element.evaluate(
+                "el => { const r = el.getBoundingClientRect(); return [r.left, r.right]; }"
+            )
+            left, right = left + phone.evaluate("scrollX"), right + phone.evaluate("scrollX")
+            assert left >= 0 and right <= 390, f"{element} spans x {left:.0f}..{right:.0f} on a 390 px screen"
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "the page scrolls sideways"
+
+        composer.tap()
+        composer.fill("Hello from a phone")
+        send.tap()
+        phone.wait_for_url(CONVERSATION_URL)
+        expect_reply(phone, "complete", "Echo: Hello from a phone")
+        composer = phone.get_by_role("textbox", name="Message")
+        composer.scroll_into_view_if_needed()
+        expect(composer).to_be_in_viewport()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "the page scrolls sideways"
+    finally:
+        context.close()
+
+
+FIRST_TEXT_AT = """(index) => {
+    const el = document.querySelectorAll("[data-role=assistant]")[index];
+    return el && el.querySelector(".blocks").innerText.trim().length > 0 ? Date.now() : false;
+}"""
+
+
+@pytest.mark.embedded
+def test_embedded_model_first_token(page: Page, live_app_embedded: LiveApp) -> None:
+    login(page, live_app_embedded)
+    page.get_by_role("link", name="New chat").click()
+    page.wait_for_url(re.compile(r"/new/$"))
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Say hello")
+
+    # Browser wall-clock ms: Date.now() carries across the redirect to the conversation page, so this
+    # is what the user waits: start request, redirect, page load, websocket, snapshot or frames.
+    sent_at = page.evaluate("Date.now()")
+    composer.press("Enter")
+    page.wait_for_url(CONVERSATION_URL, timeout=STREAM_TIMEOUT)
+    shown_at = page.wait_for_function(FIRST_TEXT_AT, arg=0, polling=10, timeout=60_000).json_value()
+    ms = shown_at - sent_at
+    expect_reply(page, "complete")
+    assert reply_text(page), "the embedded model answered with no text"
+
+    # A follow-up in the same page (htmx post, frames over the open websocket; model warm).
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Say hello again")
+    sent_at = page.evaluate("Date.now()")
+    composer.press("Enter")
+    shown_at = page.wait_for_function(FIRST_TEXT_AT, arg=1, polling=10, timeout=60_000).json_value()
+    follow_up_ms = shown_at - sent_at
+    expect_reply(page, "complete", index=1)
+    assert reply_text(page, 1), "the embedded model answered with no text"
+
+    lines = [
+        f"embedded TTFT in browser: {ms:.0f} ms (new chat: Send to first text, incl. redirect + page load)",
+        f"embedded TTFT in browser, follow-up message: {follow_up_ms:.0f} ms",
+    ]
+    print("\n" + "\n".join(lines))
+    out = ROOT / "test-results" / "embedded_ttft.txt"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + f"\nmeasured {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+
+
+def test_retry_streams_again(page: Page, live_app: LiveApp, api: FakeAnthropic) -> None:
+    first, second = long_text(300, "delta"), long_text(120, "epsilon")
+    api.enqueue(Reply(first, tokens_per_second=30), Reply(second, tokens_per_second=30))
+    login(page, live_app)
+    start_chat(page, "Try, stop, try again")
+    wait_for_partial_text(page)
+    page.get_by_role("button", name="Stop").click()
+    expect_reply(page, "stopped")
+
+    page.get_by_role("button", name="Retry").click()
+    expect(page.locator(ASSISTANT)).to_have_attribute("data-status", "streaming")
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    # The retried reply streams visibly, like any other (not only its final text at the end).
+    partial = wait_for_partial_text(page)
+    assert squash(second).startswith(partial), partial
+    expect_reply(page, "complete", second)
+    expect(page.locator(ASSISTANT)).to_have_count(1)
+    page.reload()
+    expect_reply(page, "complete", second)

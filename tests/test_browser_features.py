@@ -1,0 +1,120 @@
+# Fixtures imported from tests.live are pytest fixtures: test arguments shadow them by design.
+# ruff: noqa: F811
+"""Browser tests (Chromium via Playwright) for team prompts and attachments."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect
+
+from tests.fakes import FakeAnthropic, Reply
+from tests.live import LiveApp, browser, fake_api, live_app  # noqa: F401 (pytest fixtures)
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 30_000
+
+
+def login(page: Page, app: LiveApp, user: str) -> None:
+    page.goto(f"{app.url}/accounts/login/")
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill(app.users[user])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def new_page(browser: Browser, app: LiveApp, user: str) -> Page:
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    login(page, app, user)
+    return page
+
+
+def test_team_prompt_is_pinned_per_conversation(browser, live_app: LiveApp, fake_api: FakeAnthropic) -> None:
+    fake_api.reset()
+    editor = new_page(browser, live_app, "alice")
+    editor.goto(f"{live_app.url}/teams/")
+    editor.get_by_label("Team name").fill("Support")
+    editor.get_by_role("button", name="Create team").click()
+    editor.get_by_label("Username or email").fill("bob")
+    editor.get_by_role("button", name="Add member").click()
+    expect(editor.get_by_role("cell", name="bob", exact=True)).to_be_visible()
+
+    editor.goto(f"{live_app.url}/prompts/new/")
+    editor.get_by_label("Name").fill("Support tone")
+    editor.get_by_label("Prompt").fill("Answer calmly.")
+    editor.get_by_label("Team").select_option(label="Support")
+    editor.get_by_role("button", name="Save").click()
+    expect(editor.get_by_role("heading", name="Support tone")).to_be_visible()
+
+    member = new_page(browser, live_app, "bob")
+    member.get_by_role("link", name="New chat").click()
+    member.get_by_label("System prompt").select_option(label="Support tone (Support)")
+    member.get_by_label("Message").fill("Hello support")
+    member.get_by_role("button", name="Send").click()
+    member.wait_for_url(re.compile(r"/c/\d+/$"))
+    expect(member.locator("[data-role=assistant]")).to_have_attribute(
+        "data-status", "complete", timeout=TIMEOUT
+    )
+    expect(member.locator(".prompt-badge")).to_contain_text("Support tone · v1")
+    assert fake_api.message_requests[-1].body["system"][0]["text"] == "Answer calmly."
+    old_chat = member.url
+
+    editor.get_by_role("link", name="Edit").click()
+    editor.get_by_label("Prompt").fill("Answer calmly and briefly.")
+    editor.get_by_role("button", name="Save").click()
+    expect(editor.locator("#v2")).to_be_visible()
+
+    member.goto(old_chat)
+    expect(member.locator(".prompt-badge")).to_contain_text("Support tone · v1")
+    expect(member.locator(".prompt-badge")).to_contain_text("v2 available")
+    member.get_by_label("Message").fill("Still there?")
+    member.get_by_role("button", name="Send").click()
+    replies = member.locator("[data-role=assistant]")
+    expect(replies).to_have_count(2)
+    expect(replies.last).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
+    assert fake_api.message_requests[-1].body["system"][0]["text"] == "Answer calmly."  # nothing switched
+
+
+def png_file(tmp_path, name="chart.png"):
+    path = tmp_path / name
+    out = io.BytesIO()
+    Image.new("RGB", (320, 200), (30, 120, 200)).save(out, "PNG")
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_attach_an_image_and_get_a_reply(
+    browser, live_app: LiveApp, fake_api: FakeAnthropic, tmp_path
+) -> None:
+    fake_api.reset()
+    fake_api.enqueue(Reply("I see a blue rectangle."))
+    page = new_page(browser, live_app, "alice")
+    page.get_by_role("link", name="New chat").click()
+    page.get_by_label("Attach files").set_input_files(png_file(tmp_path))
+    expect(page.locator(".attachment img")).to_be_visible()
+    page.get_by_label("Message").fill("What is in this picture?")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("[data-role=user] img.thumb")).to_be_visible()
+    expect(page.locator("[data-role=assistant]")).to_contain_text("I see a blue rectangle.", timeout=TIMEOUT)
+    content = fake_api.message_requests[-1].body["messages"][0]["content"]
+    assert [block["type"] for block in content] == ["image", "text"]
+    # The thumbnail loads through the auth-checked view.
+    assert page.locator("[data-role=user] img.thumb").evaluate("img => img.naturalWidth") == 320
+
+
+def test_a_bad_file_shows_an_error_and_keeps_the_text(browser, live_app: LiveApp, tmp_path) -> None:
+    page = new_page(browser, live_app, "alice")
+    page.get_by_role("link", name="New chat").click()
+    page.get_by_label("Message").fill("Please read this")
+    fake_png = tmp_path / "notes.png"
+    fake_png.write_text("this is not an image")
+    page.get_by_label("Attach files").set_input_files(fake_png)
+    expect(page.locator(".attachment.failed")).to_contain_text("notes.png: not a JPEG, PNG, GIF, WebP or PDF")
+    expect(page.get_by_label("Message")).to_have_value("Please read this")
+    page.get_by_role("button", name="Remove notes.png").click()
+    expect(page.locator(".attachment")).to_have_count(0)
