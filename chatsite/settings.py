@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "conversations",
     "teams",
     "review",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +100,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # A file, not shared-cache memory: tests of concurrent writers need SQLite's real locking.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("conversations.urls")),
     path("", include("teams.urls")),
     path("", include("review.urls")),
+    path("", include("usage.urls")),
 ]

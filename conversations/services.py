@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from usage.budgets import BudgetExceeded, check_can_send
+
 from . import attachments as files
 from .capabilities import reads_files
 from .models import Attachment, ContentBlock, Conversation, Message
@@ -82,10 +84,19 @@ def message_send(
     return turn
 
 
+def _check_budget(conversation: Conversation) -> None:
+    version = conversation.prompt_version
+    try:
+        check_can_send(user=conversation.owner, team_id=version.prompt.team_id if version else None)
+    except BudgetExceeded as exc:
+        raise ChatError(str(exc)) from exc
+
+
 def _add_turn(
     conversation: Conversation, text: str, attachments: list[Attachment] = ()
 ) -> tuple[Message, Message]:
     """Files first, then the text: the order the API recommends for questions about them."""
+    _check_budget(conversation)
     user_message = Message.objects.create(conversation=conversation, role=Message.Role.USER)
     payloads = [
         {
@@ -119,6 +130,7 @@ def reply_retry(*, reply: Message) -> Message:
         raise ChatError("Only the latest reply can be retried.")
     try:
         with transaction.atomic():
+            _check_budget(reply.conversation)
             reply.blocks.all().delete()
             Message.objects.filter(pk=reply.pk).update(
                 status=Message.Status.STREAMING,

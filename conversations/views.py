@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from teams.selectors import prompts_usable_by
+from usage.budgets import statuses as budget_statuses
 
 from . import attachments, generation, health, selectors, services
 from .capabilities import reads_files
@@ -52,7 +53,13 @@ def _page_context(user, conversation: Conversation | None = None) -> dict:
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         "max_files": attachments.MAX_FILES_PER_MESSAGE,
         "reads_files": reads_files(conversation.model if conversation else settings.CHAT_DEFAULT_MODEL),
+        "budgets": budget_statuses(user, _team_ids(conversation)),
     }
+
+
+def _team_ids(conversation: Conversation | None) -> list[int]:
+    version = conversation.prompt_version if conversation else None
+    return [version.prompt.team_id] if version and version.prompt.team_id else []
 
 
 def _attachments(user, request: HttpRequest) -> list:

@@ -1,0 +1,86 @@
+"""Usage aggregates, computed in the database. The number of queries does not grow with the data."""
+
+from datetime import date
+
+from django.db.models import Count, F, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
+
+from conversations import pricing
+from conversations.models import Message
+
+TOKENS = {
+    "input": "input_tokens",
+    "cache_write": "cache_creation_input_tokens",
+    "cache_read": "cache_read_input_tokens",
+    "output": "output_tokens",
+}
+
+
+def _sums() -> dict:
+    sums = {name: Coalesce(Sum(field), 0) for name, field in TOKENS.items()}
+    sums["cost"] = Sum("cost")
+    sums["saved"] = Sum("cache_savings")
+    sums["replies"] = Count("id")
+    return sums
+
+
+def replies_between(since: date, until: date) -> QuerySet[Message]:
+    return Message.objects.filter(
+        role=Message.Role.ASSISTANT, created_at__date__gte=since, created_at__date__lte=until
+    )
+
+
+def _with_hit_rate(row: dict) -> dict:
+    row["hit_rate"] = pricing.hit_rate(
+        input_tokens=row["input"],
+        cache_creation_input_tokens=row["cache_write"],
+        cache_read_input_tokens=row["cache_read"],
+    )
+    return row
+
+
+def totals(replies: QuerySet[Message]) -> dict:
+    return _with_hit_rate(replies.aggregate(**_sums()))
+
+
+def per_day(replies: QuerySet[Message]) -> list[dict]:
+    rows = replies.annotate(day=TruncDate("created_at")).values("day").annotate(**_sums()).order_by("day")
+    return [_with_hit_rate(row) for row in rows]
+
+
+def _breakdown(replies: QuerySet[Message], **label) -> list[dict]:
+    rows = (
+        replies.annotate(**label).values(*label).annotate(**_sums()).order_by(F("cost").desc(nulls_last=True))
+    )
+    return [_with_hit_rate(row) for row in rows]
+
+
+def by_user(replies: QuerySet[Message]) -> list[dict]:
+    return _breakdown(replies, label=F("conversation__owner__username"))
+
+
+def by_team(replies: QuerySet[Message]) -> list[dict]:
+    """Attributed by the team whose prompt the conversation uses; no team prompt: no team."""
+    return _breakdown(replies, label=F("conversation__prompt_version__prompt__team__name"))
+
+
+def by_model(replies: QuerySet[Message]) -> list[dict]:
+    return _breakdown(replies, label=F("model"))
+
+
+def by_prompt_version(replies: QuerySet[Message]) -> list[dict]:
+    return _breakdown(
+        replies,
+        label=F("conversation__prompt_version__prompt__name"),
+        version=F("conversation__prompt_version__number"),
+    )
+
+
+def most_expensive_conversations(replies: QuerySet[Message], limit: int = 10) -> list[dict]:
+    rows = (
+        replies.filter(cost__isnull=False)
+        .values(conversation_pk=F("conversation_id"), label=F("conversation__title"))
+        .annotate(**_sums())
+        .order_by("-cost")[:limit]
+    )
+    return [_with_hit_rate(row) for row in rows]

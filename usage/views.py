@@ -1,0 +1,110 @@
+"""The staff usage dashboard (with CSV export of every table) and each team's usage for its owners."""
+
+import csv
+from datetime import date, timedelta
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from teams.models import Membership
+from teams.selectors import membership_for
+
+from . import charts, selectors
+
+MAX_DAYS = 366
+TABLES = {
+    "daily": ("day", selectors.per_day),
+    "users": ("user", selectors.by_user),
+    "teams": ("team", selectors.by_team),
+    "models": ("model", selectors.by_model),
+    "prompts": ("prompt", selectors.by_prompt_version),
+    "conversations": ("conversation", selectors.most_expensive_conversations),
+}
+COLUMNS = ["replies", "input", "cache_write", "cache_read", "output", "hit_rate", "cost", "saved"]
+
+
+def date_range(request: HttpRequest) -> tuple[date, date, str]:
+    """The chosen range (default: the last 30 days), or the default with an error message."""
+    today = timezone.now().date()
+    default = (today - timedelta(days=29), today)
+    try:
+        since = date.fromisoformat(request.GET["since"]) if request.GET.get("since") else default[0]
+        until = date.fromisoformat(request.GET["until"]) if request.GET.get("until") else default[1]
+    except ValueError:
+        return *default, "Dates must look like 2026-11-21."
+    if since > until:
+        return *default, "The start date is after the end date."
+    if (until - since).days >= MAX_DAYS:
+        return *default, f"Choose a range of at most {MAX_DAYS} days."
+    return since, until, ""
+
+
+def safe_cell(value) -> object:
+    """Neutralise spreadsheet formulas (CSV injection): text starting with = + - @ gets a quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def csv_response(name: str, label: str, rows: list[dict]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="usage-{name}.csv"'
+    writer = csv.writer(response)
+    label_keys = [key for key in ("day", "label", "version") if rows and key in rows[0]]
+    writer.writerow([label, *label_keys[1:], *COLUMNS])
+    for row in rows:
+        writer.writerow([safe_cell(row.get(key)) for key in label_keys] + [row[c] for c in COLUMNS])
+    return response
+
+
+@staff_member_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    since, until, error = date_range(request)
+    replies = selectors.replies_between(since, until)
+    export = request.GET.get("export")
+    if export:
+        if export not in TABLES:
+            raise Http404("No such table")
+        label, table = TABLES[export]
+        return csv_response(export, label, table(replies))
+    days = selectors.per_day(replies)
+    context = {
+        "since": since,
+        "until": until,
+        "error": error,
+        "totals": selectors.totals(replies),
+        "days": days,
+        "bars": charts.stacked_bars(days),
+        "series": charts.SERIES,
+        "users": charts.bar_list(selectors.by_user(replies)),
+        "teams": charts.bar_list(selectors.by_team(replies)),
+        "models": charts.bar_list(selectors.by_model(replies)),
+        "prompts": selectors.by_prompt_version(replies),
+        "expensive": selectors.most_expensive_conversations(replies),
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "usage/dashboard.html", context)
+
+
+@login_required
+def team_usage(request: HttpRequest, team_id: int) -> HttpResponse:
+    """Owners only (anyone else: 404). Totals and per member; never transcripts."""
+    membership = membership_for(request.user, team_id)
+    if membership is None or membership.role != Membership.Role.OWNER:
+        raise Http404("No such team")
+    since, until, error = date_range(request)
+    replies = selectors.replies_between(since, until).filter(
+        conversation__prompt_version__prompt__team_id=team_id
+    )
+    context = {
+        "team": membership.team,
+        "since": since,
+        "until": until,
+        "error": error,
+        "totals": selectors.totals(replies),
+        "members": charts.bar_list(selectors.by_user(replies)),
+    }
+    return render(request, "usage/team.html", context)
