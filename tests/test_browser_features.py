@@ -118,3 +118,38 @@ def test_a_bad_file_shows_an_error_and_keeps_the_text(browser, live_app: LiveApp
     expect(page.get_by_label("Message")).to_have_value("Please read this")
     page.get_by_role("button", name="Remove notes.png").click()
     expect(page.locator(".attachment")).to_have_count(0)
+
+
+def test_staff_dashboard_transcript_review_and_audit_log(
+    browser, live_app: LiveApp, fake_api: FakeAnthropic
+) -> None:
+    fake_api.reset()
+    fake_api.enqueue(Reply("Here is the contract summary."))
+    user = new_page(browser, live_app, "alice")
+    user.get_by_role("link", name="New chat").click()
+    user.get_by_label("Message").fill("Summarise the contract")
+    user.get_by_role("button", name="Send").click()
+    expect(user.locator("[data-role=assistant]")).to_have_attribute(
+        "data-status", "complete", timeout=TIMEOUT
+    )
+
+    live_app.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.create_superuser('root', 'root@example.com', 'root-pass-123')",
+    )
+    live_app.users["root"] = "root-pass-123"
+    staff = new_page(browser, live_app, "root")
+    staff.goto(f"{live_app.url}/usage/")
+    expect(staff.locator("svg.chart rect").first).to_be_attached()
+    expect(staff.get_by_role("cell", name="alice", exact=True)).to_be_visible()
+    staff.get_by_role("link", name="Summarise the contract").click()
+    staff.get_by_label("Reason (optional)").fill("ticket 77")
+    staff.get_by_role("button", name="Open transcript").click()
+    expect(staff.locator("[data-role=assistant]")).to_contain_text("Here is the contract summary.")
+
+    staff.goto(f"{live_app.url}/admin/review/transcriptview/")
+    expect(staff.get_by_text("ticket 77")).to_be_visible()
+    user.goto(f"{live_app.url}/account/reviews/")
+    expect(user.get_by_text("ticket 77")).to_be_visible()
