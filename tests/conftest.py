@@ -7,6 +7,14 @@ from django.db import connections
 
 from conversations import llm
 from tests.fakes import FakeAnthropic
+from tests.live import browser, page  # noqa: F401 (one Playwright session for every browser test)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser tests last: sync Playwright keeps an event loop running in the main thread until the
+    session ends, which would break later tests that run their own loop."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(scope="session", autouse=True)

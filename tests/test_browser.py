@@ -18,12 +18,10 @@ from playwright.sync_api import Page, expect
 from tests.fakes import FakeAnthropic, Reply
 from tests.live import (  # noqa: F401 (pytest fixtures)
     LiveApp,
-    browser,
     embedded_model,
     fake_api,
     live_app,
     live_app_embedded,
-    page,
 )
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.fakes import FakeAnthropic, Reply
-from tests.live import LiveApp, browser, fake_api, live_app  # noqa: F401 (pytest fixtures)
+from tests.live import LiveApp, fake_api, live_app  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
