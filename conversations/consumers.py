@@ -9,7 +9,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from . import realtime, selectors
+from . import generation, realtime, selectors
+from .models import Message
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,31 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.outbox = asyncio.Queue()
         self.writer = asyncio.create_task(self._write_frames())
         realtime.subscribe(self.conversation_id, self)
+        generation.ensure_sweeper()
+        if realtime.cross_process():
+            await self.channel_layer.group_add(
+                realtime.conversation_group(self.conversation_id), self.channel_name
+            )
 
     async def disconnect(self, code: int) -> None:
         if self.writer is not None:
             realtime.unsubscribe(self.conversation_id, self)
             self.writer.cancel()
+            if realtime.cross_process():
+                group = realtime.conversation_group(self.conversation_id)
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def dispatch(self, message: dict) -> None:
+        # Frames from other workers touch no database: skip the base class's thread hop
+        # (aclose_old_connections) that it makes for every message.
+        if message["type"] == "stream.frame":
+            await self.stream_frame(message)
+        else:
+            await super().dispatch(message)
+
+    async def stream_frame(self, event: dict) -> None:
+        if event["origin"] != realtime.WORKER_ID:  # our own frames were delivered in-process
+            self.push(event["frame"])
 
     def push(self, frame: str) -> None:
         if self.outbox.qsize() >= OUTBOX_LIMIT:
@@ -69,15 +90,21 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             self.push(realtime.encode(["x", "Unknown or malformed control frame."]))
             return
         live = realtime.live_reply(control.message, self.conversation_id)
-        if control.type == "stop":
-            if live is None:
-                self.push(realtime.encode(["x", "That reply is not streaming."]))
-            else:
-                live.stop()
+        if live is not None and control.type == "stop":
+            live.stop()
         elif live is not None:
             self.push(realtime.encode(live.snapshot()))
+        elif realtime.cross_process() and await self._streaming_elsewhere(control.message):
+            await realtime.ask_workers(control.type, control.message, self.conversation_id, self.channel_name)
+        elif control.type == "stop":
+            self.push(realtime.encode(["x", "That reply is not streaming."]))
         else:
             await self._send_final(control.message)
+
+    async def _streaming_elsewhere(self, message_id: int) -> bool:
+        return await Message.objects.filter(
+            pk=message_id, conversation_id=self.conversation_id, status=Message.Status.STREAMING
+        ).aexists()
 
     async def _send_final(self, message_id: int) -> None:
         """A reply that is no longer streaming here: its stored state, as an end frame."""

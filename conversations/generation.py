@@ -6,12 +6,8 @@ checkpoint every CHAT_CHECKPOINT_INTERVAL seconds, and once at the end, never pe
 """
 
 import asyncio
-import contextvars
 import json
 import logging
-import os
-import socket
-import uuid
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -23,8 +19,7 @@ from .models import Message
 
 log = logging.getLogger(__name__)
 
-# Names this process in Message.worker, so a reply can be traced to the worker that ran it.
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+WORKER_ID = realtime.WORKER_ID
 
 _tasks: set[asyncio.Task] = set()
 _sweeper: asyncio.Task | None = None
@@ -33,18 +28,9 @@ _sweeper: asyncio.Task | None = None
 def start(message_id: int) -> None:
     """Start generating a reply in this process's event loop."""
     ensure_sweeper()
-    task = _detached(ReplyRun(message_id).run())
+    task = realtime.detached(ReplyRun(message_id).run())
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
-
-
-def _detached(coro) -> asyncio.Task:
-    """A task that outlives the request that started it.
-
-    It runs in an empty context: inheriting the request's would tie its database calls to the
-    request's thread executor, which shuts down when the response is sent.
-    """
-    return asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
 
 
 async def wait_all() -> None:
@@ -272,8 +258,9 @@ class ReplyRun:
 def ensure_sweeper() -> None:
     """Once per process: mark replies orphaned by dead workers as interrupted, now and periodically."""
     global _sweeper
+    realtime.start_worker_listener()
     if _sweeper is None or _sweeper.done() or _sweeper.get_loop() is not asyncio.get_running_loop():
-        _sweeper = _detached(_sweep_forever())
+        _sweeper = realtime.detached(_sweep_forever())
 
 
 async def _sweep_forever() -> None:

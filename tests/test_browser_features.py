@@ -26,6 +26,13 @@ def login(page: Page, app: LiveApp, user: str) -> None:
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
+def open_new_chat(page: Page) -> None:
+    """Click New chat and wait until chat.js has set up the composer (a file picked earlier is lost)."""
+    page.get_by_role("link", name="New chat").click()
+    page.wait_for_url("**/new/")
+    page.wait_for_load_state("load")
+
+
 def new_page(browser: Browser, app: LiveApp, user: str) -> Page:
     page = browser.new_context().new_page()
     page.set_default_timeout(15_000)
@@ -93,7 +100,7 @@ def test_attach_an_image_and_get_a_reply(
     fake_api.reset()
     fake_api.enqueue(Reply("I see a blue rectangle."))
     page = new_page(browser, live_app, "alice")
-    page.get_by_role("link", name="New chat").click()
+    open_new_chat(page)
     page.get_by_label("Attach files").set_input_files(png_file(tmp_path))
     expect(page.locator(".attachment img")).to_be_visible()
     page.get_by_label("Message").fill("What is in this picture?")
@@ -109,7 +116,7 @@ def test_attach_an_image_and_get_a_reply(
 
 def test_a_bad_file_shows_an_error_and_keeps_the_text(browser, live_app: LiveApp, tmp_path) -> None:
     page = new_page(browser, live_app, "alice")
-    page.get_by_role("link", name="New chat").click()
+    open_new_chat(page)
     page.get_by_label("Message").fill("Please read this")
     fake_png = tmp_path / "notes.png"
     fake_png.write_text("this is not an image")
