@@ -12,7 +12,7 @@ RUN CHAT_DATA_DIR=/tmp/build-data DJANGO_DEBUG=0 DJANGO_STATIC_ROOT=/app/staticf
 
 FROM python:3.12-slim
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 DJANGO_DEBUG=0 \
-    CHAT_DATA_DIR=/data DJANGO_STATIC_ROOT=/app/staticfiles DJANGO_ALLOWED_HOSTS=localhost
+    CHAT_DATA_DIR=/data DJANGO_STATIC_ROOT=/app/staticfiles DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1
 RUN useradd --system --create-home --uid 10001 chat && mkdir /data && chown chat /data
 COPY --from=build /venv /venv
 COPY --from=build --chown=chat /app /app

@@ -13,6 +13,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from chatsite.logs import request_id
+
 from . import llm, pricing, realtime, selectors, services
 from .anthropic_request import PinnedPrompt, build_request
 from .models import Message
@@ -80,6 +82,7 @@ class ReplyRun:
 
     async def run(self) -> None:
         self.task = asyncio.current_task()
+        request_id.set(f"reply-{self.message_id}")  # this task's own context: tags its log lines
         reply = await sync_to_async(Message.objects.select_related("conversation__prompt_version").get)(
             pk=self.message_id
         )
