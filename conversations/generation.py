@@ -100,8 +100,8 @@ class ReplyRun:
                 status = Message.Status.INTERRUPTED
         except llm.STREAM_ERRORS as exc:
             status = Message.Status.ERROR
-            error, request_id = llm.describe_error(exc)
-            self.request_id = self.request_id or request_id
+            error, failed_request_id = llm.describe_error(exc)
+            self.request_id = self.request_id or failed_request_id
             log.warning("reply %s failed: %s (request %s)", self.message_id, error, self.request_id)
         except Exception:
             log.exception("reply %s crashed", self.message_id)
