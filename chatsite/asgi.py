@@ -1,11 +1,29 @@
 """ASGI entry point: HTTP through Django, websockets through Channels (auth + origin checked)."""
 
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 django_asgi_app = get_asgi_application()
+
+
+def _require_database() -> None:
+    """Fail fast with one clear line (no traceback storm) when the database is unreachable."""
+    from django.db import connection
+
+    try:
+        connection.ensure_connection()
+    except Exception as exc:
+        settings = connection.settings_dict
+        where = f"{settings['ENGINE'].rsplit('.', 1)[-1]} {settings.get('HOST') or ''} {settings['NAME']}"
+        sys.exit(f"Cannot connect to the database ({where.strip()}): {str(exc).strip().splitlines()[0]}")
+    finally:
+        connection.close()
+
+
+_require_database()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -183,9 +183,16 @@ def test_stop_sent_through_b_cancels_the_generation_on_a(cluster, fake, session)
         message = send_on_a(session, "then stop")
         while json.loads(ws.recv(timeout=15))[0] != "d":
             pass
+        sent_before = len(fake.replies[-1].text_sent)
+        stop_at = time.monotonic()
         ws.send(json.dumps({"type": "stop", "message": message}))
         frames = frames_until_end(ws, message)
+        stopped_after = time.monotonic() - stop_at
+    print(f"\nstop on B -> cancelled on A, final frame on B: {stopped_after * 1000:.0f} ms")
     assert 'data-status="stopped"' in frames[-1][3]
+    time.sleep(0.5)
+    assert len(fake.replies[-1].text_sent) < len(LONG)  # the upstream request was closed
+    assert len(fake.replies[-1].text_sent) >= sent_before
     [(status,)] = cluster.sql("SELECT status FROM conversations_message WHERE id = %s", message)
     assert status == "stopped"
 
@@ -205,11 +212,39 @@ def test_a_tab_joining_on_b_mid_stream_gets_the_snapshot(cluster, fake, session)
     assert text + "".join(f[3] for f in after) == LONG
 
 
+def test_two_sends_at_once_on_two_workers_start_exactly_one_reply(cluster, fake, session):
+    import concurrent.futures
+
+    client, token, conversation = session
+    cookies = dict(client.cookies)
+    fake.enqueue(Reply(LONG, tokens_per_second=100), Reply(LONG, tokens_per_second=100))
+    time.sleep(1)  # earlier replies are done
+
+    def send(worker: str) -> int:
+        with httpx.Client(base_url=cluster.url(worker), cookies=cookies) as c:
+            return c.post(
+                f"/c/{conversation}/send/",
+                data={"text": f"race {worker}"},
+                headers={"X-CSRFToken": token, "HX-Request": "true"},
+            ).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(send, ["A", "B"]))
+    assert codes == [200, 422]
+    streaming = cluster.sql("SELECT count(*) FROM conversations_message WHERE status = 'streaming'")
+    assert streaming == [(1,)]
+    deadline = time.monotonic() + 15
+    while cluster.sql("SELECT count(*) FROM conversations_message WHERE status = 'streaming'") != [(0,)]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
 def test_a_killed_worker_leaves_no_reply_streaming(cluster, fake, session):
     fake.enqueue(Reply(LONG, tokens_per_second=40))
     message = send_on_a(session, "crash now")
     time.sleep(1.2)  # a few checkpoints
     cluster.procs["A"].send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
     cluster.procs["A"].wait(5)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -217,6 +252,7 @@ def test_a_killed_worker_leaves_no_reply_streaming(cluster, fake, session):
         if status != "streaming":
             break
         time.sleep(0.3)
+    print(f"\nSIGKILL -> interrupted: {time.monotonic() - killed_at:.1f} s (CHAT_ORPHAN_AFTER=2)")
     assert status == "interrupted"  # swept by worker B
     [(payload,)] = cluster.sql(
         "SELECT payload FROM conversations_contentblock WHERE message_id = %s", message

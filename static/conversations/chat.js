@@ -264,11 +264,18 @@
   function connect(attempt) {
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + messages.dataset.wsUrl;
     socket = new WebSocket(url);
-    socket.addEventListener("open", function () { attempt = 0; resyncAll(); });
+    const banner = document.getElementById("connection-banner");
+    socket.addEventListener("open", function () {
+      attempt = 0;
+      if (banner) banner.hidden = true;
+      resyncAll();
+    });
     socket.addEventListener("message", function (event) { applyFrame(JSON.parse(event.data)); });
     socket.addEventListener("close", function (event) {
       socket = null;
       if (event.code === 4404) return; // not ours, or gone
+      // Replies keep being generated and saved on the server; only the live view is lost.
+      if (banner && attempt >= 2) banner.hidden = false;
       setTimeout(function () { connect(attempt + 1); }, Math.min(10000, 500 * 2 ** attempt));
     });
   }
