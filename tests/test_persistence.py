@@ -35,9 +35,9 @@ def write_log(monkeypatch):
 async def test_a_1000_token_reply_costs_blocks_plus_one_plus_checkpoints(
     fake_api, alice, settings, write_log
 ):
-    settings.CHAT_CHECKPOINT_INTERVAL = 0.5
+    assert settings.CHAT_CHECKPOINT_INTERVAL == 2.0  # the default, so the printed figure is the real one
     text = "".join(f"t{i} " for i in range(1000))
-    fake_api.enqueue(Reply(text, tokens_per_second=800))  # ~1.25 s of streaming
+    fake_api.enqueue(Reply(text, tokens_per_second=300))  # about 3.3 s of streaming
     _, reply = await sync_to_async(services.conversation_start)(user=alice, text="Go", model="m")
     generation.ensure_sweeper()  # the process-wide orphan sweep is not part of the reply's cost
     await asyncio.sleep(0.1)
