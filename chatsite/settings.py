@@ -214,6 +214,7 @@ CHAT_DEFAULT_MODEL = os.environ.get(
 CHAT_ALLOW_SIGNUP = env_flag("CHAT_ALLOW_SIGNUP", True)
 CHAT_MAX_MESSAGE_CHARS = int(os.environ.get("CHAT_MAX_MESSAGE_CHARS", 100_000))
 CHAT_MAX_TOKENS = int(os.environ.get("CHAT_MAX_TOKENS", 4096))
+CHAT_MAX_TOOL_ITERATIONS = int(os.environ.get("CHAT_MAX_TOOL_ITERATIONS", 8))
 CHAT_STALL_TIMEOUT = float(os.environ.get("CHAT_STALL_TIMEOUT", 60))
 CHAT_API_MAX_RETRIES = int(os.environ.get("CHAT_API_MAX_RETRIES", 2))
 # Streaming: frames are coalesced for at most this long; partial text is checkpointed this often.

@@ -30,6 +30,21 @@ class Turn:
     blocks: list[dict] = field(default_factory=list)
 
 
+def turns_of(role: str, blocks: list[dict]) -> list[Turn]:
+    """A stored reply keeps its tool results inline, after the calls; the API wants each run of
+    tool_result blocks as a user turn between two assistant turns."""
+    if role == "user":
+        return [Turn("user", list(blocks))]
+    turns: list[Turn] = []
+    for block in blocks:
+        block_role = "user" if block["type"] == "tool_result" else "assistant"
+        if turns and turns[-1].role == block_role:
+            turns[-1].blocks.append(block)
+        else:
+            turns.append(Turn(block_role, [block]))
+    return turns
+
+
 def replayable_block(block: dict) -> dict | None:
     """The block as the API must see it again, or None when it cannot be replayed.
 
@@ -48,11 +63,22 @@ def build_messages(turns: Iterable[Turn]) -> list[dict]:
     """Alternating user/assistant messages starting with `user`.
 
     Turns left empty (a reply that failed before any output) disappear, and neighbours with the
-    same role are merged, so a failed reply never breaks alternation.
+    same role are merged, so a failed reply never breaks alternation. A tool_use whose result never
+    came (a reply stopped mid-loop) is dropped, and so is a result without its call.
     """
+    turns = [Turn(t.role, [b for b in map(replayable_block, t.blocks) if b is not None]) for t in turns]
+    results = {
+        b["tool_use_id"] for t in turns if t.role == "user" for b in t.blocks if b["type"] == "tool_result"
+    }
+    calls = {b["id"] for t in turns if t.role == "assistant" for b in t.blocks if b["type"] == "tool_use"}
     messages: list[dict] = []
     for turn in turns:
-        content = [b for b in map(replayable_block, turn.blocks) if b is not None]
+        content = [
+            b
+            for b in turn.blocks
+            if not (b["type"] == "tool_use" and b["id"] not in results)
+            and not (b["type"] == "tool_result" and b["tool_use_id"] not in calls)
+        ]
         if not content:
             continue
         if not messages and turn.role != "user":
@@ -61,7 +87,22 @@ def build_messages(turns: Iterable[Turn]) -> list[dict]:
             messages[-1]["content"].extend(content)
         else:
             messages.append({"role": turn.role, "content": content})
+    if messages and messages[-1]["role"] == "assistant":
+        _strip_prefill(messages)
     return messages
+
+
+def _strip_prefill(messages: list[dict]) -> None:
+    """A final assistant turn (continuing a cut-off reply) must not end in whitespace."""
+    content = messages[-1]["content"]
+    if content[-1]["type"] == "text":
+        text = content[-1]["text"].rstrip()
+        if text:
+            content[-1] = {**content[-1], "text": text}
+        else:
+            content.pop()
+    if not content:
+        messages.pop()
 
 
 def cache_control(ttl: str = "5m") -> dict:
@@ -75,13 +116,18 @@ def build_request(
     max_tokens: int,
     user_id: str,
     prompt: PinnedPrompt | None = None,
+    options: dict | None = None,
 ) -> dict:
-    """The keyword arguments for `messages.create`, minus `stream`."""
+    """The keyword arguments for `messages.create`, minus `stream`.
+
+    `options` are the validated per-conversation extras (thinking, effort, tools, ...).
+    """
     messages = build_messages(turns)
-    if messages:
-        last = messages[-1]["content"]
+    users = [m for m in messages if m["role"] == "user"]
+    if users:
+        last = users[-1]["content"]
         last[-1] = {**last[-1], "cache_control": cache_control()}
-    request: dict = {"model": model, "max_tokens": max_tokens}
+    request: dict = {"model": model, "max_tokens": max_tokens, **(options or {})}
     if prompt is not None:
         request["system"] = [
             {"type": "text", "text": prompt.text, "cache_control": cache_control(prompt.cache_ttl)}

@@ -1,8 +1,43 @@
-"""What each model can take as input. Unknown Claude models are assumed to read images and PDFs."""
+"""What each model accepts: the capability table, matched by the longest model-id prefix.
+
+The Opus 4.8 family rejects sampling parameters (temperature, top_p, top_k), so the settings form
+hides them and the server refuses them for it. The embedded SmolLM2 model reads text only and has
+no tool use or thinking worth offering.
+"""
+
+from dataclasses import dataclass
 
 from django.conf import settings
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    sampling: bool = True  # temperature, top_p, top_k
+    adaptive_thinking: bool = False
+    effort: bool = False
+    tools: bool = True
+    files: bool = True  # images and PDFs
+    context_window: int = 200_000
+    max_output: int = 32_000
+
+
+TABLE = {
+    "claude-opus-4-8": Capabilities(sampling=False, adaptive_thinking=True, effort=True, max_output=128_000),
+    "claude-opus-4": Capabilities(adaptive_thinking=True, effort=True, max_output=64_000),
+    "claude-sonnet-4-6": Capabilities(adaptive_thinking=True, effort=True, max_output=64_000),
+    "claude-sonnet-4": Capabilities(max_output=64_000),
+    "claude-haiku-4": Capabilities(max_output=64_000),
+    "claude-": Capabilities(),
+}
+LOCAL = Capabilities(tools=False, files=False, context_window=8192, max_output=2048)
+
+
+def capabilities(model: str) -> Capabilities:
+    if model == settings.CHAT_LOCAL_MODEL_NAME:
+        return LOCAL
+    matches = [prefix for prefix in TABLE if model.startswith(prefix)]
+    return TABLE[max(matches, key=len)] if matches else Capabilities()
+
+
 def reads_files(model: str) -> bool:
-    """Images and PDFs. The embedded SmolLM2 model reads text only."""
-    return model != settings.CHAT_LOCAL_MODEL_NAME
+    return capabilities(model).files

@@ -15,9 +15,10 @@ from django.template.loader import render_to_string
 
 from chatsite.logs import request_id
 
-from . import llm, pricing, realtime, selectors, services
-from .anthropic_request import PinnedPrompt, build_request
-from .models import Message
+from . import llm, params, pricing, realtime, selectors, services, tools
+from .anthropic_request import PinnedPrompt, build_request, turns_of
+from .capabilities import capabilities
+from .models import ContentBlock, Message
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,17 @@ class ReplyRun:
         self.model = ""
         self.seq = 0
         self.blocks: dict[int, dict] = {}  # index -> API-shaped block, growing
-        self.rendered: dict[int, str] = {}  # index -> HTML, once the block stopped
+        self.block_html: dict[int, str] = {}  # index -> the block as the page shows it, once stored
         self.open_index: int | None = None
         self.pending = ""  # text not yet sent in a frame
         self.flush_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
         self.tool_json: dict[int, str] = {}
-        self.usage: dict[str, int] = {}
+        self.offset = 0  # block index of this API call's first block (a tool loop makes several)
+        self.usage: dict[str, int] = {}  # summed over the calls
+        self.call_usage: dict[str, int] = {}
         self.stop_reason = ""
+        self.stop_sequence = ""
         self.request_id = ""
         self.stop_requested = False
         self.task: asyncio.Task | None = None
@@ -68,7 +72,11 @@ class ReplyRun:
     def snapshot(self) -> list:
         self.flush()
         blocks = [
-            [b["type"], self.rendered.get(i), b.get("text") or b.get("thinking") or ""]
+            [
+                b["type"],
+                self.block_html.get(i),
+                b.get("text") or b.get("thinking") or self.tool_json.get(i, ""),
+            ]
             for i, b in sorted(self.blocks.items())
         ]
         return ["s", self.message_id, self.seq, blocks]
@@ -83,16 +91,13 @@ class ReplyRun:
     async def run(self) -> None:
         self.task = asyncio.current_task()
         request_id.set(f"reply-{self.message_id}")  # this task's own context: tags its log lines
-        reply = await sync_to_async(Message.objects.select_related("conversation__prompt_version").get)(
-            pk=self.message_id
-        )
+        reply = await sync_to_async(self._load)()
         self.conversation_id, self.model = reply.conversation_id, reply.model
         unregister = realtime.register(self.message_id, self)
         checkpoints = asyncio.create_task(self._checkpoint_loop())
         status, error = Message.Status.COMPLETE, ""
         try:
-            request = await sync_to_async(self._request_for)(reply)
-            await self._stream(request)
+            await self._call_until_done(reply)
         except asyncio.CancelledError:
             status = Message.Status.STOPPED
             if not self.stop_requested:
@@ -114,17 +119,65 @@ class ReplyRun:
             self.seq += 1
             realtime.publish(self.conversation_id, ["e", self.message_id, self.seq, html])
 
+    def _load(self) -> Message:
+        """The reply row, and the blocks it already has (a Continue resumes after them)."""
+        reply = Message.objects.select_related("conversation__prompt_version").get(pk=self.message_id)
+        for block in ContentBlock.objects.filter(message_id=self.message_id).order_by("index"):
+            self.blocks[block.index] = block.payload
+            self.block_html[block.index] = block_html(block)
+        return reply
+
+    async def _call_until_done(self, reply: Message) -> None:
+        """Call the API; while it asks for tools (or pauses), answer and call again, up to the cap."""
+        for _ in range(settings.CHAT_MAX_TOOL_ITERATIONS):
+            self.offset = len(self.blocks)
+            request = await sync_to_async(self._request_for)(reply)
+            await self._stream(request)
+            for name, value in self.call_usage.items():
+                self.usage[name] = self.usage.get(name, 0) + value
+            if self.stop_reason == "tool_use":
+                await self._run_tools(reply)
+            elif self.stop_reason != "pause_turn":  # pause_turn: send the same turn again to resume
+                return
+        self.stop_reason = "max_iterations"
+
     def _request_for(self, reply: Message) -> dict:
-        version = reply.conversation.prompt_version
+        conversation = reply.conversation
+        version = conversation.prompt_version
+        caps = capabilities(reply.model)
+        chosen = params.stored(conversation.params)
+        own = turns_of("assistant", [self.blocks[i] for i in sorted(self.blocks)])
         return build_request(
-            turns=selectors.turns_before(reply),
+            turns=selectors.turns_before(reply) + own,
             model=reply.model,
-            max_tokens=settings.CHAT_MAX_TOKENS,
-            user_id=selectors.opaque_user_id(reply.conversation.owner_id),
+            max_tokens=min(chosen.max_tokens or settings.CHAT_MAX_TOKENS, caps.max_output),
+            user_id=selectors.opaque_user_id(conversation.owner_id),
             prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
+            options=params.request_options(chosen, caps),
         )
 
+    async def _run_tools(self, reply: Message) -> None:
+        """Answer every tool_use of the last call with a tool_result block, stored and shown."""
+        context = tools.ToolContext(user_id=reply.conversation.owner_id, timezone=self.timezone(reply))
+        calls = [b for i, b in sorted(self.blocks.items()) if i >= self.offset and b["type"] == "tool_use"]
+        for call in calls:
+            text, is_error = await sync_to_async(tools.run_tool)(call["name"], call["input"], context)
+            result = {"type": "tool_result", "tool_use_id": call["id"], "content": text}
+            if is_error:
+                result["is_error"] = True
+            index = len(self.blocks)
+            self.blocks[index] = result
+            self.seq += 1
+            realtime.publish(self.conversation_id, ["b", self.message_id, self.seq, index, "tool_result"])
+            await self._save_and_show(index, result)
+
+    @staticmethod
+    def timezone(reply: Message) -> str:
+        return (reply.conversation.params or {}).get("timezone", "UTC")
+
     async def _stream(self, request: dict) -> None:
+        """One API call, streamed."""
+        self.stop_reason, self.stop_sequence, self.call_usage = "", "", {}
         loop = asyncio.get_running_loop()
         stall = settings.CHAT_STALL_TIMEOUT
         async with asyncio.timeout(stall) as deadline:
@@ -133,7 +186,7 @@ class ReplyRun:
                 async for event in stream:
                     deadline.reschedule(loop.time() + stall)
                     if event.type == "content_block_stop":
-                        await self._close_block(event.index)
+                        await self._close_block(self.offset + event.index)
                     else:
                         self._on_event(event)
             finally:
@@ -142,17 +195,18 @@ class ReplyRun:
     def _on_event(self, event) -> None:
         kind = event.type
         if kind == "content_block_delta":
-            self._on_delta(event.index, event.delta)
+            self._on_delta(self.offset + event.index, event.delta)
         elif kind == "content_block_start":
-            self._open_block(event.index, event.content_block.model_dump(exclude_none=True))
+            self._open_block(self.offset + event.index, event.content_block.model_dump(exclude_none=True))
         elif kind == "message_start":
             self._add_usage(event.message.usage)
         elif kind == "message_delta":
             self.stop_reason = event.delta.stop_reason or ""
+            self.stop_sequence = getattr(event.delta, "stop_sequence", None) or ""
             self._add_usage(event.usage)
 
     def _add_usage(self, usage) -> None:
-        # message_delta's counts are cumulative for the reply, so they replace message_start's.
+        # Within one call, message_delta's counts are cumulative, so they replace message_start's.
         for name in (
             "input_tokens",
             "output_tokens",
@@ -161,10 +215,10 @@ class ReplyRun:
         ):
             value = getattr(usage, name, None)
             if value is not None:
-                self.usage[name] = value
+                self.call_usage[name] = value
         split = getattr(usage, "cache_creation", None)  # by TTL, when the API reports it
         if split is not None and split.ephemeral_1h_input_tokens is not None:
-            self.usage["cache_creation_1h_input_tokens"] = split.ephemeral_1h_input_tokens
+            self.call_usage["cache_creation_1h_input_tokens"] = split.ephemeral_1h_input_tokens
 
     def _open_block(self, index: int, block: dict) -> None:
         self.flush()
@@ -212,20 +266,24 @@ class ReplyRun:
             self.last_flush = asyncio.get_running_loop().time()
 
     async def _close_block(self, index: int) -> None:
-        """Store the finished block (rendering its markdown off the event loop), then swap it in."""
         self.flush()
         block = self.blocks[index]
         if block["type"] == "tool_use":
-            block["input"] = json.loads(self.tool_json.pop(index) or "{}")
+            try:
+                block["input"] = json.loads(self.tool_json.pop(index) or "{}")
+            except json.JSONDecodeError:
+                block["input"] = {}  # the tool then answers with an is_error result
         self.open_index = None
         self.dirty = False
-        html = await sync_to_async(services.block_save)(
-            message_id=self.message_id, index=index, payload=dict(block)
+        await self._save_and_show(index, block)
+
+    async def _save_and_show(self, index: int, block: dict) -> None:
+        """Store the finished block (rendering markdown off the event loop), then swap it in."""
+        self.block_html[index] = await sync_to_async(_save_block)(self.message_id, index, dict(block))
+        self.seq += 1
+        realtime.publish(
+            self.conversation_id, ["c", self.message_id, self.seq, index, self.block_html[index]]
         )
-        self.rendered[index] = html
-        if block["type"] == "text":
-            self.seq += 1
-            realtime.publish(self.conversation_id, ["c", self.message_id, self.seq, index, html])
 
     async def _checkpoint_loop(self) -> None:
         while True:
@@ -239,7 +297,7 @@ class ReplyRun:
 
     def _finish(self, status: str, error: str) -> str:
         """The final write, then the message rendered as the page shows it."""
-        open_blocks = {i: b for i, b in self.blocks.items() if i not in self.rendered}
+        open_blocks = {i: b for i, b in self.blocks.items() if i not in self.block_html}
         usage = pricing.Usage(**self.usage)
         price = selectors.price_for_model(self.model)
         reply = services.reply_finish(
@@ -248,6 +306,7 @@ class ReplyRun:
             status=status,
             error=error,
             stop_reason=self.stop_reason,
+            stop_sequence=self.stop_sequence,
             request_id=self.request_id,
             worker="",
             cost=pricing.cost(usage, price) if price else None,
@@ -256,6 +315,15 @@ class ReplyRun:
         )
         blocks = list(reply.blocks.order_by("index"))
         return render_to_string("conversations/_message.html", {"message": reply, "blocks": blocks})
+
+
+def block_html(block: ContentBlock) -> str:
+    return render_to_string("conversations/_block.html", {"block": block, "message": {"role": "assistant"}})
+
+
+def _save_block(message_id: int, index: int, payload: dict) -> str:
+    rendered = services.block_save(message_id=message_id, index=index, payload=payload)
+    return block_html(ContentBlock(index=index, type=payload["type"], payload=payload, rendered=rendered))
 
 
 def ensure_sweeper() -> None:

@@ -14,6 +14,8 @@ class Conversation(models.Model):
     )
     title = models.CharField(max_length=200, default="New chat")
     model = models.CharField(max_length=100)
+    # Per-conversation request parameters, validated by params.ChatParams against the model.
+    params = models.JSONField(default=dict, blank=True)
     # The exact system prompt version it started with; changed only when the user switches.
     prompt_version = models.ForeignKey(
         "teams.PromptVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="conversations"
@@ -45,6 +47,7 @@ class Message(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     model = models.CharField(max_length=100, blank=True)
     stop_reason = models.CharField(max_length=40, blank=True)
+    stop_sequence = models.CharField(max_length=200, blank=True)
     request_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     input_tokens = models.PositiveIntegerField(default=0)

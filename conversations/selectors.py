@@ -10,7 +10,7 @@ from django.db.models import Prefetch, QuerySet, Sum
 
 from teams.selectors import prompts_usable_by
 
-from .anthropic_request import Turn
+from .anthropic_request import Turn, turns_of
 from .models import Attachment, ContentBlock, Conversation, Message, ModelPrice
 from .pricing import Price
 
@@ -46,7 +46,11 @@ def turns_before(reply: Message) -> list[Turn]:
         b.payload["attachment_id"] for m in earlier for b in m.blocks.all() if "attachment_id" in b.payload
     ]
     stored = Attachment.objects.in_bulk(ids) if ids else {}
-    return [Turn(m.role, [_api_block(b.payload, stored) for b in m.blocks.all()]) for m in earlier]
+    return [
+        turn
+        for m in earlier
+        for turn in turns_of(m.role, [_api_block(b.payload, stored) for b in m.blocks.all()])
+    ]
 
 
 def _api_block(payload: dict, stored: dict[int, Attachment]) -> dict:

@@ -11,7 +11,8 @@ from django.utils import timezone
 from usage.budgets import BudgetExceeded, check_can_send
 
 from . import attachments as files
-from .capabilities import reads_files
+from . import params as chat_params
+from .capabilities import capabilities, reads_files
 from .models import Attachment, ContentBlock, Conversation, Message
 from .rendering import render_markdown
 
@@ -55,7 +56,13 @@ def _check_attachments(model: str, attachments: list[Attachment]) -> None:
 
 
 def conversation_start(
-    *, user, text: str, model: str, prompt_version=None, attachments: list[Attachment] = ()
+    *,
+    user,
+    text: str,
+    model: str,
+    prompt_version=None,
+    attachments: list[Attachment] = (),
+    timezone: str = "",
 ) -> tuple[Conversation, Message]:
     """A new conversation (pinned to `prompt_version`, if any), its first message and a streaming reply."""
     text = check_message_text(text, attachments=attachments)
@@ -63,7 +70,11 @@ def conversation_start(
     title = title_from_text(text or ", ".join(a.name for a in attachments))
     with transaction.atomic():
         conversation = Conversation.objects.create(
-            owner=user, model=model, title=title, prompt_version=prompt_version
+            owner=user,
+            model=model,
+            title=title,
+            prompt_version=prompt_version,
+            params={"timezone": timezone} if timezone in chat_params.ZONES else {},
         )
         _, reply = _add_turn(conversation, text, attachments)
     return conversation, reply
@@ -150,12 +161,43 @@ def reply_retry(*, reply: Message) -> Message:
     return reply
 
 
+def reply_continue(*, reply: Message) -> Message:
+    """Resume a reply that hit max_tokens: the same message streams on after its last block."""
+    if reply.stop_reason != "max_tokens" or reply.status != Message.Status.COMPLETE:
+        raise ChatError("Only a reply that was cut off at its length limit can be continued.")
+    if reply.conversation.messages.filter(id__gt=reply.id).exists():
+        raise ChatError("Only the latest reply can be continued.")
+    try:
+        with transaction.atomic():
+            _check_budget(reply.conversation)
+            Message.objects.filter(pk=reply.pk).update(
+                status=Message.Status.STREAMING, stop_reason="", heartbeat_at=timezone.now()
+            )
+    except IntegrityError as exc:
+        raise ReplyInProgress() from exc
+    reply.refresh_from_db()
+    return reply
+
+
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
     title = " ".join(title.split())[:200]
     if not title:
         raise ChatError("A title cannot be empty.")
     conversation.title = title
     conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def conversation_configure(*, conversation: Conversation, model: str, params: dict) -> Conversation:
+    """Change the model and parameters; they apply from the next turn. ChatError lists what is wrong."""
+    parsed, errors = chat_params.parse(
+        {"timezone": (conversation.params or {}).get("timezone", "UTC"), **params}, capabilities(model)
+    )
+    if errors:
+        raise ChatError(" ".join(errors))
+    conversation.model = model
+    conversation.params = parsed.model_dump(exclude_defaults=True)
+    conversation.save(update_fields=["model", "params", "updated_at"])
     return conversation
 
 

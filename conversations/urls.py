@@ -12,6 +12,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/delete/", views.delete_conversation, name="delete_conversation"),
     path("c/<int:conversation_id>/prompt/", views.switch_prompt, name="switch_prompt"),
     path("m/<int:message_id>/retry/", views.retry_reply, name="retry_reply"),
+    path("m/<int:message_id>/continue/", views.continue_reply, name="continue_reply"),
     path("accounts/signup/", views.signup, name="signup"),
     path("healthz", views.healthz, name="healthz"),
     path("attachments/", views.upload_attachment, name="upload_attachment"),

@@ -169,25 +169,37 @@ async def send_message(request: HttpRequest, conversation_id: int) -> HttpRespon
     return response
 
 
-@login_required
-@require_POST
-async def retry_reply(request: HttpRequest, message_id: int) -> HttpResponse:
+async def _rerun(request: HttpRequest, message_id: int, service) -> HttpResponse:
+    """Retry or Continue: the reply streams again in place of its old element."""
     user = await request.auser()
     message = await sync_to_async(selectors.message_for_user)(user, message_id)
     if message is None:
         raise Http404("No such message")
     try:
-        reply = await sync_to_async(services.reply_retry)(reply=message)
+        reply = await sync_to_async(service)(reply=message)
     except ChatError as exc:
         return HttpResponse(str(exc), status=409)
     if not request.htmx:
         generation.start(reply.pk)
         return redirect("conversation", reply.conversation_id)
+    blocks = await sync_to_async(list)(reply.blocks.order_by("index"))
     response = await sync_to_async(render)(
-        request, "conversations/_message.html", {"message": reply, "blocks": [], "fresh": True}
+        request, "conversations/_message.html", {"message": reply, "blocks": blocks, "fresh": True}
     )
     generation.start(reply.pk)
     return response
+
+
+@login_required
+@require_POST
+async def retry_reply(request: HttpRequest, message_id: int) -> HttpResponse:
+    return await _rerun(request, message_id, services.reply_retry)
+
+
+@login_required
+@require_POST
+async def continue_reply(request: HttpRequest, message_id: int) -> HttpResponse:
+    return await _rerun(request, message_id, services.reply_continue)
 
 
 @login_required

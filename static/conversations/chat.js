@@ -175,6 +175,8 @@
     if (stickToBottom) window.scrollTo(0, document.body.scrollHeight);
   }
 
+  const BLOCK_LABELS = { thinking: "Thinking", redacted_thinking: "Thinking (redacted)", tool_use: "Tool call", tool_result: "Tool result" };
+
   function blockElement(kind, index) {
     let el;
     if (kind === "text") {
@@ -182,23 +184,27 @@
       el.className = "block block-text markdown";
     } else {
       el = document.createElement("details");
-      el.className = kind === "tool_use" ? "block block-tool" : "block block-thinking";
-      el.open = kind === "tool_use";
+      el.className = kind.indexOf("tool") === 0 ? "block block-tool" : "block block-thinking";
+      el.open = kind.indexOf("tool") === 0;
       const summary = document.createElement("summary");
-      summary.textContent = kind === "tool_use" ? "Tool call" : "Thinking";
+      summary.textContent = BLOCK_LABELS[kind] || kind;
       el.appendChild(summary);
     }
     el.dataset.index = index;
-    const text = document.createElement(kind === "tool_use" ? "pre" : "div");
+    const text = document.createElement(kind.indexOf("tool") === 0 ? "pre" : "div");
     text.className = "streaming-text";
     el.appendChild(text);
     return el;
   }
 
-  function replaceMessage(article, html) {
+  function fromHTML(html) {
     const template = document.createElement("template");
     template.innerHTML = html.trim();
-    const fresh = template.content.firstElementChild;
+    return template.content.firstElementChild;
+  }
+
+  function replaceMessage(article, html) {
+    const fresh = fromHTML(html);
     article.replaceWith(fresh);
     if (window.htmx) window.htmx.process(fresh);
     addCopyButtons(fresh);
@@ -231,7 +237,9 @@
       if (target) target.appendChild(document.createTextNode(frame[3]));
     } else if (kind === "c") {
       const block = blocks.querySelector('[data-index="' + frame[3] + '"]');
-      if (block) { block.innerHTML = frame[4]; addCopyButtons(block); }
+      const done = fromHTML(frame[4]);
+      if (block) block.replaceWith(done); else blocks.appendChild(done);
+      addCopyButtons(done);
     }
     scrollToBottom();
   }
@@ -240,9 +248,13 @@
     const blocks = article.querySelector(".blocks");
     blocks.innerHTML = "";
     frame[3].forEach(function (item, index) {
-      const el = blockElement(item[0], index);
-      if (item[1] !== null) el.innerHTML = item[1];
-      else el.querySelector(".streaming-text").textContent = item[2];
+      let el;
+      if (item[1] !== null) {
+        el = fromHTML(item[1]);
+      } else {
+        el = blockElement(item[0], index);
+        el.querySelector(".streaming-text").textContent = item[2];
+      }
       blocks.appendChild(el);
     });
     article.dataset.seq = frame[2];

@@ -158,6 +158,9 @@ class Reply:
     first_delay: float = 0.0
     ping_every: int | None = None
     request_id: str | None = None
+    # A tool call after the text: {"id": ..., "name": ..., "input": {...}}; pair with stop_reason="tool_use".
+    tool_use: dict[str, Any] | None = None
+    stop_sequence: str | None = None  # reported with stop_reason="stop_sequence"
 
 
 @dataclass
@@ -348,6 +351,8 @@ class _Plan:
     tokens_per_second: float | None
     first_delay: float
     ping_every: int | None
+    tool_use: dict[str, Any] | None = None
+    stop_sequence: str | None = None
 
 
 class _EventStream:
@@ -426,13 +431,30 @@ class _EventStream:
         for chunk in self._plan.text_chunks[:limit]:
             await self.delta(index, {"type": "text_delta", "text": chunk})
 
+    async def tool_use_block(self, index: int, call: dict[str, Any]) -> None:
+        """A tool_use block whose input arrives as input_json_delta pieces, like the real API."""
+        block = {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}}
+        await self.event(
+            "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
+        )
+        raw = call["input"] if isinstance(call["input"], str) else json.dumps(call["input"])
+        third = max(1, len(raw) // 3)
+        for start in range(0, len(raw), third):
+            piece = {"type": "input_json_delta", "partial_json": raw[start : start + third]}
+            await self.event(
+                "content_block_delta", {"type": "content_block_delta", "index": index, "delta": piece}
+            )
+        await self.event("content_block_stop", {"type": "content_block_stop", "index": index})
+
     async def finish(self, index: int, output_tokens: int) -> None:
         await self.event("content_block_stop", {"type": "content_block_stop", "index": index})
+        if self._plan.tool_use is not None:
+            await self.tool_use_block(index + 1, self._plan.tool_use)
         await self.event(
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": self._plan.stop_reason, "stop_sequence": None},
+                "delta": {"stop_reason": self._plan.stop_reason, "stop_sequence": self._plan.stop_sequence},
                 "usage": {"output_tokens": output_tokens},
             },
         )
@@ -647,6 +669,8 @@ class FakeAnthropic:
                 tokens_per_second=tps,
                 first_delay=script.first_delay,
                 ping_every=script.ping_every,
+                tool_use=script.tool_use,
+                stop_sequence=script.stop_sequence,
             )
         chunks = split_chunks(script.text)
         return _Plan(

@@ -1,0 +1,97 @@
+"""Per-conversation request parameters: validated on the server against the model's capabilities,
+so an invalid combination is a form error and never an API 400."""
+
+from typing import Literal
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import tools
+from .capabilities import Capabilities
+
+ZONES = available_timezones() | {"UTC"}
+
+
+class ChatParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    thinking: bool = False
+    effort: Literal["low", "medium", "high", "max"] | None = None
+    stop_sequences: list[str] = Field(default_factory=list, max_length=4)
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=1, le=500)
+    tools: bool = True
+    timezone: str = "UTC"  # the user's, from the browser; used by the date-and-time tool
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value not in ZONES:
+            raise ValueError("unknown time zone")
+        return value
+
+    @field_validator("stop_sequences")
+    @classmethod
+    def _sequences(cls, value: list[str]) -> list[str]:
+        if any(not s.strip() or len(s) > 100 for s in value):
+            raise ValueError("each stop sequence must be 1 to 100 characters and not only spaces")
+        return value
+
+
+def problems(params: ChatParams, caps: Capabilities) -> list[str]:
+    """What this model will not accept, in words for the settings form."""
+    found = []
+    if params.max_tokens is not None and params.max_tokens > caps.max_output:
+        found.append(f"Max tokens can be at most {caps.max_output:,} for this model.")
+    if params.thinking and not caps.adaptive_thinking:
+        found.append("This model does not support adaptive thinking.")
+    if params.effort and not caps.effort:
+        found.append("This model does not take an effort level.")
+    sampling = [name for name in ("temperature", "top_p", "top_k") if getattr(params, name) is not None]
+    if sampling and not caps.sampling:
+        found.append(f"This model does not accept {', '.join(sampling)}.")
+    elif sampling and params.thinking:
+        found.append("Temperature, top_p and top_k cannot be combined with thinking.")
+    elif params.temperature is not None and params.top_p is not None:
+        found.append("Set temperature or top_p, not both.")
+    return found
+
+
+def parse(data: dict, caps: Capabilities) -> tuple[ChatParams | None, list[str]]:
+    try:
+        params = ChatParams.model_validate(data)
+    except ValidationError as exc:
+        return None, [f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
+    errors = problems(params, caps)
+    return (None, errors) if errors else (params, [])
+
+
+def stored(raw: dict) -> ChatParams:
+    """The conversation's saved parameters (defaults for anything missing or no longer valid)."""
+    try:
+        return ChatParams.model_validate(raw or {})
+    except ValidationError:
+        return ChatParams()
+
+
+def request_options(params: ChatParams, caps: Capabilities) -> dict:
+    """Keyword arguments for messages.create beyond model, max_tokens, system, messages, metadata."""
+    options: dict = {}
+    if params.thinking and caps.adaptive_thinking:
+        options["thinking"] = {"type": "adaptive", "display": "summarized"}
+    if params.effort and caps.effort:
+        options["output_config"] = {"effort": params.effort}
+    if params.stop_sequences:
+        options["stop_sequences"] = params.stop_sequences
+    sampling = {
+        name: getattr(params, name)
+        for name in ("temperature", "top_p", "top_k")
+        if caps.sampling and getattr(params, name) is not None
+    }
+    if sampling:
+        options["extra_body"] = sampling  # this SDK version no longer types them
+    if params.tools and caps.tools:
+        options["tools"] = tools.schemas()
+    return options
