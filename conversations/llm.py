@@ -47,6 +47,12 @@ async def open_stream(request: dict):
     return stream, stream.response.headers.get("request-id", "")
 
 
+async def list_models() -> list:
+    """The endpoint's models (first page of 100), newest first."""
+    page = await get_client().models.list(limit=100)
+    return list(page.data)
+
+
 # By the API's error type; an `error` event mid-stream arrives on an HTTP 200, so the type decides.
 _ERROR_MESSAGES = {
     "invalid_request_error": "The API rejected the request as invalid",

@@ -11,6 +11,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/rename/", views.rename_conversation, name="rename_conversation"),
     path("c/<int:conversation_id>/delete/", views.delete_conversation, name="delete_conversation"),
     path("c/<int:conversation_id>/prompt/", views.switch_prompt, name="switch_prompt"),
+    path("c/<int:conversation_id>/settings/", views.conversation_settings, name="conversation_settings"),
     path("m/<int:message_id>/retry/", views.retry_reply, name="retry_reply"),
     path("m/<int:message_id>/continue/", views.continue_reply, name="continue_reply"),
     path("accounts/signup/", views.signup, name="signup"),

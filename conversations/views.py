@@ -16,8 +16,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from teams.selectors import prompts_usable_by
 from usage.budgets import statuses as budget_statuses
 
-from . import attachments, generation, health, selectors, services
-from .capabilities import reads_files
+from . import attachments, catalog, generation, health, params, selectors, services
+from .capabilities import capabilities, reads_files
 from .models import Conversation, Message
 from .services import ChatError
 
@@ -48,7 +48,8 @@ def _page_context(user, conversation: Conversation | None = None) -> dict:
     return {
         "conversations": selectors.conversation_list_for_user(user),
         "conversation": conversation,
-        "models": [settings.CHAT_DEFAULT_MODEL],
+        "models": catalog.available(),
+        "default_model": settings.CHAT_DEFAULT_MODEL,
         "prompts": prompts_usable_by(user),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         "max_files": attachments.MAX_FILES_PER_MESSAGE,
@@ -98,7 +99,7 @@ def new_chat(request: HttpRequest) -> HttpResponse:
 async def start_chat(request: HttpRequest) -> HttpResponse:
     user = await request.auser()
     model = request.POST.get("model") or settings.CHAT_DEFAULT_MODEL
-    if model not in (settings.CHAT_DEFAULT_MODEL,):
+    if not await sync_to_async(catalog.is_available)(model):
         model = settings.CHAT_DEFAULT_MODEL
     files = await sync_to_async(_attachments)(user, request)
     try:
@@ -125,7 +126,48 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
     context["messages_list"] = selectors.messages_with_blocks(conversation)
     context["totals"] = selectors.conversation_totals(conversation)
     context["newer_prompt"] = selectors.newer_prompt_version(request.user, conversation)
+    context.update(_settings_context(conversation))
     return render(request, "conversations/conversation.html", context)
+
+
+def _settings_context(conversation: Conversation) -> dict:
+    return {
+        "caps": capabilities(conversation.model),
+        "chosen": params.stored(conversation.params),
+        "efforts": ["low", "medium", "high", "max"],
+    }
+
+
+def _params_from_form(post) -> dict:
+    data: dict = {"thinking": post.get("thinking") == "on", "tools": post.get("tools") == "on"}
+    for name in ("max_tokens", "temperature", "top_p", "top_k", "effort"):
+        if value := post.get(name, "").strip():
+            data[name] = value
+    if sequences := [line for line in post.get("stop_sequences", "").splitlines() if line]:
+        data["stop_sequences"] = sequences
+    return data
+
+
+@login_required
+@require_POST
+def conversation_settings(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Model and parameters for the next turns; an invalid combination is a form error."""
+    conversation = _owned_conversation(request.user, conversation_id)
+    model = request.POST.get("model", conversation.model)
+    try:
+        if not catalog.is_available(model):
+            raise ChatError(f"The model {model} is not available.")
+        services.conversation_configure(
+            conversation=conversation, model=model, params=_params_from_form(request.POST)
+        )
+    except ChatError as exc:
+        conversation.refresh_from_db()
+        context = _page_context(request.user, conversation)
+        context.update(_settings_context(conversation))
+        context["messages_list"] = selectors.messages_with_blocks(conversation)
+        context["settings_error"] = str(exc)
+        return render(request, "conversations/conversation.html", context, status=422)
+    return redirect("conversation", conversation.pk)
 
 
 @login_required

@@ -44,6 +44,7 @@ def fake_api(_fake_server, settings):
     settings.CHAT_USE_LOCAL_MODEL = False
     settings.ANTHROPIC_BASE_URL = _fake_server.base_url
     settings.ANTHROPIC_API_KEY = "test-key"
+    settings.CHAT_DEFAULT_MODEL = "claude-sonnet-4-6"
     settings.CHAT_API_MAX_RETRIES = 2
     llm._client = None
     yield _fake_server

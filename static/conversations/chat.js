@@ -8,6 +8,8 @@
     const form = document.getElementById("composer");
     if (!form) return;
     const input = form.querySelector("textarea[name=text]");
+    const zone = form.querySelector(".timezone-input");
+    if (zone && window.Intl) zone.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
     const error = document.getElementById("composer-error");
     const maxChars = parseInt(form.dataset.maxChars || "0", 10);
 

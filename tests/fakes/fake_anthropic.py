@@ -125,8 +125,8 @@ MODELS: list[dict[str, str]] = [
     },
     {
         "type": "model",
-        "id": "claude-opus-4-6",
-        "display_name": "Claude Opus 4.6",
+        "id": "claude-opus-4-8",
+        "display_name": "Claude Opus 4.8",
         "created_at": "2025-01-01T00:00:00Z",
     },
     {
