@@ -160,3 +160,29 @@ def test_staff_dashboard_transcript_review_and_audit_log(
     expect(staff.get_by_text("ticket 77")).to_be_visible()
     user.goto(f"{live_app.url}/account/reviews/")
     expect(user.get_by_text("ticket 77")).to_be_visible()
+
+
+def test_a_tool_call_and_its_result_show_in_the_conversation(
+    browser, live_app: LiveApp, fake_api: FakeAnthropic
+):
+    fake_api.reset()
+    fake_api.enqueue(
+        Reply(
+            "Let me calculate.",
+            tool_use={"id": "toolu_9", "name": "calculator", "input": {"expression": "6 * 7"}},
+            stop_reason="tool_use",
+        ),
+        Reply("It is 42."),
+    )
+    page = new_page(browser, live_app, "alice")
+    open_new_chat(page)
+    page.get_by_label("Message").fill("What is 6 times 7?")
+    page.get_by_role("button", name="Send").click()
+    reply = page.locator("[data-role=assistant]")
+    expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
+    expect(reply.locator(".block-tool summary")).to_have_text("Tool call: calculator")
+    expect(reply.locator(".block-tool pre")).to_contain_text('"expression": "6 * 7"')
+    expect(reply.locator(".block-tool-result pre")).to_have_text("42")
+    expect(reply).to_contain_text("It is 42.")
+    page.reload()
+    expect(page.locator("[data-role=assistant] .block-tool-result pre")).to_have_text("42")
