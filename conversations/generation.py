@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from chatsite.logs import request_id
 
 from . import llm, params, pricing, realtime, selectors, services, tools
-from .anthropic_request import PinnedPrompt, build_request, turns_of
+from .anthropic_request import PinnedPrompt, Turn, build_messages, build_request, turns_of
 from .capabilities import capabilities
 from .models import ContentBlock, Message
 
@@ -62,6 +62,7 @@ class ReplyRun:
         self.call_usage: dict[str, int] = {}
         self.stop_reason = ""
         self.stop_sequence = ""
+        self.skip = 0  # oldest messages left out to fit the context window
         self.request_id = ""
         self.stop_requested = False
         self.task: asyncio.Task | None = None
@@ -129,6 +130,7 @@ class ReplyRun:
 
     async def _call_until_done(self, reply: Message) -> None:
         """Call the API; while it asks for tools (or pauses), answer and call again, up to the cap."""
+        self.skip = await self._fit_context(reply)
         for _ in range(settings.CHAT_MAX_TOOL_ITERATIONS):
             self.offset = len(self.blocks)
             request = await sync_to_async(self._request_for)(reply)
@@ -148,13 +150,45 @@ class ReplyRun:
         chosen = params.stored(conversation.params)
         own = turns_of("assistant", [self.blocks[i] for i in sorted(self.blocks)])
         return build_request(
-            turns=selectors.turns_before(reply) + own,
+            turns=selectors.turns_before(reply, skip=self.skip) + own,
             model=reply.model,
             max_tokens=min(chosen.max_tokens or settings.CHAT_MAX_TOKENS, caps.max_output),
             user_id=selectors.opaque_user_id(conversation.owner_id),
             prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
             options=params.request_options(chosen, caps),
         )
+
+    async def _fit_context(self, reply: Message) -> int:
+        """How many of the oldest messages to leave out so the request fits the context window
+        with room for max_tokens. Each message is counted once and its count kept."""
+        request = await sync_to_async(self._request_for)(reply)
+        budget = capabilities(reply.model).context_window - request["max_tokens"]
+        total = await llm.count_tokens(request)
+        if total <= budget:
+            return 0
+        messages = await sync_to_async(selectors.earlier_messages)(reply)
+        skip = 0
+        while total > budget and skip < len(messages) - 1:
+            total -= await self._message_tokens(reply.model, messages[skip])
+            skip += 1
+            while skip < len(messages) - 1 and messages[skip].role != Message.Role.USER:
+                total -= await self._message_tokens(reply.model, messages[skip])  # start with a user turn
+                skip += 1
+        return skip
+
+    async def _message_tokens(self, model: str, message: Message) -> int:
+        if message.token_count is None:
+            # Counted alone; a reply gets a one-character user turn before it so the order is valid.
+            turns = await sync_to_async(selectors.message_turns)(message)
+            lead = (
+                [Turn("user", [{"type": "text", "text": "."}])]
+                if message.role == Message.Role.ASSISTANT
+                else []
+            )
+            counted = {"model": model, "messages": build_messages(lead + turns)}
+            message.token_count = await llm.count_tokens(counted)
+            await Message.objects.filter(pk=message.pk).aupdate(token_count=message.token_count)
+        return message.token_count
 
     async def _run_tools(self, reply: Message) -> None:
         """Answer every tool_use of the last call with a tool_result block, stored and shown."""
@@ -307,6 +341,7 @@ class ReplyRun:
             error=error,
             stop_reason=self.stop_reason,
             stop_sequence=self.stop_sequence,
+            trimmed=self.skip,
             request_id=self.request_id,
             worker="",
             cost=pricing.cost(usage, price) if price else None,

@@ -48,6 +48,10 @@ class Message(models.Model):
     model = models.CharField(max_length=100, blank=True)
     stop_reason = models.CharField(max_length=40, blank=True)
     stop_sequence = models.CharField(max_length=200, blank=True)
+    # Its size in tokens, counted once (count_tokens) when the context budget needs it.
+    token_count = models.PositiveIntegerField(null=True, blank=True)
+    # How many of the oldest messages were left out of this reply's request to fit the context.
+    trimmed = models.PositiveIntegerField(default=0)
     request_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     input_tokens = models.PositiveIntegerField(default=0)

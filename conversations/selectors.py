@@ -35,13 +35,18 @@ def message_for_user(user, message_id: int) -> Message | None:
     return Message.objects.filter(pk=message_id, conversation__owner=user).first()
 
 
-def turns_before(reply: Message) -> list[Turn]:
-    """The stored history a reply answers: every earlier message of its conversation.
+def earlier_messages(reply: Message) -> list[Message]:
+    return list(messages_with_blocks(reply.conversation).filter(id__lt=reply.id))
+
+
+def turns_before(reply: Message, *, skip: int = 0) -> list[Turn]:
+    """The stored history a reply answers: every earlier message of its conversation, but the
+    oldest `skip` (left out to fit the context window).
 
     Image and document blocks are stored as references to an Attachment; here they become the
     API's base64 blocks, read from storage.
     """
-    earlier = list(messages_with_blocks(reply.conversation).filter(id__lt=reply.id))
+    earlier = earlier_messages(reply)[skip:]
     ids = [
         b.payload["attachment_id"] for m in earlier for b in m.blocks.all() if "attachment_id" in b.payload
     ]
@@ -113,3 +118,10 @@ def newer_prompt_version(user, conversation: Conversation):
         return None
     latest = pinned.prompt.latest
     return latest if latest.number > pinned.number else None
+
+
+def message_turns(message: Message) -> list[Turn]:
+    """One stored message as the API sees it (for counting its tokens)."""
+    ids = [b.payload["attachment_id"] for b in message.blocks.all() if "attachment_id" in b.payload]
+    stored = Attachment.objects.in_bulk(ids) if ids else {}
+    return turns_of(message.role, [_api_block(b.payload, stored) for b in message.blocks.all()])

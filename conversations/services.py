@@ -152,6 +152,7 @@ def reply_retry(*, reply: Message) -> Message:
                 output_tokens=0,
                 cache_creation_input_tokens=0,
                 cache_read_input_tokens=0,
+                trimmed=0,
                 model=reply.conversation.model,
                 heartbeat_at=timezone.now(),
             )
