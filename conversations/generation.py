@@ -163,6 +163,8 @@ class ReplyRun:
         with room for max_tokens. Each message is counted once and its count kept."""
         request = await sync_to_async(self._request_for)(reply)
         budget = capabilities(reply.model).context_window - request["max_tokens"]
+        if len(json.dumps(request, ensure_ascii=False).encode()) <= budget:
+            return 0  # a token is at least one byte: it fits without asking the API
         total = await llm.count_tokens(request)
         if total <= budget:
             return 0
