@@ -351,6 +351,7 @@ class ReplyRun:
             **self.usage,
         )
         blocks = list(reply.blocks.order_by("index"))
+        reply.is_latest = True
         return render_to_string("conversations/_message.html", {"message": reply, "blocks": blocks})
 
 

@@ -52,6 +52,8 @@ class Message(models.Model):
     token_count = models.PositiveIntegerField(null=True, blank=True)
     # How many of the oldest messages were left out of this reply's request to fit the context.
     trimmed = models.PositiveIntegerField(default=0)
+    # Replaced by a regenerated reply or an edited message: still shown, never sent again.
+    superseded = models.BooleanField(default=False)
     request_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     input_tokens = models.PositiveIntegerField(default=0)

@@ -31,12 +31,22 @@ def messages_with_blocks(conversation: Conversation) -> QuerySet[Message]:
     )
 
 
+def messages_marking_latest(conversation: Conversation) -> list[Message]:
+    """The page's messages; the latest question and reply get `is_latest` (they can be edited or
+    regenerated)."""
+    messages = list(messages_with_blocks(conversation))
+    current = [m for m in messages if not m.superseded][-2:]
+    for message in current:
+        message.is_latest = True
+    return messages
+
+
 def message_for_user(user, message_id: int) -> Message | None:
     return Message.objects.filter(pk=message_id, conversation__owner=user).first()
 
 
 def earlier_messages(reply: Message) -> list[Message]:
-    return list(messages_with_blocks(reply.conversation).filter(id__lt=reply.id))
+    return list(messages_with_blocks(reply.conversation).filter(id__lt=reply.id, superseded=False))
 
 
 def turns_before(reply: Message, *, skip: int = 0) -> list[Turn]:

@@ -162,6 +162,49 @@ def reply_retry(*, reply: Message) -> Message:
     return reply
 
 
+def _latest(conversation: Conversation) -> list[Message]:
+    return list(conversation.messages.filter(superseded=False).order_by("-id")[:2])
+
+
+def reply_regenerate(*, reply: Message) -> Message:
+    """A new reply to the same question; the old one stays visible as a previous version."""
+    conversation = reply.conversation
+    latest = _latest(conversation)
+    if not latest or latest[0].pk != reply.pk or reply.role != Message.Role.ASSISTANT or reply.is_streaming:
+        raise ChatError("Only the latest finished reply can be regenerated.")
+    try:
+        with transaction.atomic():
+            _check_budget(conversation)
+            Message.objects.filter(pk=reply.pk).update(superseded=True)
+            return Message.objects.create(
+                conversation=conversation,
+                role=Message.Role.ASSISTANT,
+                status=Message.Status.STREAMING,
+                model=conversation.model,
+                heartbeat_at=timezone.now(),
+            )
+    except IntegrityError as exc:
+        raise ReplyInProgress() from exc
+
+
+def message_edit(*, message: Message, text: str) -> tuple[Message, Message]:
+    """Replace the latest question (and its reply) with an edited one, and answer it."""
+    conversation = message.conversation
+    latest = _latest(conversation)
+    answered = len(latest) == 2 and latest[1].pk == message.pk and not latest[0].is_streaming
+    if message.role != Message.Role.USER or not answered:
+        raise ChatError("Only the latest message can be edited, once its reply has finished.")
+    text = check_message_text(text)
+    with transaction.atomic():
+        Message.objects.filter(pk__in=[message.pk, latest[0].pk]).update(superseded=True)
+        attachments = [
+            Attachment.objects.get(pk=b.payload["attachment_id"], owner=conversation.owner)
+            for b in message.blocks.all()
+            if "attachment_id" in b.payload
+        ]
+        return _add_turn(conversation, text, attachments)
+
+
 def reply_continue(*, reply: Message) -> Message:
     """Resume a reply that hit max_tokens: the same message streams on after its last block."""
     if reply.stop_reason != "max_tokens" or reply.status != Message.Status.COMPLETE:

@@ -123,7 +123,7 @@ async def start_chat(request: HttpRequest) -> HttpResponse:
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _owned_conversation(request.user, conversation_id)
     context = _page_context(request.user, conversation)
-    context["messages_list"] = selectors.messages_with_blocks(conversation)
+    context["messages_list"] = selectors.messages_marking_latest(conversation)
     context["totals"] = selectors.conversation_totals(conversation)
     context["newer_prompt"] = selectors.newer_prompt_version(request.user, conversation)
     context.update(_settings_context(conversation))
@@ -242,6 +242,35 @@ async def retry_reply(request: HttpRequest, message_id: int) -> HttpResponse:
 @require_POST
 async def continue_reply(request: HttpRequest, message_id: int) -> HttpResponse:
     return await _rerun(request, message_id, services.reply_continue)
+
+
+async def _replace(request: HttpRequest, message_id: int, change) -> HttpResponse:
+    """Regenerate or edit: the page reloads, showing the old version folded and the new reply streaming."""
+    user = await request.auser()
+    message = await sync_to_async(selectors.message_for_user)(user, message_id)
+    if message is None:
+        raise Http404("No such message")
+    try:
+        reply = await sync_to_async(change)(message)
+    except ChatError as exc:
+        return HttpResponse(str(exc), status=409)
+    generation.start(reply.pk)
+    return _redirect(request, reverse("conversation", args=[message.conversation_id]))
+
+
+@login_required
+@require_POST
+async def regenerate_reply(request: HttpRequest, message_id: int) -> HttpResponse:
+    return await _replace(request, message_id, lambda message: services.reply_regenerate(reply=message))
+
+
+@login_required
+@require_POST
+async def edit_message(request: HttpRequest, message_id: int) -> HttpResponse:
+    text = request.POST.get("text", "")
+    return await _replace(
+        request, message_id, lambda message: services.message_edit(message=message, text=text)[1]
+    )
 
 
 @login_required

@@ -241,3 +241,38 @@ def test_valid_parameters_map_to_the_request():
     assert params.request_options(sonnet, capabilities("claude-sonnet-4-6")) == {
         "extra_body": {"temperature": 0.3, "top_k": 40}
     }
+
+
+# --- regenerate and edit -----------------------------------------------------------------------
+
+
+async def test_regenerate_keeps_the_old_reply_as_a_previous_version(fake_api, alice):
+    fake_api.enqueue(Reply("First try"), Reply("Second try"))
+    conversation, reply = await run_reply(alice, text="Tell me a joke")
+    new = await sync_to_async(services.reply_regenerate)(reply=reply)
+    generation.start(new.pk)
+    await generation.wait_all()
+    old = await Message.objects.aget(pk=reply.pk)
+    assert old.superseded and (await payloads(old))[0]["text"] == "First try"
+    assert (await payloads(await Message.objects.aget(pk=new.pk)))[0]["text"] == "Second try"
+    # The new request is the question alone: the old reply is never sent again.
+    assert [m["role"] for m in fake_api.message_requests[-1].body["messages"]] == ["user"]
+    with pytest.raises(services.ChatError):
+        await sync_to_async(services.reply_regenerate)(reply=old)
+
+
+async def test_edit_the_last_message_and_resend(fake_api, alice, client):
+    fake_api.enqueue(Reply("About cats"), Reply("About dogs"))
+    conversation, reply = await run_reply(alice, text="Tell me about cats")
+    question = await Message.objects.filter(conversation=conversation, role="user").afirst()
+    _, new_reply = await sync_to_async(services.message_edit)(message=question, text="Tell me about dogs")
+    generation.start(new_reply.pk)
+    await generation.wait_all()
+    sent = fake_api.message_requests[-1].body["messages"]
+    assert len(sent) == 1 and sent[0]["content"][0]["text"] == "Tell me about dogs"
+    assert await Message.objects.filter(conversation=conversation, superseded=True).acount() == 2
+    page = await sync_to_async(lambda: (client.force_login(alice), client.get(f"/c/{conversation.pk}/"))[1])()
+    html = page.content.decode()
+    assert html.count("Previous version") == 2 and "About cats" in html and "Regenerate" in html
+    with pytest.raises(services.ChatError, match="Only the latest message"):
+        await sync_to_async(services.message_edit)(message=question, text="again")
