@@ -6,9 +6,10 @@ import hmac
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Prefetch, QuerySet
 
 from teams.selectors import prompts_usable_by
+from usage.selectors import totals as usage_totals
 
 from .anthropic_request import Turn, turns_of
 from .models import Attachment, ContentBlock, Conversation, Message, ModelPrice
@@ -111,14 +112,7 @@ def price_for_model(model: str) -> Price | None:
 
 
 def conversation_totals(conversation: Conversation) -> dict:
-    return conversation.messages.aggregate(
-        cost=Sum("cost"),
-        input=Sum("input_tokens"),
-        output=Sum("output_tokens"),
-        cache_read=Sum("cache_read_input_tokens"),
-        cache_write=Sum("cache_creation_input_tokens"),
-        saved=Sum("cache_savings"),
-    )
+    return usage_totals(conversation.messages.filter(role=Message.Role.ASSISTANT))
 
 
 def newer_prompt_version(user, conversation: Conversation):

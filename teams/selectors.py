@@ -1,9 +1,9 @@
 """Reads, always scoped to the requesting user. Someone outside a team sees none of it."""
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet
 
-from conversations import pricing
 from conversations.models import Message
+from usage.selectors import breakdown
 
 from .models import Membership, PromptVersion, SystemPrompt, Team
 
@@ -48,39 +48,10 @@ def teams_user_can_publish_to(user) -> QuerySet[Team]:
 
 
 def version_stats(prompt: SystemPrompt) -> list[dict]:
-    """Per version: replies, tokens, cache hit rate, tokens served from cache, money saved."""
-    rows = (
-        Message.objects.filter(conversation__prompt_version__prompt=prompt, role="assistant")
-        .values("conversation__prompt_version__number")
-        .annotate(
-            replies=Count("id"),
-            input=Sum("input_tokens"),
-            output=Sum("output_tokens"),
-            cache_write=Sum("cache_creation_input_tokens"),
-            cache_read=Sum("cache_read_input_tokens"),
-            cost=Sum("cost"),
-            saved=Sum("cache_savings"),
-        )
-        .order_by("-conversation__prompt_version__number")
-    )
-    return [
-        {
-            "version": row["conversation__prompt_version__number"],
-            "replies": row["replies"],
-            "input": row["input"] or 0,
-            "output": row["output"] or 0,
-            "cache_write": row["cache_write"] or 0,
-            "cache_read": row["cache_read"] or 0,
-            "cost": row["cost"],
-            "saved": row["saved"],
-            "hit_rate": pricing.hit_rate(
-                input_tokens=row["input"] or 0,
-                cache_creation_input_tokens=row["cache_write"] or 0,
-                cache_read_input_tokens=row["cache_read"] or 0,
-            ),
-        }
-        for row in rows
-    ]
+    """Per version, newest first: replies, tokens, cache hit rate, tokens read from cache, money saved."""
+    replies = Message.objects.filter(conversation__prompt_version__prompt=prompt, role=Message.Role.ASSISTANT)
+    rows = breakdown(replies, version=F("conversation__prompt_version__number"))
+    return sorted(rows, key=lambda row: -row["version"])
 
 
 def versions_with_diffs(prompt: SystemPrompt) -> list[tuple[PromptVersion, list[tuple[str, str]]]]:

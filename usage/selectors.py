@@ -16,7 +16,7 @@ TOKENS = {
 }
 
 
-def _sums() -> dict:
+def usage_sums() -> dict:
     sums = {name: Coalesce(Sum(field), 0) for name, field in TOKENS.items()}
     sums["cost"] = Sum("cost")
     sums["saved"] = Sum("cache_savings")
@@ -41,36 +41,42 @@ def _with_hit_rate(row: dict) -> dict:
 
 
 def totals(replies: QuerySet[Message]) -> dict:
-    return _with_hit_rate(replies.aggregate(**_sums()))
+    """Token, cost and savings sums, and the cache hit rate, over these replies."""
+    return _with_hit_rate(replies.aggregate(**usage_sums()))
 
 
 def per_day(replies: QuerySet[Message]) -> list[dict]:
-    rows = replies.annotate(day=TruncDate("created_at")).values("day").annotate(**_sums()).order_by("day")
+    rows = (
+        replies.annotate(day=TruncDate("created_at")).values("day").annotate(**usage_sums()).order_by("day")
+    )
     return [_with_hit_rate(row) for row in rows]
 
 
-def _breakdown(replies: QuerySet[Message], **label) -> list[dict]:
+def breakdown(replies: QuerySet[Message], **label) -> list[dict]:
     rows = (
-        replies.annotate(**label).values(*label).annotate(**_sums()).order_by(F("cost").desc(nulls_last=True))
+        replies.annotate(**label)
+        .values(*label)
+        .annotate(**usage_sums())
+        .order_by(F("cost").desc(nulls_last=True))
     )
     return [_with_hit_rate(row) for row in rows]
 
 
 def by_user(replies: QuerySet[Message]) -> list[dict]:
-    return _breakdown(replies, label=F("conversation__owner__username"))
+    return breakdown(replies, label=F("conversation__owner__username"))
 
 
 def by_team(replies: QuerySet[Message]) -> list[dict]:
     """Attributed by the team whose prompt the conversation uses; no team prompt: no team."""
-    return _breakdown(replies, label=F("conversation__prompt_version__prompt__team__name"))
+    return breakdown(replies, label=F("conversation__prompt_version__prompt__team__name"))
 
 
 def by_model(replies: QuerySet[Message]) -> list[dict]:
-    return _breakdown(replies, label=F("model"))
+    return breakdown(replies, label=F("model"))
 
 
 def by_prompt_version(replies: QuerySet[Message]) -> list[dict]:
-    return _breakdown(
+    return breakdown(
         replies,
         label=F("conversation__prompt_version__prompt__name"),
         version=F("conversation__prompt_version__number"),
@@ -81,7 +87,7 @@ def most_expensive_conversations(replies: QuerySet[Message], limit: int = 10) ->
     rows = (
         replies.filter(cost__isnull=False)
         .values(conversation_pk=F("conversation_id"), label=F("conversation__title"))
-        .annotate(**_sums())
+        .annotate(**usage_sums())
         .order_by("-cost")[:limit]
     )
     return [_with_hit_rate(row) for row in rows]
