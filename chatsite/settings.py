@@ -112,7 +112,8 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # A channel past `capacity` drops messages: room for several seconds of frames per tab.
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 2000, "expiry": 30},
         }
     }
 else:
