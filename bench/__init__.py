@@ -1,0 +1,1 @@
+"""Benchmarks for the streaming chat: `python -m bench --help`, and bench/README.md."""

@@ -1,0 +1,290 @@
+"""Benchmark clients: real HTTP logins, real websockets, and the browser's frame handling.
+
+A `Client` is one browser tab: it logs in over HTTP, opens its conversation's websocket, POSTs a
+message to the same htmx endpoint the composer uses, and applies frames the way
+static/conversations/chat.js does (sequence numbers, gap -> resync, snapshots), recording when
+each frame arrives (time.monotonic(), the clock the fake API stamps its deltas with).
+"""
+
+import asyncio
+import base64
+import json
+import os
+import re
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import aiohttp
+
+_ASSISTANT_ID_RE = re.compile(r'id="message-(\d+)"[^>]*data-role="assistant"')
+_STATUS_RE = re.compile(r'data-status="(\w+)"')
+
+
+class BenchError(Exception):
+    pass
+
+
+async def login(session: aiohttp.ClientSession, base: str, username: str, password: str) -> dict[str, str]:
+    """Django's login form, as a browser submits it. Returns the cookies (csrftoken, sessionid)."""
+    async with session.get(base + "/accounts/login/") as resp:
+        await resp.read()
+        if resp.status != 200 or "csrftoken" not in resp.cookies:
+            raise BenchError(f"GET /accounts/login/ answered {resp.status} without a csrftoken cookie")
+        cookies = {"csrftoken": resp.cookies["csrftoken"].value}
+    async with session.post(
+        base + "/accounts/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": cookies["csrftoken"]},
+        headers={
+            "Cookie": cookie_header(cookies),
+            "Origin": base,
+            "Referer": base + "/accounts/login/",
+        },
+        allow_redirects=False,
+    ) as resp:
+        await resp.read()
+        cookies.update({name: morsel.value for name, morsel in resp.cookies.items()})
+        if resp.status != 302 or "sessionid" not in cookies:
+            raise BenchError(f"login of {username} answered {resp.status} without a session cookie")
+    return cookies
+
+
+def cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+
+@dataclass
+class ReplyView:
+    """One reply as the tab sees it."""
+
+    message_id: int
+    last_seq: int = 0  # the POST's partial renders the reply with data-seq="0"
+    awaiting_snapshot: bool = False
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+    # (arrival, cumulative text length after this frame) for each applied "d" frame
+    deltas: list[tuple[float, int]] = field(default_factory=list)
+    first_frame_at: float | None = None
+    ended_at: float | None = None
+    final_status: str = ""
+    final_html: str = ""
+    frames: Counter = field(default_factory=Counter)
+    bytes_by_kind: Counter = field(default_factory=Counter)
+    ignored: int = 0  # frames already covered (seq <= last)
+    gaps: int = 0
+    snapshots: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.bytes_by_kind.values())
+
+
+class Client:
+    def __init__(
+        self,
+        index: int,
+        username: str,
+        conversation: int,
+        send_base: str,
+        watch_base: str,
+        cookies: dict[str, str],
+    ):
+        self.index = index
+        self.username = username
+        self.conversation = conversation
+        self.send_base = send_base
+        self.watch_base = watch_base
+        self.cookies = cookies
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.reader: asyncio.Task | None = None
+        self.replies: dict[int, ReplyView] = {}
+        self.reply_id: int | None = None
+        self.post_at: float | None = None
+        self.post_done_at: float | None = None
+        self.post_status = 0
+        self.error = ""
+        self.controls: list[str] = []  # "x" frames
+        self.resyncs_sent = 0
+        self.closed_code: int | None = None
+        self._first_frame = asyncio.Event()
+        self._ended = asyncio.Event()
+
+    # --- websocket -----------------------------------------------------------------------------
+
+    async def open(self, session: aiohttp.ClientSession) -> None:
+        url = self.watch_base.replace("http://", "ws://", 1) + f"/ws/c/{self.conversation}/"
+        self.ws = await session.ws_connect(
+            url,
+            headers={"Cookie": cookie_header(self.cookies), "Origin": self.watch_base},
+            autoping=True,
+            heartbeat=None,
+            compress=0,  # what daphne does anyway: no permessage-deflate
+            max_msg_size=0,
+        )
+        self.reader = asyncio.create_task(self._read())
+
+    async def close(self) -> None:
+        if self.ws is not None and not self.ws.closed:
+            await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+            await asyncio.gather(self.reader, return_exceptions=True)
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for msg in self.ws:
+            now = time.monotonic()
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                data = msg.data
+                self._on_frame(now, len(data.encode()), json.loads(data))
+            elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                break
+        self.closed_code = self.ws.close_code
+
+    def _on_frame(self, now: float, size: int, frame: list) -> None:
+        kind = frame[0]
+        if kind == "x":
+            self.controls.append(str(frame[1]))
+            return
+        if kind == "r":
+            for view in self.replies.values():
+                if view.ended_at is None:
+                    self._resync(view)
+            return
+        view = self.replies.get(frame[1])
+        if view is None:
+            view = self.replies[frame[1]] = ReplyView(frame[1])
+        view.frames[kind] += 1
+        view.bytes_by_kind[kind] += size
+        if view.first_frame_at is None:
+            view.first_frame_at = now
+        if self.reply_id is None or view.message_id == self.reply_id:
+            self._first_frame.set()
+        seq = frame[2]
+        if kind == "e":
+            view.ended_at = now
+            view.final_html = frame[3]
+            status = _STATUS_RE.search(frame[3])
+            view.final_status = status.group(1) if status else "?"
+            if self.reply_id is None or view.message_id == self.reply_id:
+                self._ended.set()
+            return
+        if kind == "s":
+            view.snapshots += 1
+            view.parts = ["".join(block[2] for block in frame[3] if block[0] == "text")]
+            view.length = len(view.parts[0])
+            view.last_seq = seq
+            view.awaiting_snapshot = False
+            return
+        if view.awaiting_snapshot:
+            return
+        if seq <= view.last_seq:
+            view.ignored += 1
+            return
+        if seq != view.last_seq + 1:
+            view.gaps += 1
+            self._resync(view)
+            return
+        view.last_seq = seq
+        if kind == "d":
+            view.parts.append(frame[3])
+            view.length += len(frame[3])
+            view.deltas.append((now, view.length))
+
+    def _resync(self, view: ReplyView) -> None:
+        view.awaiting_snapshot = True
+        if self.ws is not None and not self.ws.closed:
+            self.resyncs_sent += 1
+            asyncio.ensure_future(
+                self.ws.send_str(json.dumps({"type": "resync", "message": view.message_id}))
+            )
+
+    # --- the message ---------------------------------------------------------------------------
+
+    async def send(self, session: aiohttp.ClientSession, text: str) -> None:
+        """POST through the composer's htmx endpoint; learn the reply's id from the partial."""
+        self.post_at = time.monotonic()
+        try:
+            async with session.post(
+                self.send_base + f"/c/{self.conversation}/send/",
+                data={"text": text},
+                headers={
+                    "Cookie": cookie_header(self.cookies),
+                    "X-CSRFToken": self.cookies["csrftoken"],
+                    "Origin": self.send_base,
+                    "Referer": self.send_base + f"/c/{self.conversation}/",
+                    "HX-Request": "true",
+                    "HX-Current-URL": self.send_base + f"/c/{self.conversation}/",
+                },
+            ) as resp:
+                body = await resp.text()
+                self.post_done_at = time.monotonic()
+                self.post_status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.error = f"POST failed: {exc!r}"
+            return
+        match = _ASSISTANT_ID_RE.search(body)
+        if resp.status != 200 or match is None:
+            self.error = f"POST answered {resp.status}: {body[:200]!r}"
+            return
+        self.reply_id = int(match.group(1))
+        view = self.replies.get(self.reply_id)
+        if view is not None:
+            self._first_frame.set()
+            if view.ended_at is not None:
+                self._ended.set()
+        # Frames of other replies (none expected) would have set the events too early.
+        elif self._first_frame.is_set() or self._ended.is_set():
+            self._first_frame.clear()
+            self._ended.clear()
+
+    async def wait(self, first_frame_timeout: float, stream_timeout: float) -> None:
+        """Until the reply's end frame; records why not on timeout (never raises)."""
+        if self.error:
+            return
+        try:
+            async with asyncio.timeout(first_frame_timeout):
+                await self._first_frame.wait()
+        except TimeoutError:
+            self.error = f"no frame within {first_frame_timeout:g} s"
+            return
+        try:
+            async with asyncio.timeout(stream_timeout):
+                await self._ended.wait()
+        except TimeoutError:
+            self.error = f"no end frame within {stream_timeout:g} s"
+
+    @property
+    def view(self) -> ReplyView | None:
+        return self.replies.get(self.reply_id) if self.reply_id is not None else None
+
+
+async def open_slow_socket(base: str, conversation: int, cookies: dict[str, str]) -> socket.socket:
+    """A websocket that completes the handshake and then never reads (a tab stuck on a slow link)."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /ws/c/{conversation}/ HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Origin: {base}\r\nCookie: {cookie_header(cookies)}\r\n\r\n"
+    )
+    await loop.sock_sendall(sock, request.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = await asyncio.wait_for(loop.sock_recv(sock, 1), 10)
+        if not chunk:
+            raise BenchError("slow client: connection closed during the handshake")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise BenchError(f"slow client: handshake answered {head.splitlines()[0]!r}")
+    return sock

@@ -1,0 +1,270 @@
+"""The processes the harness starts (and only those), and what /proc says about them."""
+
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+_EXCEPTION_RE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Timeout\w*): ")
+
+# Every child process the harness started and has not reaped yet; `stop_all` ends exactly these.
+_children: list[subprocess.Popen] = []
+
+
+def raise_open_files_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1_048_576
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_env(data_dir: Path, fake_url: str, redis_url: str = "") -> dict[str, str]:
+    """The environment every app process of one run shares."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "CHAT_", "ANTHROPIC_")) and k not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DJANGO_DEBUG="0",
+        DJANGO_HTTPS="0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        CHAT_DATA_DIR=str(data_dir),
+        ANTHROPIC_BASE_URL=fake_url,
+        ANTHROPIC_API_KEY="bench",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def run_python(args: list[str], env: dict[str, str], timeout: float = 600) -> str:
+    """Run `python <args>` in the project directory; its stdout, or an error with its output."""
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    _children.append(proc)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        _stop(proc)
+        raise
+    finally:
+        if proc in _children:
+            _children.remove(proc)
+    if proc.returncode != 0:
+        raise RuntimeError(f"python {' '.join(args)} failed ({proc.returncode}):\n{err[-4000:]}")
+    return out
+
+
+def _stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+def stop_all() -> None:
+    while _children:
+        _stop(_children.pop())
+
+
+def proc_cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process."""
+    return sum(proc_cpu_times(pid))
+
+
+def thread_cpu_seconds(pid: int, tid: int) -> float:
+    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_memory(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (peak RSS) in MiB, and the thread count, from /proc/<pid>/status."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:", "Threads:")):
+                name, value = line.split(":")
+                out[name] = int(value.split()[0])
+    return {
+        "rss_mib": out.get("VmRSS", 0) / 1024,
+        "peak_rss_mib": out.get("VmHWM", 0) / 1024,
+        "threads": out.get("Threads", 0),
+    }
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs), so a phase's peak is its own."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def tcp_send_queues(server_port: int, peer_ports: set[int]) -> int:
+    """Bytes the kernel holds unsent on the server side of these connections (/proc/net/tcp tx_queue)."""
+    total = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    local, remote, queues = fields[1], fields[2], fields[4]
+                    if (
+                        int(local.rsplit(":", 1)[1], 16) == server_port
+                        and int(remote.rsplit(":", 1)[1], 16) in peer_ports
+                    ):
+                        total += int(queues.split(":")[0], 16)
+        except OSError:
+            continue
+    return total
+
+
+class AppServer:
+    """One daphne process serving the app (through bench.server), on its own port."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, switch_interval: float = 0.0):
+        self.name = name
+        self.switch_interval = switch_interval
+        self.env = env
+        self.port = free_port()
+        self.log_path = log_dir / f"daphne-{name}.log"
+        self.proc: subprocess.Popen | None = None
+        self._log_offset = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 60) -> None:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.server",
+                "--parent-pid",
+                str(os.getpid()),
+                "--switch-interval",
+                str(self.switch_interval),
+                "--",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the harness, which then stops us in order
+        )
+        log.close()
+        _children.append(self.proc)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daphne {self.name} exited at start-up:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/accounts/login/", timeout=5) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"daphne {self.name} did not answer within {timeout} s:\n{self.log_tail()}"
+                )
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            if self.proc in _children:
+                _children.remove(self.proc)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def new_log_errors(self) -> dict[str, int]:
+        """Exception lines daphne logged since the last call, counted (e.g. "database is locked")."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                data = f.read()
+        except OSError:
+            return {}
+        self._log_offset += len(data)
+        found: dict[str, int] = {}
+        for line in data.decode(errors="replace").splitlines():
+            if _EXCEPTION_RE.match(line):
+                key = line.strip()[:200]
+                found[key] = found.get(key, 0) + 1
+        return found
+
+    def stats(self, reset: bool = False) -> dict:
+        url = self.base_url + "/__bench__/stats" + ("?reset=1" if reset else "")
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return json.load(resp)
+
+    def cpu(self) -> float:
+        return proc_cpu_seconds(self.pid)
+
+    def cpu_times(self) -> tuple[float, float]:
+        return proc_cpu_times(self.pid)
+
+    def memory(self) -> dict[str, float]:
+        return proc_memory(self.pid)
