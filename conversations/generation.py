@@ -292,14 +292,18 @@ class ReplyRun:
             self.flush_handle = loop.call_at(max(due, loop.time()), self.flush)
 
     def flush(self) -> None:
+        flushed_at = asyncio.get_running_loop().time()
         if self.flush_handle is not None:
+            # Count from when the timer was due, not when it ran: timers fire a little late, and
+            # that drift would otherwise add up to a steady extra delay at a steady token rate.
+            flushed_at = min(flushed_at, self.flush_handle.when())
             self.flush_handle.cancel()
             self.flush_handle = None
         if self.pending:
             self.seq += 1
             realtime.publish(self.conversation_id, ["d", self.message_id, self.seq, self.pending])
             self.pending = ""
-            self.last_flush = asyncio.get_running_loop().time()
+            self.last_flush = flushed_at
 
     async def _close_block(self, index: int) -> None:
         self.flush()

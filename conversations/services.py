@@ -261,23 +261,23 @@ def conversation_delete(*, conversation: Conversation) -> None:
 def block_save(*, message_id: int, index: int, payload: dict) -> str:
     """Store one content block (insert, or replace a checkpointed partial). Returns its HTML."""
     rendered = render_markdown(payload["text"]) if payload["type"] == "text" else ""
-    ContentBlock.objects.update_or_create(
-        message_id=message_id,
-        index=index,
-        defaults={"type": payload["type"], "payload": payload, "rendered": rendered},
-    )
+    with transaction.atomic():
+        _put_block(message_id, index, payload, rendered=rendered)
     return rendered
+
+
+def _put_block(message_id: int, index: int, payload: dict, **extra) -> None:
+    """One UPDATE, or an INSERT the first time (no SELECT first: this runs every checkpoint)."""
+    fields = {"type": payload["type"], "payload": payload, **extra}
+    if not ContentBlock.objects.filter(message_id=message_id, index=index).update(**fields):
+        ContentBlock.objects.create(message_id=message_id, index=index, **fields)
 
 
 def reply_checkpoint(*, message_id: int, index: int | None, payload: dict | None, worker: str) -> None:
     """Keep the open block's partial text and say this worker is still alive."""
     with transaction.atomic():
         if payload is not None and index is not None:
-            ContentBlock.objects.update_or_create(
-                message_id=message_id,
-                index=index,
-                defaults={"type": payload["type"], "payload": payload},
-            )
+            _put_block(message_id, index, payload)
         Message.objects.filter(pk=message_id).update(heartbeat_at=timezone.now(), worker=worker)
 
 
