@@ -44,22 +44,15 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.outbox = asyncio.Queue()
         self.writer = asyncio.create_task(self._write_frames())
         realtime.subscribe(self.conversation_id, self)
-        generation.ensure_sweeper()
-        if realtime.cross_process():
-            await self.channel_layer.group_add(
-                realtime.conversation_group(self.conversation_id), self.channel_name
-            )
+        generation.ensure_sweeper()  # also starts this process's listener for other workers' frames
 
     async def disconnect(self, code: int) -> None:
         if self.writer is not None:
             realtime.unsubscribe(self.conversation_id, self)
             self.writer.cancel()
-            if realtime.cross_process():
-                group = realtime.conversation_group(self.conversation_id)
-                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def dispatch(self, message: dict) -> None:
-        # Frames from other workers touch no database: skip the base class's thread hop
+        # A snapshot from another worker touches no database: skip the base class's thread hop
         # (aclose_old_connections) that it makes for every message.
         if message["type"] == "stream.frame":
             await self.stream_frame(message)
@@ -67,8 +60,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def stream_frame(self, event: dict) -> None:
-        if event["origin"] != realtime.WORKER_ID:  # our own frames were delivered in-process
-            self.push(event["frame"])
+        self.push(event["frame"])
 
     def push(self, frame: str) -> None:
         if self.outbox.qsize() >= OUTBOX_LIMIT:

@@ -3,9 +3,10 @@
 Fan-out is in-process: `publish` hands each frame straight to the subscribed consumers' outboxes,
 with no channel-layer round trip and no thread hop (see SPEC.md, "Streaming pipeline").
 
-With several workers (REDIS_URL set), each frame is also relayed once, in order, through the
-channel layer to the conversation's group, so tabs connected to other processes get it too; and
-every process listens on WORKERS_GROUP for `stop` and snapshot requests about replies it runs.
+With several workers (REDIS_URL set), frames are also relayed, in order and batched (one channel
+layer message per process every RELAY_INTERVAL at most), to every other process, which hands them
+to its own tabs; and every process listens on WORKERS_GROUP for `stop` and snapshot requests about
+replies it runs.
 
 Frames are compact JSON arrays, `[kind, message_id, seq, ...]`; seq counts up from 1 per reply so
 a tab can spot a gap and ask for a snapshot:
@@ -36,7 +37,9 @@ log = logging.getLogger(__name__)
 
 # Names this process: in Message.worker, and on frames relayed to other processes.
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-WORKERS_GROUP = "chat-workers"
+WORKERS_GROUP = "chat-workers"  # stop and snapshot requests, to whichever process runs a reply
+FRAMES_GROUP = "chat-frames"  # batches of frames, to every other process
+RELAY_INTERVAL = 0.02
 
 
 class Subscriber(Protocol):
@@ -76,19 +79,17 @@ def cross_process() -> bool:
     return bool(settings.REDIS_URL)
 
 
-def conversation_group(conversation_id: int) -> str:
-    return f"conversation-{conversation_id}"
-
-
 def publish(conversation_id: int, frame: list) -> None:
     """One encode and one push per watching tab; never blocks."""
-    watchers = _subscribers.get(conversation_id)
     text = encode(frame)
-    if watchers:
-        for subscriber in tuple(watchers):
-            subscriber.push(text)
+    _deliver(conversation_id, text)
     if cross_process():
         _relay.put(conversation_id, text)
+
+
+def _deliver(conversation_id: int, text: str) -> None:
+    for subscriber in tuple(_subscribers.get(conversation_id, ())):
+        subscriber.push(text)
 
 
 class _Relay:
@@ -106,14 +107,20 @@ class _Relay:
         self.queue.put_nowait((conversation_id, text))
 
     async def _send_all(self, queue: asyncio.Queue) -> None:
+        """Everything queued goes out as one message to every process; then at most one message
+        per RELAY_INTERVAL, so Redis traffic grows with processes, not with streams."""
         layer = get_channel_layer()
         while True:
-            conversation_id, text = await queue.get()
-            event = {"type": "stream.frame", "origin": WORKER_ID, "frame": text}
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
             try:
-                await layer.group_send(conversation_group(conversation_id), event)
+                await layer.group_send(
+                    FRAMES_GROUP, {"type": "frames.batch", "origin": WORKER_ID, "frames": batch}
+                )
             except Exception:
-                log.exception("could not relay a frame to other workers")
+                log.exception("could not relay %d frames to other workers", len(batch))
+            await asyncio.sleep(RELAY_INTERVAL)
 
 
 _relay = _Relay()
@@ -130,9 +137,11 @@ def detached(coro) -> asyncio.Task:
 
 
 def start_worker_listener() -> None:
-    """Once per process (cross-process mode): answer stop and snapshot requests for our replies."""
+    """Once per process (cross-process mode): deliver other processes' frames to our tabs, and
+    answer stop and snapshot requests for our replies."""
     global _listener
-    if cross_process() and (_listener is None or _listener.done()):
+    stale = _listener is None or _listener.done() or _listener.get_loop() is not asyncio.get_running_loop()
+    if cross_process() and stale:
         _listener = detached(_listen())
 
 
@@ -140,17 +149,21 @@ async def _listen() -> None:
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(WORKERS_GROUP, channel)
+    await layer.group_add(FRAMES_GROUP, channel)
     while True:
         event = await layer.receive(channel)
+        if event["type"] == "frames.batch":
+            if event["origin"] != WORKER_ID:  # our own frames were delivered in-process
+                for conversation_id, text in event["frames"]:
+                    _deliver(conversation_id, text)
+            continue
         reply = live_reply(event.get("message", 0), event.get("conversation", 0))
         if reply is None:
             continue
         if event["type"] == "reply.stop":
             reply.stop()
         elif event["type"] == "reply.resync":
-            await layer.send(
-                event["reply_to"], {"type": "stream.frame", "origin": "", "frame": encode(reply.snapshot())}
-            )
+            await layer.send(event["reply_to"], {"type": "stream.frame", "frame": encode(reply.snapshot())})
 
 
 async def ask_workers(kind: str, message_id: int, conversation_id: int, reply_to: str) -> None:
