@@ -130,10 +130,12 @@ class ReplyRun:
 
     async def _call_until_done(self, reply: Message) -> None:
         """Call the API; while it asks for tools (or pauses), answer and call again, up to the cap."""
-        self.skip = await self._fit_context(reply)
-        for _ in range(settings.CHAT_MAX_TOOL_ITERATIONS):
+        request = await sync_to_async(self._request_for)(reply)
+        self.skip = await self._fit_context(reply, request)
+        for iteration in range(settings.CHAT_MAX_TOOL_ITERATIONS):
             self.offset = len(self.blocks)
-            request = await sync_to_async(self._request_for)(reply)
+            if iteration or self.skip:  # the first request is reused when nothing was left out
+                request = await sync_to_async(self._request_for)(reply)
             await self._stream(request)
             for name, value in self.call_usage.items():
                 self.usage[name] = self.usage.get(name, 0) + value
@@ -158,10 +160,9 @@ class ReplyRun:
             options=params.request_options(chosen, caps),
         )
 
-    async def _fit_context(self, reply: Message) -> int:
+    async def _fit_context(self, reply: Message, request: dict) -> int:
         """How many of the oldest messages to leave out so the request fits the context window
         with room for max_tokens. Each message is counted once and its count kept."""
-        request = await sync_to_async(self._request_for)(reply)
         budget = capabilities(reply.model).context_window - request["max_tokens"]
         if len(json.dumps(request, ensure_ascii=False).encode()) <= budget:
             return 0  # a token is at least one byte: it fits without asking the API

@@ -185,30 +185,31 @@ def switch_prompt(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_POST
 async def send_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
     user = await request.auser()
-    conversation = await sync_to_async(_owned_conversation)(user, conversation_id)
-    files = await sync_to_async(_attachments)(user, request)
+    # All the database work in one hop to a thread: each hop costs a context switch, and a burst
+    # of sends would otherwise keep the event loop waiting for the GIL.
+    response, reply_id = await sync_to_async(_send)(request, user, conversation_id)
+    if reply_id is not None:
+        generation.start(reply_id)  # after rendering: its first frame must not precede seq 0
+    return response
+
+
+def _send(request: HttpRequest, user, conversation_id: int) -> tuple[HttpResponse, int | None]:
+    conversation = _owned_conversation(user, conversation_id)
+    files = _attachments(user, request)
     try:
-        user_message, reply = await sync_to_async(services.message_send)(
+        user_message, reply = services.message_send(
             conversation=conversation, text=request.POST.get("text", ""), attachments=files
         )
     except ChatError as exc:
-        context = await sync_to_async(_page_context)(user, conversation)
-        context["messages_list"] = await sync_to_async(list)(selectors.messages_with_blocks(conversation))
-        return await sync_to_async(_composer_error)(
-            request, str(exc), "conversations/conversation.html", context
-        )
+        context = _page_context(user, conversation)
+        context["messages_list"] = list(selectors.messages_with_blocks(conversation))
+        return _composer_error(request, str(exc), "conversations/conversation.html", context), None
     if not request.htmx:
-        generation.start(reply.pk)
-        return redirect("conversation", conversation.pk)
-    # Render before starting: the reply's first frame must not precede its element's seq 0.
-    response = await sync_to_async(render)(
-        request,
-        "conversations/_turn.html",
-        {"turn": [(user_message, user_message.blocks.all()), (reply, [])]},
-    )
+        return redirect("conversation", conversation.pk), reply.pk
+    turn = [(user_message, user_message.blocks.all()), (reply, [])]
+    response = render(request, "conversations/_turn.html", {"turn": turn})
     response["HX-Trigger"] = "chat:sent"
-    generation.start(reply.pk)
-    return response
+    return response, reply.pk
 
 
 async def _rerun(request: HttpRequest, message_id: int, service) -> HttpResponse:
