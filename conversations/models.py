@@ -69,6 +69,9 @@ class Message(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Set on the latest question and reply when a page is built (they can be edited/regenerated).
+    is_latest = False
+
     class Meta:
         ordering = ["id"]
         constraints = [
