@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 WORKERS_GROUP = "chat-workers"  # stop and snapshot requests, to whichever process runs a reply
 FRAMES_GROUP = "chat-frames"  # batches of frames, to every other process
-RELAY_INTERVAL = 0.02
+RELAY_INTERVAL = 0.005
 
 
 class Subscriber(Protocol):
