@@ -27,6 +27,26 @@ def _close_connections_of_the_sync_thread(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each async test has its own event loop; a Redis channel layer (and the tasks reading it)
+    belong to one loop, so every test gets new ones."""
+    yield
+    from channels.layers import channel_layers
+
+    from conversations import realtime
+
+    for task in (realtime._listener, realtime._relay.task):
+        if task is not None and not task.done():
+            try:
+                task.cancel()
+            except RuntimeError:  # its loop is already closed
+                pass
+    realtime._listener = None
+    realtime._relay = realtime._Relay()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
