@@ -182,7 +182,7 @@ class ReplyRun:
     async def _message_tokens(self, model: str, message: Message) -> int:
         if message.token_count is None:
             # Counted alone; a reply gets a one-character user turn before it so the order is valid.
-            turns = await sync_to_async(selectors.message_turns)(message)
+            turns = await sync_to_async(selectors.turns_for)([message])
             lead = (
                 [Turn("user", [{"type": "text", "text": "."}])]
                 if message.role == Message.Role.ASSISTANT
@@ -195,7 +195,8 @@ class ReplyRun:
 
     async def _run_tools(self, reply: Message) -> None:
         """Answer every tool_use of the last call with a tool_result block, stored and shown."""
-        context = tools.ToolContext(user_id=reply.conversation.owner_id, timezone=self.timezone(reply))
+        zone = params.stored(reply.conversation.params).timezone
+        context = tools.ToolContext(user_id=reply.conversation.owner_id, timezone=zone)
         calls = [b for i, b in sorted(self.blocks.items()) if i >= self.offset and b["type"] == "tool_use"]
         for call in calls:
             text, is_error = await sync_to_async(tools.run_tool)(call["name"], call["input"], context)
@@ -207,10 +208,6 @@ class ReplyRun:
             self.seq += 1
             realtime.publish(self.conversation_id, ["b", self.message_id, self.seq, index, "tool_result"])
             await self._save_and_show(index, result)
-
-    @staticmethod
-    def timezone(reply: Message) -> str:
-        return (reply.conversation.params or {}).get("timezone", "UTC")
 
     async def _stream(self, request: dict) -> None:
         """One API call, streamed."""

@@ -52,19 +52,20 @@ def earlier_messages(reply: Message) -> list[Message]:
 
 def turns_before(reply: Message, *, skip: int = 0) -> list[Turn]:
     """The stored history a reply answers: every earlier message of its conversation, but the
-    oldest `skip` (left out to fit the context window).
+    oldest `skip` (left out to fit the context window)."""
+    return turns_for(earlier_messages(reply)[skip:])
 
-    Image and document blocks are stored as references to an Attachment; here they become the
-    API's base64 blocks, read from storage.
-    """
-    earlier = earlier_messages(reply)[skip:]
+
+def turns_for(messages: list[Message]) -> list[Turn]:
+    """Messages as the API sees them. Image and document blocks are stored as references to an
+    Attachment; here they become the API's base64 blocks, read from storage."""
     ids = [
-        b.payload["attachment_id"] for m in earlier for b in m.blocks.all() if "attachment_id" in b.payload
+        b.payload["attachment_id"] for m in messages for b in m.blocks.all() if "attachment_id" in b.payload
     ]
     stored = Attachment.objects.in_bulk(ids) if ids else {}
     return [
         turn
-        for m in earlier
+        for m in messages
         for turn in turns_of(m.role, [_api_block(b.payload, stored) for b in m.blocks.all()])
     ]
 
@@ -122,10 +123,3 @@ def newer_prompt_version(user, conversation: Conversation):
         return None
     latest = pinned.prompt.latest
     return latest if latest.number > pinned.number else None
-
-
-def message_turns(message: Message) -> list[Turn]:
-    """One stored message as the API sees it (for counting its tokens)."""
-    ids = [b.payload["attachment_id"] for b in message.blocks.all() if "attachment_id" in b.payload]
-    stored = Attachment.objects.in_bulk(ids) if ids else {}
-    return turns_of(message.role, [_api_block(b.payload, stored) for b in message.blocks.all()])
