@@ -266,3 +266,11 @@ def page(browser):
         yield page
     finally:
         context.close()
+
+
+def open_new_chat(page) -> None:
+    """Click New chat and wait until chat.js has set up the composer: Enter typed (or a file
+    picked) before that would be lost, as it would for a person on a slow link."""
+    page.get_by_role("link", name="New chat").click()
+    page.wait_for_url("**/new/")
+    page.wait_for_load_state("load")

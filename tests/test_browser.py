@@ -22,6 +22,7 @@ from tests.live import (  # noqa: F401 (pytest fixtures)
     fake_api,
     live_app,
     live_app_embedded,
+    open_new_chat,
 )
 
 pytestmark = pytest.mark.browser
@@ -58,7 +59,7 @@ def login(page: Page, app: LiveApp, user: str = "alice") -> None:
 
 def start_chat(page: Page, text: str) -> None:
     """From anywhere in the app: New chat, type, Enter; returns once on the conversation page."""
-    page.get_by_role("link", name="New chat").click()
+    open_new_chat(page)
     page.wait_for_url(re.compile(r"/new/$"))
     composer = page.get_by_role("textbox", name="Message")
     composer.fill(text)
@@ -106,7 +107,7 @@ def test_send_streams_then_persists(page: Page, live_app: LiveApp, api: FakeAnth
     api.enqueue(Reply(full, tokens_per_second=30))
     login(page, live_app)
 
-    page.get_by_role("link", name="New chat").click()
+    open_new_chat(page)
     expect(page.get_by_role("combobox", name="Model")).to_have_value("claude-sonnet-4-6")
     composer = page.get_by_role("textbox", name="Message")
     composer.fill("Tell me a long story")
@@ -168,7 +169,7 @@ def test_stop_keeps_partial_text(page: Page, live_app: LiveApp, api: FakeAnthrop
 
 def test_empty_and_oversized_messages(page: Page, live_app: LiveApp, api: FakeAnthropic) -> None:
     login(page, live_app)
-    page.get_by_role("link", name="New chat").click()
+    open_new_chat(page)
     page.wait_for_url(re.compile(r"/new/$"))
     conversations_before = page.locator(".conversation-list a").count()
     composer = page.get_by_role("textbox", name="Message")
@@ -305,7 +306,7 @@ FIRST_TEXT_AT = """(index) => {
 @pytest.mark.embedded
 def test_embedded_model_first_token(page: Page, live_app_embedded: LiveApp) -> None:
     login(page, live_app_embedded)
-    page.get_by_role("link", name="New chat").click()
+    open_new_chat(page)
     page.wait_for_url(re.compile(r"/new/$"))
     composer = page.get_by_role("textbox", name="Message")
     composer.fill("Say hello")

@@ -12,7 +12,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.fakes import FakeAnthropic, Reply
-from tests.live import LiveApp, fake_api, live_app  # noqa: F401 (pytest fixtures)
+from tests.live import LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -24,13 +24,6 @@ def login(page: Page, app: LiveApp, user: str) -> None:
     page.locator("input[name=password]").fill(app.users[user])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
-
-
-def open_new_chat(page: Page) -> None:
-    """Click New chat and wait until chat.js has set up the composer (a file picked earlier is lost)."""
-    page.get_by_role("link", name="New chat").click()
-    page.wait_for_url("**/new/")
-    page.wait_for_load_state("load")
 
 
 def new_page(browser: Browser, app: LiveApp, user: str) -> Page:
@@ -58,7 +51,7 @@ def test_team_prompt_is_pinned_per_conversation(browser, live_app: LiveApp, fake
     expect(editor.get_by_role("heading", name="Support tone")).to_be_visible()
 
     member = new_page(browser, live_app, "bob")
-    member.get_by_role("link", name="New chat").click()
+    open_new_chat(member)
     member.get_by_label("System prompt").select_option(label="Support tone (Support)")
     member.get_by_label("Message").fill("Hello support")
     member.get_by_role("button", name="Send").click()
@@ -133,7 +126,7 @@ def test_staff_dashboard_transcript_review_and_audit_log(
     fake_api.reset()
     fake_api.enqueue(Reply("Here is the contract summary."))
     user = new_page(browser, live_app, "alice")
-    user.get_by_role("link", name="New chat").click()
+    open_new_chat(user)
     user.get_by_label("Message").fill("Summarise the contract")
     user.get_by_role("button", name="Send").click()
     expect(user.locator("[data-role=assistant]")).to_have_attribute(
