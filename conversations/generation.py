@@ -37,9 +37,12 @@ def start(message_id: int) -> None:
 
 
 async def wait_all() -> None:
-    """Wait for every reply running here (tests and shutdown)."""
-    while _tasks:
-        await asyncio.gather(*list(_tasks), return_exceptions=True)
+    """Wait for every reply running in this event loop (tests and shutdown)."""
+    loop = asyncio.get_running_loop()
+    # A task left by an event loop that has since closed never finishes: forget it.
+    _tasks.difference_update([task for task in _tasks if task.get_loop() is not loop])
+    while pending := [task for task in _tasks if not task.done()]:
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 class ReplyRun:
