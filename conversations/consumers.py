@@ -6,7 +6,6 @@ from typing import Literal
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.template.loader import render_to_string
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import generation, realtime, selectors
@@ -110,5 +109,4 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         message = selectors.message_for_user(self.scope["user"], message_id)
         if message is None or message.conversation_id != self.conversation_id:
             return None
-        blocks = list(message.blocks.order_by("index"))
-        return render_to_string("conversations/_message.html", {"message": message, "blocks": blocks})
+        return generation.message_html(message)

@@ -355,9 +355,14 @@ class ReplyRun:
             cache_savings=pricing.cache_savings(usage, price) if price else None,
             **self.usage,
         )
-        blocks = list(reply.blocks.order_by("index"))
         reply.is_latest = True
-        return render_to_string("conversations/_message.html", {"message": reply, "blocks": blocks})
+        return message_html(reply)
+
+
+def message_html(message: Message) -> str:
+    """The message as the page shows it (its blocks read here)."""
+    blocks = list(message.blocks.order_by("index"))
+    return render_to_string("conversations/_message.html", {"message": message, "blocks": blocks})
 
 
 def block_html(block: ContentBlock) -> str:

@@ -56,7 +56,7 @@ async def count_tokens(request: dict) -> int:
     }
     try:
         return (await get_client().messages.count_tokens(**fields)).input_tokens
-    except (anthropic.APIError, httpx2.TransportError) as exc:
+    except STREAM_ERRORS as exc:
         log.warning("count_tokens failed (%s); estimating locally", type(exc).__name__)
         return estimate_tokens(fields)
 

@@ -179,10 +179,6 @@ async def ask_workers(kind: str, message_id: int, conversation_id: int, reply_to
     )
 
 
-def watcher_count(conversation_id: int) -> int:
-    return len(_subscribers.get(conversation_id, ()))
-
-
 def live_reply(message_id: int, conversation_id: int) -> LiveReply | None:
     """The reply streaming here, if it belongs to that conversation (the ownership check)."""
     reply = live_replies.get(message_id)
