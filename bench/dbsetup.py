@@ -7,6 +7,7 @@ Prints one JSON object on stdout. Like a `manage.py shell` script, but importabl
 """
 
 import argparse
+import itertools
 import json
 import sys
 
@@ -56,6 +57,9 @@ def streams(users: int, per_user: int) -> dict:
                 for role in (Message.Role.USER, Message.Role.ASSISTANT)
             ]
         )
+        for question, reply in zip(messages[::2], messages[1::2], strict=True):
+            reply.parent = question  # each reply follows its question (the versions tree)
+        Message.objects.bulk_update(messages[1::2], ["parent"], batch_size=500)
         ContentBlock.objects.bulk_create(
             [
                 ContentBlock(
@@ -113,6 +117,9 @@ def page(messages: int) -> dict:
                 for i in range(messages)
             ]
         )
+        for previous, message in itertools.pairwise(rows):
+            message.parent = previous  # one branch: each message follows the one before
+        Message.objects.bulk_update(rows[1:], ["parent"], batch_size=500)
         blocks = []
         for i, message in enumerate(rows):
             if message.role == Message.Role.USER:

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "axes",
     "conversations",
     "teams",
     "review",
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into chatsite.throttle's page
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -117,8 +120,16 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "capacity": 2000, "expiry": 30},
         }
     }
+    # Shared by every worker, so a logout, a lockout or a rate limit holds on all of them.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Sessions are read from the cache (a request then needs no session query) and written through
+# to the database, so they survive a restart.
+SESSION_ENGINE = "chatsite.sessions"
+# How often each worker closes the websockets of accounts deactivated in the meantime (seconds).
+CHAT_ACCOUNT_CHECK_INTERVAL = float(os.environ.get("CHAT_ACCOUNT_CHECK_INTERVAL", 3))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -126,6 +137,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in lockout and sign-up rate limit: chatsite/throttle.py, README "Security".
+CHAT_LOGIN_FAILURES = int(os.environ.get("CHAT_LOGIN_FAILURES", 5))  # per account
+CHAT_LOGIN_IP_FAILURES = int(os.environ.get("CHAT_LOGIN_IP_FAILURES", 20))  # per client address
+CHAT_LOGIN_COOLOFF_MINUTES = int(os.environ.get("CHAT_LOGIN_COOLOFF_MINUTES", 15))
+CHAT_SIGNUPS_PER_HOUR = int(os.environ.get("CHAT_SIGNUPS_PER_HOUR", 10))  # per client address
+AUTHENTICATION_BACKENDS = ["chatsite.throttle.LoginBackend"]
+AXES_HANDLER = "chatsite.throttle.LoginFailureHandler"
+# Either one locks; LoginFailureHandler gives each its own limit and relies on this order.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = CHAT_LOGIN_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=CHAT_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_CALLABLE = "chatsite.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "chatsite.throttle.client_ip"
+AXES_USERNAME_CALLABLE = "chatsite.throttle.attempted_username"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -214,7 +239,11 @@ CHAT_DEFAULT_MODEL = os.environ.get(
     "CHAT_DEFAULT_MODEL", CHAT_LOCAL_MODEL_NAME if CHAT_USE_LOCAL_MODEL else "claude-sonnet-4-6"
 )
 CHAT_ALLOW_SIGNUP = env_flag("CHAT_ALLOW_SIGNUP", True)
+# Staff see a transcript's files for this long after opening it (each opening is recorded).
+CHAT_REVIEW_ATTACHMENT_HOURS = float(os.environ.get("CHAT_REVIEW_ATTACHMENT_HOURS", 8))
 CHAT_MAX_MESSAGE_CHARS = int(os.environ.get("CHAT_MAX_MESSAGE_CHARS", 100_000))
+# A scraper sends it as "Authorization: Bearer <token>" to read /metrics; staff need none.
+CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
 CHAT_MAX_TOKENS = int(os.environ.get("CHAT_MAX_TOKENS", 4096))
 CHAT_MAX_TOOL_ITERATIONS = int(os.environ.get("CHAT_MAX_TOOL_ITERATIONS", 8))
 CHAT_STALL_TIMEOUT = float(os.environ.get("CHAT_STALL_TIMEOUT", 60))

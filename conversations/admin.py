@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Conversation, ModelPrice
+from .models import Budget, Conversation, ModelPrice
 
 
 @admin.register(Conversation)
@@ -8,7 +8,7 @@ class ConversationAdmin(admin.ModelAdmin):
     list_display = ["title", "owner", "model", "updated_at"]
     list_filter = ["model"]
     search_fields = ["title"]
-    # Transcripts are not browsable here: reading them is an audited action (a later feature).
+    # Transcripts are not browsable here: reading them is an audited action (see the review app).
     fields = ["title", "owner", "model"]
     readonly_fields = fields
 
@@ -17,3 +17,10 @@ class ConversationAdmin(admin.ModelAdmin):
 class ModelPriceAdmin(admin.ModelAdmin):
     list_display = ["model", "input", "output", "cache_write_5m", "cache_write_1h", "cache_read"]
     list_editable = ["input", "output", "cache_write_5m", "cache_write_1h", "cache_read"]
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "user", "team", "monthly_limit"]
+    list_editable = ["monthly_limit"]
+    autocomplete_fields = ["user", "team"]

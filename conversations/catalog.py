@@ -32,6 +32,12 @@ class ModelChoice:
 _cache: tuple[float, list[ModelChoice]] | None = None
 
 
+def reset() -> None:
+    """Forget the cached model list (tests; the next call lists again)."""
+    global _cache
+    _cache = None
+
+
 def _from_table(model_id: str, display_name: str = "", context: int | None = None, output: int | None = None):
     caps = capabilities(model_id)
     return ModelChoice(
@@ -61,6 +67,11 @@ def available() -> list[ModelChoice]:
         choices.insert(0, _from_table(settings.CHAT_DEFAULT_MODEL))
     _cache = (time.monotonic() + lifetime, choices)
     return choices
+
+
+def display_name(model_id: str) -> str:
+    """The model's name as people read it ("Claude Sonnet 4.6"), or its id when not listed."""
+    return next((choice.display_name for choice in available() if choice.id == model_id), model_id)
 
 
 def is_available(model_id: str) -> bool:

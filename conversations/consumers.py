@@ -1,15 +1,29 @@
-"""The conversation websocket: server->browser frames, plus `stop` and `resync` controls."""
+"""The conversation websocket: frames to the browser; sends, `stop` and `resync` from it.
+
+`/ws/c/<id>/` watches one of the user's conversations; `/ws/new/` is the new-chat page's socket,
+which becomes the new conversation's socket once its first message (`start`) is accepted. A send
+over the socket is the lean path (the socket is already authenticated and origin-checked); the
+composer falls back to POST when the socket is down. Both go through `sending`.
+"""
 
 import asyncio
 import logging
-from typing import Literal
+import time
+from typing import Annotated, Literal
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from pydantic import BaseModel, ConfigDict, ValidationError
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import close_old_connections
+from django.http import Http404
+from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from . import generation, realtime, selectors
+from . import generation, metrics, realtime, relay, rendering, selectors, sending
 from .models import Message
+from .services import ChatError
 
 log = logging.getLogger(__name__)
 
@@ -25,47 +39,124 @@ class Control(BaseModel):
     message: int
 
 
+class Send(BaseModel):
+    """A message from the composer; `id` is the tab's own, echoed in the answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["send"]
+    id: str = Field(max_length=64)
+    text: str = ""
+    attachments: list[int] = Field(default_factory=list, max_length=100)
+
+
+class Start(Send):
+    """The first message of a new conversation, with what the new-chat page chose."""
+
+    type: Literal["start"]
+    model: str = Field(default="", max_length=100)
+    prompt: int | None = None
+    timezone: str = Field(default="", max_length=64)
+
+
+Incoming = TypeAdapter(Annotated[Control | Send | Start, Field(discriminator="type")])
+
+
+ACCOUNT_CLOSED = 4401
+
+
+class _OpenSockets:
+    """This process's sockets by user; every CHAT_ACCOUNT_CHECK_INTERVAL one query finds the
+    accounts deactivated (or deleted) since, and their sockets are closed."""
+
+    def __init__(self) -> None:
+        self.by_user: dict[int, set[ConversationConsumer]] = {}
+        self.task: asyncio.Task | None = None
+
+    def add(self, consumer: "ConversationConsumer") -> None:
+        self.by_user.setdefault(consumer.scope["user"].pk, set()).add(consumer)
+        if self.task is None or self.task.done() or self.task.get_loop() is not asyncio.get_running_loop():
+            self.task = realtime.detached(self._close_deactivated())
+
+    def discard(self, consumer: "ConversationConsumer") -> None:
+        sockets = self.by_user.get(consumer.scope["user"].pk, set())
+        sockets.discard(consumer)
+        if not sockets:
+            self.by_user.pop(consumer.scope["user"].pk, None)
+
+    async def _close_deactivated(self) -> None:
+        while True:
+            await asyncio.sleep(settings.CHAT_ACCOUNT_CHECK_INTERVAL)
+            users = list(self.by_user)
+            if not users:
+                continue
+            try:
+                active = await sync_to_async(_active_users)(users)
+            except Exception:
+                log.exception("could not check the accounts of open sockets")
+                continue
+            for user_id in set(users) - active:
+                for consumer in list(self.by_user.get(user_id, ())):
+                    await consumer.close(code=ACCOUNT_CLOSED)
+
+
+def _active_users(ids: list[int]) -> set[int]:
+    return set(get_user_model().objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))
+
+
+open_sockets = _OpenSockets()
+
+
 class ConversationConsumer(AsyncWebsocketConsumer):
-    conversation_id: int
+    # No channel of its own: frames from other processes come through this process's relay, so a
+    # tab keeps working in-process when Redis is down.
+    channel_layer_alias = "none"
+    conversation_id: int | None = None
     outbox: asyncio.Queue
     writer: asyncio.Task | None = None
 
     async def connect(self) -> None:
-        self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
-        conversation = await sync_to_async(selectors.conversation_for_user)(
-            self.scope["user"], self.conversation_id
-        )
+        user = self.scope["user"]
+        wanted = self.scope["url_route"]["kwargs"].get("conversation_id")
         await self.accept()
-        if conversation is None:
+        if wanted is None:
+            found = user.is_authenticated
+        else:
+            found = await sync_to_async(selectors.conversation_for_user)(user, wanted) is not None
+        if not found:
             # Same answer for "not yours" and "does not exist".
             await self.close(code=NOT_FOUND)
             return
         self.outbox = asyncio.Queue()
         self.writer = asyncio.create_task(self._write_frames())
-        realtime.subscribe(self.conversation_id, self)
+        open_sockets.add(self)
+        if wanted is not None:
+            self._watch(wanted)
         generation.ensure_sweeper()  # also starts this process's listener for other workers' frames
+
+    def _watch(self, conversation_id: int) -> None:
+        self.conversation_id = conversation_id
+        realtime.subscribe(conversation_id, self)
 
     async def disconnect(self, code: int) -> None:
         if self.writer is not None:
-            realtime.unsubscribe(self.conversation_id, self)
+            open_sockets.discard(self)
+            if self.conversation_id is not None:
+                realtime.unsubscribe(self.conversation_id, self)
             self.writer.cancel()
 
     async def dispatch(self, message: dict) -> None:
-        # A snapshot from another worker touches no database: skip the base class's thread hop
-        # (aclose_old_connections) that it makes for every message.
-        if message["type"] == "stream.frame":
-            await self.stream_frame(message)
+        # Skip the base class's thread hop (aclose_old_connections) for every frame received: a
+        # send closes old connections in its own hop.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
         else:
             await super().dispatch(message)
-
-    async def stream_frame(self, event: dict) -> None:
-        self.push(event["frame"])
 
     def push(self, frame: str) -> None:
         if self.outbox.qsize() >= OUTBOX_LIMIT:
             while not self.outbox.empty():
                 self.outbox.get_nowait()
-            frame = realtime.encode(["r"])
+            frame = realtime.encode(realtime.RESYNC_FRAME)
         self.outbox.put_nowait(frame)
 
     async def _write_frames(self) -> None:
@@ -76,19 +167,62 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if self.writer is None:
             return
         try:
-            control = Control.model_validate_json(text_data or "")
+            frame = Incoming.validate_json(text_data or "")
         except ValidationError:
-            self.push(realtime.encode(["x", "Unknown or malformed control frame."]))
+            self._refuse("Unknown or malformed control frame.")
             return
+        if isinstance(frame, Send):
+            await self._send(frame)
+        elif self.conversation_id is None:
+            self._refuse("No such reply in this conversation.")
+        else:
+            await self._control(frame)
+
+    async def _send(self, frame: Send) -> None:
+        """Validate and commit in one thread hop, answer with the turn, then start the reply here."""
+        received = time.perf_counter()
+        try:
+            sent = await sync_to_async(self._commit_send)(frame)
+        except (ChatError, Http404) as exc:
+            # The same words the POST path shows (a 404 names what was not found).
+            reason = str(exc) if isinstance(exc, ChatError) else f"{exc}."
+            self.push(realtime.encode(realtime.send_refused_frame(frame.id, reason)))
+            return
+        conversation = sent.conversation
+        if isinstance(frame, Start):
+            self._watch(conversation.pk)
+        url = reverse("conversation", args=[conversation.pk])
+        accepted = realtime.send_accepted_frame(frame.id, sent.html, conversation.pk, url, conversation.title)
+        self.push(realtime.encode(accepted))
+        metrics.send_handled(time.perf_counter() - received, "websocket")
+        generation.start(sent.reply.pk, received_at=received)
+
+    def _commit_send(self, frame: Send) -> sending.Sent:
+        close_old_connections()
+        data = MultiValueDict({"text": [frame.text], "attachment": [str(i) for i in frame.attachments]})
+        user = self.scope["user"]
+        if isinstance(frame, Start):
+            if self.conversation_id is not None:
+                raise ChatError("This conversation has already started.")
+            data.update({"model": frame.model, "timezone": frame.timezone})
+            if frame.prompt is not None:
+                data["prompt"] = str(frame.prompt)
+            return sending.conversation_post(user=user, data=data)
+        if self.conversation_id is None:
+            raise ChatError("Start the conversation first.")
+        return sending.message_post(user=user, conversation_id=self.conversation_id, data=data)
+
+    async def _control(self, control: Control) -> None:
         live = realtime.live_reply(control.message, self.conversation_id)
         if live is not None and control.type == "stop":
             live.stop()
         elif live is not None:
             self.push(realtime.encode(live.snapshot()))
         elif realtime.cross_process() and await self._streaming_elsewhere(control.message):
-            await realtime.ask_workers(control.type, control.message, self.conversation_id, self.channel_name)
+            if not await relay.ask_workers(control.type, control.message, self.conversation_id):
+                self._refuse("Live updates from other servers are unavailable right now.")
         elif control.type == "stop":
-            self.push(realtime.encode(["x", "That reply is not streaming."]))
+            self._refuse("That reply is not streaming.")
         else:
             await self._send_final(control.message)
 
@@ -101,12 +235,15 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         """A reply that is no longer streaming here: its stored state, as an end frame."""
         html = await sync_to_async(self._render_stored)(message_id)
         if html is None:
-            self.push(realtime.encode(["x", "No such reply in this conversation."]))
+            self._refuse("No such reply in this conversation.")
         else:
-            self.push(realtime.encode(["e", message_id, 0, html]))
+            self.push(realtime.encode(realtime.end_frame(message_id, 0, html)))
+
+    def _refuse(self, reason: str) -> None:
+        self.push(realtime.encode(realtime.refusal_frame(reason)))
 
     def _render_stored(self, message_id: int) -> str | None:
         message = selectors.message_for_user(self.scope["user"], message_id)
         if message is None or message.conversation_id != self.conversation_id:
             return None
-        return generation.message_html(message)
+        return rendering.message_html(selectors.with_versions(message))

@@ -1,24 +1,37 @@
-"""Runs one reply: stream from the API, coalesce deltas into frames, persist, publish.
+"""Runs one reply: stream from the API, turn events into blocks and frames, persist, loop tools.
 
 A reply runs as an asyncio task of its own, detached from any websocket: closing the tab does not
-stop it, and any number of tabs can watch. Database writes happen at each content-block stop, at a
-checkpoint every CHAT_CHECKPOINT_INTERVAL seconds, and once at the end, never per delta.
+stop it, and any number of tabs can watch. Its parts each live in their own module: the request
+(`reply_request`), fitting the context window (`context_window`), frames (`realtime.FrameWriter`),
+HTML (`rendering`) and the writes (`services`: each block at its stop, a checkpoint every
+CHAT_CHECKPOINT_INTERVAL seconds, the final state with its usage and cost), never per delta.
 """
 
 import asyncio
-import json
 import logging
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.template.loader import render_to_string
 
 from chatsite.logs import request_id
 
-from . import llm, params, pricing, realtime, selectors, services, tools
-from .anthropic_request import PinnedPrompt, Turn, build_messages, build_request, turns_of
-from .capabilities import capabilities
+from . import (
+    context_window,
+    llm,
+    metrics,
+    organising,
+    params,
+    realtime,
+    relay,
+    rendering,
+    reply_request,
+    selectors,
+    services,
+    tools,
+)
 from .models import ContentBlock, Message
+from .reply_blocks import ReplyBlocks
+from .services import ReplyOutcome
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +41,11 @@ _tasks: set[asyncio.Task] = set()
 _sweeper: asyncio.Task | None = None
 
 
-def start(message_id: int) -> None:
-    """Start generating a reply in this process's event loop."""
+def start(message_id: int, *, received_at: float | None = None) -> None:
+    """Start generating a reply in this process's event loop. `received_at` (time.perf_counter())
+    is when its send reached the server: the first text frame reports the time since."""
     ensure_sweeper()
-    task = realtime.detached(ReplyRun(message_id).run())
+    task = realtime.detached(ReplyRun(message_id, received_at).run())
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
 
@@ -45,45 +59,31 @@ async def wait_all() -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-class ReplyRun:
-    """The in-memory state of one streaming reply; `realtime` reads its snapshot."""
+def reset() -> None:
+    """Forget this process's replies and sweeper (tests start each event loop afresh)."""
+    global _sweeper
+    _tasks.clear()
+    _sweeper = None
 
-    def __init__(self, message_id: int) -> None:
+
+class ReplyRun:
+    """One streaming reply: its blocks as they grow, and the loop of API calls and tools."""
+
+    def __init__(self, message_id: int, received_at: float | None = None) -> None:
         self.message_id = message_id
         self.conversation_id = 0
-        self.model = ""
-        self.seq = 0
-        self.blocks: dict[int, dict] = {}  # index -> API-shaped block, growing
-        self.block_html: dict[int, str] = {}  # index -> the block as the page shows it, once stored
-        self.open_index: int | None = None
-        self.pending = ""  # text not yet sent in a frame
-        self.flush_handle: asyncio.TimerHandle | None = None
-        self.last_flush = 0.0
-        self.tool_json: dict[int, str] = {}
+        self.frames = realtime.FrameWriter(0, message_id, received_at)
+        self.blocks = ReplyBlocks(message_id, self.frames)
         self.offset = 0  # block index of this API call's first block (a tool loop makes several)
-        self.usage: dict[str, int] = {}  # summed over the calls
+        self.outcome = ReplyOutcome()
         self.call_usage: dict[str, int] = {}
-        self.stop_reason = ""
-        self.stop_sequence = ""
-        self.skip = 0  # oldest messages left out to fit the context window
-        self.request_id = ""
         self.stop_requested = False
         self.task: asyncio.Task | None = None
-        self.dirty = False  # open block changed since the last checkpoint
 
     # --- what the websocket side may call -------------------------------------------------
 
     def snapshot(self) -> list:
-        self.flush()
-        blocks = [
-            [
-                b["type"],
-                self.block_html.get(i),
-                b.get("text") or b.get("thinking") or self.tool_json.get(i, ""),
-            ]
-            for i, b in sorted(self.blocks.items())
-        ]
-        return ["s", self.message_id, self.seq, blocks]
+        return self.frames.snapshot(self.blocks.snapshot())
 
     def stop(self) -> None:
         self.stop_requested = True
@@ -96,134 +96,89 @@ class ReplyRun:
         self.task = asyncio.current_task()
         request_id.set(f"reply-{self.message_id}")  # this task's own context: tags its log lines
         reply = await sync_to_async(self._load)()
-        self.conversation_id, self.model = reply.conversation_id, reply.model
+        self.conversation_id = self.frames.conversation_id = reply.conversation_id
         unregister = realtime.register(self.message_id, self)
-        checkpoints = asyncio.create_task(self._checkpoint_loop())
-        status, error = Message.Status.COMPLETE, ""
+        checkpoints = asyncio.create_task(_checkpoints(self))
+        metrics.ACTIVE_STREAMS.inc()
         try:
             await self._call_until_done(reply)
         except asyncio.CancelledError:
-            status = Message.Status.STOPPED
-            if not self.stop_requested:
-                error = "The server shut down while this reply was streaming."
-                status = Message.Status.INTERRUPTED
+            if self.stop_requested:
+                self.outcome.status = Message.Status.STOPPED
+            else:
+                self._failed(Message.Status.INTERRUPTED, "The server shut down while this reply streamed.")
         except llm.STREAM_ERRORS as exc:
-            status = Message.Status.ERROR
             error, failed_request_id = llm.describe_error(exc)
-            self.request_id = self.request_id or failed_request_id
-            log.warning("reply %s failed: %s (request %s)", self.message_id, error, self.request_id)
+            self.outcome.request_id = self.outcome.request_id or failed_request_id
+            self._failed(Message.Status.ERROR, error, type(exc).__name__)
+            log.warning("reply %s failed: %s (request %s)", self.message_id, error, self.outcome.request_id)
         except Exception:
             log.exception("reply %s crashed", self.message_id)
-            status, error = Message.Status.ERROR, "Something went wrong on the server."
+            self._failed(Message.Status.ERROR, "Something went wrong on the server.", "crash")
         finally:
+            metrics.ACTIVE_STREAMS.dec()
             checkpoints.cancel()
-            self.flush()
-            html = await sync_to_async(self._finish)(status, error)
+            self.frames.flush()
+            html = await sync_to_async(self._finish)()
             unregister()
-            self.seq += 1
-            realtime.publish(self.conversation_id, ["e", self.message_id, self.seq, html])
+            self.frames.ended(html)
+
+    def _failed(self, status: str, error: str, kind: str = "") -> None:
+        self.outcome.status, self.outcome.error = status, error
+        metrics.ERRORS.labels(kind or status).inc()
 
     def _load(self) -> Message:
         """The reply row, and the blocks it already has (a Continue resumes after them)."""
         reply = Message.objects.select_related("conversation__prompt_version").get(pk=self.message_id)
-        for block in ContentBlock.objects.filter(message_id=self.message_id).order_by("index"):
-            self.blocks[block.index] = block.payload
-            self.block_html[block.index] = block_html(block)
+        self.blocks.load(list(ContentBlock.objects.filter(message_id=self.message_id).order_by("index")))
         return reply
 
     async def _call_until_done(self, reply: Message) -> None:
         """Call the API; while it asks for tools (or pauses), answer and call again, up to the cap."""
         request = await sync_to_async(self._request_for)(reply)
-        self.skip = await self._fit_context(reply, request)
+        self.outcome.trimmed = await context_window.messages_to_leave_out(reply, request)
         for iteration in range(settings.CHAT_MAX_TOOL_ITERATIONS):
-            self.offset = len(self.blocks)
-            if iteration or self.skip:  # the first request is reused when nothing was left out
+            self.offset = len(self.blocks.blocks)
+            if iteration or self.outcome.trimmed:  # the first request is reused when nothing was left out
                 request = await sync_to_async(self._request_for)(reply)
             await self._stream(request)
-            for name, value in self.call_usage.items():
-                self.usage[name] = self.usage.get(name, 0) + value
-            if self.stop_reason == "tool_use":
+            self.outcome.add_usage(self.call_usage)
+            if self.outcome.stop_reason == "tool_use":
                 await self._run_tools(reply)
-            elif self.stop_reason != "pause_turn":  # pause_turn: send the same turn again to resume
+            elif self.outcome.stop_reason != "pause_turn":  # pause_turn: send the same turn again
                 return
-        self.stop_reason = "max_iterations"
+        self.outcome.stop_reason = "max_iterations"
 
     def _request_for(self, reply: Message) -> dict:
-        conversation = reply.conversation
-        version = conversation.prompt_version
-        caps = capabilities(reply.model)
-        chosen = params.stored(conversation.params)
-        own = turns_of("assistant", [self.blocks[i] for i in sorted(self.blocks)])
-        return build_request(
-            turns=selectors.turns_before(reply, skip=self.skip) + own,
-            model=reply.model,
-            max_tokens=min(chosen.max_tokens or settings.CHAT_MAX_TOKENS, caps.max_output),
-            user_id=selectors.opaque_user_id(conversation.owner_id),
-            prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
-            options=params.request_options(chosen, caps),
-        )
-
-    async def _fit_context(self, reply: Message, request: dict) -> int:
-        """How many of the oldest messages to leave out so the request fits the context window
-        with room for max_tokens. Each message is counted once and its count kept."""
-        budget = capabilities(reply.model).context_window - request["max_tokens"]
-        if len(json.dumps(request, ensure_ascii=False).encode()) <= budget:
-            return 0  # a token is at least one byte: it fits without asking the API
-        total = await llm.count_tokens(request)
-        if total <= budget:
-            return 0
-        messages = await sync_to_async(selectors.earlier_messages)(reply)
-        skip = 0
-        while total > budget and skip < len(messages) - 1:
-            total -= await self._message_tokens(reply.model, messages[skip])
-            skip += 1
-            while skip < len(messages) - 1 and messages[skip].role != Message.Role.USER:
-                total -= await self._message_tokens(reply.model, messages[skip])  # start with a user turn
-                skip += 1
-        return skip
-
-    async def _message_tokens(self, model: str, message: Message) -> int:
-        if message.token_count is None:
-            # Counted alone; a reply gets a one-character user turn before it so the order is valid.
-            turns = await sync_to_async(selectors.turns_for)([message])
-            lead = (
-                [Turn("user", [{"type": "text", "text": "."}])]
-                if message.role == Message.Role.ASSISTANT
-                else []
-            )
-            counted = {"model": model, "messages": build_messages(lead + turns)}
-            message.token_count = await llm.count_tokens(counted)
-            await Message.objects.filter(pk=message.pk).aupdate(token_count=message.token_count)
-        return message.token_count
+        own = self.blocks.in_order()
+        return reply_request.request_for(reply, own_blocks=own, skip=self.outcome.trimmed)
 
     async def _run_tools(self, reply: Message) -> None:
         """Answer every tool_use of the last call with a tool_result block, stored and shown."""
         zone = params.stored(reply.conversation.params).timezone
         context = tools.ToolContext(user_id=reply.conversation.owner_id, timezone=zone)
-        calls = [b for i, b in sorted(self.blocks.items()) if i >= self.offset and b["type"] == "tool_use"]
+        calls = [b for b in self.blocks.in_order()[self.offset :] if b["type"] == "tool_use"]
         for call in calls:
             text, is_error = await sync_to_async(tools.run_tool)(call["name"], call["input"], context)
             result = {"type": "tool_result", "tool_use_id": call["id"], "content": text}
             if is_error:
                 result["is_error"] = True
-            index = len(self.blocks)
-            self.blocks[index] = result
-            self.seq += 1
-            realtime.publish(self.conversation_id, ["b", self.message_id, self.seq, index, "tool_result"])
-            await self._save_and_show(index, result)
+            index = len(self.blocks.blocks)
+            self.blocks.open(index, result)
+            await self.blocks.close(index)
 
     async def _stream(self, request: dict) -> None:
-        """One API call, streamed."""
-        self.stop_reason, self.stop_sequence, self.call_usage = "", "", {}
+        """One API call, streamed; a stall past CHAT_STALL_TIMEOUT raises TimeoutError."""
+        self.outcome.stop_reason, self.outcome.stop_sequence, self.call_usage = "", "", {}
         loop = asyncio.get_running_loop()
         stall = settings.CHAT_STALL_TIMEOUT
         async with asyncio.timeout(stall) as deadline:
-            stream, self.request_id = await llm.open_stream(request)
+            stream, self.outcome.request_id = await llm.open_stream(request)
             try:
                 async for event in stream:
                     deadline.reschedule(loop.time() + stall)
                     if event.type == "content_block_stop":
-                        await self._close_block(self.offset + event.index)
+                        await self.blocks.close(self.offset + event.index)
                     else:
                         self._on_event(event)
             finally:
@@ -232,152 +187,42 @@ class ReplyRun:
     def _on_event(self, event) -> None:
         kind = event.type
         if kind == "content_block_delta":
-            self._on_delta(self.offset + event.index, event.delta)
+            self.blocks.delta(self.offset + event.index, event.delta)
         elif kind == "content_block_start":
-            self._open_block(self.offset + event.index, event.content_block.model_dump(exclude_none=True))
+            self.blocks.open(self.offset + event.index, event.content_block.model_dump(exclude_none=True))
         elif kind == "message_start":
-            self._add_usage(event.message.usage)
+            self.call_usage.update(llm.usage_fields(event.message.usage))
         elif kind == "message_delta":
-            self.stop_reason = event.delta.stop_reason or ""
-            self.stop_sequence = getattr(event.delta, "stop_sequence", None) or ""
-            self._add_usage(event.usage)
+            self.outcome.stop_reason = event.delta.stop_reason or ""
+            self.outcome.stop_sequence = getattr(event.delta, "stop_sequence", None) or ""
+            # Within one call, message_delta's counts are cumulative: they replace message_start's.
+            self.call_usage.update(llm.usage_fields(event.usage))
 
-    def _add_usage(self, usage) -> None:
-        # Within one call, message_delta's counts are cumulative, so they replace message_start's.
-        for name in (
-            "input_tokens",
-            "output_tokens",
-            "cache_creation_input_tokens",
-            "cache_read_input_tokens",
-        ):
-            value = getattr(usage, name, None)
-            if value is not None:
-                self.call_usage[name] = value
-        split = getattr(usage, "cache_creation", None)  # by TTL, when the API reports it
-        if split is not None and split.ephemeral_1h_input_tokens is not None:
-            self.call_usage["cache_creation_1h_input_tokens"] = split.ephemeral_1h_input_tokens
-
-    def _open_block(self, index: int, block: dict) -> None:
-        self.flush()
-        if block["type"] == "tool_use":
-            block["input"] = {}
-            self.tool_json[index] = ""
-        block.pop("citations", None)
-        self.blocks[index] = block
-        self.open_index = index
-        self.seq += 1
-        realtime.publish(self.conversation_id, ["b", self.message_id, self.seq, index, block["type"]])
-
-    def _on_delta(self, index: int, delta) -> None:
-        block = self.blocks[index]
-        kind = delta.type
-        if kind == "text_delta":
-            block["text"] += delta.text
-            self._queue_text(delta.text)
-        elif kind == "thinking_delta":
-            block["thinking"] += delta.thinking
-            self._queue_text(delta.thinking)
-        elif kind == "signature_delta":
-            block["signature"] = delta.signature
-        elif kind == "input_json_delta":
-            self.tool_json[index] += delta.partial_json
-            self._queue_text(delta.partial_json)
-        self.dirty = True
-
-    def _queue_text(self, text: str) -> None:
-        """Coalesce: at most one frame per CHAT_FRAME_INTERVAL, carrying only the new text."""
-        self.pending += text
-        if self.flush_handle is None:
-            loop = asyncio.get_running_loop()
-            due = self.last_flush + settings.CHAT_FRAME_INTERVAL
-            self.flush_handle = loop.call_at(max(due, loop.time()), self.flush)
-
-    def flush(self) -> None:
-        flushed_at = asyncio.get_running_loop().time()
-        if self.flush_handle is not None:
-            # Count from when the timer was due, not when it ran: timers fire a little late, and
-            # that drift would otherwise add up to a steady extra delay at a steady token rate.
-            flushed_at = min(flushed_at, self.flush_handle.when())
-            self.flush_handle.cancel()
-            self.flush_handle = None
-        if self.pending:
-            self.seq += 1
-            realtime.publish(self.conversation_id, ["d", self.message_id, self.seq, self.pending])
-            self.pending = ""
-            self.last_flush = flushed_at
-
-    async def _close_block(self, index: int) -> None:
-        self.flush()
-        block = self.blocks[index]
-        if block["type"] == "tool_use":
-            try:
-                block["input"] = json.loads(self.tool_json.pop(index) or "{}")
-            except json.JSONDecodeError:
-                block["input"] = {}  # the tool then answers with an is_error result
-        self.open_index = None
-        self.dirty = False
-        await self._save_and_show(index, block)
-
-    async def _save_and_show(self, index: int, block: dict) -> None:
-        """Store the finished block (rendering markdown off the event loop), then swap it in."""
-        self.block_html[index] = await sync_to_async(_save_block)(self.message_id, index, dict(block))
-        self.seq += 1
-        realtime.publish(
-            self.conversation_id, ["c", self.message_id, self.seq, index, self.block_html[index]]
-        )
-
-    async def _checkpoint_loop(self) -> None:
-        while True:
-            await asyncio.sleep(settings.CHAT_CHECKPOINT_INTERVAL)
-            index = self.open_index if self.dirty else None
-            payload = dict(self.blocks[index]) if index is not None else None
-            self.dirty = False
-            await sync_to_async(services.reply_checkpoint)(
-                message_id=self.message_id, index=index, payload=payload, worker=WORKER_ID
-            )
-
-    def _finish(self, status: str, error: str) -> str:
+    def _finish(self) -> str:
         """The final write, then the message rendered as the page shows it."""
-        open_blocks = {i: b for i, b in self.blocks.items() if i not in self.block_html}
-        usage = pricing.Usage(**self.usage)
-        price = selectors.price_for_model(self.model)
         reply = services.reply_finish(
-            message_id=self.message_id,
-            open_blocks=open_blocks,
-            status=status,
-            error=error,
-            stop_reason=self.stop_reason,
-            stop_sequence=self.stop_sequence,
-            trimmed=self.skip,
-            request_id=self.request_id,
-            worker="",
-            cost=pricing.cost(usage, price) if price else None,
-            cache_savings=pricing.cache_savings(usage, price) if price else None,
-            **self.usage,
+            message_id=self.message_id, open_blocks=self.blocks.unstored(), outcome=self.outcome
         )
-        reply.is_latest = True
-        return message_html(reply)
+        return rendering.message_html(selectors.with_versions(reply))
 
 
-def message_html(message: Message) -> str:
-    """The message as the page shows it (its blocks read here)."""
-    blocks = list(message.blocks.order_by("index"))
-    return render_to_string("conversations/_message.html", {"message": message, "blocks": blocks})
-
-
-def block_html(block: ContentBlock) -> str:
-    return render_to_string("conversations/_block.html", {"block": block, "message": {"role": "assistant"}})
-
-
-def _save_block(message_id: int, index: int, payload: dict) -> str:
-    rendered = services.block_save(message_id=message_id, index=index, payload=payload)
-    return block_html(ContentBlock(index=index, type=payload["type"], payload=payload, rendered=rendered))
+async def _checkpoints(run: ReplyRun) -> None:
+    """Every CHAT_CHECKPOINT_INTERVAL: keep the open block's partial text, and say we are alive."""
+    while True:
+        await asyncio.sleep(settings.CHAT_CHECKPOINT_INTERVAL)
+        index, payload = run.blocks.checkpoint()
+        await sync_to_async(services.reply_checkpoint)(
+            message_id=run.message_id, index=index, payload=payload, worker=WORKER_ID
+        )
 
 
 def ensure_sweeper() -> None:
-    """Once per process: mark replies orphaned by dead workers as interrupted, now and periodically."""
+    """Once per process: mark replies orphaned by dead workers as interrupted, and purge the
+    conversations whose Undo has expired (organising.py), now and periodically."""
     global _sweeper
-    realtime.start_worker_listener()
+    realtime.loop_lag.watch()
+    if realtime.cross_process():
+        relay.start()
     if _sweeper is None or _sweeper.done() or _sweeper.get_loop() is not asyncio.get_running_loop():
         _sweeper = realtime.detached(_sweep_forever())
 
@@ -388,6 +233,7 @@ async def _sweep_forever() -> None:
             count = await sync_to_async(services.orphaned_replies_interrupt)()
             if count:
                 log.warning("marked %d orphaned streaming replies as interrupted", count)
+            await sync_to_async(organising.deleted_conversations_purge)()
         except Exception:
             log.exception("orphan sweep failed")
         await asyncio.sleep(settings.CHAT_ORPHAN_AFTER)

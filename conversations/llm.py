@@ -22,6 +22,12 @@ _client: anthropic.AsyncAnthropic | None = None
 _client_loop: asyncio.AbstractEventLoop | None = None
 
 
+def reset() -> None:
+    """Drop the client; the next call makes one from the current settings (tests)."""
+    global _client, _client_loop
+    _client = _client_loop = None
+
+
 def get_client() -> anthropic.AsyncAnthropic:
     """The process's client. A new event loop (tests) gets a new client; httpx pools are per loop."""
     global _client, _client_loop
@@ -73,45 +79,73 @@ async def list_models() -> list:
 
 
 # By the API's error type; an `error` event mid-stream arrives on an HTTP 200, so the type decides.
+# By the API's error type; an `error` event mid-stream arrives on an HTTP 200, so the type decides.
+# {server} names who answered: "the Claude API" or "the local model".
 _ERROR_MESSAGES = {
-    "invalid_request_error": "The API rejected the request as invalid",
+    "invalid_request_error": "{Server} rejected the request as invalid",
     "authentication_error": "The API key is invalid",
     "permission_error": "The API key is not allowed to use this model or feature",
     "not_found_error": "The model or endpoint was not found",
-    "request_too_large": "The conversation is too large for the API",
-    "rate_limit_error": "The API is rate limiting this instance; try again shortly",
-    "api_error": "The API had an internal error",
-    "overloaded_error": "The API is overloaded; try again shortly",
+    "request_too_large": "The conversation is too large for {server}",
+    "rate_limit_error": "{Server} is rate limiting this instance; try again shortly",
+    "api_error": "{Server} had an internal error",
+    "overloaded_error": "{Server} is overloaded; try again shortly",
 }
-_STATUS_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    529: "overloaded_error",
+# When an error has no body to name its type, its class does.
+_CLASS_TYPES: dict[type[anthropic.APIStatusError], str] = {
+    anthropic.BadRequestError: "invalid_request_error",
+    anthropic.AuthenticationError: "authentication_error",
+    anthropic.PermissionDeniedError: "permission_error",
+    anthropic.NotFoundError: "not_found_error",
+    anthropic.RequestTooLargeError: "request_too_large",
+    anthropic.RateLimitError: "rate_limit_error",
+    anthropic.OverloadedError: "overloaded_error",
 }
+
+
+def server_name() -> str:
+    return "the local model" if settings.CHAT_USE_LOCAL_MODEL else "the Claude API"
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
-    """A human message and the request id (if any) for an error raised while streaming."""
+    """A human message naming the model server, and the request id (if any), for an error raised
+    while streaming."""
+    server = server_name()
+    names = {"server": server, "Server": server[0].upper() + server[1:]}
     if isinstance(exc, TimeoutError):
-        return "The reply stalled: no data arrived in time", ""
+        return "The reply stalled: no data arrived from {server} in time".format(**names), ""
     if isinstance(exc, anthropic.APIStatusError):
         error = _error_body(exc)
-        kind = error.get("type") or _STATUS_TYPES.get(exc.status_code, "api_error")
-        text = _ERROR_MESSAGES.get(kind, "The API refused the request")
+        kind = error.get("type") or _CLASS_TYPES.get(type(exc), "api_error")
+        text = _ERROR_MESSAGES.get(kind, "{Server} refused the request").format(**names)
         detail = str(error.get("message", ""))[:300]
         return (f"{text} ({detail})" if detail else text), exc.request_id or ""
     if isinstance(exc, anthropic.APIConnectionError):
-        return "Could not reach the API", ""
+        return "Could not reach {server}: it refused or dropped the connection".format(**names), ""
     if isinstance(exc, anthropic.APIError):
-        return f"The API sent an error: {exc.message}", ""
-    return "The connection to the API was cut mid-reply", ""
+        return "{Server} sent an error: {message}".format(message=exc.message, **names), ""
+    return "The connection to {server} was cut mid-reply".format(**names), ""
 
 
 def _error_body(exc: anthropic.APIStatusError) -> dict:
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error", body)
     return error if isinstance(error, dict) else {}
+
+
+def usage_fields(usage) -> dict[str, int]:
+    """The token counts an SDK usage object carries (message_start or message_delta)."""
+    fields = {
+        name: value
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+        )
+        if (value := getattr(usage, name, None)) is not None
+    }
+    split = getattr(usage, "cache_creation", None)  # by TTL, when the API reports it
+    if split is not None and split.ephemeral_1h_input_tokens is not None:
+        fields["cache_creation_1h_input_tokens"] = split.ephemeral_1h_input_tokens
+    return fields

@@ -4,8 +4,19 @@ A ContentBlock's `payload` is the block exactly as the Messages API sent or rece
 (text, thinking with its signature, tool_use, tool_result, ...), so history replays verbatim.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+
+class ConversationQuerySet(models.QuerySet):
+    def visible(self) -> "ConversationQuerySet":
+        """Not deleted: a deleted conversation is hidden everywhere until it is purged (organising.py)."""
+        return self.filter(deleted_at__isnull=True)
 
 
 class Conversation(models.Model):
@@ -22,9 +33,27 @@ class Conversation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The sidebar: pinned ones first (newest pin on top); archived ones only in search and the
+    # archive; deleted ones nowhere, and purged once the Undo has expired (organising.py).
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConversationQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"]),
+            # The sidebar's pages (sidebar.py), newest first.
+            models.Index(
+                fields=["owner", "-updated_at", "-id"],
+                condition=Q(deleted_at__isnull=True, archived_at__isnull=True, pinned_at__isnull=True),
+                name="conversation_sidebar",
+            ),
+            models.Index(
+                fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="conversation_deleted"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -37,6 +66,7 @@ class Message(models.Model):
 
     class Status(models.TextChoices):
         STREAMING = "streaming"
+        # How it ended:
         COMPLETE = "complete"
         STOPPED = "stopped"
         ERROR = "error"
@@ -52,8 +82,13 @@ class Message(models.Model):
     token_count = models.PositiveIntegerField(null=True, blank=True)
     # How many of the oldest messages were left out of this reply's request to fit the context.
     trimmed = models.PositiveIntegerField(default=0)
-    # Replaced by a regenerated reply or an edited message: still shown, never sent again.
-    superseded = models.BooleanField(default=False)
+    # The message this one follows (null for a conversation's first message). Messages form a
+    # tree: an edited message or a regenerated reply is a new sibling, a version of its turn.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    # At each message the page follows the child chosen last (versions.py); a new version is chosen.
+    chosen_at = models.DateTimeField(default=dj_timezone.now)
     request_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     input_tokens = models.PositiveIntegerField(default=0)
@@ -69,8 +104,10 @@ class Message(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # Set on the latest question and reply when a page is built (they can be edited/regenerated).
-    is_latest = False
+    # Set when a page is built (selectors.py): where it sits among the versions of its turn (None
+    # when it has no siblings), and whether it is the last message of its branch (Retry, Continue).
+    versions = None
+    is_leaf = False
 
     class Meta:
         ordering = ["id"]
@@ -93,10 +130,12 @@ class Message(models.Model):
 
 class ContentBlock(models.Model):
     class Type(models.TextChoices):
+        # As the API sends them:
         TEXT = "text"
         THINKING = "thinking"
         REDACTED_THINKING = "redacted_thinking"
         TOOL_USE = "tool_use"
+        # Made here: a tool's answer, and uploads (they reference an Attachment).
         TOOL_RESULT = "tool_result"
         IMAGE = "image"
         DOCUMENT = "document"
@@ -114,6 +153,9 @@ class ContentBlock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} block {self.index} of message {self.message_id}"
+
+    # While a text block streams: its end not rendered yet (`rendered` holds the blocks before it).
+    tail: str | None = None
 
     @property
     def text(self) -> str:
@@ -160,3 +202,37 @@ class Attachment(models.Model):
     @property
     def is_image(self) -> bool:
         return self.media_type.startswith("image/")
+
+
+class Budget(models.Model):
+    """A monthly spending limit for one user or one team (US dollars, calendar month in UTC)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="budget"
+    )
+    team = models.OneToOneField(
+        "teams.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="budget"
+    )
+    monthly_limit = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="US dollars per month",
+    )
+    # This month's spending so far, kept up to date by each reply's final write (budgets.py).
+    month_start = models.DateField(null=True, blank=True, editable=False)
+    month_spent = models.DecimalField(max_digits=14, decimal_places=8, default=0, editable=False)
+    month_biggest = models.DecimalField(max_digits=14, decimal_places=8, default=0, editable=False)
+
+    class Meta:
+        db_table = "usage_budget"  # created by the usage app, before budgets moved beside the send
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=True, team__isnull=False) | Q(user__isnull=False, team__isnull=True),
+                name="budget_for_user_or_team",
+            ),
+            models.CheckConstraint(condition=Q(monthly_limit__gte=0), name="budget_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.team}: ${self.monthly_limit}/month"

@@ -6,7 +6,6 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import tools
 from .capabilities import Capabilities
 
 ZONES = available_timezones() | {"UTC"}
@@ -35,8 +34,9 @@ class ChatParams(BaseModel):
     @field_validator("stop_sequences")
     @classmethod
     def _sequences(cls, value: list[str]) -> list[str]:
-        if any(not s.strip() or len(s) > 100 for s in value):
-            raise ValueError("each stop sequence must be 1 to 100 characters and not only spaces")
+        # No NUL: the parameters are stored as JSON, and PostgreSQL cannot store a NUL in text.
+        if any(not s.strip() or len(s) > 100 or "\x00" in s for s in value):
+            raise ValueError("each stop sequence must be 1 to 100 characters, not only spaces, no NUL")
         return value
 
 
@@ -74,24 +74,3 @@ def stored(raw: dict) -> ChatParams:
         return ChatParams.model_validate(raw or {})
     except ValidationError:
         return ChatParams()
-
-
-def request_options(params: ChatParams, caps: Capabilities) -> dict:
-    """Keyword arguments for messages.create beyond model, max_tokens, system, messages, metadata."""
-    options: dict = {}
-    if params.thinking and caps.adaptive_thinking:
-        options["thinking"] = {"type": "adaptive", "display": "summarized"}
-    if params.effort and caps.effort:
-        options["output_config"] = {"effort": params.effort}
-    if params.stop_sequences:
-        options["stop_sequences"] = params.stop_sequences
-    sampling = {
-        name: getattr(params, name)
-        for name in ("temperature", "top_p", "top_k")
-        if caps.sampling and getattr(params, name) is not None
-    }
-    if sampling:
-        options["extra_body"] = sampling  # this SDK version no longer types them
-    if params.tools and caps.tools:
-        options["tools"] = tools.schemas()
-    return options

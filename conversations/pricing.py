@@ -5,7 +5,7 @@ at 1.25x (5-minute TTL) or 2x (1-hour TTL). Savings compare with sending the sam
 reads save (input - read), writes cost (write - input) extra.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 MILLION = Decimal(1_000_000)
@@ -35,6 +35,10 @@ class Usage:
     cache_creation_input_tokens: int = 0  # all cache writes, both TTLs
     cache_creation_1h_input_tokens: int = 0  # the part of them written with the 1-hour TTL
     cache_read_input_tokens: int = 0
+
+    def plus(self, counts: dict[str, int]) -> "Usage":
+        """This usage with another API call's token counts added (by field name)."""
+        return replace(self, **{name: getattr(self, name) + value for name, value in counts.items()})
 
 
 def cost(usage: Usage, price: Price) -> Decimal:

@@ -1,23 +1,29 @@
 """Frames from a streaming reply to the websockets watching its conversation.
 
 Fan-out is in-process: `publish` hands each frame straight to the subscribed consumers' outboxes,
-with no channel-layer round trip and no thread hop (see SPEC.md, "Streaming pipeline").
+with no channel-layer round trip and no thread hop (a direct send costs about 10 µs; a `group_send` to a
+consumer about 200 µs under daphne, because `AsyncConsumer.dispatch` makes a thread hop per message).
 
-With several workers (REDIS_URL set), frames are also relayed, in order and batched (one channel
-layer message per process every RELAY_INTERVAL at most), to every other process, which hands them
-to its own tabs; and every process listens on WORKERS_GROUP for `stop` and snapshot requests about
-replies it runs.
+With several workers (REDIS_URL set), `relay` also routes frames, in order and batched, to the
+other processes that have a tab on that conversation, and only to those.
 
 Frames are compact JSON arrays, `[kind, message_id, seq, ...]`; seq counts up from 1 per reply so
 a tab can spot a gap and ask for a snapshot:
 
-    ["b", id, seq, index, block_type]      a content block starts
+    ["b", id, seq, index, block_type, html]  a content block starts: its empty element
     ["d", id, seq, text]                   new text for the open block (never text already sent)
-    ["c", id, seq, index, html]            a text block is complete: its rendered markdown
+    ["m", id, seq, index, html, units]     markdown blocks closed in the open text block: their HTML
+                                           goes before the tail, whose first `units` UTF-16 code
+                                           units it replaces
+    ["c", id, seq, index, html]            a block is complete: its final element
     ["e", id, seq, html]                   the reply ended: the whole message, rendered
-    ["s", id, seq, blocks]                 snapshot; blocks = [[block_type, html or null, text], ...]
+    ["s", id, seq, blocks]                 snapshot; blocks = [[block_type, html, text so far], ...]
+    ["a", send_id, html, conversation_id, url, title]  a send was accepted: the turn's HTML
+    ["n", send_id, message]                a send was refused; the composer keeps the text
     ["x", message]                         a control frame was refused; the socket stays up
     ["r"]                                  frames were dropped (slow tab): resync every reply
+
+All HTML comes from the server's templates (`rendering`); the page's script only places it.
 """
 
 import asyncio
@@ -26,20 +32,19 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from typing import Protocol
 
-from channels.layers import get_channel_layer
 from django.conf import settings
+
+from . import metrics, relay
 
 log = logging.getLogger(__name__)
 
-# Names this process: in Message.worker, and on frames relayed to other processes.
+# Names this process in Message.worker.
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-WORKERS_GROUP = "chat-workers"  # stop and snapshot requests, to whichever process runs a reply
-FRAMES_GROUP = "chat-frames"  # batches of frames, to every other process
-RELAY_INTERVAL = 0.005
 
 
 class Subscriber(Protocol):
@@ -63,8 +68,121 @@ def encode(frame: list) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
+def end_frame(message_id: int, seq: int, html: str) -> list:
+    return ["e", message_id, seq, html]
+
+
+def send_accepted_frame(send_id: str, html: str, conversation_id: int, url: str, title: str) -> list:
+    return ["a", send_id, html, conversation_id, url, title]
+
+
+def send_refused_frame(send_id: str, reason: str) -> list:
+    return ["n", send_id, reason]
+
+
+def refusal_frame(reason: str) -> list:
+    return ["x", reason]
+
+
+RESYNC_FRAME = ["r"]
+
+
+LAGGING = 0.005  # event-loop lag past which text is coalesced even after a quiet interval
+
+
+class LoopLag:
+    """How late this process's event loop runs a timer (sampled every 10 ms by `watch`)."""
+
+    seconds = 0.0
+    task: asyncio.Task | None = None
+
+    def watch(self) -> None:
+        if self.task is None or self.task.done() or self.task.get_loop() is not asyncio.get_running_loop():
+            self.task = detached(self._sample())
+
+    async def _sample(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.01
+            await asyncio.sleep(0.01)
+            self.seconds = max(0.0, loop.time() - due)
+
+
+loop_lag = LoopLag()
+
+
+class FrameWriter:
+    """The frames of one reply, in order. It owns the sequence number, the text not sent yet and
+    the coalescing timer: at most one text frame per CHAT_FRAME_INTERVAL, carrying only new text."""
+
+    def __init__(self, conversation_id: int, message_id: int, received_at: float | None = None) -> None:
+        self.conversation_id = conversation_id
+        self.message_id = message_id
+        self.received_at = received_at  # time.perf_counter() when the send reached the server
+        self.seq = 0
+        self.pending = ""
+        self.flush_handle: asyncio.TimerHandle | None = None
+        self.last_flush = 0.0
+
+    def block_started(self, index: int, block_type: str, html: str) -> None:
+        self._publish("b", index, block_type, html)
+
+    def text(self, text: str) -> None:
+        """Coalesce only under load: text after a quiet interval goes out at once (the leading
+        edge); text that comes faster than the frame interval, or while the event loop lags,
+        waits for the next frame, so frames grow instead of queueing."""
+        self.pending += text
+        if self.flush_handle is None:
+            loop = asyncio.get_running_loop()
+            due = self.last_flush + settings.CHAT_FRAME_INTERVAL
+            if due <= loop.time() and loop_lag.seconds < LAGGING:
+                self.flush()
+            else:
+                self.flush_handle = loop.call_at(max(due, loop.time()), self.flush)
+
+    def markdown(self, index: int, html: str, units: int) -> None:
+        """Blocks of the open text closed: their HTML replaces the first `units` (UTF-16) of the tail."""
+        self._publish("m", index, html, units)
+
+    def block_done(self, index: int, html: str) -> None:
+        self._publish("c", index, html)
+
+    def ended(self, html: str) -> None:
+        self._publish("e", html)
+
+    def snapshot(self, blocks: list[list]) -> list:
+        """A frame that brings a joining tab up to date; live frames follow from seq + 1."""
+        self.flush()
+        return ["s", self.message_id, self.seq, blocks]
+
+    def flush(self) -> None:
+        flushed_at = asyncio.get_running_loop().time()
+        if self.flush_handle is not None:
+            # Count from when the timer was due, not when it ran: timers fire a little late, and
+            # that drift would otherwise add up to a steady extra delay at a steady token rate.
+            flushed_at = min(flushed_at, self.flush_handle.when())
+            self.flush_handle.cancel()
+            self.flush_handle = None
+        if self.pending:
+            text, self.pending = self.pending, ""
+            self.seq += 1
+            publish(self.conversation_id, ["d", self.message_id, self.seq, text])
+            self.last_flush = flushed_at
+            if self.received_at is not None:
+                metrics.FIRST_TOKEN_SECONDS.observe(time.perf_counter() - self.received_at)
+                self.received_at = None
+
+    def _publish(self, kind: str, *fields) -> None:
+        self.flush()  # text before a block boundary goes first
+        self.seq += 1
+        publish(self.conversation_id, [kind, self.message_id, self.seq, *fields])
+
+
 def subscribe(conversation_id: int, subscriber: Subscriber) -> None:
-    _subscribers.setdefault(conversation_id, set()).add(subscriber)
+    watchers = _subscribers.setdefault(conversation_id, set())
+    if not watchers and cross_process():
+        relay.watch(conversation_id)  # the first tab here: other processes route its frames to us
+    watchers.add(subscriber)
 
 
 def unsubscribe(conversation_id: int, subscriber: Subscriber) -> None:
@@ -73,6 +191,13 @@ def unsubscribe(conversation_id: int, subscriber: Subscriber) -> None:
         watchers.discard(subscriber)
         if not watchers:
             del _subscribers[conversation_id]
+            if cross_process():
+                relay.unwatch(conversation_id)
+
+
+def watched() -> list[int]:
+    """The conversations some tab in this process watches."""
+    return list(_subscribers)
 
 
 def cross_process() -> bool:
@@ -82,49 +207,28 @@ def cross_process() -> bool:
 def publish(conversation_id: int, frame: list) -> None:
     """One encode and one push per watching tab; never blocks."""
     text = encode(frame)
-    _deliver(conversation_id, text)
+    metrics.FRAMES.inc()
+    deliver(conversation_id, text)
     if cross_process():
-        _relay.put(conversation_id, text)
+        relay.put(conversation_id, text)
 
 
-def _deliver(conversation_id: int, text: str) -> None:
+def deliver(conversation_id: int, text: str) -> None:
+    """Hand an encoded frame to this process's tabs on that conversation."""
     for subscriber in tuple(_subscribers.get(conversation_id, ())):
         subscriber.push(text)
 
 
-class _Relay:
-    """Frames bound for other processes, sent in order by one task (per event loop)."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue | None = None
-        self.task: asyncio.Task | None = None
-
-    def put(self, conversation_id: int, text: str) -> None:
-        loop = asyncio.get_running_loop()
-        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
-            self.queue = asyncio.Queue()
-            self.task = detached(self._send_all(self.queue))
-        self.queue.put_nowait((conversation_id, text))
-
-    async def _send_all(self, queue: asyncio.Queue) -> None:
-        """Everything queued goes out as one message to every process; then at most one message
-        per RELAY_INTERVAL, so Redis traffic grows with processes, not with streams."""
-        layer = get_channel_layer()
-        while True:
-            batch = [await queue.get()]
-            while not queue.empty():
-                batch.append(queue.get_nowait())
-            try:
-                await layer.group_send(
-                    FRAMES_GROUP, {"type": "frames.batch", "origin": WORKER_ID, "frames": batch}
-                )
-            except Exception:
-                log.exception("could not relay %d frames to other workers", len(batch))
-            await asyncio.sleep(RELAY_INTERVAL)
-
-
-_relay = _Relay()
-_listener: asyncio.Task | None = None
+def reset() -> None:
+    """Forget this process's background tasks (each test has its own event loop)."""
+    global loop_lag
+    if loop_lag.task is not None:
+        try:
+            loop_lag.task.cancel()
+        except RuntimeError:  # its loop is already closed
+            pass
+    loop_lag = LoopLag()
+    relay.reset()
 
 
 def detached(coro) -> asyncio.Task:
@@ -134,49 +238,6 @@ def detached(coro) -> asyncio.Task:
     request's thread executor, which shuts down when the response is sent.
     """
     return asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
-
-
-def start_worker_listener() -> None:
-    """Once per process (cross-process mode): deliver other processes' frames to our tabs, and
-    answer stop and snapshot requests for our replies."""
-    global _listener
-    stale = _listener is None or _listener.done() or _listener.get_loop() is not asyncio.get_running_loop()
-    if cross_process() and stale:
-        _listener = detached(_listen())
-
-
-async def _listen() -> None:
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(WORKERS_GROUP, channel)
-    await layer.group_add(FRAMES_GROUP, channel)
-    while True:
-        event = await layer.receive(channel)
-        if event["type"] == "frames.batch":
-            if event["origin"] != WORKER_ID:  # our own frames were delivered in-process
-                for conversation_id, text in event["frames"]:
-                    _deliver(conversation_id, text)
-            continue
-        reply = live_reply(event.get("message", 0), event.get("conversation", 0))
-        if reply is None:
-            continue
-        if event["type"] == "reply.stop":
-            reply.stop()
-        elif event["type"] == "reply.resync":
-            await layer.send(event["reply_to"], {"type": "stream.frame", "frame": encode(reply.snapshot())})
-
-
-async def ask_workers(kind: str, message_id: int, conversation_id: int, reply_to: str) -> None:
-    """Forward a `stop` or `resync` (snapshot) request to whichever process runs the reply."""
-    await get_channel_layer().group_send(
-        WORKERS_GROUP,
-        {
-            "type": f"reply.{kind}",
-            "message": message_id,
-            "conversation": conversation_id,
-            "reply_to": reply_to,
-        },
-    )
 
 
 def live_reply(message_id: int, conversation_id: int) -> LiveReply | None:

@@ -3,5 +3,6 @@ from django.urls import path
 from .consumers import ConversationConsumer
 
 websocket_urlpatterns = [
-    path("ws/c/<int:conversation_id>/", ConversationConsumer.as_asgi()),
+    path("ws/c/<id:conversation_id>/", ConversationConsumer.as_asgi()),
+    path("ws/new/", ConversationConsumer.as_asgi()),
 ]

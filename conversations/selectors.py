@@ -1,29 +1,26 @@
 """Reads, always scoped to the requesting user."""
 
-import base64
-import hashlib
-import hmac
-from pathlib import Path
 
-from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
+from django.db.models.functions import Coalesce
 
 from teams.selectors import prompts_usable_by
-from usage.selectors import totals as usage_totals
 
-from .anthropic_request import Turn, turns_of
 from .models import Attachment, ContentBlock, Conversation, Message, ModelPrice
-from .pricing import Price
+from .pricing import Price, hit_rate
+from .versions import Tree
 
 
 def conversation_list_for_user(user) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(owner=user).order_by("-updated_at").only("id", "title")
+    """Newest first, as the sidebar lists them (sidebar.py): not archived, not deleted."""
+    mine = Conversation.objects.visible().filter(owner=user, archived_at__isnull=True)
+    return mine.order_by("-updated_at").only("id", "title")
 
 
 def conversation_for_user(user, conversation_id: int) -> Conversation | None:
     if not user.is_authenticated:
         return None
-    return Conversation.objects.filter(owner=user, pk=conversation_id).first()
+    return Conversation.objects.visible().filter(owner=user, pk=conversation_id).first()
 
 
 def messages_with_blocks(conversation: Conversation) -> QuerySet[Message]:
@@ -32,75 +29,71 @@ def messages_with_blocks(conversation: Conversation) -> QuerySet[Message]:
     )
 
 
-def messages_marking_latest(conversation: Conversation) -> list[Message]:
-    """The page's messages; the latest question and reply get `is_latest` (they can be edited or
-    regenerated)."""
-    messages = list(messages_with_blocks(conversation))
-    current = [m for m in messages if not m.superseded][-2:]
-    for message in current:
-        message.is_latest = True
+def conversation_tree(conversation_id: int) -> Tree:
+    """The shape of a conversation (which message follows which), from one narrow query."""
+    rows = Message.objects.filter(conversation_id=conversation_id).values_list("id", "parent_id", "chosen_at")
+    return Tree(rows)
+
+
+def _messages_and_tree(conversation_id: int) -> tuple[dict[int, Message], Tree]:
+    messages = {m.pk: m for m in Message.objects.filter(conversation_id=conversation_id)}
+    return messages, Tree((m.pk, m.parent_id, m.chosen_at) for m in messages.values())
+
+
+def _with_blocks(messages: list[Message]) -> list[Message]:
+    prefetch_related_objects(messages, Prefetch("blocks", queryset=ContentBlock.objects.order_by("index")))
     return messages
 
 
+def chosen_messages(conversation_id: int) -> list[Message]:
+    """The page's messages: the chosen branch, first to last, each with its `versions`, and the
+    last one marked `is_leaf`. Two queries, however many messages and branches."""
+    messages, tree = _messages_and_tree(conversation_id)
+    branch = [messages[i] for i in tree.path()]
+    for message in branch:
+        message.versions = tree.versions(message.pk)
+    if branch:
+        branch[-1].is_leaf = True
+    return _with_blocks(branch)
+
+
+def with_versions(message: Message) -> Message:
+    """`message` marked as the page shows it (its `versions`, `is_leaf`) when it is rendered alone,
+    as a reply that ended is: one query of its siblings and its children."""
+    rows = Message.objects.filter(
+        Q(parent_id=message.parent_id) | Q(parent_id=message.pk), conversation_id=message.conversation_id
+    ).values_list("id", "parent_id", "chosen_at")
+    tree = Tree(rows)
+    message.versions = tree.versions(message.pk)
+    message.is_leaf = tree.is_leaf(message.pk)
+    return message
+
+
 def message_for_user(user, message_id: int) -> Message | None:
-    return Message.objects.filter(pk=message_id, conversation__owner=user).first()
+    return Message.objects.filter(
+        pk=message_id, conversation__owner=user, conversation__deleted_at__isnull=True
+    ).first()
 
 
 def earlier_messages(reply: Message) -> list[Message]:
-    return list(messages_with_blocks(reply.conversation).filter(id__lt=reply.id, superseded=False))
+    """What `reply` follows on its branch, first to last, with their blocks: the history its
+    request sends. Other branches (older versions, and what follows them) are never sent."""
+    messages, tree = _messages_and_tree(reply.conversation_id)
+    return _with_blocks([messages[i] for i in tree.ancestors(reply.pk)])
 
 
-def turns_before(reply: Message, *, skip: int = 0) -> list[Turn]:
-    """The stored history a reply answers: every earlier message of its conversation, but the
-    oldest `skip` (left out to fit the context window)."""
-    return turns_for(earlier_messages(reply)[skip:])
-
-
-def turns_for(messages: list[Message]) -> list[Turn]:
-    """Messages as the API sees them. Image and document blocks are stored as references to an
-    Attachment; here they become the API's base64 blocks, read from storage."""
-    ids = [
-        b.payload["attachment_id"] for m in messages for b in m.blocks.all() if "attachment_id" in b.payload
-    ]
-    stored = Attachment.objects.in_bulk(ids) if ids else {}
-    return [
-        turn
-        for m in messages
-        for turn in turns_of(m.role, [_api_block(b.payload, stored) for b in m.blocks.all()])
-    ]
-
-
-def _api_block(payload: dict, stored: dict[int, Attachment]) -> dict:
-    if "attachment_id" not in payload:
-        return payload
-    attachment = stored[payload["attachment_id"]]
-    data = (Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes()
-    source = {"type": "base64", "media_type": attachment.media_type, "data": base64.b64encode(data).decode()}
-    return {"type": payload["type"], "source": source}
-
-
-def attachments_for_user(user, ids: list[str]) -> list[Attachment] | None:
+def attachments_for_user(user, ids: list[int]) -> list[Attachment] | None:
     """The user's attachments with these ids, in order; None if any is missing or someone else's."""
-    if not all(i.isdigit() for i in ids):
-        return None
-    found = Attachment.objects.filter(owner=user).in_bulk([int(i) for i in ids])
+    found = Attachment.objects.filter(owner=user).in_bulk(ids) if ids else {}
     if len(found) != len(set(ids)):
         return None
-    return [found[int(i)] for i in ids]
+    return [found[i] for i in ids]
 
 
 def attachment_for_viewer(user, attachment_id: int) -> Attachment | None:
-    """The owner may see an attachment; so may staff (admin review)."""
-    attachment = Attachment.objects.filter(pk=attachment_id).first()
-    if attachment is None or not (attachment.owner_id == user.pk or user.is_staff):
-        return None
-    return attachment
-
-
-def opaque_user_id(user_id: int) -> str:
-    """The `metadata.user_id` sent to the API: stable per user, and reveals nothing about them."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"user:{user_id}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:32]
+    """The owner's attachment, else None. Staff see others' files only inside an audited transcript
+    opening (review.views.transcript_attachment), never here."""
+    return Attachment.objects.filter(pk=attachment_id, owner_id=user.pk).first()
 
 
 def price_for_model(model: str) -> Price | None:
@@ -112,8 +105,39 @@ def price_for_model(model: str) -> Price | None:
     return Price(row.input, row.output, row.cache_write_5m, row.cache_write_1h, row.cache_read)
 
 
+# Usage sums, by the names the usage pages show, for any queryset of replies.
+TOKENS = {
+    "input": "input_tokens",
+    "cache_write": "cache_creation_input_tokens",
+    "cache_read": "cache_read_input_tokens",
+    "output": "output_tokens",
+}
+
+
+def usage_sums() -> dict:
+    sums = {name: Coalesce(Sum(field), 0) for name, field in TOKENS.items()}
+    sums["cost"] = Sum("cost")
+    sums["saved"] = Sum("cache_savings")
+    sums["replies"] = Count("id")
+    return sums
+
+
+def with_hit_rate(row: dict) -> dict:
+    row["hit_rate"] = hit_rate(
+        input_tokens=row["input"],
+        cache_creation_input_tokens=row["cache_write"],
+        cache_read_input_tokens=row["cache_read"],
+    )
+    return row
+
+
+def reply_totals(replies: QuerySet[Message]) -> dict:
+    """Token, cost and savings sums, and the cache hit rate, over these replies."""
+    return with_hit_rate(replies.aggregate(**usage_sums()))
+
+
 def conversation_totals(conversation: Conversation) -> dict:
-    return usage_totals(conversation.messages.filter(role=Message.Role.ASSISTANT))
+    return reply_totals(conversation.messages.filter(role=Message.Role.ASSISTANT))
 
 
 def newer_prompt_version(user, conversation: Conversation):

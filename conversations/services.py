@@ -1,20 +1,26 @@
 """Writes. Views and the generator call these; each runs in one transaction."""
 
 import hashlib
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone as dj_timezone
 
-from usage.budgets import BudgetExceeded, check_can_send
+from teams.models import PromptVersion
 
 from . import attachments as files
+from . import metrics, pricing, selectors
 from . import params as chat_params
+from .budgets import BudgetExceeded, check_can_send, spend_record
 from .capabilities import capabilities, reads_files
 from .models import Attachment, ContentBlock, Conversation, Message
-from .rendering import render_markdown
+from .rendering import render_markdown_blocks
 
 TITLE_LENGTH = 60
 
@@ -57,10 +63,10 @@ def _check_attachments(model: str, attachments: list[Attachment]) -> None:
 
 def conversation_start(
     *,
-    user,
+    user: AbstractBaseUser,
     text: str,
     model: str,
-    prompt_version=None,
+    prompt_version: PromptVersion | None = None,
     attachments: list[Attachment] = (),
     timezone: str = "",
 ) -> tuple[Conversation, Message]:
@@ -68,14 +74,15 @@ def conversation_start(
     text = check_message_text(text, attachments=attachments)
     _check_attachments(model, attachments)
     title = title_from_text(text or ", ".join(a.name for a in attachments))
-    with transaction.atomic():
-        conversation = Conversation.objects.create(
-            owner=user,
-            model=model,
-            title=title,
-            prompt_version=prompt_version,
-            params={"timezone": timezone} if timezone in chat_params.ZONES else {},
-        )
+    conversation = Conversation(
+        owner=user,
+        model=model,
+        title=title,
+        prompt_version=prompt_version,
+        params={"timezone": timezone} if timezone in chat_params.ZONES else {},
+    )
+    with _opening_reply(conversation):
+        conversation.save()
         _, reply = _add_turn(conversation, text, attachments)
     return conversation, reply
 
@@ -86,13 +93,25 @@ def message_send(
     """The user's message and a streaming reply to it, committed together."""
     text = check_message_text(text, attachments=attachments)
     _check_attachments(conversation.model, attachments)
+    with _opening_reply(conversation):
+        end = selectors.conversation_tree(conversation.pk).path()[-1:]
+        turn = _add_turn(conversation, text, attachments, parent_id=end[0] if end else None)
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=dj_timezone.now())
+    return turn
+
+
+@contextmanager
+def _opening_reply(conversation: Conversation) -> Iterator[None]:
+    """The one transaction that starts a streaming reply: the budget is checked inside it (so two
+    sends are checked one after the other), and a reply already streaming in the conversation,
+    which the database refuses, becomes ReplyInProgress."""
     try:
         with transaction.atomic():
-            turn = _add_turn(conversation, text, attachments)
-            Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+            _check_budget(conversation)
+            yield
     except IntegrityError as exc:
         raise ReplyInProgress() from exc
-    return turn
+    metrics.DB_WRITES.labels("send").inc()
 
 
 def _check_budget(conversation: Conversation) -> None:
@@ -103,12 +122,23 @@ def _check_budget(conversation: Conversation) -> None:
         raise ChatError(str(exc)) from exc
 
 
+def _new_reply(conversation: Conversation, **fields) -> Message:
+    return Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        model=conversation.model,
+        heartbeat_at=dj_timezone.now(),
+        **fields,
+    )
+
+
 def _add_turn(
-    conversation: Conversation, text: str, attachments: list[Attachment] = ()
+    conversation: Conversation, text: str, attachments: list[Attachment] = (), **fields
 ) -> tuple[Message, Message]:
-    """Files first, then the text: the order the API recommends for questions about them."""
-    _check_budget(conversation)
-    user_message = Message.objects.create(conversation=conversation, role=Message.Role.USER)
+    """The user's message (after `parent_id`, the end of the branch it continues) and a streaming
+    reply to it. Files first, then the text: the order the API recommends for questions about them."""
+    user_message = Message.objects.create(conversation=conversation, role=Message.Role.USER, **fields)
     payloads = [
         {
             "type": "image" if a.is_image else "document",
@@ -123,104 +153,98 @@ def _add_turn(
     ContentBlock.objects.bulk_create(
         ContentBlock(message=user_message, index=i, type=p["type"], payload=p) for i, p in enumerate(payloads)
     )
-    reply = Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.ASSISTANT,
-        status=Message.Status.STREAMING,
-        model=conversation.model,
-        heartbeat_at=timezone.now(),
-    )
-    return user_message, reply
+    return user_message, _new_reply(conversation, parent=user_message, chosen_at=user_message.chosen_at)
 
 
-def reply_retry(*, reply: Message) -> Message:
-    """Run a failed, stopped or interrupted reply again, in place of its old partial output."""
-    if reply.role != Message.Role.ASSISTANT or reply.is_streaming:
-        raise ChatError("Only a finished reply can be retried.")
-    if reply.conversation.messages.filter(id__gt=reply.id).exists():
-        raise ChatError("Only the latest reply can be retried.")
-    try:
-        with transaction.atomic():
-            _check_budget(reply.conversation)
-            reply.blocks.all().delete()
-            Message.objects.filter(pk=reply.pk).update(
-                status=Message.Status.STREAMING,
-                stop_reason="",
-                request_id="",
-                error="",
-                input_tokens=0,
-                output_tokens=0,
-                cache_creation_input_tokens=0,
-                cache_read_input_tokens=0,
-                trimmed=0,
-                model=reply.conversation.model,
-                heartbeat_at=timezone.now(),
-            )
-    except IntegrityError as exc:
-        raise ReplyInProgress() from exc
+def _ends_its_branch(reply: Message) -> bool:
+    """Retry and Continue change a reply in place: only one that nothing follows yet."""
+    return reply.role == Message.Role.ASSISTANT and not Message.objects.filter(parent_id=reply.pk).exists()
+
+
+def _restart(reply: Message, **fields) -> Message:
+    """The same reply streams again (Retry, Continue)."""
+    with _opening_reply(reply.conversation):
+        Message.objects.filter(pk=reply.pk).update(
+            status=Message.Status.STREAMING, heartbeat_at=dj_timezone.now(), **fields
+        )
     reply.refresh_from_db()
     return reply
 
 
-def _latest(conversation: Conversation) -> list[Message]:
-    return list(conversation.messages.filter(superseded=False).order_by("-id")[:2])
-
-
-def reply_regenerate(*, reply: Message) -> Message:
-    """A new reply to the same question; the old one stays visible as a previous version."""
-    conversation = reply.conversation
-    latest = _latest(conversation)
-    if not latest or latest[0].pk != reply.pk or reply.role != Message.Role.ASSISTANT or reply.is_streaming:
-        raise ChatError("Only the latest finished reply can be regenerated.")
-    try:
-        with transaction.atomic():
-            _check_budget(conversation)
-            Message.objects.filter(pk=reply.pk).update(superseded=True)
-            return Message.objects.create(
-                conversation=conversation,
-                role=Message.Role.ASSISTANT,
-                status=Message.Status.STREAMING,
-                model=conversation.model,
-                heartbeat_at=timezone.now(),
-            )
-    except IntegrityError as exc:
-        raise ReplyInProgress() from exc
-
-
-def message_edit(*, message: Message, text: str) -> tuple[Message, Message]:
-    """Replace the latest question (and its reply) with an edited one, and answer it."""
-    conversation = message.conversation
-    latest = _latest(conversation)
-    answered = len(latest) == 2 and latest[1].pk == message.pk and not latest[0].is_streaming
-    if message.role != Message.Role.USER or not answered:
-        raise ChatError("Only the latest message can be edited, once its reply has finished.")
-    text = check_message_text(text)
+def reply_retry(*, reply: Message) -> Message:
+    """Run a failed, stopped or interrupted reply again, in place of its old partial output."""
+    if reply.is_streaming or not _ends_its_branch(reply):
+        raise ChatError("Only the last reply can be retried, once it has finished; regenerate others.")
     with transaction.atomic():
-        Message.objects.filter(pk__in=[message.pk, latest[0].pk]).update(superseded=True)
-        attachments = [
-            Attachment.objects.get(pk=b.payload["attachment_id"], owner=conversation.owner)
-            for b in message.blocks.all()
-            if "attachment_id" in b.payload
-        ]
-        return _add_turn(conversation, text, attachments)
+        restarted = _restart(
+            reply,
+            stop_reason="",
+            request_id="",
+            error="",
+            input_tokens=0,
+            output_tokens=0,
+            cache_creation_input_tokens=0,
+            cache_read_input_tokens=0,
+            trimmed=0,
+            model=reply.conversation.model,
+        )
+        restarted.blocks.all().delete()
+    return restarted
 
 
 def reply_continue(*, reply: Message) -> Message:
     """Resume a reply that hit max_tokens: the same message streams on after its last block."""
     if reply.stop_reason != "max_tokens" or reply.status != Message.Status.COMPLETE:
         raise ChatError("Only a reply that was cut off at its length limit can be continued.")
-    if reply.conversation.messages.filter(id__gt=reply.id).exists():
-        raise ChatError("Only the latest reply can be continued.")
-    try:
-        with transaction.atomic():
-            _check_budget(reply.conversation)
-            Message.objects.filter(pk=reply.pk).update(
-                status=Message.Status.STREAMING, stop_reason="", heartbeat_at=timezone.now()
-            )
-    except IntegrityError as exc:
-        raise ReplyInProgress() from exc
-    reply.refresh_from_db()
-    return reply
+    if not _ends_its_branch(reply):
+        raise ChatError("Only the last reply can be continued; regenerate others.")
+    return _restart(reply, stop_reason="")
+
+
+def reply_regenerate(*, reply: Message) -> Message:
+    """A new version of a finished reply, any reply: another answer to the same question. It is
+    the chosen version now; the old one (and what followed it) stays one switch away."""
+    if reply.role != Message.Role.ASSISTANT or reply.is_streaming:
+        raise ChatError("Only a reply that has finished can be regenerated.")
+    conversation = reply.conversation
+    with _opening_reply(conversation):
+        chosen_at = _choose_branch(conversation.pk, reply.parent_id)
+        return _new_reply(conversation, parent_id=reply.parent_id, chosen_at=chosen_at)
+
+
+def message_edit(*, message: Message, text: str) -> tuple[Message, Message]:
+    """A new version of one of the user's messages, any of them, with the same files, and a reply
+    to it. It is the chosen version now; the old one and what followed it stay one switch away."""
+    if message.role != Message.Role.USER:
+        raise ChatError("Only your own messages can be edited.")
+    conversation = message.conversation
+    ids = [b.payload["attachment_id"] for b in message.blocks.all() if "attachment_id" in b.payload]
+    attachments = selectors.attachments_for_user(conversation.owner, ids)
+    if attachments is None:
+        raise ChatError("A file of this message is no longer stored, so it cannot be sent again.")
+    text = check_message_text(text, attachments=attachments)
+    _check_attachments(conversation.model, attachments)
+    with _opening_reply(conversation):
+        chosen_at = _choose_branch(conversation.pk, message.parent_id)
+        return _add_turn(conversation, text, attachments, parent_id=message.parent_id, chosen_at=chosen_at)
+
+
+def version_choose(*, message: Message) -> None:
+    """Show this version of its turn: the branch through it (and, below it, the versions chosen
+    there before) becomes the conversation's chosen branch."""
+    with transaction.atomic():
+        _choose_branch(message.conversation_id, message.pk)
+
+
+def _choose_branch(conversation_id: int, message_id: int | None) -> datetime:
+    """Choose the branch down to `message_id` (from a stale tab it may not be chosen now); return
+    the `chosen_at` that makes a new child of it the chosen one too."""
+    tree = selectors.conversation_tree(conversation_id)
+    chosen_at = tree.choice_time(dj_timezone.now())
+    if message_id is not None:
+        branch = [*tree.ancestors(message_id), message_id]
+        Message.objects.filter(pk__in=branch).update(chosen_at=chosen_at)
+    return chosen_at
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
@@ -228,7 +252,8 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
     if not title:
         raise ChatError("A title cannot be empty.")
     conversation.title = title
-    conversation.save(update_fields=["title", "updated_at"])
+    # Not `updated_at`: a rename must not move it to the top of the sidebar's list.
+    conversation.save(update_fields=["title"])
     return conversation
 
 
@@ -245,24 +270,28 @@ def conversation_configure(*, conversation: Conversation, model: str, params: di
     return conversation
 
 
-def conversation_switch_prompt(*, conversation: Conversation, version) -> None:
+def conversation_switch_prompt(*, conversation: Conversation, version: PromptVersion) -> None:
     """Pin the conversation to another prompt version; only ever on the user's explicit request."""
     conversation.prompt_version = version
     conversation.save(update_fields=["prompt_version", "updated_at"])
 
 
-def conversation_delete(*, conversation: Conversation) -> None:
-    conversation.delete()
-
-
 # --- persistence of a streaming reply (called by generation.py) ---------------------------
 
 
-def block_save(*, message_id: int, index: int, payload: dict) -> str:
-    """Store one content block (insert, or replace a checkpointed partial). Returns its HTML."""
-    rendered = render_markdown(payload["text"]) if payload["type"] == "text" else ""
+def block_save(*, message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
+    """Store one content block (insert, or replace a checkpointed partial). Returns its rendered
+    markdown; `rendered` is that HTML when the stream has rendered it already."""
     with transaction.atomic():
-        _put_block(message_id, index, payload, rendered=rendered)
+        rendered = _store_block(message_id, index, payload, rendered)
+    metrics.DB_WRITES.labels("block").inc()
+    return rendered
+
+
+def _store_block(message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
+    if rendered is None:
+        rendered = render_markdown_blocks(payload["text"]) if payload["type"] == "text" else ""
+    _put_block(message_id, index, payload, rendered=rendered)
     return rendered
 
 
@@ -278,21 +307,58 @@ def reply_checkpoint(*, message_id: int, index: int | None, payload: dict | None
     with transaction.atomic():
         if payload is not None and index is not None:
             _put_block(message_id, index, payload)
-        Message.objects.filter(pk=message_id).update(heartbeat_at=timezone.now(), worker=worker)
+        Message.objects.filter(pk=message_id).update(heartbeat_at=dj_timezone.now(), worker=worker)
+    metrics.DB_WRITES.labels("checkpoint").inc()
 
 
-def reply_finish(*, message_id: int, open_blocks: dict[int, dict], **fields) -> Message:
-    """The final write: status, usage, stop reason; plus any block that never reached its stop."""
+@dataclass
+class ReplyOutcome:
+    """How a reply ended, as its final write stores it (the cost is priced from `usage` there)."""
+
+    status: str = Message.Status.COMPLETE
+    error: str = ""
+    stop_reason: str = ""
+    stop_sequence: str = ""
+    trimmed: int = 0  # oldest messages left out to fit the context window
+    request_id: str = ""
+    usage: pricing.Usage = field(default_factory=pricing.Usage)
+
+    def add_usage(self, counts: dict[str, int]) -> None:
+        """Add one API call's token counts (a tool loop makes several calls)."""
+        self.usage = self.usage.plus(counts)
+
+
+def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: ReplyOutcome) -> Message:
+    """The final write: status, usage, cost, stop reason; plus any block that never reached its stop."""
     with transaction.atomic():
         for index, payload in open_blocks.items():
-            block_save(message_id=message_id, index=index, payload=payload)
-        Message.objects.filter(pk=message_id).update(**fields)
+            _store_block(message_id, index, payload)
+        model, user_id, team_id = Message.objects.values_list(
+            "model", "conversation__owner_id", "conversation__prompt_version__prompt__team_id"
+        ).get(pk=message_id)
+        price = selectors.price_for_model(model)
+        cost = pricing.cost(outcome.usage, price) if price else None
+        Message.objects.filter(pk=message_id).update(
+            status=outcome.status,
+            error=outcome.error,
+            stop_reason=outcome.stop_reason,
+            stop_sequence=outcome.stop_sequence,
+            trimmed=outcome.trimmed,
+            request_id=outcome.request_id,
+            worker="",
+            cost=cost,
+            cache_savings=pricing.cache_savings(outcome.usage, price) if price else None,
+            **asdict(outcome.usage),
+        )
+        if cost:
+            spend_record(user_id=user_id, team_id=team_id, cost=cost)
+    metrics.DB_WRITES.labels("final").inc()
     return Message.objects.select_related("conversation").get(pk=message_id)
 
 
 def orphaned_replies_interrupt() -> int:
     """Replies left `streaming` by a process that died become `interrupted`; their text stays."""
-    stale = timezone.now() - timedelta(seconds=settings.CHAT_ORPHAN_AFTER)
+    stale = dj_timezone.now() - timedelta(seconds=settings.CHAT_ORPHAN_AFTER)
     return Message.objects.filter(status=Message.Status.STREAMING, heartbeat_at__lt=stale).update(
         status=Message.Status.INTERRUPTED,
         error="The server stopped while this reply was streaming.",

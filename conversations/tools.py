@@ -123,6 +123,7 @@ def _search(data: SearchInput, context: ToolContext) -> str:
         ContentBlock.objects.filter(
             Q(payload__text__icontains=data.query),
             message__conversation__owner_id=context.user_id,
+            message__conversation__deleted_at__isnull=True,
             type="text",
         )
         .select_related("message__conversation")

@@ -1,23 +1,45 @@
 from django.urls import path
 
-from . import views
+from chatsite.throttle import limit_signups
+
+from . import sidebar_views, views
 
 urlpatterns = [
+    # Conversations
     path("", views.home, name="home"),
     path("new/", views.new_chat, name="new_chat"),
     path("new/start/", views.start_chat, name="start_chat"),
-    path("c/<int:conversation_id>/", views.conversation_page, name="conversation"),
-    path("c/<int:conversation_id>/send/", views.send_message, name="send_message"),
-    path("c/<int:conversation_id>/rename/", views.rename_conversation, name="rename_conversation"),
-    path("c/<int:conversation_id>/delete/", views.delete_conversation, name="delete_conversation"),
-    path("c/<int:conversation_id>/prompt/", views.switch_prompt, name="switch_prompt"),
-    path("c/<int:conversation_id>/settings/", views.conversation_settings, name="conversation_settings"),
-    path("m/<int:message_id>/retry/", views.retry_reply, name="retry_reply"),
-    path("m/<int:message_id>/continue/", views.continue_reply, name="continue_reply"),
-    path("m/<int:message_id>/regenerate/", views.regenerate_reply, name="regenerate_reply"),
-    path("m/<int:message_id>/edit/", views.edit_message, name="edit_message"),
-    path("accounts/signup/", views.signup, name="signup"),
+    path("c/<id:conversation_id>/", views.conversation_page, name="conversation"),
+    path("c/<id:conversation_id>/send/", views.send_message, name="send_message"),
+    path("c/<id:conversation_id>/rename/", views.rename_conversation, name="rename_conversation"),
+    path("c/<id:conversation_id>/delete/", views.delete_conversation, name="delete_conversation"),
+    path("c/<id:conversation_id>/prompt/", views.switch_prompt, name="switch_prompt"),
+    path("c/<id:conversation_id>/settings/", views.conversation_settings, name="conversation_settings"),
+    # The sidebar: search, the list's pages, and each item's menu
+    path("search/", sidebar_views.conversation_search, name="conversation_search"),
+    path("sidebar/", sidebar_views.sidebar_list, name="sidebar_list"),
+    path("c/<id:conversation_id>/item/", sidebar_views.sidebar_item, name="sidebar_item"),
+    path("c/<id:conversation_id>/title/", sidebar_views.sidebar_rename, name="sidebar_rename"),
+    path("c/<id:conversation_id>/pin/", sidebar_views.conversation_pin, name="conversation_pin"),
+    path("c/<id:conversation_id>/unpin/", sidebar_views.conversation_unpin, name="conversation_unpin"),
+    path("c/<id:conversation_id>/archive/", sidebar_views.conversation_archive, name="conversation_archive"),
+    path(
+        "c/<id:conversation_id>/unarchive/",
+        sidebar_views.conversation_unarchive,
+        name="conversation_unarchive",
+    ),
+    path("c/<id:conversation_id>/restore/", sidebar_views.conversation_restore, name="conversation_restore"),
+    # One message of a conversation
+    path("m/<id:message_id>/retry/", views.retry_reply, name="retry_reply"),
+    path("m/<id:message_id>/continue/", views.continue_reply, name="continue_reply"),
+    path("m/<id:message_id>/regenerate/", views.regenerate_reply, name="regenerate_reply"),
+    path("m/<id:message_id>/edit/", views.edit_message, name="edit_message"),
+    path("m/<id:message_id>/edit/form/", views.edit_form, name="edit_form"),
+    path("m/<id:message_id>/choose/", views.choose_version, name="choose_version"),
+    # Accounts, files, operations
+    path("accounts/signup/", limit_signups(views.signup), name="signup"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_page, name="metrics"),
     path("attachments/", views.upload_attachment, name="upload_attachment"),
-    path("attachments/<int:attachment_id>/", views.attachment_file, name="attachment_file"),
+    path("attachments/<id:attachment_id>/", views.attachment_file, name="attachment_file"),
 ]

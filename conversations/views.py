@@ -1,84 +1,93 @@
 """Pages and htmx partials. Each view checks ownership; someone else's conversation is a 404."""
 
-from pathlib import Path
+import hmac
+import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from teams.selectors import prompts_usable_by
-from usage.budgets import statuses as budget_statuses
 
-from . import attachments, catalog, generation, health, params, selectors, services
+from . import (
+    attachments,
+    catalog,
+    forms,
+    generation,
+    health,
+    metrics,
+    organising,
+    params,
+    selectors,
+    sending,
+    services,
+    serving,
+    sidebar_views,
+)
+from .budgets import statuses as budget_statuses
 from .capabilities import capabilities, reads_files
 from .models import Conversation, Message
 from .services import ChatError
-
-
-def _owned_conversation(user, conversation_id: int) -> Conversation:
-    conversation = selectors.conversation_for_user(user, conversation_id)
-    if conversation is None:
-        raise Http404("No such conversation")
-    return conversation
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-def _composer_error(request: HttpRequest, error: str, template: str, context: dict) -> HttpResponse:
+def _composer_error(request: HttpRequest, error: str, conversation: Conversation | None) -> HttpResponse:
     """422 with the error; the htmx swap targets only the error line, so the typed text stays."""
-    context = {**context, "error": error, "text": request.POST.get("text", "")}
-    response = render(request, template, context, status=422)
     if request.htmx:
         response = render(request, "conversations/_composer_error.html", {"error": error}, status=422)
         response["HX-Retarget"] = "#composer-error"
         response["HX-Reswap"] = "innerHTML"
-    return response
+        return response
+    context = _page_context(request.user, conversation, error=error, text=request.POST.get("text", ""))
+    context["chosen_prompt"] = request.POST.get("prompt", "")
+    template = "conversations/conversation.html" if conversation else "conversations/new.html"
+    return render(request, template, context, status=422)
 
 
-def _page_context(user, conversation: Conversation | None = None) -> dict:
-    return {
-        "conversations": selectors.conversation_list_for_user(user),
+def _page_context(user, conversation: Conversation | None = None, **extra) -> dict:
+    """Everything the new-chat and conversation pages show. Every path that renders them (the
+    page, a refused send, a settings error) builds its context here, so none shows less."""
+    model = conversation.model if conversation else settings.CHAT_DEFAULT_MODEL
+    context = {
         "conversation": conversation,
         "models": catalog.available(),
         "default_model": settings.CHAT_DEFAULT_MODEL,
         "prompts": prompts_usable_by(user),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         "max_files": attachments.MAX_FILES_PER_MESSAGE,
-        "reads_files": reads_files(conversation.model if conversation else settings.CHAT_DEFAULT_MODEL),
+        "reads_files": reads_files(model),
+        "model_name": catalog.display_name(model),
         "budgets": budget_statuses(user, _team_ids(conversation)),
     }
+    if conversation is not None:
+        context.update(
+            messages_list=selectors.chosen_messages(conversation.pk),
+            totals=selectors.conversation_totals(conversation),
+            newer_prompt=selectors.newer_prompt_version(user, conversation),
+            caps=capabilities(conversation.model),
+            chosen=params.stored(conversation.params),
+            efforts=["low", "medium", "high", "max"],
+        )
+    return {**context, **extra}
+
+
+def _owned_conversation(user, conversation_id: int) -> Conversation:
+    return sending.owned_conversation(user, conversation_id)
 
 
 def _team_ids(conversation: Conversation | None) -> list[int]:
     version = conversation.prompt_version if conversation else None
     return [version.prompt.team_id] if version and version.prompt.team_id else []
-
-
-def _attachments(user, request: HttpRequest) -> list:
-    """The attachments the form names; 404 if any is not the user's (forged ids included)."""
-    found = selectors.attachments_for_user(user, request.POST.getlist("attachment"))
-    if found is None:
-        raise Http404("No such attachment")
-    return found
-
-
-def _chosen_prompt_version(user, prompt_id: str):
-    """The latest version of a prompt the user may use; ChatError for anything else."""
-    if not prompt_id:
-        return None
-    prompt = prompts_usable_by(user).filter(pk=prompt_id).first() if prompt_id.isdigit() else None
-    if prompt is None:
-        raise ChatError("That system prompt is not available to you.")
-    return prompt.latest
 
 
 @login_required
@@ -89,53 +98,35 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def new_chat(request: HttpRequest) -> HttpResponse:
-    context = _page_context(request.user)
-    context["chosen_prompt"] = request.GET.get("prompt", "")
+    context = _page_context(request.user, chosen_prompt=request.GET.get("prompt", ""))
     return render(request, "conversations/new.html", context)
 
 
 @login_required
 @require_POST
 async def start_chat(request: HttpRequest) -> HttpResponse:
-    user = await request.auser()
-    model = request.POST.get("model") or settings.CHAT_DEFAULT_MODEL
-    if not await sync_to_async(catalog.is_available)(model):
-        model = settings.CHAT_DEFAULT_MODEL
-    files = await sync_to_async(_attachments)(user, request)
+    # All the database work in one hop to a thread, as for a send.
+    received = time.perf_counter()
+    response, reply_id = await sync_to_async(_start)(request, await request.auser())
+    if reply_id is not None:
+        metrics.send_handled(time.perf_counter() - received, "post")
+        generation.start(reply_id, received_at=received)
+    return response
+
+
+def _start(request: HttpRequest, user) -> tuple[HttpResponse, int | None]:
+    request.user = user
     try:
-        version = await sync_to_async(_chosen_prompt_version)(user, request.POST.get("prompt", ""))
-        conversation, reply = await sync_to_async(services.conversation_start)(
-            user=user,
-            text=request.POST.get("text", ""),
-            model=model,
-            prompt_version=version,
-            attachments=files,
-        )
+        sent = sending.conversation_post(user=user, data=request.POST)
     except ChatError as exc:
-        context = await sync_to_async(_page_context)(user)
-        context["chosen_prompt"] = request.POST.get("prompt", "")
-        return await sync_to_async(_composer_error)(request, str(exc), "conversations/new.html", context)
-    generation.start(reply.pk)
-    return _redirect(request, reverse("conversation", args=[conversation.pk]))
+        return _composer_error(request, str(exc), None), None
+    return _redirect(request, reverse("conversation", args=[sent.conversation.pk])), sent.reply.pk
 
 
 @login_required
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _owned_conversation(request.user, conversation_id)
-    context = _page_context(request.user, conversation)
-    context["messages_list"] = selectors.messages_marking_latest(conversation)
-    context["totals"] = selectors.conversation_totals(conversation)
-    context["newer_prompt"] = selectors.newer_prompt_version(request.user, conversation)
-    context.update(_settings_context(conversation))
-    return render(request, "conversations/conversation.html", context)
-
-
-def _settings_context(conversation: Conversation) -> dict:
-    return {
-        "caps": capabilities(conversation.model),
-        "chosen": params.stored(conversation.params),
-        "efforts": ["low", "medium", "high", "max"],
-    }
+    return render(request, "conversations/conversation.html", _page_context(request.user, conversation))
 
 
 def _params_from_form(post) -> dict:
@@ -162,10 +153,7 @@ def conversation_settings(request: HttpRequest, conversation_id: int) -> HttpRes
         )
     except ChatError as exc:
         conversation.refresh_from_db()
-        context = _page_context(request.user, conversation)
-        context.update(_settings_context(conversation))
-        context["messages_list"] = selectors.messages_with_blocks(conversation)
-        context["settings_error"] = str(exc)
+        context = _page_context(request.user, conversation, settings_error=str(exc))
         return render(request, "conversations/conversation.html", context, status=422)
     return redirect("conversation", conversation.pk)
 
@@ -184,92 +172,118 @@ def switch_prompt(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @login_required
 @require_POST
 async def send_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    user = await request.auser()
     # All the database work in one hop to a thread: each hop costs a context switch, and a burst
     # of sends would otherwise keep the event loop waiting for the GIL.
-    response, reply_id = await sync_to_async(_send)(request, user, conversation_id)
+    received = time.perf_counter()
+    response, reply_id = await sync_to_async(_send)(request, await request.auser(), conversation_id)
     if reply_id is not None:
-        generation.start(reply_id)  # after rendering: its first frame must not precede seq 0
+        metrics.send_handled(time.perf_counter() - received, "post")
+        generation.start(reply_id, received_at=received)  # after rendering: no frame before seq 0
     return response
 
 
 def _send(request: HttpRequest, user, conversation_id: int) -> tuple[HttpResponse, int | None]:
-    conversation = _owned_conversation(user, conversation_id)
-    files = _attachments(user, request)
+    request.user = user
     try:
-        user_message, reply = services.message_send(
-            conversation=conversation, text=request.POST.get("text", ""), attachments=files
-        )
+        sent = sending.message_post(user=user, conversation_id=conversation_id, data=request.POST)
     except ChatError as exc:
-        context = _page_context(user, conversation)
-        context["messages_list"] = list(selectors.messages_with_blocks(conversation))
-        return _composer_error(request, str(exc), "conversations/conversation.html", context), None
+        conversation = _owned_conversation(user, conversation_id)
+        return _composer_error(request, str(exc), conversation), None
     if not request.htmx:
-        return redirect("conversation", conversation.pk), reply.pk
-    turn = [(user_message, user_message.blocks.all()), (reply, [])]
-    response = render(request, "conversations/_turn.html", {"turn": turn})
+        return redirect("conversation", conversation_id), sent.reply.pk
+    response = HttpResponse(sent.html)
     response["HX-Trigger"] = "chat:sent"
-    return response, reply.pk
+    return response, sent.reply.pk
 
 
-async def _rerun(request: HttpRequest, message_id: int, service) -> HttpResponse:
-    """Retry or Continue: the reply streams again in place of its old element."""
-    user = await request.auser()
-    message = await sync_to_async(selectors.message_for_user)(user, message_id)
-    if message is None:
-        raise Http404("No such message")
-    try:
-        reply = await sync_to_async(service)(reply=message)
-    except ChatError as exc:
-        return HttpResponse(str(exc), status=409)
-    if not request.htmx:
-        generation.start(reply.pk)
-        return redirect("conversation", reply.conversation_id)
-    blocks = await sync_to_async(list)(reply.blocks.order_by("index"))
-    response = await sync_to_async(render)(
-        request, "conversations/_message.html", {"message": reply, "blocks": blocks, "fresh": True}
-    )
-    generation.start(reply.pk)
+async def _rerun(request: HttpRequest, message_id: int, change) -> HttpResponse:
+    """Retry, Continue, Regenerate or Edit: `change(message)` returns the reply that streams next,
+    and `_answer` how the page shows it. The database work is one hop to a thread."""
+    response, reply_id = await sync_to_async(_change)(request, await request.auser(), message_id, change)
+    if reply_id is not None:
+        generation.start(reply_id)
     return response
 
 
-@login_required
-@require_POST
-async def retry_reply(request: HttpRequest, message_id: int) -> HttpResponse:
-    return await _rerun(request, message_id, services.reply_retry)
-
-
-@login_required
-@require_POST
-async def continue_reply(request: HttpRequest, message_id: int) -> HttpResponse:
-    return await _rerun(request, message_id, services.reply_continue)
-
-
-async def _replace(request: HttpRequest, message_id: int, change) -> HttpResponse:
-    """Regenerate or edit: the page reloads, showing the old version folded and the new reply streaming."""
-    user = await request.auser()
-    message = await sync_to_async(selectors.message_for_user)(user, message_id)
+def _change(request: HttpRequest, user, message_id: int, change) -> tuple[HttpResponse, int | None]:
+    message = selectors.message_for_user(user, message_id)
     if message is None:
         raise Http404("No such message")
     try:
-        reply = await sync_to_async(change)(message)
+        reply = change(message)
     except ChatError as exc:
-        return HttpResponse(str(exc), status=409)
-    generation.start(reply.pk)
-    return _redirect(request, reverse("conversation", args=[message.conversation_id]))
+        return HttpResponse(str(exc), status=409, content_type="text/plain"), None
+    if not request.htmx:
+        return redirect("conversation", message.conversation_id), reply.pk
+    if reply.pk != message.pk:
+        # Regenerate and Edit: a new branch; the list shows it, its new reply streaming.
+        return _message_list(request, message.conversation_id, fresh_id=reply.pk), reply.pk
+    # Retry and Continue: the reply streams again in place of its old element.
+    blocks = list(reply.blocks.order_by("index"))
+    context = {"message": selectors.with_versions(reply), "blocks": blocks, "fresh": True}
+    return render(request, "conversations/_message.html", context), reply.pk
+
+
+def _message_list(request: HttpRequest, conversation_id: int, **extra) -> HttpResponse:
+    """The conversation's messages (the inside of #messages), along its chosen branch; `fresh_id`
+    is a reply about to stream, which the page follows from its first frame."""
+    context = {"messages_list": selectors.chosen_messages(conversation_id), **extra}
+    return render(request, "conversations/conversation.html#message-list", context)
+
+
+def _rerun_view(service):
+    """A POST view that runs `service(reply=message)` on one of the user's replies."""
+
+    @login_required
+    @require_POST
+    async def view(request: HttpRequest, message_id: int) -> HttpResponse:
+        return await _rerun(request, message_id, lambda message: service(reply=message))
+
+    return view
+
+
+retry_reply = _rerun_view(services.reply_retry)
+continue_reply = _rerun_view(services.reply_continue)
+regenerate_reply = _rerun_view(services.reply_regenerate)
 
 
 @login_required
 @require_POST
-async def regenerate_reply(request: HttpRequest, message_id: int) -> HttpResponse:
-    return await _replace(request, message_id, lambda message: services.reply_regenerate(reply=message))
+def choose_version(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Show this version of its turn (a switcher's Previous or Next): the list from the new branch."""
+    message = selectors.message_for_user(request.user, message_id)
+    if message is None:
+        raise Http404("No such message")
+    services.version_choose(message=message)
+    if not request.htmx:
+        return redirect("conversation", message.conversation_id)
+    return _message_list(request, message.conversation_id)
+
+
+@login_required
+@require_GET
+def edit_form(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The edit box for one of the user's messages, with its text; its files go with the edit."""
+    message = selectors.message_for_user(request.user, message_id)
+    if message is None or message.role != Message.Role.USER:
+        raise Http404("No such message")
+    blocks = list(message.blocks.all())
+    context = {
+        "message": message,
+        "text": "\n\n".join(b.payload["text"] for b in blocks if b.type == "text"),
+        "files": [b.payload["name"] for b in blocks if "attachment_id" in b.payload],
+    }
+    return render(request, "conversations/_edit_form.html", context)
 
 
 @login_required
 @require_POST
 async def edit_message(request: HttpRequest, message_id: int) -> HttpResponse:
-    text = request.POST.get("text", "")
-    return await _replace(
+    form = forms.EditForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(forms.first_error(form), status=422, content_type="text/plain")
+    text = form.cleaned_data["text"]
+    return await _rerun(
         request, message_id, lambda message: services.message_edit(message=message, text=text)[1]
     )
 
@@ -278,8 +292,11 @@ async def edit_message(request: HttpRequest, message_id: int) -> HttpResponse:
 @require_POST
 def rename_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _owned_conversation(request.user, conversation_id)
+    form = forms.RenameForm(request.POST)
     try:
-        services.conversation_rename(conversation=conversation, title=request.POST.get("title", ""))
+        if not form.is_valid():
+            raise ChatError(forms.first_error(form))
+        services.conversation_rename(conversation=conversation, title=form.cleaned_data["title"])
     except ChatError as exc:
         return HttpResponse(str(exc), status=422)
     return _redirect(request, reverse("conversation", args=[conversation.pk]))
@@ -288,14 +305,21 @@ def rename_conversation(request: HttpRequest, conversation_id: int) -> HttpRespo
 @login_required
 @require_POST
 async def delete_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Stop its reply if one streams, then delete it with an Undo (organising.py)."""
     user = await request.auser()
     conversation = await sync_to_async(_owned_conversation)(user, conversation_id)
     streaming = await sync_to_async(list)(
         conversation.messages.filter(status=Message.Status.STREAMING).values_list("pk", flat=True)
     )
     await generation.stop_and_wait(streaming)
-    await sync_to_async(services.conversation_delete)(conversation=conversation)
-    return _redirect(request, reverse("home"))
+    return await sync_to_async(_trash)(request, user, conversation)
+
+
+def _trash(request: HttpRequest, user, conversation: Conversation) -> HttpResponse:
+    request.user = user
+    organising.deleted_conversations_purge()  # the ones whose Undo has expired, anyone's
+    organising.conversation_trash(conversation=conversation)
+    return sidebar_views.after_delete(request, conversation)
 
 
 @login_required
@@ -332,16 +356,18 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
     attachment = selectors.attachment_for_viewer(request.user, attachment_id)
     if attachment is None:
         raise Http404("No such attachment")
-    path = Path(settings.MEDIA_ROOT) / attachment.storage_key
-    response = FileResponse(
-        path.open("rb"),
-        content_type=attachment.media_type,
-        as_attachment=not attachment.is_image,
-        filename=attachment.name,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return serving.attachment_response(attachment)
+
+
+def metrics_page(request: HttpRequest) -> HttpResponse:
+    """This process's Prometheus metrics, for staff or a scraper with CHAT_METRICS_TOKEN."""
+    token = settings.CHAT_METRICS_TOKEN
+    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    # As bytes: compare_digest raises TypeError on str with non-ASCII characters (any header can carry them).
+    if not (request.user.is_staff or (token and hmac.compare_digest(bearer.encode(), token.encode()))):
+        raise Http404("No such page")
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 async def healthz(request: HttpRequest) -> HttpResponse:

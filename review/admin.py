@@ -1,15 +1,10 @@
 from django.contrib import admin
 
-from .models import TranscriptView
+from .models import SearchAudit, TranscriptView
 
 
-@admin.register(TranscriptView)
-class TranscriptViewAdmin(admin.ModelAdmin):
-    """The audit log: superusers read it; nobody adds, edits or deletes it from the UI."""
-
-    list_display = ["viewed_at", "staff", "conversation_title", "conversation_owner", "reason"]
-    list_filter = ["staff"]
-    search_fields = ["conversation_title", "reason"]
+class AuditLogAdmin(admin.ModelAdmin):
+    """An audit log: superusers read it; nobody adds, edits or deletes it from the UI."""
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser
@@ -25,3 +20,17 @@ class TranscriptViewAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(TranscriptView)
+class TranscriptViewAdmin(AuditLogAdmin):
+    list_display = ["viewed_at", "staff", "conversation_title", "conversation_owner", "reason"]
+    list_filter = ["staff"]
+    search_fields = ["conversation_title", "reason"]
+
+
+@admin.register(SearchAudit)
+class SearchAuditAdmin(AuditLogAdmin):
+    list_display = ["searched_at", "staff", "query", "match_count"]
+    list_filter = ["staff"]
+    search_fields = ["query"]

@@ -1,16 +1,21 @@
 """Reads for staff review. Lists carry titles only; message text is shown only in an audited view."""
 
+from datetime import timedelta
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from conversations.models import ContentBlock, Conversation, Message
+from conversations.models import Attachment, ContentBlock, Conversation, Message
 
-from .models import TranscriptView
+from .models import SearchAudit, TranscriptView
 
 STATUSES = ["error", "interrupted", "stopped", "streaming"]
 
 
 def conversations_for_review(filters: dict) -> QuerySet[Conversation]:
-    qs = Conversation.objects.select_related("owner", "prompt_version__prompt").order_by("-updated_at")
+    """`filters` is the cleaned data of review.forms.ReviewFilterForm."""
+    qs = Conversation.objects.visible().select_related("owner", "prompt_version__prompt")
+    qs = qs.order_by("-updated_at")
     if filters.get("user"):
         qs = qs.filter(owner__username__iexact=filters["user"])
     if filters.get("team"):
@@ -43,3 +48,26 @@ def conversations_for_review(filters: dict) -> QuerySet[Conversation]:
 
 def reviews_of_user(user) -> QuerySet[TranscriptView]:
     return TranscriptView.objects.filter(conversation_owner=user).select_related("staff")
+
+
+def searches_listing_user(user) -> QuerySet[SearchAudit]:
+    """Staff text searches that listed any of the user's conversations."""
+    return SearchAudit.objects.filter(listed_owners=user).select_related("staff")
+
+
+def opened_recently(staff, conversation_id: int, *, hours: float) -> bool:
+    """Whether this staff member opened the transcript (an audited TranscriptView) in the last `hours`."""
+    since = timezone.now() - timedelta(hours=hours)
+    return TranscriptView.objects.filter(
+        staff=staff, conversation_id=conversation_id, viewed_at__gte=since
+    ).exists()
+
+
+def attachment_of_conversation(conversation: Conversation, attachment_id: int) -> Attachment | None:
+    """The attachment when one of the conversation's content blocks refers to it, else None."""
+    referenced = ContentBlock.objects.filter(
+        message__conversation=conversation, payload__attachment_id=attachment_id
+    )
+    return Attachment.objects.filter(
+        Exists(referenced), pk=attachment_id, owner_id=conversation.owner_id
+    ).first()

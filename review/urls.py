@@ -4,7 +4,12 @@ from . import views
 
 urlpatterns = [
     path("review/", views.conversation_list, name="review_list"),
-    path("review/<int:conversation_id>/", views.open_prompt, name="review_open"),
-    path("review/<int:conversation_id>/transcript/", views.transcript, name="review_transcript"),
+    path("review/<id:conversation_id>/", views.open_prompt, name="review_open"),
+    path("review/<id:conversation_id>/transcript/", views.transcript, name="review_transcript"),
+    path(
+        "review/<id:conversation_id>/attachments/<id:attachment_id>/",
+        views.transcript_attachment,
+        name="review_attachment",
+    ),
     path("account/reviews/", views.my_reviews, name="my_reviews"),
 ]

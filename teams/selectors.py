@@ -1,9 +1,6 @@
 """Reads, always scoped to the requesting user. Someone outside a team sees none of it."""
 
-from django.db.models import F, Q, QuerySet
-
-from conversations.models import Message
-from usage.selectors import breakdown
+from django.db.models import Q, QuerySet
 
 from .models import Membership, PromptVersion, SystemPrompt, Team
 
@@ -45,13 +42,6 @@ def teams_user_can_publish_to(user) -> QuerySet[Team]:
     return Team.objects.filter(
         memberships__user=user, memberships__role__in=[Membership.Role.OWNER, Membership.Role.EDITOR]
     ).order_by("name")
-
-
-def version_stats(prompt: SystemPrompt) -> list[dict]:
-    """Per version, newest first: replies, tokens, cache hit rate, tokens read from cache, money saved."""
-    replies = Message.objects.filter(conversation__prompt_version__prompt=prompt, role=Message.Role.ASSISTANT)
-    rows = breakdown(replies, version=F("conversation__prompt_version__number"))
-    return sorted(rows, key=lambda row: -row["version"])
 
 
 def versions_with_diffs(prompt: SystemPrompt) -> list[tuple[PromptVersion, list[tuple[str, str]]]]:

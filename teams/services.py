@@ -75,7 +75,9 @@ def _keep_an_owner(membership: Membership, *, leaving: bool) -> None:
 
 
 def _check_prompt(name: str, text: str) -> tuple[str, str]:
-    name, text = name.strip(), text.strip()
+    # Browsers send a textarea's newlines as CRLF: store LF, so the cached prompt prefix is the
+    # same bytes whoever saved it.
+    name, text = name.strip(), text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not name:
         raise TeamError("A prompt needs a name.")
     if not text:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
+from .forms import MemberAddForm, MemberUpdateForm, NewPromptForm, PromptForm, TeamForm, checked
 from .models import Membership, PromptVersion
 from .services import TeamError
 
@@ -17,7 +18,7 @@ def _membership(request: HttpRequest, team_id: int, *, owner: bool = False) -> M
     if membership is None:
         raise Http404("No such team")
     if owner and membership.role != Membership.Role.OWNER:
-        raise PermissionDenied("Only owners manage members")
+        raise PermissionDenied("Only owners manage members.")
     return membership
 
 
@@ -44,7 +45,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            team = services.team_create(user=request.user, name=request.POST.get("name", ""))
+            team = services.team_create(user=request.user, name=checked(TeamForm(request.POST))["name"])
             return redirect("team_detail", team.pk)
         except TeamError as exc:
             error = str(exc)
@@ -64,11 +65,8 @@ def team_detail(request: HttpRequest, team_id: int) -> HttpResponse:
 def member_add(request: HttpRequest, team_id: int) -> HttpResponse:
     membership = _membership(request, team_id, owner=True)
     try:
-        services.member_add(
-            team=membership.team,
-            identifier=request.POST.get("user", ""),
-            role=request.POST.get("role", "member"),
-        )
+        data = checked(MemberAddForm(request.POST))
+        services.member_add(team=membership.team, identifier=data["user"], role=data["role"])
     except TeamError as exc:
         return _team_page(request, membership, str(exc), 422)
     return redirect("team_detail", team_id)
@@ -82,10 +80,11 @@ def member_update(request: HttpRequest, team_id: int, membership_id: int) -> Htt
     if target is None:
         raise Http404("No such member")
     try:
-        if request.POST.get("action") == "remove":
+        data = checked(MemberUpdateForm(request.POST))
+        if data["action"] == "remove":
             services.member_remove(membership=target)
         else:
-            services.member_set_role(membership=target, role=request.POST.get("role", ""))
+            services.member_set_role(membership=target, role=data["role"])
     except TeamError as exc:
         return _team_page(request, mine, str(exc), 422)
     if target.user_id == request.user.pk and request.POST.get("action") == "remove":
@@ -115,14 +114,19 @@ def prompt_new(request: HttpRequest) -> HttpResponse:
     form = {"name": "", "text": "", "team": "", "cache_ttl": "5m"}
     if request.method == "POST":
         form = {key: request.POST.get(key, "") for key in form}
-        team = None
-        if form["team"]:
-            team = selectors.teams_user_can_publish_to(request.user).filter(pk=form["team"]).first()
-            if team is None:
-                raise Http404("No such team")
         try:
+            data = checked(NewPromptForm(request.POST))
+            team = None
+            if data["team"] is not None:
+                team = selectors.teams_user_can_publish_to(request.user).filter(pk=data["team"]).first()
+                if team is None:
+                    raise Http404("No such team")
             prompt = services.prompt_create(
-                user=request.user, name=form["name"], text=form["text"], team=team, cache_ttl=_ttl(form)
+                user=request.user,
+                name=data["name"],
+                text=data["text"],
+                team=team,
+                cache_ttl=data["cache_ttl"],
             )
             return redirect("prompt_detail", prompt.pk)
         except TeamError as exc:
@@ -130,16 +134,12 @@ def prompt_new(request: HttpRequest) -> HttpResponse:
     return _prompt_form(request, {"form": form})
 
 
-def _ttl(form: dict) -> str:
-    return form["cache_ttl"] if form["cache_ttl"] in PromptVersion.CacheTTL.values else "5m"
-
-
 def _prompt(request: HttpRequest, prompt_id: int, *, edit: bool = False):
     access = selectors.prompt_access(request.user, prompt_id)
     if access is None:
         raise Http404("No such prompt")
     if edit and not access[1]:
-        raise PermissionDenied("Only the team's editors and owners edit its prompts")
+        raise PermissionDenied("Only the team's editors and owners edit its prompts.")
     return access
 
 
@@ -150,7 +150,6 @@ def prompt_detail(request: HttpRequest, prompt_id: int) -> HttpResponse:
         "prompt": prompt,
         "can_edit": can_edit,
         "versions": selectors.versions_with_diffs(prompt),
-        "stats": selectors.version_stats(prompt) if can_edit else None,
     }
     return render(request, "teams/prompt_detail.html", context)
 
@@ -163,8 +162,13 @@ def prompt_edit(request: HttpRequest, prompt_id: int) -> HttpResponse:
     if request.method == "POST":
         form = {key: request.POST.get(key, "") for key in form}
         try:
+            data = checked(PromptForm(request.POST))
             services.prompt_edit(
-                user=request.user, prompt=prompt, name=form["name"], text=form["text"], cache_ttl=_ttl(form)
+                user=request.user,
+                prompt=prompt,
+                name=data["name"],
+                text=data["text"],
+                cache_ttl=data["cache_ttl"],
             )
             return redirect("prompt_detail", prompt.pk)
         except TeamError as exc:

@@ -1,12 +1,16 @@
 import asyncio
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import connections
 
-from conversations import llm
-from tests.fakes import FakeAnthropic
+from conversations import catalog, generation, llm, realtime
+from conversations.models import Conversation
+from fakes import FakeAnthropic
+from teams import services as team_services
+from tests.helpers import reply_with_usage
 from tests.live import browser, page  # noqa: F401 (one Playwright session for every browser test)
 
 
@@ -27,22 +31,17 @@ def _close_connections_of_the_sync_thread(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_channel_layer():
-    """Each async test has its own event loop; a Redis channel layer (and the tasks reading it)
-    belong to one loop, so every test gets new ones."""
+def _fresh_process_state():
+    """Each async test has its own event loop; tasks, clients and channel layers belong to one.
+    The cache (sessions, rate limits; Redis in the second pass) starts empty."""
+    from django.core.cache import cache
+
+    cache.clear()
     yield
     from channels.layers import channel_layers
 
-    from conversations import realtime
-
-    for task in (realtime._listener, realtime._relay.task):
-        if task is not None and not task.done():
-            try:
-                task.cancel()
-            except RuntimeError:  # its loop is already closed
-                pass
-    realtime._listener = None
-    realtime._relay = realtime._Relay()
+    realtime.reset()
+    generation.reset()
     channel_layers.backends.clear()
 
 
@@ -66,9 +65,9 @@ def fake_api(_fake_server, settings):
     settings.ANTHROPIC_API_KEY = "test-key"
     settings.CHAT_DEFAULT_MODEL = "claude-sonnet-4-6"
     settings.CHAT_API_MAX_RETRIES = 2
-    llm._client = None
+    llm.reset()
     yield _fake_server
-    llm._client = None
+    llm.reset()
 
 
 @pytest.fixture
@@ -79,3 +78,89 @@ def alice(db):
 @pytest.fixture
 def bob(db):
     return get_user_model().objects.create_user("bob", "bob@example.com", "bob-pass-123")
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_user("staff", "s@example.com", "staff-pass-123", is_staff=True)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def fresh_catalog():
+    """The model list is cached per process: list it again in this test, and forget it after."""
+    catalog.reset()
+    yield
+    catalog.reset()
+
+
+# --- teams and prompts -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(db):
+    make = get_user_model().objects.create_user
+    return {
+        name: make(name, f"{name}@example.com", f"{name}-pass-123")
+        for name in ["owner", "editor", "member", "outsider"]
+    }
+
+
+@pytest.fixture
+def team(people):
+    team = team_services.team_create(user=people["owner"], name="Support")
+    team_services.member_add(team=team, identifier="editor", role="editor")
+    team_services.member_add(team=team, identifier="member@example.com", role="member")
+    return team
+
+
+@pytest.fixture
+def prompt(team, people):
+    return team_services.prompt_create(
+        user=people["editor"], name="Support tone", text="Be kind.", team=team, cache_ttl="5m"
+    )
+
+
+# --- usage -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def usage_fixture(alice, bob):
+    team = team_services.team_create(user=alice, name="Legal")
+    prompt = team_services.prompt_create(user=alice, name="Reviewer", text="x", team=team, cache_ttl="5m")
+    legal = Conversation.objects.create(
+        owner=alice, title="Contract", model="claude-sonnet-4-6", prompt_version=prompt.latest
+    )
+    plain = Conversation.objects.create(owner=bob, title="=HYPERLINK(evil)", model="claude-haiku-4-5")
+    reply_with_usage(
+        legal,
+        days_ago=1,
+        input_tokens=100,
+        cache_creation_input_tokens=1000,
+        output_tokens=50,
+        cost=Decimal("0.01"),
+        cache_savings=Decimal("-0.0008"),
+    )
+    reply_with_usage(
+        legal,
+        input_tokens=100,
+        cache_read_input_tokens=1000,
+        output_tokens=50,
+        cost=Decimal("0.002"),
+        cache_savings=Decimal("0.0027"),
+    )
+    reply_with_usage(
+        plain,
+        model="claude-haiku-4-5",
+        input_tokens=200,
+        output_tokens=100,
+        cost=Decimal("0.0007"),
+        cache_savings=Decimal("0"),
+    )
+    reply_with_usage(plain, days_ago=90, input_tokens=999, cost=Decimal("9"))  # outside the default range
+    return team

@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fakes import FakeAnthropic
+from fakes import FakeAnthropic
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -271,6 +271,6 @@ def page(browser):
 def open_new_chat(page) -> None:
     """Click New chat and wait until chat.js has set up the composer: Enter typed (or a file
     picked) before that would be lost, as it would for a person on a slow link."""
-    page.get_by_role("link", name="New chat").click()
+    page.get_by_role("link", name="New chat", exact=True).click()
     page.wait_for_url("**/new/")
     page.wait_for_load_state("load")

@@ -11,19 +11,12 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.fakes import FakeAnthropic, Reply
+from fakes import FakeAnthropic, Reply
+from tests.helpers import login
 from tests.live import LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
-
-
-def login(page: Page, app: LiveApp, user: str) -> None:
-    page.goto(f"{app.url}/accounts/login/")
-    page.locator("input[name=username]").fill(user)
-    page.locator("input[name=password]").fill(app.users[user])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
 def new_page(browser: Browser, app: LiveApp, user: str) -> Page:

@@ -2,26 +2,12 @@
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, F, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import F, QuerySet
+from django.db.models.functions import TruncDate
 
-from conversations import pricing
 from conversations.models import Message
-
-TOKENS = {
-    "input": "input_tokens",
-    "cache_write": "cache_creation_input_tokens",
-    "cache_read": "cache_read_input_tokens",
-    "output": "output_tokens",
-}
-
-
-def usage_sums() -> dict:
-    sums = {name: Coalesce(Sum(field), 0) for name, field in TOKENS.items()}
-    sums["cost"] = Sum("cost")
-    sums["saved"] = Sum("cache_savings")
-    sums["replies"] = Count("id")
-    return sums
+from conversations.selectors import usage_sums, with_hit_rate
+from teams.models import SystemPrompt
 
 
 def replies_between(since: date, until: date) -> QuerySet[Message]:
@@ -31,25 +17,11 @@ def replies_between(since: date, until: date) -> QuerySet[Message]:
     return Message.objects.filter(role=Message.Role.ASSISTANT, created_at__gte=start, created_at__lt=end)
 
 
-def _with_hit_rate(row: dict) -> dict:
-    row["hit_rate"] = pricing.hit_rate(
-        input_tokens=row["input"],
-        cache_creation_input_tokens=row["cache_write"],
-        cache_read_input_tokens=row["cache_read"],
-    )
-    return row
-
-
-def totals(replies: QuerySet[Message]) -> dict:
-    """Token, cost and savings sums, and the cache hit rate, over these replies."""
-    return _with_hit_rate(replies.aggregate(**usage_sums()))
-
-
 def per_day(replies: QuerySet[Message]) -> list[dict]:
     rows = (
         replies.annotate(day=TruncDate("created_at")).values("day").annotate(**usage_sums()).order_by("day")
     )
-    return [_with_hit_rate(row) for row in rows]
+    return [with_hit_rate(row) for row in rows]
 
 
 def breakdown(replies: QuerySet[Message], **label) -> list[dict]:
@@ -59,7 +31,7 @@ def breakdown(replies: QuerySet[Message], **label) -> list[dict]:
         .annotate(**usage_sums())
         .order_by(F("cost").desc(nulls_last=True))
     )
-    return [_with_hit_rate(row) for row in rows]
+    return [with_hit_rate(row) for row in rows]
 
 
 def by_user(replies: QuerySet[Message]) -> list[dict]:
@@ -90,4 +62,11 @@ def most_expensive_conversations(replies: QuerySet[Message], limit: int = 10) ->
         .annotate(**usage_sums())
         .order_by("-cost")[:limit]
     )
-    return [_with_hit_rate(row) for row in rows]
+    return [with_hit_rate(row) for row in rows]
+
+
+def prompt_version_stats(prompt: SystemPrompt) -> list[dict]:
+    """Per version, newest first: replies, tokens, cache hit rate, tokens read from cache, money saved."""
+    replies = Message.objects.filter(conversation__prompt_version__prompt=prompt, role=Message.Role.ASSISTANT)
+    rows = breakdown(replies, version=F("conversation__prompt_version__number"))
+    return sorted(rows, key=lambda row: -row["version"])

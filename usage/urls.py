@@ -4,5 +4,6 @@ from . import views
 
 urlpatterns = [
     path("usage/", views.dashboard, name="usage_dashboard"),
-    path("teams/<int:team_id>/usage/", views.team_usage, name="team_usage"),
+    path("teams/<id:team_id>/usage/", views.team_usage, name="team_usage"),
+    path("prompts/<id:prompt_id>/usage/", views.prompt_usage, name="prompt_usage"),
 ]

@@ -3,14 +3,16 @@
 import csv
 from datetime import date, timedelta
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from chatsite.access import staff_required
+from conversations.selectors import reply_totals
 from teams.models import Membership
-from teams.selectors import membership_for
+from teams.selectors import membership_for, prompt_access
 
 from . import charts, selectors
 
@@ -60,7 +62,7 @@ def csv_response(name: str, label: str, rows: list[dict]) -> HttpResponse:
     return response
 
 
-@staff_member_required
+@staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     since, until, error = date_range(request)
     replies = selectors.replies_between(since, until)
@@ -75,7 +77,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "since": since,
         "until": until,
         "error": error,
-        "totals": selectors.totals(replies),
+        "totals": reply_totals(replies),
         "days": days,
         "bars": charts.stacked_bars(days),
         "series": charts.SERIES,
@@ -91,10 +93,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def team_usage(request: HttpRequest, team_id: int) -> HttpResponse:
-    """Owners only (anyone else: 404). Totals and per member; never transcripts."""
+    """The team's owners only: 404 outside the team (as for every team page), 403 for its members
+    who are not owners. Totals and per member; never transcripts."""
     membership = membership_for(request.user, team_id)
-    if membership is None or membership.role != Membership.Role.OWNER:
+    if membership is None:
         raise Http404("No such team")
+    if membership.role != Membership.Role.OWNER:
+        raise PermissionDenied("Only the team's owners see its usage.")
     since, until, error = date_range(request)
     replies = selectors.replies_between(since, until).filter(
         conversation__prompt_version__prompt__team_id=team_id
@@ -104,7 +109,17 @@ def team_usage(request: HttpRequest, team_id: int) -> HttpResponse:
         "since": since,
         "until": until,
         "error": error,
-        "totals": selectors.totals(replies),
+        "totals": reply_totals(replies),
         "members": charts.bar_list(selectors.by_user(replies)),
     }
     return render(request, "usage/team.html", context)
+
+
+@login_required
+def prompt_usage(request: HttpRequest, prompt_id: int) -> HttpResponse:
+    """The prompt page's caching table, per version (a partial it loads); its editors only, else 404."""
+    access = prompt_access(request.user, prompt_id)
+    if access is None or not access[1]:
+        raise Http404("No such prompt")
+    stats = selectors.prompt_version_stats(access[0])
+    return render(request, "usage/_prompt_versions.html", {"stats": stats})

@@ -31,20 +31,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.holds_writer = False
             _writer.release()
 
-    def _commit(self):
-        try:
-            return super()._commit()
-        finally:
-            self._release_writer()
+    def _then_release(method):  # noqa: N805 (applied to the base class's methods below)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._release_writer()
 
-    def _rollback(self):
-        try:
-            return super()._rollback()
-        finally:
-            self._release_writer()
+        return wrapper
 
-    def _close(self):
-        try:
-            return super()._close()
-        finally:
-            self._release_writer()
+    # The transaction ends (or the connection closes): the next writer may start.
+    _commit = _then_release(base.DatabaseWrapper._commit)
+    _rollback = _then_release(base.DatabaseWrapper._rollback)
+    _close = _then_release(base.DatabaseWrapper._close)

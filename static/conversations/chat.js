@@ -38,16 +38,28 @@
       } else if (maxChars && text.length > maxChars) {
         event.preventDefault();
         showError("The message is " + text.length.toLocaleString() + " characters long; the limit is " + maxChars.toLocaleString() + ".");
-      } else if (form.querySelector(".attachment.uploading")) {
+      } else if (form.querySelector(".attachment.failed")) {
         event.preventDefault();
-        showError("Wait for the files to finish uploading.");
+        showError("A file was refused (its reason is on it): remove it, then send.");
+      } else if (form.querySelector(".attachment.uploading")) {
+        event.preventDefault(); // not lost: it goes out, with the files, when the uploads finish
+        form.dataset.queued = "1";
+        showError("");
+        document.getElementById("send-button").textContent = "Sending after upload…";
       } else if (streamingReply()) {
         event.preventDefault();
         showError("A reply is still streaming. Wait for it or press Stop.");
+      } else if (sending) {
+        event.preventDefault();
       } else {
         showError("");
+        if (socket && socket.readyState === WebSocket.OPEN) {
+          event.preventDefault(); // the lean path: over the open socket; POST is the fallback
+          sendOverSocket(form);
+        }
       }
     });
+    composerError = showError;
     document.body.addEventListener("chat:sent", function () {
       input.value = "";
       document.getElementById("attachment-list").innerHTML = "";
@@ -61,10 +73,28 @@
     document.body.addEventListener("htmx:responseError", function (event) {
       if (event.detail.elt === form) showError("The server could not take that message (" + event.detail.xhr.status + "). Try again.");
     });
-    document.getElementById("stop-button").addEventListener("click", function () {
+    function stop() {
       const reply = streamingReply();
       if (reply && socket) socket.send(JSON.stringify({ type: "stop", message: Number(reply.dataset.message) }));
+      input.focus();
+    }
+    document.getElementById("stop-button").addEventListener("click", stop);
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && streamingReply() && !event.target.closest("details[open], dialog")) stop();
     });
+    const model = form.querySelector("select[name=model]");
+    if (model) model.addEventListener("change", function () {
+      input.placeholder = "Message " + model.selectedOptions[0].dataset.name + "…";
+    });
+  }
+
+  // A send made while files upload waits for them; a failed upload cancels it (the reason shows).
+  function uploadsSettled(form) {
+    if (!form.dataset.queued || form.querySelector(".attachment.uploading")) return;
+    delete form.dataset.queued;
+    document.getElementById("send-button").textContent = "Send";
+    if (!form.querySelector(".attachment.failed")) form.requestSubmit();
+    else composerError("A file was refused (its reason is on it): remove it, then send.");
   }
 
   // --- attachments: uploaded as soon as they are picked, dropped or pasted -------------------
@@ -88,6 +118,7 @@
       remove.setAttribute("aria-label", "Remove " + name);
       el.append(label, progress, remove);
       list.appendChild(el);
+      remove.addEventListener("click", function () { el.remove(); uploadsSettled(form); });
       return { el: el, label: label, progress: progress, remove: remove };
     }
 
@@ -99,7 +130,7 @@
       }
       const c = chip(file.name);
       const xhr = new XMLHttpRequest();
-      c.remove.addEventListener("click", function () { xhr.abort(); c.el.remove(); });
+      c.remove.addEventListener("click", function () { xhr.abort(); });
       xhr.open("POST", form.dataset.uploadUrl);
       xhr.setRequestHeader("X-CSRFToken", form.dataset.csrf);
       xhr.upload.addEventListener("progress", function (e) {
@@ -111,6 +142,7 @@
         if (xhr.status !== 200) { fail(c, data.error || file.name + ": the upload failed (" + xhr.status + ")."); return; }
         c.el.classList.remove("uploading");
         c.progress.remove();
+        setTimeout(function () { uploadsSettled(form); });
         if (data.media_type.indexOf("image/") === 0) {
           const img = document.createElement("img");
           img.src = data.url;
@@ -137,6 +169,7 @@
       c.progress.remove();
       c.label.textContent = message;
       c.el.setAttribute("role", "alert");
+      uploadsSettled(form);
     }
 
     picker.addEventListener("change", function () {
@@ -157,6 +190,79 @@
     });
   }
 
+  // --- sends over the socket ------------------------------------------------------------------
+  let sending = null; // the id of the send waiting for its answer
+  let sendCount = 0;
+  let composerError = function () {};
+
+  function sendOverSocket(form) {
+    sending = String(++sendCount);
+    const frame = {
+      type: form.dataset.start ? "start" : "send",
+      id: sending,
+      text: form.querySelector("textarea[name=text]").value,
+      attachments: Array.from(form.querySelectorAll("input[name=attachment]")).map(function (el) { return Number(el.value); }),
+    };
+    if (form.dataset.start) {
+      const prompt = form.querySelector("select[name=prompt]");
+      frame.model = (form.querySelector("select[name=model]") || {}).value || "";
+      frame.prompt = prompt && prompt.value ? Number(prompt.value) : null;
+      frame.timezone = (form.querySelector(".timezone-input") || {}).value || "";
+    }
+    socket.send(JSON.stringify(frame));
+  }
+
+  function sendAccepted(frame) {
+    // ["a", send_id, turn_html, conversation_id, url, title]
+    if (frame[1] !== sending) return;
+    sending = null;
+    const form = document.getElementById("composer");
+    if (form.dataset.start) becomeConversation(form, frame[3], frame[4], frame[5]);
+    const template = document.createElement("template");
+    template.innerHTML = frame[2].trim();
+    Array.from(template.content.children).forEach(function (el) {
+      messages.appendChild(el);
+      if (window.htmx) window.htmx.process(el);
+    });
+    document.body.dispatchEvent(new CustomEvent("chat:sent"));
+    flushEarlyFrames();
+    updateButtons();
+  }
+
+  function sendRefused(frame) {
+    // ["n", send_id, reason]: the text stays in the composer
+    if (frame[1] !== sending) return;
+    sending = null;
+    composerError(frame[2]);
+  }
+
+  function becomeConversation(form, id, url, title) {
+    // The new-chat page turns into the conversation's page without a reload; its socket already
+    // watches the new conversation. The header (settings, rename) is fetched afterwards.
+    delete form.dataset.start;
+    history.replaceState(null, "", url);
+    document.title = title;
+    messages.classList.remove("empty");
+    messages.querySelectorAll(".placeholder").forEach(function (el) { el.remove(); });
+    messages.dataset.wsUrl = "/ws/c/" + id + "/";
+    form.querySelectorAll(".model-select").forEach(function (el) { el.remove(); });
+    form.setAttribute("action", url + "send/");
+    form.setAttribute("hx-post", url + "send/");
+    if (window.htmx) window.htmx.process(form);
+    const list = document.querySelector(".conversation-list");
+    if (list) {
+      list.querySelectorAll("li.muted").forEach(function (el) { el.remove(); });
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = url;
+      link.textContent = title;
+      link.setAttribute("aria-current", "page");
+      item.appendChild(link);
+      list.prepend(item);
+    }
+    if (window.htmx) window.htmx.ajax("GET", url, { target: ".conversation-header", select: ".conversation-header", swap: "outerHTML" });
+  }
+
   // --- the stream --------------------------------------------------------------------------
   let socket = null;
   let messages = null;
@@ -168,35 +274,19 @@
   }
 
   function updateButtons() {
+    // Send turns into Stop in the same place; focus follows, so the keyboard never loses it.
     const streaming = !!streamingReply();
     const stop = document.getElementById("stop-button");
-    if (stop) stop.hidden = !streaming;
+    const send = document.getElementById("send-button");
+    if (!stop || !send) return;
+    const focused = document.activeElement === stop || document.activeElement === send;
+    stop.hidden = !streaming;
+    send.hidden = streaming;
+    if (focused) document.getElementById("message-input").focus();
   }
 
   function scrollToBottom() {
     if (stickToBottom) window.scrollTo(0, document.body.scrollHeight);
-  }
-
-  const BLOCK_LABELS = { thinking: "Thinking", redacted_thinking: "Thinking (redacted)", tool_use: "Tool call", tool_result: "Tool result" };
-
-  function blockElement(kind, index) {
-    let el;
-    if (kind === "text") {
-      el = document.createElement("div");
-      el.className = "block block-text markdown";
-    } else {
-      el = document.createElement("details");
-      el.className = kind.indexOf("tool") === 0 ? "block block-tool" : "block block-thinking";
-      el.open = kind.indexOf("tool") === 0;
-      const summary = document.createElement("summary");
-      summary.textContent = BLOCK_LABELS[kind] || kind;
-      el.appendChild(summary);
-    }
-    el.dataset.index = index;
-    const text = document.createElement(kind.indexOf("tool") === 0 ? "pre" : "div");
-    text.className = "streaming-text";
-    el.appendChild(text);
-    return el;
   }
 
   function fromHTML(html) {
@@ -215,6 +305,8 @@
   function applyFrame(frame) {
     const kind = frame[0];
     if (kind === "x") { console.warn("chat:", frame[1]); return; }
+    if (kind === "a") { sendAccepted(frame); return; }
+    if (kind === "n") { sendRefused(frame); return; }
     if (kind === "r") { resyncAll(); return; }
     const id = frame[1], seq = frame[2];
     const article = document.getElementById("message-" + id);
@@ -232,11 +324,25 @@
     article.dataset.seq = seq;
     const blocks = article.querySelector(".blocks");
     if (kind === "b") {
-      blocks.appendChild(blockElement(frame[4], frame[3]));
+      blocks.appendChild(fromHTML(frame[5]));
     } else if (kind === "d") {
       const open = blocks.lastElementChild;
       const target = open && open.querySelector(".streaming-text");
-      if (target) target.appendChild(document.createTextNode(frame[3]));
+      if (target) {
+        target.appendChild(document.createTextNode(frame[3]));
+        // An open code fence shows as code (monospace) until it closes and is highlighted.
+        const first = target.firstChild.nodeValue.slice(0, 8).trimStart();
+        target.classList.toggle("open-fence", first.startsWith("```") || first.startsWith("~~~"));
+      }
+    } else if (kind === "m") {
+      // Markdown blocks closed: their HTML goes before the tail, which loses the text they cover.
+      const block = blocks.querySelector('[data-index="' + frame[3] + '"]');
+      const tail = block && block.querySelector(".streaming-text");
+      if (tail) {
+        tail.insertAdjacentHTML("beforebegin", frame[4]);
+        tail.textContent = tail.textContent.slice(frame[5]);
+        addCopyButtons(block);
+      }
     } else if (kind === "c") {
       const block = blocks.querySelector('[data-index="' + frame[3] + '"]');
       const done = fromHTML(frame[4]);
@@ -249,16 +355,7 @@
   function applySnapshot(article, frame) {
     const blocks = article.querySelector(".blocks");
     blocks.innerHTML = "";
-    frame[3].forEach(function (item, index) {
-      let el;
-      if (item[1] !== null) {
-        el = fromHTML(item[1]);
-      } else {
-        el = blockElement(item[0], index);
-        el.querySelector(".streaming-text").textContent = item[2];
-      }
-      blocks.appendChild(el);
-    });
+    frame[3].forEach(function (item) { blocks.appendChild(fromHTML(item[1])); });
     article.dataset.seq = frame[2];
     addCopyButtons(article);
   }
@@ -281,12 +378,18 @@
     const banner = document.getElementById("connection-banner");
     socket.addEventListener("open", function () {
       attempt = 0;
+      messages.dataset.socket = "open"; // sends now take the socket (and tests can wait for it)
       if (banner) banner.hidden = true;
       resyncAll();
     });
     socket.addEventListener("message", function (event) { applyFrame(JSON.parse(event.data)); });
     socket.addEventListener("close", function (event) {
       socket = null;
+      messages.dataset.socket = "closed";
+      if (sending) {
+        sending = null;
+        composerError("The connection dropped before the message was taken. It is still here; send it again.");
+      }
       if (event.code === 4404) return; // not ours, or gone
       // Replies keep being generated and saved on the server; only the live view is lost.
       if (banner && attempt >= 2) banner.hidden = false;
@@ -302,6 +405,62 @@
       }
     });
     updateButtons();
+  }
+
+  // --- versions: Edit, Regenerate and the switchers answer with the list (#messages) -----------
+  function closeEditForm(form) {
+    const article = form.closest("[data-role=user]");
+    form.remove();
+    const edit = article && article.querySelector(".edit-button");
+    if (edit) edit.focus();
+  }
+
+  function serverSays(xhr) {
+    const plain = (xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0;
+    return plain && xhr.responseText ? xhr.responseText : "That did not work (" + xhr.status + "). Try again.";
+  }
+
+  function listSwapped(event) {
+    if (event.detail.target !== messages) return;
+    addCopyButtons(messages);
+    // A reply streaming on the branch now shown came back without its frames: ask for them.
+    messages.querySelectorAll("[data-role=assistant][data-status=streaming]").forEach(function (el) {
+      if (el.dataset.seq === undefined) resync(el.dataset.message);
+    });
+    const from = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (from && from.classList.contains("version-step")) return; // htmx keeps focus on the switcher
+    stickToBottom = true; // an edit or a regenerate: the new reply streams at the end of the branch
+    scrollToBottom();
+    const input = document.getElementById("message-input");
+    if (input && (!document.activeElement || document.activeElement === document.body)) input.focus();
+  }
+
+  function setupVersions() {
+    document.addEventListener("click", function (event) {
+      const cancel = event.target.closest && event.target.closest(".edit-form .edit-cancel");
+      if (cancel) closeEditForm(cancel.form);
+    });
+    // Capturing: Escape in the edit box cancels the edit, and does not stop a streaming reply.
+    document.addEventListener("keydown", function (event) {
+      const form = event.target.closest && event.target.closest(".edit-form");
+      if (!form) return;
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        closeEditForm(form);
+      } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.target.tagName === "TEXTAREA") {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    }, true);
+    document.body.addEventListener("htmx:responseError", function (event) {
+      const elt = event.detail.elt;
+      if (!messages || !elt || !messages.contains(elt)) return;
+      const form = elt.closest(".edit-form");
+      if (form) form.querySelector(".edit-error").textContent = serverSays(event.detail.xhr);
+      else composerError(serverSays(event.detail.xhr));
+    });
+    document.body.addEventListener("htmx:afterSwap", listSwapped);
   }
 
   // --- code blocks ---------------------------------------------------------------------------
@@ -328,6 +487,7 @@
     setupComposer();
     const composer = document.getElementById("composer");
     if (composer) setupAttachments(composer);
+    setupVersions();
     addCopyButtons(document);
     window.addEventListener("scroll", function () {
       stickToBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;

@@ -1,0 +1,38 @@
+"""Sessions read from the cache and written through to the database (Django's cached_db), that
+fall back to the database alone when the cache (Redis) is down: a page never fails because of it."""
+
+import logging
+
+from django.contrib.sessions.backends import cached_db
+from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+class SessionStore(cached_db.SessionStore):
+    def load(self):
+        try:
+            return super().load()
+        except RedisError as exc:
+            log.warning("session cache unreachable (%s): reading the database", exc)
+            return DatabaseStore.load(self)
+
+    async def aload(self):
+        try:
+            return await super().aload()
+        except RedisError as exc:
+            log.warning("session cache unreachable (%s): reading the database", exc)
+            return await DatabaseStore.aload(self)
+
+    def exists(self, session_key):
+        try:
+            return super().exists(session_key)
+        except RedisError:
+            return DatabaseStore.exists(self, session_key)
+
+    def delete(self, session_key=None):
+        try:
+            super().delete(session_key)
+        except RedisError:
+            DatabaseStore.delete(self, session_key)

@@ -1,0 +1,209 @@
+"""Frames across processes (REDIS_URL set): routed only to processes that have a tab watching.
+
+Each process has one channel-layer channel. A process with a tab on a conversation adds that
+channel to the conversation's watcher set in Redis (a sorted set whose scores are expiry times,
+refreshed every WATCH_TTL / 3, so a dead process drops out). Frames published here are batched
+(one channel-layer message per watching process every RELAY_INTERVAL at most) and sent only to
+those channels; with every tab on the generating process, nothing crosses Redis at all.
+
+Every process also listens on WORKERS_GROUP for `stop` and snapshot requests about replies it runs.
+"""
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+
+import redis.asyncio as aioredis
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from . import metrics, realtime
+
+log = logging.getLogger(__name__)
+
+WORKERS_GROUP = "chat-workers"  # stop and snapshot requests, to whichever process runs a reply
+RELAY_INTERVAL = 0.005
+WATCH_TTL = 60
+RETRY = 2.0  # seconds between reconnects while Redis is down
+
+
+class _Process:
+    """This process's side of the relay, in one event loop: its channel, its Redis client, and
+    the tasks that listen, relay and keep its watches fresh."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.channel = ""  # set by the listener before anything is relayed to us
+        self.ready = asyncio.Event()
+        self.down = False  # Redis failed, and the listener is retrying
+        self.redis = aioredis.from_url(settings.REDIS_URL)
+        self.queue: asyncio.Queue = asyncio.Queue()  # drained even while Redis is down
+        self.tasks = [realtime.detached(coro) for coro in (self._listen(), self._relay(), self._refresh())]
+
+    async def _listen(self) -> None:
+        """Receive other processes' frames and requests; when Redis fails, log it once and try
+        again (every RETRY seconds) with a new channel, so the process recovers by itself."""
+        layer = get_channel_layer()
+        while True:
+            try:
+                self.channel = await layer.new_channel()
+                await layer.group_add(WORKERS_GROUP, self.channel)
+                if self.down:
+                    log.warning("relay: Redis is reachable again")
+                self.down = False
+                self.ready.set()
+                for conversation_id in realtime.watched():  # tabs that came before the channel
+                    await self.watch(conversation_id)
+                while True:
+                    await self._handle(layer, await layer.receive(self.channel))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self.down:
+                    log.warning("relay: Redis is unreachable (%s); retrying every %s s", exc, RETRY)
+                self.down = True
+                self.ready.clear()
+                self.channel = ""
+                await asyncio.sleep(RETRY)
+
+    async def _handle(self, layer, event: dict) -> None:
+        if event["type"] == "frames.batch":
+            for conversation_id, text in event["frames"]:
+                realtime.deliver(conversation_id, text)
+            return
+        reply = realtime.live_reply(event.get("message", 0), event.get("conversation", 0))
+        if reply is None:
+            return
+        if event["type"] == "reply.stop":
+            reply.stop()
+        elif event["type"] == "reply.resync":
+            # To the asking process's tabs on that conversation (a snapshot is safe for all).
+            frames = [(reply.conversation_id, realtime.encode(reply.snapshot()))]
+            await layer.send(event["reply_to"], {"type": "frames.batch", "frames": frames})
+
+    async def _relay(self) -> None:
+        """Everything queued goes out at once, one message per watching process; then at most one
+        message per process every RELAY_INTERVAL, so Redis traffic grows with processes."""
+        layer = get_channel_layer()
+        while True:
+            batch = [await self.queue.get()]
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            if not self.ready.is_set():
+                continue  # Redis is down: no other process can be reached; tabs here got them
+            try:
+                for channel, frames in (await self._routes(batch)).items():
+                    await layer.send(channel, {"type": "frames.batch", "frames": frames})
+                    metrics.RELAY_MESSAGES.inc()
+            except Exception:
+                log.exception("could not relay %d frames to other workers", len(batch))
+            await asyncio.sleep(RELAY_INTERVAL)
+
+    async def _routes(self, batch: list[tuple[int, str]]) -> dict[str, list[tuple[int, str]]]:
+        """Each other process watching a conversation in the batch, with its frames, in order."""
+        conversations = list(dict.fromkeys(conversation_id for conversation_id, _ in batch))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversations:
+                pipe.zrangebyscore(_key(conversation_id), time.time(), "+inf")
+            found = await pipe.execute()
+        watchers = {
+            conversation_id: [c.decode() for c in channels if c.decode() != self.channel]
+            for conversation_id, channels in zip(conversations, found, strict=True)
+        }
+        routes: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for conversation_id, text in batch:
+            for channel in watchers[conversation_id]:
+                routes[channel].append((conversation_id, text))
+        return routes
+
+    async def watch(self, conversation_id: int) -> None:
+        if self.channel:
+            key = _key(conversation_id)
+            await self.redis.zadd(key, {self.channel: time.time() + WATCH_TTL})
+            await self.redis.expire(key, WATCH_TTL)
+
+    async def unwatch(self, conversation_id: int) -> None:
+        if self.channel:
+            await self.redis.zrem(_key(conversation_id), self.channel)
+
+    async def quietly(self, coro) -> None:
+        """A watch change in the background: when Redis is down, the listener says so and the
+        next refresh (or its reconnect) catches up."""
+        try:
+            await coro
+        except Exception:
+            pass
+
+    async def _refresh(self) -> None:
+        await self.ready.wait()
+        while True:
+            await asyncio.sleep(WATCH_TTL / 3)
+            try:
+                for conversation_id in realtime.watched():
+                    await self.watch(conversation_id)
+                    await self.redis.zremrangebyscore(_key(conversation_id), "-inf", time.time())
+            except Exception:
+                log.exception("could not refresh this process's watches")
+
+
+def _key(conversation_id: int) -> str:
+    return f"chat:watchers:{conversation_id}"
+
+
+_process: _Process | None = None
+
+
+def _here() -> _Process:
+    """This process's relay, started on first use (per event loop)."""
+    global _process
+    if _process is None or _process.loop is not asyncio.get_running_loop():
+        _process = _Process()
+    return _process
+
+
+def start() -> None:
+    """Once per process: listen for other processes' frames and requests."""
+    _here()
+
+
+def put(conversation_id: int, text: str) -> None:
+    _here().queue.put_nowait((conversation_id, text))
+
+
+def watch(conversation_id: int) -> None:
+    process = _here()
+    realtime.detached(process.quietly(process.watch(conversation_id)))
+
+
+def unwatch(conversation_id: int) -> None:
+    process = _here()
+    realtime.detached(process.quietly(process.unwatch(conversation_id)))
+
+
+async def ask_workers(kind: str, message_id: int, conversation_id: int) -> bool:
+    """Forward a `stop` or `resync` (snapshot) request to whichever process runs the reply; the
+    snapshot comes back to this process's tabs. False when Redis cannot be reached."""
+    process = _here()
+    if not process.ready.is_set():
+        return False
+    request = {"type": f"reply.{kind}", "message": message_id, "conversation": conversation_id}
+    try:
+        await get_channel_layer().group_send(WORKERS_GROUP, {**request, "reply_to": process.channel})
+    except Exception:
+        log.warning("relay: could not ask the other workers (Redis is unreachable)")
+        return False
+    return True
+
+
+def reset() -> None:
+    """Cancel this process's relay tasks and forget them (each test has its own event loop, and a
+    Redis client and the tasks reading it belong to one loop)."""
+    global _process
+    if _process is not None:
+        for task in _process.tasks:
+            try:
+                task.cancel()
+            except RuntimeError:  # its loop is already closed
+                pass
+    _process = None

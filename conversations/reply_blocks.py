@@ -1,0 +1,112 @@
+"""A streaming reply's content blocks: API-shaped blocks grown from the SDK's events, the frames
+that show them, and their HTML (while open, and once stored at their stop)."""
+
+import json
+
+from asgiref.sync import sync_to_async
+
+from . import realtime, rendering, services
+from .models import ContentBlock
+
+
+class ReplyBlocks:
+    def __init__(self, message_id: int, frames: realtime.FrameWriter) -> None:
+        self.message_id = message_id
+        self.frames = frames
+        self.blocks: dict[int, dict] = {}  # index -> API-shaped block, growing
+        self.html: dict[int, str] = {}  # index -> the block as the page shows it, once stored
+        self.tool_json: dict[int, str] = {}  # index -> a tool call's input JSON so far
+        self.live: dict[int, rendering.LiveMarkdown] = {}  # index -> an open text block's markdown
+        self.open_index: int | None = None
+        self.dirty = False  # the open block changed since the last checkpoint
+
+    def load(self, stored: list[ContentBlock]) -> None:
+        """The blocks a reply already has (a Continue resumes after them)."""
+        for block in stored:
+            self.blocks[block.index] = block.payload
+            self.html[block.index] = rendering.block_html(block)
+
+    def in_order(self) -> list[dict]:
+        return [self.blocks[i] for i in sorted(self.blocks)]
+
+    def snapshot(self) -> list[list]:
+        """[[block type, HTML, text so far], ...] for a tab that joins mid-stream."""
+        return [
+            [block["type"], self.html.get(i) or self._open_html(i), self._text_of(i)]
+            for i, block in sorted(self.blocks.items())
+        ]
+
+    def unstored(self) -> dict[int, dict]:
+        """Blocks that never reached their stop (the reply failed or was stopped mid-block)."""
+        return {i: b for i, b in self.blocks.items() if i not in self.html}
+
+    def checkpoint(self) -> tuple[int | None, dict | None]:
+        """The open block, if it changed since the last checkpoint, to store as partial text."""
+        index = self.open_index if self.dirty else None
+        self.dirty = False
+        return index, (dict(self.blocks[index]) if index is not None else None)
+
+    def open(self, index: int, block: dict) -> None:
+        if block["type"] == "tool_use":
+            block["input"] = {}
+            self.tool_json[index] = ""
+        block.pop("citations", None)
+        if block["type"] == "text":
+            self.live[index] = rendering.LiveMarkdown()
+        self.blocks[index] = block
+        self.open_index = index
+        self.frames.block_started(index, block["type"], self._open_html(index))
+
+    def delta(self, index: int, delta) -> None:
+        block = self.blocks[index]
+        kind = delta.type
+        if kind == "text_delta":
+            block["text"] += delta.text
+            self.frames.text(delta.text)
+            if "\n" in delta.text and (closed := self.live[index].feed(block["text"])):
+                self.frames.markdown(index, *closed)
+        elif kind == "thinking_delta":
+            block["thinking"] += delta.thinking
+            self.frames.text(delta.thinking)
+        elif kind == "signature_delta":
+            block["signature"] = delta.signature
+        elif kind == "input_json_delta":
+            self.tool_json[index] += delta.partial_json
+            self.frames.text(delta.partial_json)
+        self.dirty = True
+
+    async def close(self, index: int) -> None:
+        """Store the finished block (off the event loop), then swap its final HTML in."""
+        self.frames.flush()
+        block = self.blocks[index]
+        if block["type"] == "tool_use":
+            try:
+                block["input"] = json.loads(self.tool_json.pop(index) or "{}")
+            except json.JSONDecodeError:
+                block["input"] = {}  # the tool then answers with an is_error result
+        self.open_index = None
+        self.dirty = False
+        live = self.live.pop(index, None)
+        rendered = live.finish(block["text"]) if live else None
+        self.html[index] = await sync_to_async(_save)(self.message_id, index, dict(block), rendered)
+        self.frames.block_done(index, self.html[index])
+
+    def _text_of(self, index: int) -> str:
+        block = self.blocks[index]
+        return block.get("text") or block.get("thinking") or self.tool_json.get(index, "")
+
+    def _open_html(self, index: int) -> str:
+        """A block still streaming, as the page shows it (a tool call's input is JSON so far)."""
+        payload = self.blocks[index]
+        if index in self.tool_json:
+            payload = {**payload, "input": self.tool_json[index]}
+        block = ContentBlock(index=index, type=payload["type"], payload=payload)
+        if live := self.live.get(index):
+            block.rendered, block.tail = live.html, payload["text"][live.closed :]
+        return rendering.block_html(block)
+
+
+def _save(message_id: int, index: int, payload: dict, rendered: str | None) -> str:
+    rendered = services.block_save(message_id=message_id, index=index, payload=payload, rendered=rendered)
+    block = ContentBlock(index=index, type=payload["type"], payload=payload, rendered=rendered)
+    return rendering.block_html(block)

@@ -1,0 +1,84 @@
+"""The request for one reply, read top-down: stored messages -> API turns -> the request dict.
+
+The database reads and the attachment files are here; the shaping is `anthropic_request` (pure).
+"""
+
+import base64
+import hashlib
+import hmac
+from pathlib import Path
+
+from django.conf import settings
+
+from . import params, selectors, tools
+from .anthropic_request import PinnedPrompt, Turn, build_request, turns_of
+from .capabilities import Capabilities, capabilities
+from .models import Attachment, Message
+
+
+def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0) -> dict:
+    """What `reply` sends: the conversation so far (but its oldest `skip` messages), then the
+    reply's own blocks so far (a tool loop or a Continue resumes after them)."""
+    conversation = reply.conversation
+    version = conversation.prompt_version
+    caps = capabilities(reply.model)
+    chosen = params.stored(conversation.params)
+    history = stored_turns(selectors.earlier_messages(reply)[skip:])
+    return build_request(
+        turns=history + turns_of("assistant", own_blocks),
+        model=reply.model,
+        max_tokens=min(chosen.max_tokens or settings.CHAT_MAX_TOKENS, caps.max_output),
+        user_id=opaque_user_id(conversation.owner_id),
+        prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
+        options=request_options(chosen, caps),
+    )
+
+
+def stored_turns(messages: list[Message]) -> list[Turn]:
+    """Messages as the API sees them. Image and document blocks are stored as references to an
+    Attachment; here they become the API's base64 blocks, read from storage."""
+    ids = [
+        b.payload["attachment_id"] for m in messages for b in m.blocks.all() if "attachment_id" in b.payload
+    ]
+    stored = Attachment.objects.in_bulk(ids) if ids else {}
+    return [
+        turn
+        for m in messages
+        for turn in turns_of(m.role, [_api_block(b.payload, stored) for b in m.blocks.all()])
+    ]
+
+
+def _api_block(payload: dict, stored: dict[int, Attachment]) -> dict:
+    if "attachment_id" not in payload:
+        return payload
+    attachment = stored[payload["attachment_id"]]
+    data = (Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes()
+    source = {"type": "base64", "media_type": attachment.media_type, "data": base64.b64encode(data).decode()}
+    return {"type": payload["type"], "source": source}
+
+
+def request_options(chosen: params.ChatParams, caps: Capabilities) -> dict:
+    """Keyword arguments for messages.create beyond model, max_tokens, system, messages, metadata."""
+    options: dict = {}
+    if chosen.thinking and caps.adaptive_thinking:
+        options["thinking"] = {"type": "adaptive", "display": "summarized"}
+    if chosen.effort and caps.effort:
+        options["output_config"] = {"effort": chosen.effort}
+    if chosen.stop_sequences:
+        options["stop_sequences"] = chosen.stop_sequences
+    sampling = {
+        name: getattr(chosen, name)
+        for name in ("temperature", "top_p", "top_k")
+        if caps.sampling and getattr(chosen, name) is not None
+    }
+    if sampling:
+        options["extra_body"] = sampling  # this SDK version no longer types them
+    if chosen.tools and caps.tools:
+        options["tools"] = tools.schemas()
+    return options
+
+
+def opaque_user_id(user_id: int) -> str:
+    """The `metadata.user_id` sent to the API: stable per user, and reveals nothing about them."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"user:{user_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]

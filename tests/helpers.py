@@ -1,0 +1,124 @@
+"""Plain functions the test modules share; the fixtures are in conftest.py."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from asgiref.sync import sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+from PIL import Image
+
+from conversations import generation, services
+from conversations.models import ContentBlock, Conversation, Message
+from conversations.routing import websocket_urlpatterns
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from tests.live import LiveApp
+
+LONG_TEXT = " ".join(f"word{i}" for i in range(60))
+
+
+# --- a reply against the fake Messages API -----------------------------------------------------
+
+
+async def start_chat(user, text: str = "Hello", model: str = "m") -> tuple[Conversation, Message]:
+    """A new conversation and its streaming reply, not started."""
+    return await sync_to_async(services.conversation_start)(user=user, text=text, model=model)
+
+
+async def run_to_end(reply: Message) -> Message:
+    """Generate `reply` until it ends; the stored row."""
+    generation.start(reply.pk)
+    await generation.wait_all()
+    return await reload(reply)
+
+
+async def run_reply(user, text: str = "Question", model: str = "claude-sonnet-4-6"):
+    """A new conversation whose first reply has run to its end: (conversation, stored reply)."""
+    conversation, reply = await start_chat(user, text, model)
+    return conversation, await run_to_end(reply)
+
+
+async def send(conversation: Conversation, text: str) -> Message:
+    """Send `text` in `conversation` and run the reply to its end; the stored reply."""
+    _, reply = await sync_to_async(services.message_send)(conversation=conversation, text=text)
+    return await run_to_end(reply)
+
+
+async def reload(message: Message) -> Message:
+    return await Message.objects.aget(pk=message.pk)
+
+
+async def payloads(reply: Message) -> list[dict]:
+    return [b.payload async for b in ContentBlock.objects.filter(message=reply).order_by("index")]
+
+
+async def stored_text(message: Message) -> str:
+    return "".join(payload.get("text", "") for payload in await payloads(message))
+
+
+# --- the conversation websocket ----------------------------------------------------------------
+
+
+async def connect(user, conversation_id: int) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/c/{conversation_id}/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def frames_until_end(communicator, message_id: int, timeout: float = 10) -> list[list]:
+    """Every frame the socket receives up to and including the end frame of `message_id`."""
+    frames = []
+    while True:
+        frame = json.loads(await communicator.receive_from(timeout=timeout))
+        frames.append(frame)
+        if frame[0] == "e" and frame[1] == message_id:
+            return frames
+
+
+# --- stored data -------------------------------------------------------------------------------
+
+
+def reply_with_usage(
+    conversation: Conversation, *, days_ago=0, model="claude-sonnet-4-6", status="complete", **usage
+) -> Message:
+    """A finished reply with the given token counts and cost, made `days_ago` days ago."""
+    message = Message.objects.create(
+        conversation=conversation, role="assistant", status=status, model=model, **usage
+    )
+    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+    return message
+
+
+def image_bytes(width=64, height=48, fmt="PNG", mode="RGB", **save) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (width, height), (200, 100, 50) if mode == "RGB" else None).save(out, fmt, **save)
+    return out.getvalue()
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def as_user(client, people: dict, who: str):
+    """The test client signed in as `people[who]`, or anonymous."""
+    if who != "anonymous":
+        client.force_login(people[who])
+    return client
+
+
+def login(page: Page, app: LiveApp, user: str = "alice") -> None:
+    """Sign in through the live app's login page, in a real browser."""
+    page.goto(f"{app.url}/accounts/login/")
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill(app.users[user])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)

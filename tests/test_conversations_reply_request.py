@@ -1,0 +1,51 @@
+"""The request for one reply: the stored history replayed, and the parameters as request options."""
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from conversations import generation, params, reply_request, services
+from conversations.capabilities import capabilities
+from fakes import Reply
+from tests.helpers import start_chat
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_next_turn_replays_the_stored_history(fake_api, alice):
+    fake_api.enqueue(Reply("First answer"), Reply("Second answer"))
+    conversation, reply = await start_chat(alice, "First question")
+    generation.start(reply.pk)
+    await generation.wait_all()
+    _, second = await sync_to_async(services.message_send)(conversation=conversation, text="Second question")
+    generation.start(second.pk)
+    await generation.wait_all()
+
+    body = fake_api.message_requests[-1].body
+    assert body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "First question"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "First answer"}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Second question", "cache_control": {"type": "ephemeral"}}],
+        },
+    ]
+    assert body["stream"] is True
+    assert body["metadata"]["user_id"] not in {"alice", "alice@example.com", str(alice.pk)}
+
+
+def test_valid_parameters_map_to_the_request():
+    parsed, errors = params.parse(
+        {"thinking": True, "effort": "high", "stop_sequences": ["END"], "tools": False, "max_tokens": 2000},
+        capabilities("claude-opus-4-8"),
+    )
+    assert errors == []
+    assert reply_request.request_options(parsed, capabilities("claude-opus-4-8")) == {
+        "thinking": {"type": "adaptive", "display": "summarized"},
+        "output_config": {"effort": "high"},
+        "stop_sequences": ["END"],
+    }
+    sonnet, _ = params.parse(
+        {"temperature": 0.3, "top_k": 40, "tools": False}, capabilities("claude-sonnet-4-6")
+    )
+    assert reply_request.request_options(sonnet, capabilities("claude-sonnet-4-6")) == {
+        "extra_body": {"temperature": 0.3, "top_k": 40}
+    }

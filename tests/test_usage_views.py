@@ -1,0 +1,116 @@
+"""The staff usage dashboard, its CSV export, and each team's usage page for its owners."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from conversations.models import Conversation, Message
+from teams import services as team_services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_dashboard_is_staff_only(client, alice, staff):
+    assert client.get(reverse("usage_dashboard")).status_code == 302
+    client.force_login(alice)
+    assert client.get(reverse("usage_dashboard")).status_code == 403
+    assert client.get(reverse("usage_dashboard"), {"export": "users"}).status_code == 403
+    client.force_login(staff)
+    assert client.get(reverse("usage_dashboard")).status_code == 200
+
+
+def test_dashboard_numbers_match_the_fixture(client, staff, usage_fixture):
+    client.force_login(staff)
+    context = client.get(reverse("usage_dashboard")).context
+    totals = context["totals"]
+    assert (
+        totals["replies"],
+        totals["input"],
+        totals["cache_write"],
+        totals["cache_read"],
+        totals["output"],
+    ) == (
+        3,
+        400,
+        1000,
+        1000,
+        200,
+    )
+    assert totals["cost"] == Decimal("0.0127") and totals["saved"] == Decimal("0.0019")
+    assert totals["hit_rate"] == 1000 / 2400
+    assert [(row["label"], row["cost"]) for row in context["users"]] == [
+        ("alice", Decimal("0.012")),
+        ("bob", Decimal("0.0007")),
+    ]
+    assert [(row["label"], row["replies"]) for row in context["teams"]] == [("Legal", 2), (None, 1)]
+    assert [row["label"] for row in context["models"]] == ["claude-sonnet-4-6", "claude-haiku-4-5"]
+    assert [(row["label"], row["version"]) for row in context["prompts"]][0] == ("Reviewer", 1)
+    assert [row["label"] for row in context["expensive"]] == ["Contract", "=HYPERLINK(evil)"]
+    assert len(context["days"]) == 2 and sum(day["replies"] for day in context["days"]) == 3
+    assert context["bars"] and '<svg class="chart"' in client.get(reverse("usage_dashboard")).content.decode()
+
+
+def test_csv_export_neutralises_formulas(client, staff, usage_fixture):
+    client.force_login(staff)
+    response = client.get(reverse("usage_dashboard"), {"export": "conversations"})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:2] == ["conversation", "replies"]
+    assert ["'=HYPERLINK(evil)", "1"] == rows[2][:2]
+    for table in ["daily", "users", "teams", "models", "prompts"]:
+        assert client.get(reverse("usage_dashboard"), {"export": table}).status_code == 200
+    assert client.get(reverse("usage_dashboard"), {"export": "secrets"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "error"),
+    [
+        ("2026-02-30", "", "Dates must look like"),
+        ("2026-11-20", "2026-11-01", "start date is after"),
+        ("2020-01-01", "2026-01-01", "at most 366 days"),
+    ],
+)
+def test_invalid_date_ranges_are_a_clear_error(client, staff, since, until, error):
+    client.force_login(staff)
+    assert error in client.get(reverse("usage_dashboard"), {"since": since, "until": until}).content.decode()
+
+
+def test_query_count_does_not_grow_with_the_data(client, staff, alice):
+    client.force_login(staff)
+    conversation = Conversation.objects.create(owner=alice, title="t", model="claude-sonnet-4-6")
+
+    def count_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("usage_dashboard")).status_code == 200
+        return len(queries)
+
+    Message.objects.bulk_create(
+        Message(conversation=conversation, role="assistant", input_tokens=1, cost=Decimal("0.001"))
+        for _ in range(10)
+    )
+    small = count_queries()
+    Message.objects.bulk_create(
+        Message(conversation=conversation, role="assistant", input_tokens=1, cost=Decimal("0.001"))
+        for _ in range(9990)
+    )
+    assert count_queries() == small
+
+
+def test_team_usage_is_for_that_teams_owners_only(client, alice, bob, usage_fixture):
+    other = team_services.team_create(user=bob, name="Other")
+    url = reverse("team_usage", args=[usage_fixture.pk])
+    client.force_login(alice)
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["totals"]["replies"] == 2
+    html = page.content.decode()
+    main = html[html.index("<main") : html.index("</main>")]  # the sidebar lists alice's own chats
+    assert "Contract" not in main  # the usage shows no transcripts, not even titles
+    client.force_login(bob)  # owns another team, not this one
+    assert client.get(url).status_code == 404
+    team_services.member_add(team=usage_fixture, identifier="bob", role="member")
+    assert client.get(url).status_code == 403  # in the team, not an owner
+    assert client.get(reverse("team_usage", args=[other.pk])).status_code == 200
