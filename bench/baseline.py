@@ -26,7 +26,13 @@ from bench.fakeapi import request_text
 
 
 async def _one(
-    client: anthropic.AsyncAnthropic, tag: str, tokens: int, rate: float, timeout: float, delay: float = 0.0
+    client: anthropic.AsyncAnthropic,
+    tag: str,
+    tokens: int,
+    rate: float,
+    timeout: float,
+    delay: float = 0.0,
+    words: bool = False,
 ) -> dict:
     out: dict = {"tag": tag, "times": [], "texts": [], "events": 0, "error": ""}
     if delay:
@@ -36,7 +42,7 @@ async def _one(
             stream = await client.messages.create(
                 model="claude-sonnet-4-6",
                 max_tokens=4096,
-                messages=[{"role": "user", "content": request_text(tag, tokens, rate)}],
+                messages=[{"role": "user", "content": request_text(tag, tokens, rate, words=words)}],
                 stream=True,
             )
             out["request_id"] = stream.response.headers.get("request-id", "")
@@ -51,7 +57,14 @@ async def _one(
 
 
 async def run(
-    base_url: str, prefix: str, streams: int, tokens: int, rate: float, timeout: float, offsets: list[float]
+    base_url: str,
+    prefix: str,
+    streams: int,
+    tokens: int,
+    rate: float,
+    timeout: float,
+    offsets: list[float],
+    words: bool = False,
 ) -> dict:
     client = anthropic.AsyncAnthropic(base_url=base_url, api_key="bench", max_retries=0)
     # Warm-up: the SDK builds some models lazily on first use; the app's process is warm too.
@@ -59,7 +72,9 @@ async def run(
     cpu0, wall0 = time.process_time(), time.monotonic()
     results = await asyncio.gather(
         *(
-            _one(client, f"{prefix}-{i}", tokens, rate, timeout, offsets[i] if i < len(offsets) else 0.0)
+            _one(
+                client, f"{prefix}-{i}", tokens, rate, timeout, offsets[i] if i < len(offsets) else 0.0, words
+            )
             for i in range(streams)
         )
     )
@@ -76,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, required=True)
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--words", action="store_true", help="deltas of 1-4 tokens (bench/fakeapi.py)")
     parser.add_argument(
         "--offsets",
         default="",
@@ -100,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
             options.rate,
             options.timeout,
             offsets,
+            options.words,
         )
     )
     json.dump(result, sys.stdout)

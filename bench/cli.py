@@ -27,6 +27,16 @@ def _streams(value: str) -> list[int]:
     return counts
 
 
+def _procs(value: str) -> list[int]:
+    try:
+        counts = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("--procs takes counts like 2 or 1,2") from exc
+    if not counts or any(k < 1 for k in counts):
+        raise argparse.ArgumentTypeError("process counts must be positive")
+    return counts
+
+
 def parse(argv: list[str] | None) -> Config:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -36,10 +46,90 @@ def parse(argv: list[str] | None) -> Config:
         "--streams",
         type=_streams,
         default=None,
-        help="concurrent streams per phase, e.g. 1,10 (default 1,10,100,500; 'none' to skip)",
+        help="concurrent streams per burst phase, e.g. 1,10 (default 1,10,100,500; none with --arrivals "
+        "poisson or --page; 'none' to skip)",
     )
-    parser.add_argument("--tokens", type=int, default=200, help="text deltas per reply (default 200)")
-    parser.add_argument("--rate", type=float, default=20.0, help="deltas per second per stream (default 20)")
+    parser.add_argument(
+        "--tokens", type=int, default=None, help="tokens per reply (default 200; 400 with --arrivals poisson)"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="tokens per second per stream (default 20; 50 with poisson)"
+    )
+    deltas = parser.add_mutually_exclusive_group()
+    deltas.add_argument(
+        "--words",
+        dest="words",
+        action="store_true",
+        default=None,
+        help="deltas of 1-4 tokens, as the real API sends them (default with --arrivals poisson)",
+    )
+    deltas.add_argument(
+        "--token-deltas", dest="words", action="store_false", help="one token per delta (the burst default)"
+    )
+    parser.add_argument(
+        "--send-via",
+        choices=("ws", "post"),
+        default=None,
+        help="how a client sends: over its conversation's websocket (default, the composer's path) or by "
+        "POST /c/<id>/send/ (the fallback; forced by --placement cross)",
+    )
+    parser.add_argument(
+        "--arrivals",
+        choices=("burst", "poisson"),
+        default="burst",
+        help="burst: each phase's N sends at once (default); poisson: sends at --rps for --duration seconds",
+    )
+    parser.add_argument(
+        "--rps",
+        type=float,
+        default=0.0,
+        help="Poisson: sends per second (default 2; the starting point of --capacity)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=30.0, help="Poisson: seconds of arrivals (default 30)"
+    )
+    parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="Poisson: search the largest rate (doubling, then bisecting) whose first token from Send p99 "
+        "and lag per delta p99 stay within the limits; print the capacity line",
+    )
+    parser.add_argument("--capacity-first-token-ms", type=float, default=250.0)
+    parser.add_argument("--capacity-lag-ms", type=float, default=150.0)
+    parser.add_argument("--capacity-trials", type=int, default=10, help="at most this many Poisson runs")
+    parser.add_argument(
+        "--capacity-precision",
+        type=float,
+        default=0.15,
+        help="stop when the failing rate is within this fraction of the passing one (default 0.15)",
+    )
+    parser.add_argument(
+        "--procs",
+        type=_procs,
+        default=None,
+        help="daphne processes on Redis, e.g. 2; a list (1,2) runs everything once per count (default 1)",
+    )
+    parser.add_argument(
+        "--placement",
+        choices=("local", "cross"),
+        default=None,
+        help="with --procs > 1: local (default): each client's socket is on the process that generates its "
+        "reply; cross: send by POST through one process, watch on the next",
+    )
+    parser.add_argument(
+        "--send-cpu",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a sends-only burst of N sends whose replies the fake holds, for the CPU per send (default 20 "
+        "when --streams runs; 0 to skip)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="PostgreSQL URL: the run creates (and drops) a database <name>_bench_<pid> next to it "
+        "(default: SQLite in the run's data dir, shared by every process)",
+    )
     parser.add_argument(
         "--page",
         action="store_true",
@@ -62,7 +152,7 @@ def parse(argv: list[str] | None) -> Config:
     parser.add_argument(
         "--redis",
         action="store_true",
-        help="two daphne processes on the Redis channel layer; send on one, watch on the other",
+        help="shorthand for --procs 2 --placement cross (send on one process, watch on the other)",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--no-baseline", action="store_true", help="skip the direct-SDK baseline")
@@ -77,7 +167,7 @@ def parse(argv: list[str] | None) -> Config:
         "--first-frame-timeout",
         type=float,
         default=None,
-        help="per stream, from its POST's answer (default 30 s + 50 ms per stream)",
+        help="per stream, from its send's answer (default 30 s + 50 ms per stream)",
     )
     parser.add_argument(
         "--stream-timeout",
@@ -89,7 +179,7 @@ def parse(argv: list[str] | None) -> Config:
         "--py-spy",
         default="",
         metavar="BIN",
-        help="record the server with this py-spy during the largest phase",
+        help="record the server with this py-spy during the largest burst phase (or a single Poisson run)",
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON path (default bench/results/<timestamp>.json)"
@@ -102,22 +192,57 @@ def parse(argv: list[str] | None) -> Config:
         metavar="S",
         help="experiment: run daphne with sys.setswitchinterval(S) (default: unchanged)",
     )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="on a shared machine: before each phase, wait up to S seconds until other processes use "
+        "less than --quiet-cores of CPU (default 0: don't wait)",
+    )
+    parser.add_argument("--quiet-cores", type=float, default=0.15)
     parser.add_argument("--note", default="", help="free text stored in the JSON (e.g. what was measured)")
     parser.add_argument(
         "--raw", action="store_true", help="also store every stream's frame and delta times in the JSON"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     a = parser.parse_args(argv)
-    streams = a.streams if a.streams is not None else ([] if a.page else [1, 10, 100, 500])
+    poisson = a.arrivals == "poisson"
+    if a.capacity and not poisson:
+        parser.error("--capacity needs --arrivals poisson")
+    procs_list = a.procs or ([2] if a.redis else [1])
+    placement = a.placement or ("cross" if a.redis else "local")
+    if placement == "cross" and max(procs_list) < 2:
+        parser.error("--placement cross needs --procs 2 or more")
+    if placement == "cross" and a.send_via == "ws":
+        parser.error("--placement cross sends by POST (a socket's sends go to its own process)")
+    if a.streams is not None:
+        streams = a.streams
+    else:
+        streams = [] if (a.page or poisson) else [1, 10, 100, 500]
+    send_cpu = a.send_cpu if a.send_cpu is not None else (20 if streams else 0)
     return Config(
         streams=streams,
-        tokens=a.tokens,
-        rate=a.rate,
+        tokens=a.tokens if a.tokens is not None else (400 if poisson else 200),
+        rate=a.rate if a.rate is not None else (50.0 if poisson else 20.0),
+        words=a.words if a.words is not None else poisson,
+        send_via=a.send_via or "ws",
+        arrivals=a.arrivals,
+        rps=a.rps,
+        duration=a.duration,
+        capacity=a.capacity,
+        capacity_first_token_ms=a.capacity_first_token_ms,
+        capacity_lag_ms=a.capacity_lag_ms,
+        capacity_precision=a.capacity_precision,
+        capacity_trials=a.capacity_trials,
+        procs=procs_list,
+        placement=placement,
+        send_cpu=send_cpu,
+        database_url=a.database_url,
         page=a.page,
         page_messages=a.page_messages,
         page_requests=a.page_requests,
         slow_clients=a.slow_clients,
-        redis=a.redis,
         redis_url=a.redis_url,
         baseline=not a.no_baseline,
         probe=not a.no_probe,
@@ -129,6 +254,8 @@ def parse(argv: list[str] | None) -> Config:
         raw=a.raw,
         note=a.note,
         server_switch_interval=a.server_switch_interval,
+        wait_quiet=a.wait_quiet,
+        quiet_cores=a.quiet_cores,
         out=a.out,
         quiet=a.quiet,
     )

@@ -1,9 +1,11 @@
 """Benchmark clients: real HTTP logins, real websockets, and the browser's frame handling.
 
-A `Client` is one browser tab: it logs in over HTTP, opens its conversation's websocket, POSTs a
-message to the same htmx endpoint the composer uses, and applies frames the way
-static/conversations/chat.js does (sequence numbers, gap -> resync, snapshots), recording when
-each frame arrives (time.monotonic(), the clock the fake API stamps its deltas with).
+A `Client` is one browser tab: it logs in over HTTP, opens its conversation's websocket, sends a
+message the way the composer does (over that open socket by default: `{"type": "send", ...}`,
+answered by an `a` frame carrying the turn's HTML; or by POST to the htmx endpoint, the fallback),
+and applies frames the way static/conversations/chat.js does (sequence numbers, gap -> resync,
+snapshots), recording when each frame arrives (time.monotonic(), the clock the fake API stamps its
+deltas with).
 """
 
 import asyncio
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 _ASSISTANT_ID_RE = re.compile(r'id="message-(\d+)"[^>]*data-role="assistant"')
+_REPLY_IN_TURN_RE = re.compile(r'data-message="(\d+)"[^>]*data-role="assistant"')
 _STATUS_RE = re.compile(r'data-status="(\w+)"')
 
 
@@ -65,6 +68,8 @@ class ReplyView:
     length: int = 0
     # (arrival, cumulative text length after this frame) for each applied "d" frame
     deltas: list[tuple[float, int]] = field(default_factory=list)
+    # (arrival, cumulative length before, after) for each applied "d" frame
+    spans: list[tuple[float, int, int]] = field(default_factory=list)
     first_frame_at: float | None = None
     ended_at: float | None = None
     final_status: str = ""
@@ -104,9 +109,13 @@ class Client:
         self.reader: asyncio.Task | None = None
         self.replies: dict[int, ReplyView] = {}
         self.reply_id: int | None = None
-        self.post_at: float | None = None
-        self.post_done_at: float | None = None
+        self.via = ""  # "ws" or "post"
+        self.sent_at: float | None = None  # the Send: socket frame written, or POST started
+        self.answered_at: float | None = None  # the "a" frame, or the POST's response
+        self.opened_at: float | None = None
         self.post_status = 0
+        self.send_id = ""
+        self._answer: asyncio.Future | None = None
         self.error = ""
         self.controls: list[str] = []  # "x" frames
         self.resyncs_sent = 0
@@ -126,6 +135,7 @@ class Client:
             compress=0,  # what daphne does anyway: no permessage-deflate
             max_msg_size=0,
         )
+        self.opened_at = time.monotonic()
         self.reader = asyncio.create_task(self._read())
 
     async def close(self) -> None:
@@ -150,6 +160,10 @@ class Client:
         kind = frame[0]
         if kind == "x":
             self.controls.append(str(frame[1]))
+            return
+        if kind in ("a", "n"):  # the answer to a send over this socket
+            if frame[1] == self.send_id and self._answer is not None and not self._answer.done():
+                self._answer.set_result((now, frame))
             return
         if kind == "r":
             for view in self.replies.values():
@@ -193,8 +207,10 @@ class Client:
         view.last_seq = seq
         if kind == "d":
             view.parts.append(frame[3])
+            start = view.length
             view.length += len(frame[3])
             view.deltas.append((now, view.length))
+            view.spans.append((now, start, view.length))
 
     def _resync(self, view: ReplyView) -> None:
         view.awaiting_snapshot = True
@@ -206,9 +222,48 @@ class Client:
 
     # --- the message ---------------------------------------------------------------------------
 
-    async def send(self, session: aiohttp.ClientSession, text: str) -> None:
+    async def send(self, session: aiohttp.ClientSession, text: str, via: str = "ws") -> None:
+        """Send the message as the composer does: over the open socket ("ws") or by POST."""
+        if via == "ws":
+            await self.send_ws(text)
+        else:
+            await self.send_post(session, text)
+
+    async def send_ws(self, text: str) -> None:
+        """`{"type": "send"}` over this tab's socket; the reply's id comes in the `a` frame."""
+        assert self.ws is not None
+        self.via = "ws"
+        self.send_id = f"bench-{self.index}-{self.conversation}"
+        self._answer = asyncio.get_running_loop().create_future()
+        frame = json.dumps({"type": "send", "id": self.send_id, "text": text, "attachments": []})
+        self.sent_at = time.monotonic()
+        try:
+            await self.ws.send_str(frame)
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            self.error = f"socket send failed: {exc!r}"
+            return
+        # The reader task resolves the future; a closed socket never answers (wait() times out).
+        reader = self.reader
+        done, _ = await asyncio.wait(
+            [self._answer, *([reader] if reader is not None else [])], return_when=asyncio.FIRST_COMPLETED
+        )
+        if not self._answer.done():
+            self.error = f"socket closed before the send was answered (code {self.closed_code})"
+            return
+        self.answered_at, answer = self._answer.result()
+        if answer[0] == "n":
+            self.error = f"send refused: {answer[2]!r}"
+            return
+        match = _REPLY_IN_TURN_RE.search(answer[2])
+        if match is None:
+            self.error = f"the a frame names no reply: {answer[2][:200]!r}"
+            return
+        self._learned(int(match.group(1)))
+
+    async def send_post(self, session: aiohttp.ClientSession, text: str) -> None:
         """POST through the composer's htmx endpoint; learn the reply's id from the partial."""
-        self.post_at = time.monotonic()
+        self.via = "post"
+        self.sent_at = time.monotonic()
         try:
             async with session.post(
                 self.send_base + f"/c/{self.conversation}/send/",
@@ -223,7 +278,7 @@ class Client:
                 },
             ) as resp:
                 body = await resp.text()
-                self.post_done_at = time.monotonic()
+                self.answered_at = time.monotonic()
                 self.post_status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.error = f"POST failed: {exc!r}"
@@ -232,7 +287,10 @@ class Client:
         if resp.status != 200 or match is None:
             self.error = f"POST answered {resp.status}: {body[:200]!r}"
             return
-        self.reply_id = int(match.group(1))
+        self._learned(int(match.group(1)))
+
+    def _learned(self, reply_id: int) -> None:
+        self.reply_id = reply_id
         view = self.replies.get(self.reply_id)
         if view is not None:
             self._first_frame.set()
@@ -242,6 +300,11 @@ class Client:
         elif self._first_frame.is_set() or self._ended.is_set():
             self._first_frame.clear()
             self._ended.clear()
+
+    async def stop_reply(self) -> None:
+        """The Stop button: `{"type": "stop"}` for this tab's reply."""
+        if self.ws is not None and not self.ws.closed and self.reply_id is not None:
+            await self.ws.send_str(json.dumps({"type": "stop", "message": self.reply_id}))
 
     async def wait(self, first_frame_timeout: float, stream_timeout: float) -> None:
         """Until the reply's end frame; records why not on timeout (never raises)."""

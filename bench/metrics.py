@@ -69,6 +69,83 @@ def delivery_lags(
     return lags
 
 
+def delta_lags(
+    spans: Sequence[tuple[float, int, int]], delta_lengths: Sequence[int], delta_times: Sequence[float]
+) -> list[float]:
+    """Per text delta the fake wrote: seconds from writing it to the arrival of the `d` frame that
+    carries its last character (as Open WebUI's per-token figure is measured).
+
+    `spans` holds (arrival, start, end) for each applied `d` frame: the cumulative character
+    offsets of the text it carried. A delta no `d` frame carries (it came in a snapshot, or was
+    lost) has no lag; empty deltas have none either.
+    """
+    count = min(len(delta_lengths), len(delta_times))
+    ends = list(itertools.accumulate(delta_lengths[:count]))
+    frame_ends = [end for _, _, end in spans]
+    lags = []
+    for k, end in enumerate(ends):
+        if not delta_lengths[k]:
+            continue
+        i = bisect.bisect_left(frame_ends, end)
+        if i == len(spans) or spans[i][1] >= end:
+            continue
+        lags.append(spans[i][0] - delta_times[k])
+    return lags
+
+
+def parse_exposition(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus text exposition -> {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def metric(samples: dict, name: str, **labels) -> float:
+    """Sum of the samples called `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+
+
+def metric_delta(before: dict, after: dict, name: str, **labels) -> float:
+    return metric(after, name, **labels) - metric(before, name, **labels)
+
+
+def histogram_delta(before: dict, after: dict, name: str, **labels) -> dict:
+    """Count, sum and mean of a histogram over a window; p50/p99 interpolated in the buckets."""
+    count = metric_delta(before, after, f"{name}_count", **labels)
+    total = metric_delta(before, after, f"{name}_sum", **labels)
+    buckets: dict[float, float] = {}
+    want = set(labels.items())
+    for (n, ls), value in after.items():
+        if n != f"{name}_bucket" or not want <= set(ls):
+            continue
+        le = float(dict(ls)["le"])
+        prior = before.get((n, ls), 0.0)
+        buckets[le] = buckets.get(le, 0.0) + value - prior
+    out = {"count": count, "sum_s": total, "mean_ms": total / count * 1000 if count else None}
+    for q in (50, 99):
+        out[f"p{q}_ms"] = _bucket_quantile(sorted(buckets.items()), count, q) if count else None
+    return out
+
+
+def _bucket_quantile(buckets: list[tuple[float, float]], count: float, q: float) -> float | None:
+    rank = count * q / 100
+    low_edge, low_count = 0.0, 0.0
+    for edge, cumulative in buckets:
+        if cumulative >= rank:
+            if math.isinf(edge):
+                return low_edge * 1000  # beyond the last finite bucket: its edge, a lower bound
+            span = cumulative - low_count
+            fraction = (rank - low_count) / span if span else 1.0
+            return (low_edge + (edge - low_edge) * fraction) * 1000
+        low_edge, low_count = edge, cumulative
+    return None
+
+
 def fit_line(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
     """Least-squares slope and intercept; None with fewer than two distinct x."""
     xs = {x for x, _ in points}

@@ -34,7 +34,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def app_env(data_dir: Path, fake_url: str, redis_url: str = "") -> dict[str, str]:
+def app_env(
+    data_dir: Path, fake_url: str, redis_url: str = "", metrics_token: str = "", database_url: str = ""
+) -> dict[str, str]:
     """The environment every app process of one run shares."""
     env = {
         k: v
@@ -54,7 +56,38 @@ def app_env(data_dir: Path, fake_url: str, redis_url: str = "") -> dict[str, str
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
+    if metrics_token:
+        env["CHAT_METRICS_TOKEN"] = metrics_token
+    if database_url:
+        env["DATABASE_URL"] = database_url
     return env
+
+
+def create_postgres_database(url: str) -> str:
+    """A fresh database next to the one `url` names (`<name>_bench_<pid>`); returns its URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{(parts.path.lstrip('/') or 'chat')}_bench_{os.getpid()}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def drop_postgres_database(url: str) -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run_python(args: list[str], env: dict[str, str], timeout: float = 600) -> str:
@@ -109,6 +142,14 @@ def proc_cpu_times(pid: int) -> tuple[float, float]:
 def proc_cpu_seconds(pid: int) -> float:
     """user + system CPU seconds of a process."""
     return sum(proc_cpu_times(pid))
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (all cores; /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 def thread_cpu_seconds(pid: int, tid: int) -> float:
@@ -167,6 +208,7 @@ class AppServer:
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path, switch_interval: float = 0.0):
         self.name = name
+        self.metrics_token = env.get("CHAT_METRICS_TOKEN", "")
         self.switch_interval = switch_interval
         self.env = env
         self.port = free_port()
@@ -259,6 +301,18 @@ class AppServer:
         url = self.base_url + "/__bench__/stats" + ("?reset=1" if reset else "")
         with urllib.request.urlopen(url, timeout=30) as resp:
             return json.load(resp)
+
+    def metrics(self) -> str:
+        """This process's Prometheus exposition (GET /metrics with the bearer token)."""
+        request = urllib.request.Request(
+            self.base_url + "/metrics", headers={"Authorization": f"Bearer {self.metrics_token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.read().decode()
+
+    def main_thread_cpu(self) -> float:
+        """CPU seconds of the main thread: daphne's event loop (the rest is the worker threads)."""
+        return thread_cpu_seconds(self.pid, self.pid)
 
     def cpu(self) -> float:
         return proc_cpu_seconds(self.pid)

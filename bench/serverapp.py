@@ -12,8 +12,16 @@
 * Statement time is summed, and each `BEGIN IMMEDIATE` is timed: that is the wait for SQLite's
   write lock.
 * A 10 ms ticker measures how late the event loop wakes up (event-loop lag).
-* `GET /__bench__/stats` answers all of that as JSON (`?reset=1` empties the request log and the
-  lag samples after reading). Websockets pass through untouched.
+* Sends: `conversations.sending.message_post` / `conversation_post` (the one service both the
+  websocket and the POST path call: validate, commit, render the turn) are wrapped to record, per
+  send, its wall time, the CPU time of the thread that ran it (`time.thread_time()`: all of that
+  work runs in one thread) and its statements. The wrapper only observes; the app's function runs
+  as it is.
+* Websockets pass through, observed: a client's `{"type": "send"|"start", "id": ...}` frame is
+  stamped as it comes out of `receive()`, and the answer (`["a", id, ...]` or `["n", id, ...]`) as
+  it goes into daphne's `send()`: the websocket path's server time, as the HTTP one is measured.
+* `GET /__bench__/stats` answers all of that as JSON (`?reset=1` empties the request and send logs
+  and the lag samples after reading).
 """
 
 import asyncio
@@ -28,6 +36,11 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from chatsite.asgi import application as app_application
+
+try:
+    from conversations import sending as _sending
+except ImportError:  # pragma: no cover - the app moved its send service; sends go uncounted
+    _sending = None
 
 _WRITE_RE = re.compile(
     r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+"?(\w+)"?',
@@ -153,6 +166,46 @@ class _LoopLag:
 
 _lag = _LoopLag()
 _requests: deque[dict] = deque(maxlen=5000)
+_sends: deque[dict] = deque(maxlen=20000)  # one per call of the send service
+_ws_sends: deque[dict] = deque(maxlen=20000)  # one per send answered over a websocket
+
+
+def _observed_send(function):
+    def wrapper(*args, **kwargs):
+        outer = _request.get()
+        counter: Counter = Counter()
+        token = _request.set(counter)
+        started, cpu = time.perf_counter(), time.thread_time()
+        ok = False
+        try:
+            result = function(*args, **kwargs)
+            ok = True
+            return result
+        finally:
+            record = {
+                "path": "post" if outer is not None else "websocket",
+                "ok": ok,
+                "seconds": time.perf_counter() - started,
+                "cpu_seconds": time.thread_time() - cpu,
+                **counter,
+            }
+            _request.reset(token)
+            if outer is not None:  # a POST: its request counter includes the send's statements
+                outer.update(counter)
+            with _lock:
+                _sends.append(record)
+
+    wrapper.__wrapped__ = function
+    return wrapper
+
+
+if _sending is not None:
+    for _name in ("message_post", "conversation_post"):
+        if hasattr(_sending, _name):
+            setattr(_sending, _name, _observed_send(getattr(_sending, _name)))
+
+_SEND_FRAME_RE = re.compile(r'"type"\s*:\s*"(?:send|start)"')
+_ANSWER_RE = re.compile(r'^\["([an])","((?:[^"\\]|\\.)*)"')
 
 
 def stats(reset: bool = False) -> dict:
@@ -169,11 +222,15 @@ def stats(reset: bool = False) -> dict:
             },
             "write_tables": dict(_tables),
             "requests": list(_requests),
+            "sends": list(_sends),
+            "ws_sends": list(_ws_sends),
             "loop_lag": _lag.summary(),
             "time": time.monotonic(),
         }
         if reset:
             _requests.clear()
+            _sends.clear()
+            _ws_sends.clear()
             _lag.samples.clear()
             _begin_waits.clear()
     return body
@@ -192,10 +249,40 @@ async def _answer_stats(scope, send) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+async def _websocket(scope, receive, send):
+    """The app's websocket, with each send's time from its frame to its answer recorded."""
+    _lag.ensure()
+    pending: dict[str, float] = {}  # send id -> perf_counter() when its frame was received
+
+    async def observed_receive():
+        message = await receive()
+        text = message.get("text") if message["type"] == "websocket.receive" else None
+        if text and _SEND_FRAME_RE.search(text):
+            try:
+                pending[str(json.loads(text).get("id"))] = time.perf_counter()
+            except (ValueError, AttributeError):
+                pass
+        return message
+
+    async def observed_send(message):
+        text = message.get("text") if message["type"] == "websocket.send" else None
+        if text and pending and text.startswith(('["a"', '["n"')):
+            match = _ANSWER_RE.match(text)
+            if match is not None:
+                received = pending.pop(json.loads(f'"{match.group(2)}"'), None)
+                if received is not None:
+                    elapsed = time.perf_counter() - received
+                    with _lock:
+                        _ws_sends.append({"accepted": match.group(1) == "a", "server_seconds": elapsed})
+        await send(message)
+
+    return await app_application(scope, observed_receive, observed_send)
+
+
 async def application(scope, receive, send):
+    if scope["type"] == "websocket":
+        return await _websocket(scope, receive, send)
     if scope["type"] != "http":
-        if scope["type"] == "websocket":
-            _lag.ensure()
         return await app_application(scope, receive, send)
     _lag.ensure()
     if scope["path"] == "/__bench__/stats":

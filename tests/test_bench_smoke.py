@@ -1,4 +1,5 @@
-"""The benchmark harness end to end, tiny: 2 streams of a short reply, plus a small page run.
+"""The benchmark harness end to end, tiny: 2 streams of a short reply sent over the socket, a
+sends-only burst of 2, a Poisson run of about 4 sends, plus a small page run.
 
 Runs `python -m bench` as a subprocess (the app runs under its own daphne, on its own temporary
 database), then checks that the report has every field and that no character was lost or
@@ -10,7 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.metrics import delivery_lags, html_shows_text, lost_and_duplicated, percentile
+from bench.fakeapi import chunk_token_counts, parse_request, reply_chunks, request_text
+from bench.metrics import (
+    delivery_lags,
+    delta_lags,
+    histogram_delta,
+    html_shows_text,
+    lost_and_duplicated,
+    parse_exposition,
+    percentile,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +38,44 @@ def test_delivery_lag_maps_frames_to_the_last_delta_they_complete():
     assert percentile([1, 2, 3, 4], 50) == 2.5
 
 
+def test_delta_lag_is_measured_to_the_frame_carrying_its_last_character():
+    # deltas "ab" (t=1), "cde" (t=2), "f" (t=3); frames "abcd" at 2.5 and "ef" at 3.5
+    lags = delta_lags([(2.5, 0, 4), (3.5, 4, 6)], [2, 3, 1], [1.0, 2.0, 3.0])
+    assert lags == [1.5, 1.5, 0.5]
+    # a delta that came in a snapshot (no d frame carries it) has no lag
+    assert delta_lags([(3.5, 5, 6)], [2, 3, 1], [1.0, 2.0, 3.0]) == [0.5]
+
+
+def test_word_deltas_keep_the_text_and_the_token_count():
+    tokens = reply_chunks("x-1", 400)
+    words = reply_chunks("x-1", 400, words=True)
+    assert "".join(words) == "".join(tokens) and len(words) < len(tokens)
+    assert sum(chunk_token_counts("x-1", 400, words=True)) == 400
+    assert all(1 <= n <= 4 for n in chunk_token_counts("x-1", 400, words=True))
+    request = parse_request(request_text("x-1", 400, 50, words=True, hold=2))
+    assert (request.tag, request.tokens, request.rate, request.words, request.hold) == (
+        "x-1",
+        400,
+        50,
+        True,
+        2,
+    )
+
+
+def test_metrics_histogram_deltas():
+    before = parse_exposition(
+        'h_bucket{path="ws",le="0.01"} 1\nh_bucket{path="ws",le="+Inf"} 1\nh_count{path="ws"} 1\n'
+        'h_sum{path="ws"} 0.005\n'
+    )
+    after = parse_exposition(
+        'h_bucket{path="ws",le="0.01"} 3\nh_bucket{path="ws",le="+Inf"} 5\nh_count{path="ws"} 5\n'
+        'h_sum{path="ws"} 0.105\n'
+    )
+    delta = histogram_delta(before, after, "h", path="ws")
+    assert delta["count"] == 4 and abs(delta["mean_ms"] - 25) < 1e-9
+    assert delta["p50_ms"] == 10.0
+
+
 def test_end_frame_text_check_reads_rendered_html():
     text = "Hi *there*.\n\n```python\nx = f(1)  # <b>\n```\n"
     rendered = '<p>Hi <em>there</em>.</p><pre><span class="n">x</span> = <span>f(1)</span>  # &lt;b&gt;</pre>'
@@ -35,11 +83,28 @@ def test_end_frame_text_check_reads_rendered_html():
     assert not html_shows_text("<p>Hi</p>", text)
 
 
+def _run(tmp_path, name: str, *args: str, timeout: float = 120) -> tuple[str, dict]:
+    out = tmp_path / f"{name}.json"
+    command = [sys.executable, "-m", "bench", *args, "--out", str(out), "--quiet"]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc.stdout, json.loads(out.read_text())
+
+
+def _streamed_well(phase: dict, streams: int) -> None:
+    assert phase["completed"] == streams, phase["errors"]
+    assert phase["lost_chars"] == 0
+    assert phase["duplicated_chars"] == 0
+    for summary in ("first_token_ms", "ttft_from_send_ms", "delta_lag_ms", "delivery_lag_ms"):
+        assert phase[summary]["n"] > 0 and phase[summary]["p50"] is not None and "p99" in phase[summary]
+    assert phase["send_server_ms"]["n"] == streams
+    assert phase["relay"]["messages"] == 0 and phase["relay"]["frames"] > 0
+
+
 def test_bench_runs_and_reports(tmp_path):
-    out = tmp_path / "bench.json"
-    command = [
-        sys.executable,
-        "-m",
+    """Sends over the socket (the default), a sends-only burst, a tiny Poisson run, and the page."""
+    stdout, report = _run(
+        tmp_path,
         "bench",
         "--streams",
         "2",
@@ -49,38 +114,49 @@ def test_bench_runs_and_reports(tmp_path):
         "100",
         "--slow-clients",
         "1",
+        "--send-cpu",
+        "2",
+        "--arrivals",
+        "poisson",
+        "--rps",
+        "2",
+        "--duration",
+        "2",
         "--page",
         "--page-messages",
         "6",
         "--page-requests",
         "3",
-        "--out",
-        str(out),
-        "--quiet",
-    ]
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    assert "first token, app-added" in proc.stdout
+    )
+    assert "first token from Send" in stdout
 
-    report = json.loads(out.read_text())
     phase = next(p for p in report["phases"] if p["streams"] == 2)
-    assert phase["completed"] == 2, phase["errors"]
-    assert phase["lost_chars"] == 0
-    assert phase["duplicated_chars"] == 0
-    for summary in ("first_token_ms", "ttft_from_post_ms", "delivery_lag_ms", "frames_per_s_per_stream"):
-        assert phase[summary]["n"] > 0 and phase[summary]["p50"] is not None and "p99" in phase[summary]
+    assert phase["via"] == "ws"
+    _streamed_well(phase, 2)
+    assert phase["frames_per_s_per_stream"]["n"] > 0
     assert phase["wire_bytes_per_text_byte"] > 0
     assert phase["tokens"] == 2 * 16
+    assert phase["send_service_cpu_ms"]["n"] == 2
     server = phase["server"]
     assert server["cpu_s_per_1k_tokens"] is not None and server["peak_rss_mib"] > 0
     db = phase["db"]
     assert db["generation_write_transactions_per_reply"] >= 1
     assert db["user_turn_write_transactions_per_reply"] >= 1
     assert db["target_generation_writes_per_reply"] is not None
+    assert phase["metrics"]["processes"][0]["send_handling_websocket"]["count"] == 2
     assert phase["slow_clients"]["count"] == 1
     baseline = phase["baseline"]
     assert baseline["first_token_ms"]["p50"] is not None and baseline["cpu_s_per_1k_tokens"] is not None
     assert baseline["lost_chars"] == baseline["duplicated_chars"] == 0
+
+    (probe,) = report["send_cpu"]
+    assert probe["answered"] == probe["upstream_requests"] == 2
+    assert probe["cpu_ms_per_send"] > 0
+
+    (trial,) = report["poisson"]
+    assert trial["poisson"]["arrivals"] == trial["streams"] >= 1
+    assert trial["words"] and trial["tokens"] == trial["streams"] * 16
+    _streamed_well(trial, trial["streams"])
 
     page = report["page"]["6"]
     assert page["messages_rendered"] == 6
