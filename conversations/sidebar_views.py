@@ -82,14 +82,34 @@ def sidebar_rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _owned(request, conversation_id)
     if request.method == "GET":
         return _item(request, conversation, "rename", title=conversation.title)
-    form = forms.RenameForm(request.POST)
     try:
-        if not form.is_valid():
-            raise ChatError(forms.first_error(form))
-        services.conversation_rename(conversation=conversation, title=form.cleaned_data["title"])
+        _rename(conversation, request.POST)
     except ChatError as exc:
         return _item(request, conversation, "rename", title=request.POST.get("title", ""), error=str(exc))
     return _item(request, conversation, renamed=True)
+
+
+@login_required
+@require_POST
+def rename_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The header menu's rename: 422 with the reason, or back to the conversation."""
+    conversation = _owned(request, conversation_id)
+    try:
+        _rename(conversation, request.POST)
+    except ChatError as exc:
+        return HttpResponse(str(exc), status=422)
+    return _go(request, reverse("conversation", args=[conversation.pk]))
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _rename(conversation: Conversation, data) -> None:
+    form = forms.RenameForm(data)
+    if not form.is_valid():
+        raise ChatError(forms.first_error(form))
+    services.conversation_rename(conversation=conversation, title=form.cleaned_data["title"])
 
 
 def _organise_view(change, answer):
@@ -135,7 +155,7 @@ def after_delete(request: HttpRequest, conversation: Conversation) -> HttpRespon
     here = sidebar.current_conversation_id(request) == conversation.pk
     if here or not request.htmx:
         url = f"{reverse('new_chat')}?deleted={conversation.pk}"
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        return _go(request, url)
     return render(request, f"{TEMPLATE}#toast", {"undo": conversation})
 
 
@@ -150,5 +170,5 @@ def conversation_restore(request: HttpRequest, conversation_id: int) -> HttpResp
     organising.conversation_restore(conversation=conversation)
     url = reverse("conversation", args=[conversation.pk])
     if not request.htmx or request.POST.get("open"):
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        return _go(request, url)
     return _list(request, clear_toast=True)

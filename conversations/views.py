@@ -290,20 +290,6 @@ async def edit_message(request: HttpRequest, message_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def rename_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = _owned_conversation(request.user, conversation_id)
-    form = forms.RenameForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise ChatError(forms.first_error(form))
-        services.conversation_rename(conversation=conversation, title=form.cleaned_data["title"])
-    except ChatError as exc:
-        return HttpResponse(str(exc), status=422)
-    return _redirect(request, reverse("conversation", args=[conversation.pk]))
-
-
-@login_required
-@require_POST
 async def delete_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Stop its reply if one streams, then delete it with an Undo (organising.py)."""
     user = await request.auser()
