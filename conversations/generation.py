@@ -27,6 +27,7 @@ from . import (
     reply_request,
     selectors,
     services,
+    titles,
     tools,
 )
 from .models import ContentBlock, Message
@@ -45,7 +46,11 @@ def start(message_id: int, *, received_at: float | None = None) -> None:
     """Start generating a reply in this process's event loop. `received_at` (time.perf_counter())
     is when its send reached the server: the first text frame reports the time since."""
     ensure_sweeper()
-    task = realtime.detached(ReplyRun(message_id, received_at).run())
+    _track(realtime.detached(ReplyRun(message_id, received_at).run()))
+
+
+def _track(task: asyncio.Task) -> None:
+    """Keep a reference (a task only weakly held can be collected mid-run) and let wait_all see it."""
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
 
@@ -122,6 +127,8 @@ class ReplyRun:
             html = await sync_to_async(self._finish)()
             unregister()
             self.frames.ended(html)
+            if self.outcome.status == Message.Status.COMPLETE and titles.wanted():
+                _track(realtime.detached(titles.title_conversation(self.message_id)))
 
     def _failed(self, status: str, error: str, kind: str = "") -> None:
         self.outcome.status, self.outcome.error = status, error

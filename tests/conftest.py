@@ -65,6 +65,9 @@ def fake_api(_fake_server, settings):
     settings.ANTHROPIC_API_KEY = "test-key"
     settings.CHAT_DEFAULT_MODEL = "claude-sonnet-4-6"
     settings.CHAT_API_MAX_RETRIES = 2
+    # Off unless a test turns it on (test_conversations_titles.py): a title call would take the
+    # next script from the fake's queue.
+    settings.CHAT_GENERATED_TITLES = False
     llm.reset()
     yield _fake_server
     llm.reset()
