@@ -2,9 +2,10 @@
 JSON export back in as a new conversation. Someone else's conversation is a 404."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import exporting, sending
@@ -39,8 +40,11 @@ def export_markdown(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_GET
 def export_all(request: HttpRequest) -> HttpResponse:
     """ "Download all my data": every conversation as JSON and Markdown, and the files, in a zip."""
-    name = f"chat-data-{request.user.get_username()}-{timezone.now():%Y-%m-%d}.zip"
-    return _download(exporting.user_zip(request.user), name, "application/zip")
+    name = f"chat-data-{slugify(request.user.get_username()) or 'me'}-{timezone.now():%Y-%m-%d}.zip"
+    response = FileResponse(exporting.user_zip(request.user), as_attachment=True, filename=name)
+    response["Content-Type"] = "application/zip"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required

@@ -10,13 +10,13 @@ by forging an id. Imported messages are marked `copied_at`: usage totals count t
 were spent, not again here.
 """
 
-import io
 import json
+import tempfile
 import zipfile
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
 from django.conf import settings
 from django.db import transaction
@@ -151,9 +151,10 @@ def filename(conversation: Conversation, extension: str) -> str:
     return f"{slugify(conversation.title)[:60] or 'conversation'}-{conversation.pk}.{extension}"
 
 
-def user_zip(user) -> bytes:
-    """Every conversation of the user (archived ones too) as JSON and Markdown, and their files."""
-    buffer = io.BytesIO()
+def user_zip(user) -> IO[bytes]:
+    """Every conversation of the user (archived ones too) as JSON and Markdown, and their files: a
+    temporary file (on disk past a few MB, however much there is), read from the start."""
+    buffer = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for conversation in Conversation.objects.visible().filter(owner=user).order_by("pk"):
             data = conversation_data(conversation)
@@ -164,7 +165,8 @@ def user_zip(user) -> bytes:
             path = root / attachment.storage_key
             if path.is_file():
                 archive.write(path, f"attachments/{attachment.pk}-{Path(attachment.name).name or 'file'}")
-    return buffer.getvalue()
+    buffer.seek(0)
+    return buffer
 
 
 # --- import: the format ----------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Export and import: the JSON round trip (every version, blocks, usage, model), Markdown of the
 branch on screen, the zip of all of a user's data, and imports refused with their reason."""
 
-import io
 import json
 import zipfile
 from datetime import UTC, datetime
@@ -177,7 +176,7 @@ def test_the_zip_holds_all_my_conversations_and_files_only(chat, alice, bob) -> 
     gone, _ = services.conversation_start(user=alice, text="Deleted one", model=MODEL)
     organising.conversation_trash(conversation=gone)
 
-    archive = zipfile.ZipFile(io.BytesIO(exporting.user_zip(alice)))
+    archive = zipfile.ZipFile(exporting.user_zip(alice))
     names = sorted(archive.namelist())
     assert names == sorted(
         [

@@ -164,7 +164,9 @@ def test_exports_download_as_files(client, people, chat) -> None:
     markdown = client.get(reverse("export_markdown", args=[chat.pk]))
     assert markdown["Content-Type"] == "text/markdown; charset=utf-8"
     assert markdown.content.decode().startswith("# Quarterly plan\n")
-    archive = zipfile.ZipFile(io.BytesIO(client.get(reverse("export_all")).content))
+    everything = client.get(reverse("export_all"))
+    assert everything["Content-Disposition"].startswith('attachment; filename="chat-data-owner-')
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(everything.streaming_content)))
     assert f"conversations/quarterly-plan-{chat.pk}.md" in archive.namelist()
 
 
@@ -183,3 +185,13 @@ def test_import_refuses_with_the_reason_inline_and_creates_on_success(client, pe
     response = client.post(url, {"file": upload})
     copy = Conversation.objects.exclude(pk=chat.pk).get(owner=people["owner"])
     assert response["Location"] == reverse("conversation", args=[copy.pk])
+
+
+def test_a_member_who_leaves_the_team_loses_the_share(client, people, team, share) -> None:
+    url = reverse("shared_conversation", args=[share.pk])
+    assert call(client, people, "member", "get", url).status_code == 200
+    team.memberships.filter(user=people["member"]).delete()
+    assert call(client, people, "member", "get", url).status_code == 404
+    assert (
+        call(client, people, "member", "post", reverse("share_continue", args=[share.pk])).status_code == 404
+    )
