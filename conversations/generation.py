@@ -83,6 +83,7 @@ class ReplyRun:
         self.outcome = ReplyOutcome()
         self.call_usage: dict[str, int] = {}
         self.stop_requested = False
+        self.first_turn = False  # it answers the conversation's first message: a title may follow
         self.task: asyncio.Task | None = None
 
     # --- what the websocket side may call -------------------------------------------------
@@ -127,7 +128,7 @@ class ReplyRun:
             html = await sync_to_async(self._finish)()
             unregister()
             self.frames.ended(html)
-            if self.outcome.status == Message.Status.COMPLETE and titles.wanted():
+            if self.first_turn and self.outcome.status == Message.Status.COMPLETE and titles.wanted():
                 _track(realtime.detached(titles.title_conversation(self.message_id)))
 
     def _failed(self, status: str, error: str, kind: str = "") -> None:
@@ -136,7 +137,9 @@ class ReplyRun:
 
     def _load(self) -> Message:
         """The reply row, and the blocks it already has (a Continue resumes after them)."""
-        reply = Message.objects.select_related("conversation__prompt_version").get(pk=self.message_id)
+        rows = Message.objects.select_related("conversation__prompt_version", "parent")
+        reply = rows.get(pk=self.message_id)
+        self.first_turn = reply.parent is not None and reply.parent.parent_id is None
         self.blocks.load(list(ContentBlock.objects.filter(message_id=self.message_id).order_by("index")))
         return reply
 

@@ -50,6 +50,13 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _no_generated_titles(settings):
+    """Off unless a test turns it on (test_conversations_titles.py): a title call after a first
+    reply would take the next script from a fake's queue."""
+    settings.CHAT_GENERATED_TITLES = False
+
+
 @pytest.fixture(scope="session")
 def _fake_server():
     with FakeAnthropic() as fake:
@@ -65,9 +72,6 @@ def fake_api(_fake_server, settings):
     settings.ANTHROPIC_API_KEY = "test-key"
     settings.CHAT_DEFAULT_MODEL = "claude-sonnet-4-6"
     settings.CHAT_API_MAX_RETRIES = 2
-    # Off unless a test turns it on (test_conversations_titles.py): a title call would take the
-    # next script from the fake's queue.
-    settings.CHAT_GENERATED_TITLES = False
     llm.reset()
     yield _fake_server
     llm.reset()
