@@ -204,7 +204,8 @@ class ImportedMessage(BaseModel):
     @classmethod
     def _blocks_have_their_fields(cls, blocks: list[dict]) -> list[dict]:
         for block in blocks:
-            fields = BLOCK_FIELDS.get(block.get("type"))
+            kind = block.get("type")
+            fields = BLOCK_FIELDS.get(kind) if isinstance(kind, str) else None
             if fields is None:
                 kind = str(block.get("type"))[:40]
                 raise ValueError(f"a block of type {kind!r} is not one this app stores")
@@ -332,7 +333,7 @@ def _block_row(message: Message, index: int, payload: dict, owned: set[int]) -> 
 def _usable_prompt_version(user, system_prompt: dict | None):
     """The exported prompt version, when it is one the user may use here; else none."""
     version_id = (system_prompt or {}).get("id")
-    if not isinstance(version_id, int) or isinstance(version_id, bool):
+    if not isinstance(version_id, int) or isinstance(version_id, bool) or not 0 < version_id <= MAX_ID:
         return None
     usable = prompts_usable_by(user).values("pk")
     return PromptVersion.objects.filter(pk=version_id, prompt__in=usable).first()

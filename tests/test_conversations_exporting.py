@@ -2,6 +2,7 @@
 branch on screen, the zip of all of a user's data, and imports refused with their reason."""
 
 import json
+import re
 import zipfile
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -145,6 +146,7 @@ def with_message(**changes) -> dict:
         (json.dumps(with_message(parent=3)).encode(), "does not come before it"),
         (json.dumps(with_message(blocks=[{"type": "text"}])).encode(), "no valid 'text'"),
         (json.dumps(with_message(blocks=[{"type": "script"}])).encode(), "'script' is not one"),
+        (json.dumps(with_message(blocks=[{"type": ["text"]}])).encode(), "\"['text']\" is not one"),
         (
             json.dumps(
                 with_message(blocks=[{"type": "image", "attachment_id": 10**30, "name": "x"}])
@@ -158,15 +160,24 @@ def with_message(**changes) -> dict:
     ],
 )
 def test_an_import_that_is_not_the_format_is_refused_with_the_reason(raw: bytes, reason: str) -> None:
-    with pytest.raises(exporting.Refused, match=reason.replace(".", r"\.").replace("*", r"\*")):
+    with pytest.raises(exporting.Refused, match=re.escape(reason)):
         exporting.parse(raw)
 
 
 def test_an_unknown_model_and_settings_fall_back_and_a_foreign_prompt_is_dropped(fake_api, alice) -> None:
-    data = {**valid(), "model": "gpt-9", "params": {"temperature": 7}, "system_prompt": {"id": 999_999}}
-    copy = exporting.conversation_import(user=alice, data=exporting.parse(json.dumps(data).encode()))
-    assert (copy.model, copy.params, copy.prompt_version) == ("claude-sonnet-4-6", {}, None)
-    assert copy.title == "T"
+    for prompt_id in (999_999, 10**30, True, "1"):
+        data = {**valid(), "model": "gpt-9", "params": {"temperature": 7}, "system_prompt": {"id": prompt_id}}
+        copy = exporting.conversation_import(user=alice, data=exporting.parse(json.dumps(data).encode()))
+        assert (copy.model, copy.params, copy.prompt_version) == ("claude-sonnet-4-6", {}, None)
+        assert copy.title == "T"
+
+
+def test_a_team_prompt_is_kept_for_a_member(fake_api, people, prompt) -> None:
+    data = {**valid(), "system_prompt": {"id": prompt.latest.pk}}
+    raw = json.dumps(data).encode()
+    member_copy = exporting.conversation_import(user=people["member"], data=exporting.parse(raw))
+    outsider_copy = exporting.conversation_import(user=people["outsider"], data=exporting.parse(raw))
+    assert (member_copy.prompt_version, outsider_copy.prompt_version) == (prompt.latest, None)
 
 
 def test_the_zip_holds_all_my_conversations_and_files_only(chat, alice, bob) -> None:
