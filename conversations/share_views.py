@@ -54,7 +54,7 @@ def shared_conversation(request: HttpRequest, share_id: int) -> HttpResponse:
     context = {
         "share": share,
         "messages_list": sharing.snapshot_messages(share),
-        "is_owner": share.conversation.owner_id == request.user.pk,
+        "is_owner": share.shared_by_id == request.user.pk,
     }
     return render(request, "conversations/shared.html", context)
 
