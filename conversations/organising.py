@@ -11,9 +11,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Attachment, ContentBlock, Conversation
+from .models import Attachment, ContentBlock, Conversation, Share
 
 UNDO_SECONDS = 10
 # An Undo pressed in the toast's last moment still arrives after the toast is gone.
@@ -66,6 +68,10 @@ def deleted_conversations_purge() -> int:
             if not doomed:
                 return purged
             files = _attachment_ids(ContentBlock.objects.filter(message__conversation_id__in=doomed))
+            # Their shares stay in the audit trail, revoked and without the snapshot.
+            Share.objects.filter(conversation_id__in=doomed).update(
+                snapshot={}, revoked_at=Coalesce("revoked_at", Value(timezone.now()))
+            )
             Conversation.objects.filter(pk__in=doomed).delete()
             _remove_unreferenced(files)
         purged += len(doomed)
