@@ -30,6 +30,7 @@ from . import (
     services,
     serving,
     sidebar_views,
+    web,
 )
 from .budgets import statuses as budget_statuses
 from .capabilities import capabilities, reads_files
@@ -75,6 +76,7 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
             totals=selectors.conversation_totals(conversation),
             newer_prompt=selectors.newer_prompt_version(user, conversation),
             caps=capabilities(conversation.model),
+            web_offered=web.offered(conversation, capabilities(conversation.model)),
             chosen=params.stored(conversation.params),
             efforts=["low", "medium", "high", "max"],
         )
@@ -130,7 +132,7 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 
 def _params_from_form(post) -> dict:
-    data: dict = {"thinking": post.get("thinking") == "on", "tools": post.get("tools") == "on"}
+    data: dict = {name: post.get(name) == "on" for name in ("thinking", "tools", "web")}
     for name in ("max_tokens", "temperature", "top_p", "top_k", "effort"):
         if value := post.get(name, "").strip():
             data[name] = value

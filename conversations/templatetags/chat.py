@@ -1,6 +1,9 @@
 import json
 
 from django import template
+from django.utils.html import format_html
+
+from conversations import citations
 
 register = template.Library()
 
@@ -17,3 +20,39 @@ def markdown_source(blocks) -> str:
     """A reply's markdown as the model wrote it (its text blocks, a blank line between them): what
     Copy reply copies (autoescaped into a <template>, whose content is that text again)."""
     return "\n\n".join(block.payload.get("text", "") for block in blocks if block.type == "text")
+
+
+# --- citations and web results (conversations/citations.py) ------------------------------------
+
+
+@register.simple_tag(takes_context=True)
+def citation_sources(context, message):
+    """One reply's source numbering, shared by its blocks' markers and its footnotes."""
+    review = context.get("review_conversation")
+    return citations.Sources(
+        documents=getattr(message, "cited_documents", None) or [],
+        review_conversation=review.pk if review else None,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def cited_html(context, block):
+    """A cited text block's rendered HTML with its numbered markers."""
+    sources = context.get("sources") or citations.Sources()
+    return citations.with_marks(block.rendered, block.payload, sources)
+
+
+@register.simple_tag(takes_context=True)
+def cite_footnotes(context):
+    sources = context.get("sources")
+    return sources.footnotes() if sources else ""
+
+
+@register.simple_tag
+def web_link(url, title=""):
+    """A link to a web page only when its URL is http(s); otherwise the text, escaped."""
+    href = citations.safe_url(url)
+    text = title or url or ""
+    if href is None:
+        return format_html('<span class="unsafe-url">{}</span>', text)
+    return format_html('<a href="{}" target="_blank" rel="{}">{}</a>', href, citations.REL, text)
