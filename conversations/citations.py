@@ -121,8 +121,8 @@ def marks(payload: dict, sources: Sources) -> SafeString:
         detail = f"{source.label}, {where}" if where else source.label
         html.append(
             format_html(
-                '<span class="cite" tabindex="0">{}'
-                '<span class="cite-quote" role="tooltip">“{}”<br>— {}</span></span>',
+                '<span class="cite"{}>{}<span class="cite-quote" role="tooltip">“{}”<br>— {}</span></span>',
+                SafeString(' tabindex="0"') if source.href is None else "",  # a link is focusable itself
                 _link(source, f"[{source.number}]", "cite-link"),
                 quote,
                 detail,

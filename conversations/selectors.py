@@ -120,6 +120,7 @@ def usage_sums() -> dict:
     sums["cost"] = Sum("cost")
     sums["saved"] = Sum("cache_savings")
     sums["replies"] = Count("id")
+    sums["web_searches"] = Coalesce(Sum("web_search_requests"), 0)  # their fee is in `cost`
     return sums
 
 

@@ -265,3 +265,17 @@ def test_the_settings_popover_offers_the_toggle(client, alice, fake_api):
     conversation.refresh_from_db()
     assert conversation.params == {"web": True, "tools": False}
     assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_dashboard_counts_searches_and_their_fee_is_in_the_cost(client, alice, staff):
+    conversation = Conversation.objects.create(owner=alice, model="claude-sonnet-4-6")
+    price = pricing.Price(*(Decimal(0),) * 5)  # tokens free here: the cost is the fee alone
+    fee = pricing.cost(pricing.Usage(web_search_requests=250), price)
+    Message.objects.create(conversation=conversation, role="assistant", web_search_requests=250, cost=fee)
+    client.force_login(staff)
+
+    page = client.get(reverse("usage_dashboard")).content.decode()
+
+    assert fee == Decimal("2.5")
+    assert "<dt>Web searches</dt><dd>250</dd>" in page and "$2.5000" in page
