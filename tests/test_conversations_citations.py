@@ -161,3 +161,11 @@ async def test_a_streaming_search_shows_what_it_searches_and_reads(fake_api, ali
     assert 'Reading: <a href="https://a.example/x"' in done[4] and "Read: <a" in done[5]
     assert '[1]</a><span class="cite-quote" role="tooltip">“sun”' in done[6]
     assert '<ol class="citations"' in frames[-1][3]  # the footnotes come with the finished reply
+
+
+def test_inside_a_staff_transcript_a_page_citation_opens_the_review_view():
+    sources = citations.Sources(documents=[12], review_conversation=5)
+    html = citations.marks(
+        {"citations": [{"type": "page_location", "document_index": 0, "start_page_number": 3}]}, sources
+    )
+    assert f'href="{reverse("review_attachment", args=[5, 12])}#page=3"' in html
