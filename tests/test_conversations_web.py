@@ -279,3 +279,19 @@ def test_the_dashboard_counts_searches_and_their_fee_is_in_the_cost(client, alic
 
     assert fee == Decimal("2.5")
     assert "<dt>Web searches</dt><dd>250</dd>" in page and "$2.5000" in page
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_paused_turn_resumes_with_its_server_blocks_verbatim(fake_api, alice):
+    paused = GroundedReply(
+        [Search("long research", [fake_tools.search_result("https://a.example", "A")])],
+        stop_reason="pause_turn",
+    )
+    fake_api.enqueue(paused, Reply("Done researching."))
+    _, reply = await chat_with_web(alice)
+    reply = await run_to_end(reply)
+
+    resumed = fake_api.message_requests[-1].body["messages"]
+    assert resumed[-1] == {"role": "assistant", "content": fake_tools.blocks(paused)}
+    assert reply.status == "complete" and reply.web_search_requests == 1
+    assert [p["type"] for p in await payloads(reply)] == ["server_tool_use", "web_search_tool_result", "text"]
