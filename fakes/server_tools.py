@@ -109,7 +109,8 @@ def _tool_id() -> str:
 
 
 def blocks(reply: GroundedReply) -> list[dict[str, Any]]:
-    """The reply's content blocks, complete (a non-streamed message's `content`)."""
+    """The reply's content blocks, complete (a non-streamed message's `content`). A tool call's id is
+    made on first use and kept on its part, so a test can call this again to get what was sent."""
     content: list[dict[str, Any]] = []
     for part in reply.parts:
         if isinstance(part, str):

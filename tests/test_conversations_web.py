@@ -241,7 +241,11 @@ def test_only_team_owners_turn_web_access_off(client, people, team):
     client.force_login(people["member"])
     assert client.get(url).status_code == 403
     assert client.post(url, {}).status_code == 403
+    assert url not in client.get(reverse("team_detail", args=[team.pk])).content.decode()
     client.force_login(people["owner"])
+    assert (
+        f'href="{url}">Web access</a>' in client.get(reverse("team_detail", args=[team.pk])).content.decode()
+    )
     assert "checked" in client.get(url).content.decode()
 
     response = client.post(url, {})
