@@ -37,12 +37,12 @@ def grounded() -> GroundedReply:
         [
             "I'll look that up.",
             Search("paris weather monday", [forecast, news, evil]),
-            "Monday in Paris:",
+            "Monday in Paris: ",
             Cited(
                 "rain all day,",
                 [fake_tools.web_citation(forecast, "Heavy rain <em>expected</em> on Monday.")],
             ),
-            Cited("with a storm warning.", [fake_tools.web_citation(news, "A storm warning was issued.")]),
+            Cited(" with a storm warning.", [fake_tools.web_citation(news, "A storm warning was issued.")]),
             Cited(" Be careful.", [fake_tools.web_citation(evil, "evil")]),
         ]
     )

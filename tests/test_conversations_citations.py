@@ -89,8 +89,11 @@ def test_web_citations_are_numbered_footnotes_with_safe_links_and_escaped_text(a
     assert '<span class="cite-url">javascript:alert(1)</span>' in footnotes
     assert '<span class="">&lt;img src=x onerror=alert(1)&gt;</span>' in footnotes
     assert 'role="tooltip"' in html and 'tabindex="0"' in html  # reachable by keyboard, shown on focus
-    # The markers sit at the end of the cited paragraph, not on a line of their own.
+    # The markers sit at the end of the cited paragraph, not on a line of their own, and the
+    # API's separate text blocks of one sentence flow as one paragraph (app.css).
     assert re.search(r"rain on Monday<span class=\"cite\"", html)
+    assert 'class="block block-text markdown flows-in flows-out space-out" data-index="0"' in html
+    assert 'class="block block-text markdown cited flows-in flows-out" data-index="1"' in html
 
 
 @pytest.mark.django_db

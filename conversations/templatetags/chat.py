@@ -25,6 +25,28 @@ def markdown_source(blocks) -> str:
 # --- citations and web results (conversations/citations.py) ------------------------------------
 
 
+@register.filter
+def text_flow(payload) -> str:
+    """Classes for an answer's text block with citations around: " cited", and whether it may run
+    on from the block before ("flows-in") or into the next ("flows-out"), with a space ("space-in",
+    "space-out"); a line break at that edge starts a new paragraph instead."""
+    text = payload.get("text") or ""
+    if not text.strip():  # a block still opening: its edges are not known yet
+        return ""
+    classes = [
+        name
+        for name, applies in (
+            ("cited", bool(payload.get("citations"))),
+            ("flows-in", text[:1] not in ("\n", "\r")),
+            ("flows-out", not text.endswith(("\n", "\r"))),
+            ("space-in", text[:1] in (" ", "\t")),
+            ("space-out", text.endswith((" ", "\t"))),
+        )
+        if applies
+    ]
+    return " " + " ".join(classes) if classes else ""
+
+
 @register.simple_tag(takes_context=True)
 def citation_sources(context, message):
     """One reply's source numbering, shared by its blocks' markers and its footnotes."""
