@@ -61,6 +61,9 @@ def first_chat_with_web(page: Page, fake: FakeAnthropic) -> None:
     page.get_by_label("Web search and fetch").check()
     page.get_by_role("button", name="Save settings").click()
     page.wait_for_load_state("load")
+    page.locator(".conversation-settings summary").click()
+    expect(page.get_by_label("Web search and fetch")).to_be_checked()
+    page.locator(".conversation-settings summary").click()
 
 
 def test_a_search_answer_cites_two_sources(browser, live_app: LiveApp, fake_api: FakeAnthropic) -> None:
@@ -71,6 +74,7 @@ def test_a_search_answer_cites_two_sources(browser, live_app: LiveApp, fake_api:
     page.get_by_label("Message").fill("Weather in Paris on Monday?")
     page.get_by_role("button", name="Send").click()
 
+    expect(page.locator("[data-role=assistant]")).to_have_count(2)
     reply = page.locator("[data-role=assistant]").last
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
     assert fake_api.message_requests[-1].body["tools"][-2]["type"] == "web_search_20260318"
@@ -146,6 +150,7 @@ def test_a_cited_pdf_page_opens_through_the_owner_view(
     opened = page.request.get(live_app.url + href.split("#")[0])
     assert opened.status == 200 and opened.headers["content-type"] == "application/pdf"
     assert opened.headers["content-disposition"].startswith("inline")
+    page.screenshot(path=SCREENSHOTS / "citations-pdf-1280-light.png")
     with page.expect_popup() as popup:  # clicking opens the PDF at the page, in a new tab
         link.click()
     assert popup.value.url.endswith("#page=2")
