@@ -156,3 +156,32 @@ def test_a_cited_pdf_page_opens_through_the_owner_view(
     assert popup.value.url.endswith("#page=2")
     other = new_page(browser, live_app, "bob")
     assert other.request.get(live_app.url + href.split("#")[0]).status == 404
+
+
+def test_a_team_owner_turns_web_access_off(browser, live_app: LiveApp, fake_api: FakeAnthropic) -> None:
+    fake_api.reset()
+    page = new_page(browser, live_app, "alice")
+    first_chat_with_web(page, fake_api)
+    chat = page.url
+    page.goto(live_app.url + "/teams/")
+    page.locator("#team-name").fill("Research <desk>")
+    page.get_by_role("button", name="Create team").click()
+    page.get_by_role("link", name="Web access").click()
+    box = page.get_by_label("Conversations on this team's prompts may use web search and fetch")
+    expect(box).to_be_checked()
+    box.uncheck()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("p.notice[role=status]")).to_contain_text("web search and fetch are off")
+    expect(box).not_to_be_checked()
+    url = page.url
+    for width, height in ((1280, 720), (390, 700)):
+        for scheme in ("light", "dark"):
+            shot = new_page(
+                browser, live_app, "alice", viewport={"width": width, "height": height}, color_scheme=scheme
+            )
+            shot.goto(url)
+            shot.screenshot(path=SCREENSHOTS / f"team-web-access-{width}-{scheme}.png")
+            shot.goto(chat)
+            shot.locator(".conversation-settings summary").click()
+            shot.screenshot(path=SCREENSHOTS / f"settings-web-{width}-{scheme}.png")
+            shot.context.close()
