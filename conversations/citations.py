@@ -88,10 +88,11 @@ class Sources:
 
 
 def _key(citation: dict) -> tuple:
+    """Hashable whatever the values are (they are the API's, stored as sent)."""
     if "url" in citation:
-        return ("web", citation["url"])
+        return ("web", str(citation["url"]))
     start = citation.get("start_page_number", citation.get("start_char_index"))
-    return ("document", citation.get("document_index"), citation.get("type"), start)
+    return ("document", str(citation.get("document_index")), str(citation.get("type")), str(start))
 
 
 def _link(source: Source, text: str, css: str = "") -> SafeString:

@@ -172,3 +172,21 @@ def test_inside_a_staff_transcript_a_page_citation_opens_the_review_view():
         {"citations": [{"type": "page_location", "document_index": 0, "start_page_number": 3}]}, sources
     )
     assert f'href="{reverse("review_attachment", args=[5, 12])}#page=3"' in html
+
+
+def test_odd_citation_values_render_as_text_without_failing():
+    odd = [
+        {
+            "type": "web_search_result_location",
+            "url": ["not", "a", "string"],
+            "title": None,
+            "cited_text": None,
+        },
+        {"type": "page_location", "document_index": [1], "start_page_number": "2", "cited_text": "x" * 1000},
+        "not even a dict",
+    ]
+    sources = citations.Sources(documents=[4])
+    html = citations.marks({"citations": odd}, sources)
+    assert "href" not in html and html.count('class="cite"') == 2
+    assert "x" * 300 + "…" in html and "x" * 301 not in html
+    assert sources.footnotes().count("<li") == 2
