@@ -1,8 +1,9 @@
 """Web search and web fetch: Claude's server tools, run by the API itself.
 
 Whether a reply may use them: the instance allows it (CHAT_WEB_ACCESS), the model offers them
-(the capability table), the team whose prompt the conversation is pinned to has not turned web
-access off (TeamPolicy, set by its owners), and the user turned them on for this conversation.
+(the capability table, unless the API's model list says it has no web search), the team whose
+prompt the conversation is pinned to has not turned web access off (TeamPolicy, set by its
+owners), and the user turned them on for this conversation.
 The tool versions are the installed SDK's (anthropic 2.12: web_search_20260318 and
 web_fetch_20260318). `max_uses`, `allowed_domains` and `blocked_domains` are instance settings.
 
@@ -13,6 +14,7 @@ citations in the answer are stored exactly as they arrived and sent back verbati
 
 from django.conf import settings
 
+from . import catalog
 from .capabilities import Capabilities
 from .models import Conversation, TeamPolicy
 from .params import ChatParams
@@ -48,6 +50,8 @@ def team_allows(conversation: Conversation) -> bool:
 
 def offered(conversation: Conversation, caps: Capabilities) -> bool:
     """Whether the settings popover offers the toggle."""
+    if catalog.listed_without_web(conversation.model):  # the API's model list knows better
+        return False
     return settings.CHAT_WEB_ACCESS and caps.web and team_allows(conversation)
 
 

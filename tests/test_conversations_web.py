@@ -299,3 +299,38 @@ async def test_a_paused_turn_resumes_with_its_server_blocks_verbatim(fake_api, a
     assert resumed[-1] == {"role": "assistant", "content": fake_tools.blocks(paused)}
     assert reply.status == "complete" and reply.web_search_requests == 1
     assert [p["type"] for p in await payloads(reply)] == ["server_tool_use", "web_search_tool_result", "text"]
+
+
+@pytest.mark.usefixtures("fresh_catalog")
+def test_the_api_model_list_can_say_a_model_has_no_web_search(alice, settings, monkeypatch):
+    from types import SimpleNamespace
+
+    from conversations import catalog
+
+    def listed(model_id, supported):
+        support = SimpleNamespace(web_search=SimpleNamespace(supported=supported))
+        return SimpleNamespace(
+            id=model_id,
+            display_name=model_id,
+            max_input_tokens=None,
+            max_tokens=None,
+            capabilities=SimpleNamespace(server_tools=support),
+        )
+
+    async def list_models():
+        return [
+            listed("claude-sonnet-4-6", True),
+            listed("claude-haiku-4-5", False),
+            SimpleNamespace(
+                id="claude-opus-4-8", display_name="Opus", max_input_tokens=None, max_tokens=None
+            ),
+        ]
+
+    settings.CHAT_USE_LOCAL_MODEL = False
+    monkeypatch.setattr(catalog.llm, "list_models", list_models)
+    catalog.available()
+    offered = {
+        m: web.offered(Conversation(owner=alice, model=m), capabilities(m))
+        for m in ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-8")
+    }
+    assert offered == {"claude-sonnet-4-6": True, "claude-haiku-4-5": False, "claude-opus-4-8": True}
