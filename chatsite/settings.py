@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -248,6 +249,13 @@ CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
 CHAT_GENERATED_TITLES = env_flag("CHAT_GENERATED_TITLES", True)
 CHAT_MAX_TOKENS = int(os.environ.get("CHAT_MAX_TOKENS", 4096))
 CHAT_MAX_TOOL_ITERATIONS = int(os.environ.get("CHAT_MAX_TOOL_ITERATIONS", 8))
+# Web search and web fetch (Claude's server tools; conversations/web.py). Off here: off for everyone.
+CHAT_WEB_ACCESS = env_flag("CHAT_WEB_ACCESS", True)
+CHAT_WEB_MAX_USES = int(os.environ.get("CHAT_WEB_MAX_USES", 5))  # per tool, per API call; 0: no limit
+CHAT_WEB_ALLOWED_DOMAINS = env_list("CHAT_WEB_ALLOWED_DOMAINS", "")
+CHAT_WEB_BLOCKED_DOMAINS = env_list("CHAT_WEB_BLOCKED_DOMAINS", "")
+if CHAT_WEB_ALLOWED_DOMAINS and CHAT_WEB_BLOCKED_DOMAINS:
+    raise ImproperlyConfigured("Set CHAT_WEB_ALLOWED_DOMAINS or CHAT_WEB_BLOCKED_DOMAINS, not both.")
 CHAT_STALL_TIMEOUT = float(os.environ.get("CHAT_STALL_TIMEOUT", 60))
 CHAT_API_MAX_RETRIES = int(os.environ.get("CHAT_API_MAX_RETRIES", 2))
 # Streaming: frames are coalesced for at most this long; partial text is checkpointed this often.

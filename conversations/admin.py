@@ -15,8 +15,16 @@ class ConversationAdmin(admin.ModelAdmin):
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
-    list_display = ["model", "input", "output", "cache_write_5m", "cache_write_1h", "cache_read"]
-    list_editable = ["input", "output", "cache_write_5m", "cache_write_1h", "cache_read"]
+    list_display = [
+        "model",
+        "input",
+        "output",
+        "cache_write_5m",
+        "cache_write_1h",
+        "cache_read",
+        "web_search",
+    ]
+    list_editable = ["input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_search"]
 
 
 @admin.register(Budget)

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MAX_BREAKPOINTS = 4  # the API's limit per request
+# Blocks the API made and answers itself (web.py): replayed verbatim, like thinking.
+SERVER_TOOL_RESULTS = ("web_search_tool_result", "web_fetch_tool_result")
 
 
 @dataclass(frozen=True)
@@ -64,20 +66,25 @@ def build_messages(turns: Iterable[Turn]) -> list[dict]:
 
     Turns left empty (a reply that failed before any output) disappear, and neighbours with the
     same role are merged, so a failed reply never breaks alternation. A tool_use whose result never
-    came (a reply stopped mid-loop) is dropped, and so is a result without its call.
+    came (a reply stopped mid-loop) is dropped, and so is a result without its call; so is a
+    server_tool_use without its result, but in the last turn (a paused turn resumes with it).
     """
     turns = [Turn(t.role, [b for b in map(replayable_block, t.blocks) if b is not None]) for t in turns]
     results = {
-        b["tool_use_id"] for t in turns if t.role == "user" for b in t.blocks if b["type"] == "tool_result"
+        b["tool_use_id"]
+        for t in turns
+        for b in t.blocks
+        if b["type"] == "tool_result" or b["type"] in SERVER_TOOL_RESULTS
     }
     calls = {b["id"] for t in turns if t.role == "assistant" for b in t.blocks if b["type"] == "tool_use"}
     messages: list[dict] = []
-    for turn in turns:
+    for position, turn in enumerate(turns, start=1):
         content = [
             b
             for b in turn.blocks
             if not (b["type"] == "tool_use" and b["id"] not in results)
             and not (b["type"] == "tool_result" and b["tool_use_id"] not in calls)
+            and not (b["type"] == "server_tool_use" and b["id"] not in results and position < len(turns))
         ]
         if not content:
             continue

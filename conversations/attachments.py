@@ -4,6 +4,9 @@ Never trusts the file name or the browser's type. Images are opened with an allo
 refused past a pixel budget (decompression bombs), fully decoded (truncated files fail here), then
 re-encoded (which drops EXIF and other metadata) and downscaled so the long edge is at most 1568 px
 and the base64 form fits the API's 5 MB per image. PDFs are checked by header and with pypdf.
+Plain text (a .txt, .md, .csv, ... name, so an SVG stays refused, and UTF-8 content without control
+characters but tab and line breaks) is stored as sent; PDFs and
+text files go to the API as documents with citations on (reply_request.py).
 """
 
 import io
@@ -25,7 +28,18 @@ MAX_ENCODED_BYTES = MAX_BASE64_BYTES * 3 // 4 - 1024
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 PDF = "application/pdf"
-ACCEPTED = "JPEG, PNG, GIF, WebP or PDF"
+TEXT = "text/plain"
+MAX_TEXT_BYTES = 1024 * 1024  # about 250,000 tokens: more would not fit a context window anyway
+TEXT_EXTENSIONS = (
+    ".txt",
+    ".text",
+    ".md",
+    ".markdown",
+    ".csv",
+    ".tsv",
+    ".log",
+)  # and the content must be text
+ACCEPTED = "JPEG, PNG, GIF, WebP, PDF or plain text"
 
 
 class Refused(Exception):
@@ -44,7 +58,20 @@ class Processed:
 def process(name: str, data: bytes) -> Processed:
     if data.startswith(b"%PDF-"):
         return _process_pdf(name, data)
+    if name.lower().endswith(TEXT_EXTENSIONS) and _is_text(data):
+        if len(data) > MAX_TEXT_BYTES:
+            raise Refused(f"{name}: text files are limited to {MAX_TEXT_BYTES // 2**20} MB.")
+        return Processed(TEXT, data.removeprefix(b"\xef\xbb\xbf"))
     return _process_image(name, data)
+
+
+def _is_text(data: bytes) -> bool:
+    """UTF-8 with no control characters but tab, line feed and carriage return (so no image)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return bool(text.strip()) and not any(ord(c) < 32 and c not in "\t\n\r" or c == "\x7f" for c in text)
 
 
 def _process_pdf(name: str, data: bytes) -> Processed:

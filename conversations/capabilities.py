@@ -17,6 +17,7 @@ class Capabilities:
     effort: bool = False
     tools: bool = True
     files: bool = True  # images and PDFs
+    web: bool = True  # the web_search and web_fetch server tools (their 20260318 versions)
     context_window: int = 200_000
     max_output: int = 32_000
 
@@ -27,9 +28,10 @@ TABLE = {
     "claude-sonnet-4-6": Capabilities(adaptive_thinking=True, effort=True, max_output=64_000),
     "claude-sonnet-4": Capabilities(max_output=64_000),
     "claude-haiku-4": Capabilities(max_output=64_000),
+    "claude-3": Capabilities(web=False),  # the 2026 web tool versions are for Claude 4 and later
     "claude-": Capabilities(),
 }
-LOCAL = Capabilities(tools=False, files=False, context_window=8192, max_output=2048)
+LOCAL = Capabilities(tools=False, files=False, web=False, context_window=8192, max_output=2048)
 
 
 def capabilities(model: str) -> Capabilities:

@@ -27,6 +27,7 @@ class ModelChoice:
     context_window: int
     max_output: int
     local: bool = False
+    web_search: bool | None = None  # what the API's model list says, when it says
 
 
 _cache: tuple[float, list[ModelChoice]] | None = None
@@ -38,11 +39,34 @@ def reset() -> None:
     _cache = None
 
 
-def _from_table(model_id: str, display_name: str = "", context: int | None = None, output: int | None = None):
+def _from_table(
+    model_id: str,
+    display_name: str = "",
+    context: int | None = None,
+    output: int | None = None,
+    web_search: bool | None = None,
+):
     caps = capabilities(model_id)
     return ModelChoice(
-        model_id, display_name or model_id, context or caps.context_window, output or caps.max_output
+        model_id,
+        display_name or model_id,
+        context or caps.context_window,
+        output or caps.max_output,
+        web_search=web_search,
     )
+
+
+def listed_web_search(model) -> bool | None:
+    """`capabilities.server_tools.web_search.supported` of a listed model, or None when not given."""
+    support = getattr(getattr(getattr(model, "capabilities", None), "server_tools", None), "web_search", None)
+    supported = getattr(support, "supported", None)
+    return supported if isinstance(supported, bool) else None
+
+
+def listed_without_web(model_id: str) -> bool:
+    """True when the cached model list says this model has no web search (never lists to find out)."""
+    listed = _cache[1] if _cache is not None else []
+    return any(choice.id == model_id and choice.web_search is False for choice in listed)
 
 
 def available() -> list[ModelChoice]:
@@ -55,7 +79,10 @@ def available() -> list[ModelChoice]:
         return _cache[1]
     try:
         listed = async_to_sync(llm.list_models)()
-        choices = [_from_table(m.id, m.display_name, m.max_input_tokens, m.max_tokens) for m in listed]
+        choices = [
+            _from_table(m.id, m.display_name, m.max_input_tokens, m.max_tokens, listed_web_search(m))
+            for m in listed
+        ]
     except Exception as exc:  # any failure: the configured list, retried after a minute
         log.warning("listing models failed (%s); using the configured list", type(exc).__name__)
         choices, lifetime = [], 60

@@ -161,7 +161,9 @@ class ReplyRun:
 
     def _request_for(self, reply: Message) -> dict:
         own = self.blocks.in_order()
-        return reply_request.request_for(reply, own_blocks=own, skip=self.outcome.trimmed)
+        request = reply_request.request_for(reply, own_blocks=own, skip=self.outcome.trimmed)
+        self.blocks.sources.documents = self.outcome.cited_documents = reply.cited_documents
+        return request
 
     async def _run_tools(self, reply: Message) -> None:
         """Answer every tool_use of the last call with a tool_result block, stored and shown."""
@@ -199,7 +201,8 @@ class ReplyRun:
         if kind == "content_block_delta":
             self.blocks.delta(self.offset + event.index, event.delta)
         elif kind == "content_block_start":
-            self.blocks.open(self.offset + event.index, event.content_block.model_dump(exclude_none=True))
+            # to_dict: exactly the fields the API sent (server tool blocks are replayed verbatim).
+            self.blocks.open(self.offset + event.index, event.content_block.to_dict(mode="json"))
         elif kind == "message_start":
             self.call_usage.update(llm.usage_fields(event.message.usage))
         elif kind == "message_delta":

@@ -150,6 +150,10 @@ def usage_fields(usage) -> dict[str, int]:
         )
         if (value := getattr(usage, name, None)) is not None
     }
+    searches = getattr(usage, "server_tool_use", None)  # web search and fetch (web.py)
+    if searches is not None:
+        fields["web_search_requests"] = searches.web_search_requests or 0
+        fields["web_fetch_requests"] = searches.web_fetch_requests or 0
     split = getattr(usage, "cache_creation", None)  # by TTL, when the API reports it
     if split is not None and split.ephemeral_1h_input_tokens is not None:
         fields["cache_creation_1h_input_tokens"] = split.ephemeral_1h_input_tokens

@@ -96,6 +96,11 @@ class Message(models.Model):
     cache_creation_input_tokens = models.PositiveIntegerField(default=0)
     cache_read_input_tokens = models.PositiveIntegerField(default=0)
     cache_creation_1h_input_tokens = models.PositiveIntegerField(default=0)  # part of the writes
+    # usage.server_tool_use: searches are billed per 1,000 (pricing.py); fetches only as tokens.
+    web_search_requests = models.PositiveIntegerField(default=0)
+    web_fetch_requests = models.PositiveIntegerField(default=0)
+    # The attachment ids of the documents its request sent, in order: a citation's document_index.
+    cited_documents = models.JSONField(default=list, blank=True)
     # US dollars at the prices in force when the reply ended; null when the model has no price.
     cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     cache_savings = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
@@ -140,6 +145,9 @@ class ContentBlock(models.Model):
         THINKING = "thinking"
         REDACTED_THINKING = "redacted_thinking"
         TOOL_USE = "tool_use"
+        SERVER_TOOL_USE = "server_tool_use"  # web search and fetch, run by the API (web.py)
+        WEB_SEARCH_TOOL_RESULT = "web_search_tool_result"
+        WEB_FETCH_TOOL_RESULT = "web_fetch_tool_result"
         # Made here: a tool's answer, and uploads (they reference an Attachment).
         TOOL_RESULT = "tool_result"
         IMAGE = "image"
@@ -211,6 +219,9 @@ class ModelPrice(models.Model):
     cache_write_5m = models.DecimalField(max_digits=10, decimal_places=4)
     cache_write_1h = models.DecimalField(max_digits=10, decimal_places=4)
     cache_read = models.DecimalField(max_digits=10, decimal_places=4)
+    web_search = models.DecimalField(
+        max_digits=10, decimal_places=4, default=10, help_text="US dollars per 1,000 web searches"
+    )
 
     def __str__(self) -> str:
         return self.model
@@ -276,3 +287,13 @@ class Budget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user or self.team}: ${self.monthly_limit}/month"
+
+
+class TeamPolicy(models.Model):
+    """What a team's owners decided for conversations on the team's prompts (web.py)."""
+
+    team = models.OneToOneField("teams.Team", on_delete=models.CASCADE, related_name="chat_policy")
+    web_access = models.BooleanField(default=True, help_text="Web search and fetch may be turned on")
+
+    def __str__(self) -> str:
+        return f"{self.team}: web access {'on' if self.web_access else 'off'}"

@@ -22,6 +22,7 @@ class ChatParams(BaseModel):
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=1, le=500)
     tools: bool = True
+    web: bool = False  # web search and fetch (web.py); off until the user turns it on
     timezone: str = "UTC"  # the user's, from the browser; used by the date-and-time tool
 
     @field_validator("timezone")
@@ -49,6 +50,8 @@ def problems(params: ChatParams, caps: Capabilities) -> list[str]:
         found.append("This model does not support adaptive thinking.")
     if params.effort and not caps.effort:
         found.append("This model does not take an effort level.")
+    if params.web and not caps.web:
+        found.append("This model does not offer web search.")
     sampling = [name for name in ("temperature", "top_p", "top_k") if getattr(params, name) is not None]
     if sampling and not caps.sampling:
         found.append(f"This model does not accept {', '.join(sampling)}.")

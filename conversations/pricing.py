@@ -26,6 +26,7 @@ class Price:
     cache_write_5m: Decimal
     cache_write_1h: Decimal
     cache_read: Decimal
+    web_search: Decimal = Decimal(10)  # per 1,000 searches
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Usage:
     cache_creation_input_tokens: int = 0  # all cache writes, both TTLs
     cache_creation_1h_input_tokens: int = 0  # the part of them written with the 1-hour TTL
     cache_read_input_tokens: int = 0
+    web_search_requests: int = 0  # usage.server_tool_use
+    web_fetch_requests: int = 0  # billed as the tokens it adds, no fee
 
     def plus(self, counts: dict[str, int]) -> "Usage":
         """This usage with another API call's token counts added (by field name)."""
@@ -51,7 +54,12 @@ def cost(usage: Usage, price: Price) -> Decimal:
         + writes_1h * price.cache_write_1h
         + usage.cache_read_input_tokens * price.cache_read
     )
-    return total / MILLION
+    return total / MILLION + search_fee(usage, price)
+
+
+def search_fee(usage: Usage, price: Price) -> Decimal:
+    """Web searches are billed per 1,000, on top of the tokens their results add."""
+    return usage.web_search_requests * price.web_search / 1000
 
 
 def cache_savings(usage: Usage, price: Price) -> Decimal:

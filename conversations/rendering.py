@@ -95,9 +95,10 @@ class LiveMarkdown:
         return self.html + (render_markdown(rest) if rest.strip() else "")
 
 
-def block_html(block) -> str:
-    """A content block (stored, or still streaming: then unsaved) as the page shows it."""
-    context = {"block": block, "message": {"role": "assistant"}}
+def block_html(block, sources=None) -> str:
+    """A content block (stored, or still streaming: then unsaved) as the page shows it; `sources`
+    numbers a streaming reply's citations (citations.Sources)."""
+    context = {"block": block, "message": {"role": "assistant"}, "sources": sources}
     return render_to_string("conversations/_block.html", context).strip()
 
 

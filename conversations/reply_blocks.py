@@ -5,7 +5,7 @@ import json
 
 from asgiref.sync import sync_to_async
 
-from . import realtime, rendering, services
+from . import citations, realtime, rendering, services
 from .models import ContentBlock
 
 
@@ -15,6 +15,7 @@ class ReplyBlocks:
         self.frames = frames
         self.blocks: dict[int, dict] = {}  # index -> API-shaped block, growing
         self.html: dict[int, str] = {}  # index -> the block as the page shows it, once stored
+        self.sources = citations.Sources()  # the reply's cited sources, numbered as they appear
         self.tool_json: dict[int, str] = {}  # index -> a tool call's input JSON so far
         self.live: dict[int, rendering.LiveMarkdown] = {}  # index -> an open text block's markdown
         self.open_index: int | None = None
@@ -24,7 +25,7 @@ class ReplyBlocks:
         """The blocks a reply already has (a Continue resumes after them)."""
         for block in stored:
             self.blocks[block.index] = block.payload
-            self.html[block.index] = rendering.block_html(block)
+            self.html[block.index] = rendering.block_html(block, self.sources)
 
     def in_order(self) -> list[dict]:
         return [self.blocks[i] for i in sorted(self.blocks)]
@@ -47,10 +48,11 @@ class ReplyBlocks:
         return index, (dict(self.blocks[index]) if index is not None else None)
 
     def open(self, index: int, block: dict) -> None:
-        if block["type"] == "tool_use":
+        if block["type"] in ("tool_use", "server_tool_use"):
             block["input"] = {}
             self.tool_json[index] = ""
-        block.pop("citations", None)
+        if not block.get("citations"):  # a cited text block starts with []; citations_delta fills it
+            block.pop("citations", None)
         if block["type"] == "text":
             self.live[index] = rendering.LiveMarkdown()
         self.blocks[index] = block
@@ -68,6 +70,8 @@ class ReplyBlocks:
         elif kind == "thinking_delta":
             block["thinking"] += delta.thinking
             self.frames.text(delta.thinking)
+        elif kind == "citations_delta":  # kept exactly as sent: it is replayed in later turns
+            block.setdefault("citations", []).append(delta.citation.to_dict(mode="json"))
         elif kind == "signature_delta":
             block["signature"] = delta.signature
         elif kind == "input_json_delta":
@@ -79,7 +83,7 @@ class ReplyBlocks:
         """Store the finished block (off the event loop), then swap its final HTML in."""
         self.frames.flush()
         block = self.blocks[index]
-        if block["type"] == "tool_use":
+        if index in self.tool_json:
             try:
                 block["input"] = json.loads(self.tool_json.pop(index) or "{}")
             except json.JSONDecodeError:
@@ -88,7 +92,9 @@ class ReplyBlocks:
         self.dirty = False
         live = self.live.pop(index, None)
         rendered = live.finish(block["text"]) if live else None
-        self.html[index] = await sync_to_async(_save)(self.message_id, index, dict(block), rendered)
+        self.html[index] = await sync_to_async(_save)(
+            self.message_id, index, dict(block), rendered, self.sources
+        )
         self.frames.block_done(index, self.html[index])
 
     def _text_of(self, index: int) -> str:
@@ -103,10 +109,10 @@ class ReplyBlocks:
         block = ContentBlock(index=index, type=payload["type"], payload=payload)
         if live := self.live.get(index):
             block.rendered, block.tail = live.html, payload["text"][live.closed :]
-        return rendering.block_html(block)
+        return rendering.block_html(block, self.sources)
 
 
-def _save(message_id: int, index: int, payload: dict, rendered: str | None) -> str:
+def _save(message_id: int, index: int, payload: dict, rendered: str | None, sources) -> str:
     rendered = services.block_save(message_id=message_id, index=index, payload=payload, rendered=rendered)
     block = ContentBlock(index=index, type=payload["type"], payload=payload, rendered=rendered)
-    return rendering.block_html(block)
+    return rendering.block_html(block, sources)

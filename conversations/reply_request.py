@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import params, selectors, tools
+from . import params, selectors, tools, web
 from .anthropic_request import PinnedPrompt, Turn, build_request, turns_of
 from .capabilities import Capabilities, capabilities
 from .models import Attachment, Message
@@ -23,14 +23,19 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0) -> dic
     version = conversation.prompt_version
     caps = capabilities(reply.model)
     chosen = params.stored(conversation.params)
-    history = stored_turns(selectors.earlier_messages(reply)[skip:])
+    earlier = selectors.earlier_messages(reply)[skip:]
+    reply.cited_documents = document_ids(earlier)  # what a citation's document_index counts
+    history = stored_turns(earlier)
+    options = request_options(chosen, caps)
+    if web.enabled(conversation, chosen, caps):
+        options["tools"] = [*options.get("tools", []), *web.tool_definitions()]
     return build_request(
         turns=history + turns_of("assistant", own_blocks),
         model=reply.model,
         max_tokens=min(chosen.max_tokens or settings.CHAT_MAX_TOKENS, caps.max_output),
         user_id=opaque_user_id(conversation.owner_id),
         prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
-        options=request_options(chosen, caps),
+        options=options,
     )
 
 
@@ -54,7 +59,26 @@ def _api_block(payload: dict, stored: dict[int, Attachment]) -> dict:
     attachment = stored[payload["attachment_id"]]
     data = (Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes()
     source = {"type": "base64", "media_type": attachment.media_type, "data": base64.b64encode(data).decode()}
-    return {"type": payload["type"], "source": source}
+    if attachment.media_type == "text/plain":
+        source = {"type": "text", "media_type": "text/plain", "data": data.decode()}
+    return cite_document({"type": payload["type"], "source": source}, attachment)
+
+
+def cite_document(block: dict, attachment: Attachment) -> dict:
+    """PDFs and text files go with citations on: the answer can quote them by page or character."""
+    if block["type"] != "document":
+        return block
+    return {**block, "title": attachment.name, "citations": {"enabled": True}}
+
+
+def document_ids(messages: list[Message]) -> list[int]:
+    """The attachment ids of the document blocks these messages send, in request order."""
+    return [
+        b.payload["attachment_id"]
+        for m in messages
+        for b in m.blocks.all()
+        if b.type == "document" and "attachment_id" in b.payload
+    ]
 
 
 def request_options(chosen: params.ChatParams, caps: Capabilities) -> dict:

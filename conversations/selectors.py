@@ -1,6 +1,5 @@
 """Reads, always scoped to the requesting user."""
 
-
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
 from django.db.models.functions import Coalesce
 
@@ -102,7 +101,9 @@ def price_for_model(model: str) -> Price | None:
     if not rows:
         return None
     row = max(rows, key=lambda r: len(r.model))
-    return Price(row.input, row.output, row.cache_write_5m, row.cache_write_1h, row.cache_read)
+    return Price(
+        row.input, row.output, row.cache_write_5m, row.cache_write_1h, row.cache_read, row.web_search
+    )
 
 
 # Usage sums, by the names the usage pages show, for any queryset of replies.
@@ -119,6 +120,7 @@ def usage_sums() -> dict:
     sums["cost"] = Sum("cost")
     sums["saved"] = Sum("cache_savings")
     sums["replies"] = Count("id")
+    sums["web_searches"] = Coalesce(Sum("web_search_requests"), 0)  # their fee is in `cost`
     return sums
 
 

@@ -322,6 +322,7 @@ class ReplyOutcome:
     trimmed: int = 0  # oldest messages left out to fit the context window
     request_id: str = ""
     usage: pricing.Usage = field(default_factory=pricing.Usage)
+    cited_documents: list[int] = field(default_factory=list)  # what citations' document_index counts
 
     def add_usage(self, counts: dict[str, int]) -> None:
         """Add one API call's token counts (a tool loop makes several calls)."""
@@ -345,6 +346,7 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
             stop_sequence=outcome.stop_sequence,
             trimmed=outcome.trimmed,
             request_id=outcome.request_id,
+            cited_documents=outcome.cited_documents,
             worker="",
             cost=cost,
             cache_savings=pricing.cache_savings(outcome.usage, price) if price else None,

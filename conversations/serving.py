@@ -11,12 +11,14 @@ OWNER_CACHE = "private, max-age=86400"
 
 
 def attachment_response(attachment: Attachment, *, cache_control: str = OWNER_CACHE) -> FileResponse:
-    """Images inline, PDFs as downloads; never sniffed by the browser as another type."""
+    """Images, PDFs (so a citation opens one at its page, #page=N) and plain text inline; never
+    sniffed by the browser as another type."""
     path = Path(settings.MEDIA_ROOT) / attachment.storage_key
+    text = attachment.media_type == "text/plain"
     response = FileResponse(
         path.open("rb"),
-        content_type=attachment.media_type,
-        as_attachment=not attachment.is_image,
+        content_type="text/plain; charset=utf-8" if text else attachment.media_type,
+        as_attachment=False,
         filename=attachment.name,
     )
     response["X-Content-Type-Options"] = "nosniff"

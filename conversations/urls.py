@@ -2,7 +2,7 @@ from django.urls import path
 
 from chatsite.throttle import limit_signups
 
-from . import export_views, share_views, sidebar_views, views
+from . import export_views, share_views, sidebar_views, views, web_views
 
 urlpatterns = [
     # Conversations
@@ -52,4 +52,6 @@ urlpatterns = [
     path("metrics", views.metrics_page, name="metrics"),
     path("attachments/", views.upload_attachment, name="upload_attachment"),
     path("attachments/<id:attachment_id>/", views.attachment_file, name="attachment_file"),
+    # A team's web access (its owners): beside the team pages, but conversations decide it
+    path("teams/<id:team_id>/web/", web_views.team_web_access, name="team_web_access"),
 ]

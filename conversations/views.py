@@ -31,6 +31,7 @@ from . import (
     serving,
     sharing,
     sidebar_views,
+    web,
 )
 from .budgets import statuses as budget_statuses
 from .capabilities import capabilities, reads_files
@@ -76,6 +77,7 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
             totals=selectors.conversation_totals(conversation),
             newer_prompt=selectors.newer_prompt_version(user, conversation),
             caps=capabilities(conversation.model),
+            web_offered=web.offered(conversation, capabilities(conversation.model)),
             chosen=params.stored(conversation.params),
             efforts=["low", "medium", "high", "max"],
             share_teams=teams_for_user(user),
@@ -133,7 +135,7 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 
 def _params_from_form(post) -> dict:
-    data: dict = {"thinking": post.get("thinking") == "on", "tools": post.get("tools") == "on"}
+    data: dict = {name: post.get(name) == "on" for name in ("thinking", "tools", "web")}
     for name in ("max_tokens", "temperature", "top_p", "top_k", "effort"):
         if value := post.get(name, "").strip():
             data[name] = value

@@ -24,6 +24,7 @@ user message's last text block>")``.
 ``Cut``        streams some text deltas, then aborts the TCP connection.
 ``Stall``      streams some text deltas, then goes silent for ``seconds``.
 ``SSEError``   streams some text deltas, then an ``event: error`` and ends.
+``GroundedReply``  web search / web fetch server tool blocks and cited text (fakes/server_tools.py).
 
 What the real SDK (anthropic 2.12.0 / httpx2) raises, as asserted by
 tests/test_fakes.py:
@@ -87,8 +88,15 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from fakes import server_tools
+from fakes.server_tools import Cited, Fetch, GroundedReply, Search
+
 __all__ = [
+    "Cited",
     "Cut",
+    "Fetch",
+    "GroundedReply",
+    "Search",
     "FakeAnthropic",
     "HttpError",
     "RecordedRequest",
@@ -216,7 +224,7 @@ class SSEError:
     tokens_per_second: float | None = None
 
 
-Script = Reply | HttpError | Cut | Stall | SSEError
+Script = Reply | HttpError | Cut | Stall | SSEError | GroundedReply  # GroundedReply: server_tools.py
 
 
 @dataclass
@@ -697,7 +705,7 @@ class FakeAnthropic:
             status = _STATUS_FOR_ERROR_TYPE.get(script.error_type, 500)
             return _error_response(HttpError(status, error_type=script.error_type, message=script.message))
 
-        request_id = (isinstance(script, Reply) and script.request_id) or _new_id("req_")
+        request_id = (isinstance(script, Reply | GroundedReply) and script.request_id) or _new_id("req_")
         usage = self._simulate_usage(body)
         if isinstance(script, Reply) and script.input_tokens is not None:
             usage["input_tokens"] = script.input_tokens
@@ -711,6 +719,8 @@ class FakeAnthropic:
             "stop_sequence": None,
             "usage": {**usage, "output_tokens": 1},
         }
+        if isinstance(script, GroundedReply):
+            return await self._grounded(request, script, message, request_id, bool(body.get("stream")))
         plan = self._plan(script)
         if body.get("stream"):
             return await self._stream(request, script, plan, message, request_id)
@@ -803,6 +813,40 @@ class FakeAnthropic:
             "usage": {**message["usage"], "output_tokens": plan.output_tokens},
         }
         return web.json_response(message, headers={"request-id": request_id})
+
+    async def _grounded(
+        self,
+        request: web.Request,
+        script: GroundedReply,
+        message: dict[str, Any],
+        request_id: str,
+        streamed: bool,
+    ) -> web.StreamResponse:
+        """A reply with server tool blocks and citations (fakes/server_tools.py)."""
+        with self._lock:
+            self.replies.append(ReplyLog(request_id=request_id))
+        if not streamed:
+            usage = {
+                **message["usage"],
+                "output_tokens": server_tools.output_tokens(script),
+                "server_tool_use": server_tools.server_tool_use(script),
+            }
+            whole = {**message, "content": server_tools.blocks(script), "stop_reason": script.stop_reason}
+            return web.json_response({**whole, "usage": usage}, headers={"request-id": request_id})
+        headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+        resp = web.StreamResponse(headers={**headers, "request-id": request_id})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+
+        async def write(name: str, data: dict[str, Any]) -> None:
+            await resp.write(_sse(name, data))
+
+        try:
+            await write("message_start", {"type": "message_start", "message": message})
+            await server_tools.stream(script, write)
+        except ConnectionResetError:
+            pass
+        return resp
 
     async def _handle_count_tokens(self, request: web.Request) -> web.Response:
         body = await self._record(request)

@@ -107,7 +107,9 @@ def test_a_bad_file_shows_an_error_and_keeps_the_text(browser, live_app: LiveApp
     fake_png = tmp_path / "notes.png"
     fake_png.write_text("this is not an image")
     page.get_by_label("Attach files").set_input_files(fake_png)
-    expect(page.locator(".attachment.failed")).to_contain_text("notes.png: not a JPEG, PNG, GIF, WebP or PDF")
+    expect(page.locator(".attachment.failed")).to_contain_text(
+        "notes.png: not a JPEG, PNG, GIF, WebP, PDF or plain text"
+    )
     expect(page.get_by_label("Message")).to_have_value("Please read this")
     page.get_by_role("button", name="Remove notes.png").click()
     expect(page.locator(".attachment")).to_have_count(0)

@@ -49,7 +49,11 @@ def png_bomb() -> bytes:
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
-        ("notes.png", b"just some text, not an image\n" * 10, "not a JPEG, PNG, GIF, WebP or PDF"),
+        (
+            "notes.png",
+            b"just some text, not an image\n" * 10,
+            "not a JPEG, PNG, GIF, WebP, PDF or plain text",
+        ),
         ("bomb.png", png_bomb(), "too large to process"),
         (
             "evil.svg",
@@ -147,13 +151,15 @@ def test_upload_answers_json_and_the_file_is_served_only_to_its_owner(client, me
     assert client.get(data["url"]).status_code == 302
 
 
-def test_pdfs_are_served_as_downloads(client, media, alice):
+def test_pdfs_are_served_inline_so_a_citation_opens_its_page(client, media, alice):
     client.force_login(alice)
     upload = io.BytesIO(pdf_bytes(2))
     upload.name = "report.pdf"
     data = client.post(reverse("upload_attachment"), {"file": upload}).json()
     assert data["pages"] == 2
-    assert client.get(data["url"])["Content-Disposition"].startswith("attachment")
+    response = client.get(data["url"])
+    assert response["Content-Disposition"].startswith("inline")
+    assert response["Content-Type"] == "application/pdf" and response["X-Content-Type-Options"] == "nosniff"
 
 
 def test_a_refused_upload_stores_nothing_and_says_why(client, media, alice):

@@ -3,6 +3,9 @@ import json
 
 from django import template
 from django.urls import get_script_prefix, reverse
+from django.utils.html import format_html
+
+from conversations import citations
 
 register = template.Library()
 
@@ -31,3 +34,61 @@ def message_url(name: str, pk: int) -> str:
 @functools.cache
 def _id_pattern(name: str, script_prefix: str) -> str:
     return reverse(name, args=[0])  # NoReverseMatch for a URL that does not take one id
+
+
+# --- citations and web results (conversations/citations.py) ------------------------------------
+
+
+@register.filter
+def text_flow(payload) -> str:
+    """Classes for an answer's text block with citations around: " cited", and whether it may run
+    on from the block before ("flows-in") or into the next ("flows-out"), with a space ("space-in",
+    "space-out"); a line break at that edge starts a new paragraph instead."""
+    text = payload.get("text") or ""
+    if not text.strip():  # a block still opening: its edges are not known yet
+        return ""
+    classes = [
+        name
+        for name, applies in (
+            ("cited", bool(payload.get("citations"))),
+            ("flows-in", text[:1] not in ("\n", "\r")),
+            ("flows-out", not text.endswith(("\n", "\r"))),
+            ("space-in", text[:1] in (" ", "\t")),
+            ("space-out", text.endswith((" ", "\t"))),
+        )
+        if applies
+    ]
+    return " " + " ".join(classes) if classes else ""
+
+
+@register.simple_tag(takes_context=True)
+def citation_sources(context, message):
+    """One reply's source numbering, shared by its blocks' markers and its footnotes."""
+    review = context.get("review_conversation")
+    return citations.Sources(
+        documents=getattr(message, "cited_documents", None) or [],
+        review_conversation=review.pk if review else None,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def cited_html(context, block):
+    """A cited text block's rendered HTML with its numbered markers."""
+    sources = context.get("sources") or citations.Sources()
+    return citations.with_marks(block.rendered, block.payload, sources)
+
+
+@register.simple_tag(takes_context=True)
+def cite_footnotes(context):
+    sources = context.get("sources")
+    return sources.footnotes() if sources else ""
+
+
+@register.simple_tag
+def web_link(url, title=""):
+    """A link to a web page only when its URL is http(s); otherwise the text, escaped."""
+    href = citations.safe_url(url)
+    text = title or url or ""
+    if href is None:
+        return format_html('<span class="unsafe-url">{}</span>', text)
+    return format_html('<a href="{}" target="_blank" rel="{}">{}</a>', href, citations.REL, text)

@@ -148,8 +148,10 @@
           img.src = data.url;
           img.alt = data.name;
           c.el.insertBefore(img, c.label);
-        } else {
+        } else if (data.pages) {
           c.label.textContent = "PDF · " + data.name + " · " + data.pages + (data.pages === 1 ? " page" : " pages");
+        } else {
+          c.label.textContent = "Text · " + data.name;
         }
         const hidden = document.createElement("input");
         hidden.type = "hidden";

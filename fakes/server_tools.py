@@ -1,0 +1,214 @@
+"""Server tool replies for the fake Messages API: web search, web fetch and cited text.
+
+A ``GroundedReply`` is a list of parts, streamed in order, each as the real API streams it
+(shapes from anthropic 2.12's types; tests/test_fakes.py checks them with the SDK itself):
+
+``Search(query, results)``  a ``server_tool_use`` block named ``web_search`` whose input arrives as
+                            ``input_json_delta`` pieces, then a ``web_search_tool_result`` block
+                            sent whole in its ``content_block_start`` (results carry
+                            ``encrypted_content``), or its error object when ``error_code`` is set.
+``Fetch(url, ...)``         the same for ``web_fetch``: a ``web_fetch_tool_result`` holding a
+                            ``web_fetch_result`` whose ``content`` is a plain-text document.
+``Cited(text, citations)``  a text block that starts with ``"citations": []``; each citation comes
+                            as a ``citations_delta`` before the text's ``text_delta`` pieces.
+a plain ``str``             an ordinary text block.
+
+``message_delta.usage.server_tool_use`` counts the searches and fetches (cumulative, like the real
+API). Citation builders: ``web_citation``, ``page_citation``, ``char_citation``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any
+
+DIRECT = {"type": "direct"}
+
+
+@dataclass
+class Search:
+    query: str
+    results: list[dict[str, Any]] = field(default_factory=list)  # see search_result()
+    _: KW_ONLY
+    error_code: str | None = None  # e.g. "max_uses_exceeded": an error object instead of results
+    id: str = ""
+
+
+@dataclass
+class Fetch:
+    url: str
+    _: KW_ONLY
+    title: str = "Fetched page"
+    text: str = "The fetched page's text."
+    error_code: str | None = None  # e.g. "url_not_accessible"
+    retrieved_at: str = "2026-11-20T10:00:00Z"
+    id: str = ""
+
+
+@dataclass
+class Cited:
+    text: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class GroundedReply:
+    parts: list[Search | Fetch | Cited | str]
+    _: KW_ONLY
+    stop_reason: str = "end_turn"
+    request_id: str | None = None
+
+
+def search_result(url: str, title: str, *, page_age: str | None = "3 days ago") -> dict[str, Any]:
+    """One web_search_result as the API sends it (its encrypted_content is opaque)."""
+    return {
+        "type": "web_search_result",
+        "url": url,
+        "title": title,
+        "encrypted_content": "EncRes" + uuid.uuid5(uuid.NAMESPACE_URL, url).hex,
+        "page_age": page_age,
+    }
+
+
+def web_citation(result: dict[str, Any], cited_text: str) -> dict[str, Any]:
+    return {
+        "type": "web_search_result_location",
+        "url": result["url"],
+        "title": result["title"],
+        "encrypted_index": "EncIdx" + uuid.uuid5(uuid.NAMESPACE_URL, result["url"] + cited_text).hex,
+        "cited_text": cited_text,
+    }
+
+
+def page_citation(cited_text: str, *, document_index: int = 0, page: int = 1, title: str | None = None):
+    return {
+        "type": "page_location",
+        "cited_text": cited_text,
+        "document_index": document_index,
+        "document_title": title,
+        "start_page_number": page,
+        "end_page_number": page + 1,  # exclusive, as the API counts
+    }
+
+
+def char_citation(cited_text: str, *, document_index: int = 0, start: int = 0, title: str | None = None):
+    return {
+        "type": "char_location",
+        "cited_text": cited_text,
+        "document_index": document_index,
+        "document_title": title,
+        "start_char_index": start,
+        "end_char_index": start + len(cited_text),
+    }
+
+
+def _tool_id() -> str:
+    return "srvtoolu_" + uuid.uuid4().hex[:24]
+
+
+def blocks(reply: GroundedReply) -> list[dict[str, Any]]:
+    """The reply's content blocks, complete (a non-streamed message's `content`). A tool call's id is
+    made on first use and kept on its part, so a test can call this again to get what was sent."""
+    content: list[dict[str, Any]] = []
+    for part in reply.parts:
+        if isinstance(part, str):
+            content.append({"type": "text", "text": part})
+        elif isinstance(part, Cited):
+            content.append({"type": "text", "text": part.text, "citations": part.citations})
+        else:
+            part.id = part.id or _tool_id()
+            content += [_call(part), _result(part)]
+    return content
+
+
+def _call(part: Search | Fetch) -> dict[str, Any]:
+    name, value = (
+        ("web_search", {"query": part.query})
+        if isinstance(part, Search)
+        else ("web_fetch", {"url": part.url})
+    )
+    return {"type": "server_tool_use", "id": part.id, "name": name, "input": value, "caller": DIRECT}
+
+
+def _result(part: Search | Fetch) -> dict[str, Any]:
+    if isinstance(part, Search):
+        content: Any = part.results
+        if part.error_code:
+            content = {"type": "web_search_tool_result_error", "error_code": part.error_code}
+        kind = "web_search_tool_result"
+    else:
+        document = {
+            "type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": part.text},
+            "title": part.title,
+            "citations": {"enabled": True},
+        }
+        content = {
+            "type": "web_fetch_result",
+            "url": part.url,
+            "content": document,
+            "retrieved_at": part.retrieved_at,
+        }
+        if part.error_code:
+            content = {"type": "web_fetch_tool_result_error", "error_code": part.error_code}
+        kind = "web_fetch_tool_result"
+    return {"type": kind, "tool_use_id": part.id, "content": content, "caller": DIRECT}
+
+
+def server_tool_use(reply: GroundedReply) -> dict[str, int]:
+    searches = sum(isinstance(p, Search) for p in reply.parts)
+    return {
+        "web_search_requests": searches,
+        "web_fetch_requests": sum(isinstance(p, Fetch) for p in reply.parts),
+    }
+
+
+def output_tokens(reply: GroundedReply) -> int:
+    return sum(
+        len(p.split()) if isinstance(p, str) else len(getattr(p, "text", "").split()) + 5 for p in reply.parts
+    )
+
+
+async def stream(reply: GroundedReply, write) -> None:
+    """Every event after message_start; `write(name, data)` sends one SSE event."""
+    for index, block in enumerate(blocks(reply)):
+        start = {"type": "content_block_start", "index": index}
+        if block["type"] == "server_tool_use":
+            await write("content_block_start", {**start, "content_block": {**block, "input": {}}})
+            raw = json.dumps(block["input"])
+            for piece in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                await write(
+                    "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+                )
+        elif block["type"] == "text":
+            opening = (
+                {"type": "text", "text": ""}
+                if "citations" not in block
+                else {"type": "text", "text": "", "citations": []}
+            )
+            await write("content_block_start", {**start, "content_block": opening})
+            for citation in block.get("citations", []):
+                delta = {"type": "citations_delta", "citation": citation}
+                await write(
+                    "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+                )
+            for word in _pieces(block["text"]):
+                delta = {"type": "text_delta", "text": word}
+                await write(
+                    "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+                )
+        else:  # a tool result arrives whole
+            await write("content_block_start", {**start, "content_block": block})
+        await write("content_block_stop", {"type": "content_block_stop", "index": index})
+    usage = {"output_tokens": output_tokens(reply), "server_tool_use": server_tool_use(reply)}
+    delta = {"stop_reason": reply.stop_reason, "stop_sequence": None}
+    await write("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
+    await write("message_stop", {"type": "message_stop"})
+
+
+def _pieces(text: str) -> list[str]:
+    words = text.split(" ")
+    return [piece for piece in [w + " " for w in words[:-1]] + [words[-1]] if piece]

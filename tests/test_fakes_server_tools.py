@@ -1,0 +1,146 @@
+# Self-tests for fakes/server_tools.py, driving the REAL anthropic SDK over a real socket: the
+# server tool blocks, citations_delta and usage.server_tool_use parse into the SDK's own types,
+# and the streamed message equals the non-streamed one.
+from __future__ import annotations
+
+import anthropic
+import pytest
+from anthropic.types import (
+    CitationPageLocation,
+    CitationsWebSearchResultLocation,
+    ServerToolUseBlock,
+    TextBlock,
+    WebFetchToolResultBlock,
+    WebSearchToolResultBlock,
+)
+from anthropic.types.parsed_message import ParsedTextBlock
+from anthropic.types.web_search_tool_result_error_object import WebSearchToolResultErrorObject
+
+from fakes import Cited, FakeAnthropic, Fetch, GroundedReply, Search
+from fakes.server_tools import page_citation, search_result, web_citation
+
+MODEL = "claude-sonnet-4-6"
+TOOLS = [
+    {"type": "web_search_20260318", "name": "web_search"},
+    {"type": "web_fetch_20260318", "name": "web_fetch"},
+]
+
+
+KINDS = [
+    TextBlock,
+    ServerToolUseBlock,
+    WebSearchToolResultBlock,
+    ServerToolUseBlock,
+    WebFetchToolResultBlock,
+    TextBlock,
+]
+
+
+@pytest.fixture
+def fake():
+    with FakeAnthropic() as server:
+        yield server
+
+
+def client_for(fake: FakeAnthropic) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test", max_retries=0)
+
+
+def grounded() -> tuple[GroundedReply, list[dict]]:
+    results = [
+        search_result("https://a.example/one", "First source"),
+        search_result("https://b.example/two", "Second"),
+    ]
+    cites = [web_citation(results[0], "one fact"), web_citation(results[1], "another fact")]
+    reply = GroundedReply(
+        [
+            "Let me look.",
+            Search("weather in Paris", results),
+            Fetch("https://b.example/two", title="Two", text="another fact, fetched"),
+            Cited("Paris is sunny.", cites),
+        ],
+        request_id="req_grounded",
+    )
+    return reply, results
+
+
+@pytest.mark.asyncio
+async def test_a_grounded_stream_parses_into_the_sdk_types(fake: FakeAnthropic) -> None:
+    reply, results = grounded()
+    fake.enqueue(reply)
+
+    async with client_for(fake).messages.stream(
+        model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "weather?"}], tools=TOOLS
+    ) as stream:
+        events = [event async for event in stream]
+        message = await stream.get_final_message()
+
+    assert [type(block) for block in message.content] == [ParsedTextBlock, *KINDS[1:-1], ParsedTextBlock]
+    search, found = message.content[1], message.content[2]
+    assert search.name == "web_search" and search.input == {"query": "weather in Paris"}
+    assert found.tool_use_id == search.id and search.id.startswith("srvtoolu_")
+    assert [r.encrypted_content for r in found.content] == [r["encrypted_content"] for r in results]
+    assert message.content[3].input == {"url": "https://b.example/two"}
+    fetched = message.content[4].content
+    assert fetched.url == "https://b.example/two" and fetched.content.source.data == "another fact, fetched"
+    cited = message.content[5]
+    assert cited.text == "Paris is sunny."
+    assert [type(c) for c in cited.citations] == [CitationsWebSearchResultLocation] * 2
+    assert (
+        cited.citations[1].url == "https://b.example/two" and cited.citations[1].cited_text == "another fact"
+    )
+    assert message.usage.server_tool_use.web_search_requests == 1
+    assert message.usage.server_tool_use.web_fetch_requests == 1
+    deltas = [e.delta.type for e in events if e.type == "content_block_delta"]
+    assert "citations_delta" in deltas and "input_json_delta" in deltas
+    # The server tool input streams as JSON pieces, from an empty input at the block's start.
+    starts = [
+        e for e in events if e.type == "content_block_start" and e.content_block.type == "server_tool_use"
+    ]
+    assert starts[0].content_block.input == {}
+    assert stream.response.headers["request-id"] == "req_grounded"
+
+
+@pytest.mark.asyncio
+async def test_the_whole_message_equals_the_streamed_one(fake: FakeAnthropic) -> None:
+    client = client_for(fake)
+    args = {"model": MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "q"}]}
+    fake.enqueue(grounded()[0])
+    async with client.messages.stream(**args) as stream:
+        streamed = await stream.get_final_message()
+    fake.enqueue(grounded()[0])
+    whole = await client.messages.create(**args)
+
+    def shape(message) -> list[dict]:
+        return [
+            {k: v for k, v in block.to_dict().items() if k not in ("id", "tool_use_id")}
+            for block in message.content
+        ]
+
+    assert [type(block) for block in whole.content] == KINDS
+    assert shape(streamed) == shape(whole)
+    assert whole.usage.server_tool_use == streamed.usage.server_tool_use
+
+
+@pytest.mark.asyncio
+async def test_errors_and_document_citations(fake: FakeAnthropic) -> None:
+    fake.enqueue(
+        GroundedReply(
+            [
+                Search("too many", error_code="max_uses_exceeded"),
+                Cited("Page two says so.", [page_citation("so", page=2)]),
+            ]
+        )
+    )
+
+    async with client_for(fake).messages.stream(
+        model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "q"}]
+    ) as stream:
+        message = await stream.get_final_message()
+
+    error = message.content[1].content
+    assert isinstance(error, WebSearchToolResultErrorObject) and error.error_code == "max_uses_exceeded"
+    citation = message.content[2].citations[0]
+    assert isinstance(citation, CitationPageLocation)
+    assert (citation.start_page_number, citation.end_page_number, citation.document_index) == (2, 3, 0)
+    assert message.usage.server_tool_use.web_search_requests == 1
