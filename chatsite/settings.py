@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "axes",
+    "memory",
     "conversations",
     "teams",
     "review",

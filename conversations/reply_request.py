@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import params, selectors, tools
+from . import memory_tool, params, selectors, tools
 from .anthropic_request import PinnedPrompt, Turn, build_request, turns_of
 from .capabilities import Capabilities, capabilities
 from .models import Attachment, Message
@@ -31,7 +31,7 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_fil
         max_tokens=min(chosen.max_tokens or settings.CHAT_MAX_TOKENS, caps.max_output),
         user_id=opaque_user_id(conversation.owner_id),
         prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
-        options=request_options(chosen, caps),
+        options=memory_tool.with_memory(request_options(chosen, caps), conversation.owner_id, caps),
     )
 
 
