@@ -11,7 +11,8 @@ yet, stores each file_id on its Attachment, and its requests reference the files
   is logged for the reply.
 - When an Attachment row is deleted, by whatever path (its conversation purged, its owner
   deleted, the admin), its file_id is queued as a RemoteFileDeletion in the same transaction; each
-  worker's sweep (and `manage.py purge_deleted`) deletes the queued files from the API.
+  worker's sweep (and `manage.py purge_deleted`) deletes the queued files from the API. Its file
+  in our storage is removed when the delete commits.
 """
 
 import asyncio
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -122,9 +124,13 @@ def _forget(file_ids: set[str]) -> list[Attachment]:
 
 
 @receiver(post_delete, sender=Attachment, dispatch_uid="attachment_remote_file")
-def _queue_remote_deletion(sender, instance: Attachment, **kwargs) -> None:
+def _attachment_deleted(sender, instance: Attachment, **kwargs) -> None:
+    """Queue its remote file for deletion; remove its stored file once the delete commits (a
+    user's deletion cascades here too)."""
     if instance.file_id:
         RemoteFileDeletion.objects.create(file_id=instance.file_id)
+    path = Path(settings.MEDIA_ROOT) / instance.storage_key
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
 async def remote_deletions_run() -> int:

@@ -7,9 +7,13 @@ per-person choice. Its calls run in the reply's tool loop like any client tool, 
 stored, shown, and seen in staff review as tool calls; a refused path is an `is_error` result.
 """
 
+import logging
+
 from memory import store
 
 from .capabilities import Capabilities
+
+log = logging.getLogger(__name__)
 
 NAME = "memory"
 TOOL = {"type": "memory_20250818", "name": NAME}
@@ -26,4 +30,8 @@ def run(tool_input: dict, user_id: int) -> tuple[str, bool]:
     """(result text, is_error) of one call, on the caller's own /memories only."""
     if not store.is_enabled(user_id):
         return "The memory tool is turned off for this person.", True
-    return store.run(user_id, tool_input)
+    try:
+        return store.run(user_id, tool_input)
+    except Exception as exc:  # e.g. two replies renaming at once: the model reads it and goes on
+        log.exception("memory tool call failed")
+        return f"memory failed: {type(exc).__name__}; try again.", True

@@ -265,6 +265,7 @@ async def test_deleting_a_user_or_an_attachment_deletes_the_remote_files(fake_ap
     await asyncio.to_thread(call_command, "purge_deleted", verbosity=0)
     assert await remote_ids(fake_api) == {theirs.file_id}
     assert fake_api.files.deleted == [mine.file_id]
+    assert not (media / mine.storage_key).exists() and (media / theirs.storage_key).exists()
 
     await theirs.adelete()
     assert await attachment_files.remote_deletions_run() == 1

@@ -52,7 +52,9 @@ def test_offered_only_to_people_who_turned_it_on_on_models_with_tools(alice, set
 @pytest.mark.django_db(transaction=True)
 async def test_a_refused_path_is_a_tool_error_and_the_loop_goes_on(fake_api, alice):
     await sync_to_async(store.set_enabled)(alice.pk, True)
-    await sync_to_async(store.run)(alice.pk, {"command": "create", "path": "/memories/x.md", "file_text": "x"})
+    await sync_to_async(store.run)(
+        alice.pk, {"command": "create", "path": "/memories/x.md", "file_text": "x"}
+    )
     fake_api.enqueue(
         call("toolu_1", command="view", path="/memories/../../etc/passwd"),
         call("toolu_2", command="create", path="/memories/prefs.md", file_text="Prefers tea."),
@@ -120,3 +122,19 @@ async def test_staff_review_shows_memory_calls_like_any_tool_call(fake_api, alic
 
 def test_chat_params_default_keeps_the_built_in_tools_on():
     assert params.stored({}).tools is True
+
+
+@pytest.mark.django_db
+def test_a_store_failure_is_a_tool_error_not_a_crashed_reply(alice, monkeypatch):
+    from django.db import IntegrityError
+
+    store.set_enabled(alice.pk, True)
+
+    def clash(owner_id, tool_input):
+        raise IntegrityError("duplicate key")
+
+    monkeypatch.setattr(store, "run", clash)
+    text, is_error = tools.run_tool(
+        "memory", {"command": "view", "path": "/memories"}, tools.ToolContext(alice.pk)
+    )
+    assert is_error and text == "memory failed: IntegrityError; try again."

@@ -38,7 +38,9 @@ def test_the_commands_are_the_sdks(ours, theirs):
 
 @pytest.mark.django_db
 def test_create_view_edit_rename_and_delete_a_note(alice):
-    assert run(alice, command="create", path="/memories/prefs.md", file_text="Tea, not coffee.\nLikes cats.\n") == (
+    assert run(
+        alice, command="create", path="/memories/prefs.md", file_text="Tea, not coffee.\nLikes cats.\n"
+    ) == (
         "File created successfully at: /memories/prefs.md",
         False,
     )
@@ -47,10 +49,18 @@ def test_create_view_edit_rename_and_delete_a_note(alice):
         "Here's the content of /memories/prefs.md with line numbers:\n"
         "     1\tTea, not coffee.\n     2\tLikes cats.\n     3\t"
     )
-    assert run(alice, command="str_replace", path="/memories/prefs.md", old_str="cats", new_str="dogs")[1] is False
-    assert run(alice, command="insert", path="/memories/prefs.md", insert_line=0, insert_text="# Prefs")[1] is False
+    assert (
+        run(alice, command="str_replace", path="/memories/prefs.md", old_str="cats", new_str="dogs")[1]
+        is False
+    )
+    assert (
+        run(alice, command="insert", path="/memories/prefs.md", insert_line=0, insert_text="# Prefs")[1]
+        is False
+    )
     assert MemoryFile.objects.get(owner=alice).content == "# Prefs\nTea, not coffee.\nLikes dogs.\n"
-    assert run(alice, command="view", path="/memories/prefs.md", view_range=[2, 2])[0].endswith("     2\tTea, not coffee.")
+    assert run(alice, command="view", path="/memories/prefs.md", view_range=[2, 2])[0].endswith(
+        "     2\tTea, not coffee."
+    )
 
     assert run(alice, command="rename", old_path="/memories/prefs.md", new_path="/memories/me/prefs.md") == (
         "Successfully renamed /memories/prefs.md to /memories/me/prefs.md",
@@ -68,7 +78,10 @@ def test_mistakes_are_tool_errors_that_leave_memory_unchanged(alice):
     cases = [
         ({"command": "create", "path": "/memories/a.md", "file_text": "again"}, "already exists"),
         ({"command": "str_replace", "path": "/memories/a.md", "old_str": "x", "new_str": "y"}, "Multiple"),
-        ({"command": "str_replace", "path": "/memories/a.md", "old_str": "z", "new_str": "y"}, "did not appear"),
+        (
+            {"command": "str_replace", "path": "/memories/a.md", "old_str": "z", "new_str": "y"},
+            "did not appear",
+        ),
         ({"command": "insert", "path": "/memories/a.md", "insert_line": 9, "insert_text": "y"}, "[0, 1]"),
         ({"command": "view", "path": "/memories/none.md"}, "does not exist"),
         ({"command": "delete", "path": "/memories"}, "itself"),

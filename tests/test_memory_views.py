@@ -11,7 +11,9 @@ LONG_PATH = "/memories/projects/" + "quarterly-planning-" * 8 + "notes.md"
 
 @pytest.fixture
 def notes(alice, bob):
-    store.run(alice.pk, {"command": "create", "path": "/memories/prefs.md", "file_text": "Tea <script>x</script>"})
+    store.run(
+        alice.pk, {"command": "create", "path": "/memories/prefs.md", "file_text": "Tea <script>x</script>"}
+    )
     store.run(alice.pk, {"command": "create", "path": LONG_PATH, "file_text": "Q3: ship\nQ4: rest\n"})
     store.run(bob.pk, {"command": "create", "path": "/memories/bob.md", "file_text": "Bob's secret"})
     return {f.path: f for f in MemoryFile.objects.filter(owner=alice)}
@@ -45,7 +47,9 @@ def test_edit_delete_and_clear(client, alice, bob, notes):
     assert response.status_code == 302 and response["Location"] == f"/memory/#file-{prefs.pk}"
     assert MemoryFile.objects.get(pk=prefs.pk).content == "Coffee now.\nAnd cake."
 
-    too_long = client.post(reverse("memory_file", args=[prefs.pk]), {"content": "x" * (store.MAX_FILE_CHARS + 1)})
+    too_long = client.post(
+        reverse("memory_file", args=[prefs.pk]), {"content": "x" * (store.MAX_FILE_CHARS + 1)}
+    )
     assert too_long.status_code == 422 and "limited to" in too_long.content.decode()
     assert MemoryFile.objects.get(pk=prefs.pk).content == "Coffee now.\nAnd cake."
 
