@@ -145,6 +145,22 @@ async def test_an_expired_or_missing_file_is_uploaded_again_once_and_the_request
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_when_the_upload_again_fails_the_retry_sends_base64(fake_api, media, alice, settings):
+    settings.CHAT_API_MAX_RETRIES = 0
+    llm.reset()
+    conversation, _, (image,) = await chat_with_files(alice, ("cat.png", image_bytes()))
+    fake_api.files.expire((await Attachment.objects.aget(pk=image.pk)).file_id)
+    fake_api.files.fail_uploads = 503
+
+    reply = await send(conversation, "And now?")
+
+    assert reply.status == "complete"
+    refused, retried = [r.body["messages"][0]["content"][0]["source"] for r in fake_api.message_requests[-2:]]
+    assert refused["type"] == "file" and retried["type"] == "base64"
+    assert (await Attachment.objects.aget(pk=image.pk)).file_id == ""  # uploaded again next time
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_a_second_refusal_after_the_upload_again_is_reported_not_retried(fake_api, media, alice):
     conversation, _, _ = await chat_with_files(alice, ("cat.png", image_bytes()))
     fake_api.enqueue(
