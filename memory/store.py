@@ -134,6 +134,8 @@ def _existing_file(owner_id: int, path: str) -> MemoryFile:
 
 
 def _check_room(owner_id: int, path: str, content: str, *, new: bool) -> None:
+    if "\x00" in content:
+        raise MemoryRefused("Refused: memory files cannot hold NUL characters.")
     if len(content) > MAX_FILE_CHARS:
         raise MemoryRefused(f"A memory file is limited to {MAX_FILE_CHARS:,} characters.")
     others = MemoryFile.objects.filter(owner_id=owner_id).exclude(path=path)

@@ -90,6 +90,8 @@ def test_mistakes_are_tool_errors_that_leave_memory_unchanged(alice):
         ({"command": "frobnicate", "path": "/memories/a.md"}, "Invalid memory command"),
         ({"command": "create", "path": "/memories/b.md"}, "Invalid memory command"),  # no file_text
         ({"command": "create", "path": "/memories/big.md", "file_text": "x" * 100_001}, "limited to"),
+        ({"command": "create", "path": "/memories/nul.md", "file_text": "a\x00b"}, "NUL"),
+        ({"command": "str_replace", "path": "/memories/a.md", "old_str": "x x", "new_str": "\x00"}, "NUL"),
     ]
     for command, message in cases:
         text, error = store.run(alice.pk, command)

@@ -52,6 +52,8 @@ def test_edit_delete_and_clear(client, alice, bob, notes):
     )
     assert too_long.status_code == 422 and "limited to" in too_long.content.decode()
     assert MemoryFile.objects.get(pk=prefs.pk).content == "Coffee now.\nAnd cake."
+    nul = client.post(reverse("memory_file", args=[prefs.pk]), {"content": "a\x00b"})
+    assert nul.status_code == 422 and "NUL" in nul.content.decode()
 
     client.post(reverse("memory_file_delete", args=[prefs.pk]))
     assert list(MemoryFile.objects.filter(owner=alice).values_list("path", flat=True)) == [LONG_PATH]
