@@ -27,9 +27,9 @@ from django.db.models import F
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from . import llm, selectors
+from . import llm
 from .capabilities import uses_files_api
-from .models import Attachment, Message, RemoteFileDeletion
+from .models import Attachment, ContentBlock, Message, RemoteFileDeletion
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,12 @@ def _store_file_id(attachment_id: int, file_id: str) -> None:
 
 
 def _not_uploaded(reply: Message) -> list[Attachment]:
-    ids = {
-        block.payload["attachment_id"]
-        for message in selectors.earlier_messages(reply)
-        for block in message.blocks.all()
-        if "attachment_id" in block.payload
-    }
+    """The conversation's attachments without a file_id (any branch's: one query, usually empty,
+    rather than walking the reply's branch on every send)."""
+    blocks = ContentBlock.objects.filter(
+        message__conversation_id=reply.conversation_id, type__in=["image", "document"]
+    )
+    ids = {int(i) for i in blocks.values_list("payload__attachment_id", flat=True) if i is not None}
     return list(Attachment.objects.filter(pk__in=ids, file_id="").order_by("pk")) if ids else []
 
 
