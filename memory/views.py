@@ -19,8 +19,8 @@ def _page(
     setting = MemorySetting.objects.filter(user=request.user).first()
     context = {
         "files": files,
-        "total": sum(len(f.content) for f in files),
-        "limit": store.MAX_TOTAL_CHARS,
+        "total": f"{sum(len(f.content) for f in files):,}",
+        "limit": f"{store.MAX_TOTAL_CHARS:,}",
         "file_limit": store.MAX_FILE_CHARS,
         "enabled": bool(setting and setting.enabled),
         "available": store.available(),
