@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "axes",
+    "memory",
     "conversations",
     "teams",
     "review",
@@ -240,6 +241,11 @@ CHAT_DEFAULT_MODEL = os.environ.get(
     "CHAT_DEFAULT_MODEL", CHAT_LOCAL_MODEL_NAME if CHAT_USE_LOCAL_MODEL else "claude-sonnet-4-6"
 )
 CHAT_ALLOW_SIGNUP = env_flag("CHAT_ALLOW_SIGNUP", True)
+# Images and PDFs go to the endpoint's Files API once and are referenced by file_id; 0 for an
+# endpoint (a gateway, a proxy) without it: they are then sent as base64 in every request.
+CHAT_FILES_API = env_flag("CHAT_FILES_API", True)
+# 0 turns the memory tool off for everyone (each person turns it on for themselves otherwise).
+CHAT_MEMORY = env_flag("CHAT_MEMORY", True)
 # Staff see a transcript's files for this long after opening it (each opening is recorded).
 CHAT_REVIEW_ATTACHMENT_HOURS = float(os.environ.get("CHAT_REVIEW_ATTACHMENT_HOURS", 8))
 CHAT_MAX_MESSAGE_CHARS = int(os.environ.get("CHAT_MAX_MESSAGE_CHARS", 100_000))

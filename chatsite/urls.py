@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("teams.urls")),
     path("", include("review.urls")),
     path("", include("usage.urls")),
+    path("", include("memory.urls")),
 ]

@@ -12,3 +12,5 @@ class ConversationsConfig(AppConfig):
 
         # Before any URLconf or the websocket routing is imported: every app's `<id:...>` uses it.
         register_converter(IdConverter, "id")
+
+        from . import attachment_files  # noqa: F401  (connects its post_delete receiver)

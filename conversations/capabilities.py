@@ -1,5 +1,6 @@
 """What each model accepts: the capability table, matched by the longest model-id prefix.
 
+Whether attachments go by Files API `file_id` or as base64 is decided here too (`uses_files_api`).
 The Opus 4.8 family rejects sampling parameters (temperature, top_p, top_k), so the settings form
 hides them and the server refuses them for it. The embedded SmolLM2 model reads text only and has
 no tool use or thinking worth offering.
@@ -18,6 +19,7 @@ class Capabilities:
     tools: bool = True
     files: bool = True  # images and PDFs
     web: bool = True  # the web_search and web_fetch server tools (their 20260318 versions)
+    files_api: bool = True  # referenced by file_id (uploaded once) rather than sent as base64
     context_window: int = 200_000
     max_output: int = 32_000
 
@@ -31,7 +33,9 @@ TABLE = {
     "claude-3": Capabilities(web=False),  # the 2026 web tool versions are for Claude 4 and later
     "claude-": Capabilities(),
 }
-LOCAL = Capabilities(tools=False, files=False, web=False, context_window=8192, max_output=2048)
+LOCAL = Capabilities(
+    tools=False, files=False, web=False, files_api=False, context_window=8192, max_output=2048
+)
 
 
 def capabilities(model: str) -> Capabilities:
@@ -43,3 +47,9 @@ def capabilities(model: str) -> Capabilities:
 
 def reads_files(model: str) -> bool:
     return capabilities(model).files
+
+
+def uses_files_api(model: str) -> bool:
+    """Attachments go by file_id: a Claude endpoint with the Files API (`CHAT_FILES_API`, on by
+    default), and a model that reads files. The embedded model, or an endpoint without it: base64."""
+    return settings.CHAT_FILES_API and not settings.CHAT_USE_LOCAL_MODEL and capabilities(model).files_api

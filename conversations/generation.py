@@ -9,6 +9,7 @@ CHAT_CHECKPOINT_INTERVAL seconds, the final state with its usage and cost), neve
 
 import asyncio
 import logging
+from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.conf import settings
 from chatsite.logs import request_id
 
 from . import (
+    attachment_files,
     context_window,
     llm,
     metrics,
@@ -82,6 +84,7 @@ class ReplyRun:
         self.offset = 0  # block index of this API call's first block (a tool loop makes several)
         self.outcome = ReplyOutcome()
         self.call_usage: dict[str, int] = {}
+        self.files: attachment_files.ReplyFiles | None = None  # file_id or base64 (set by the run)
         self.stop_requested = False
         self.first_turn = False  # it answers the conversation's first message: a title may follow
         self.task: asyncio.Task | None = None
@@ -145,13 +148,15 @@ class ReplyRun:
 
     async def _call_until_done(self, reply: Message) -> None:
         """Call the API; while it asks for tools (or pauses), answer and call again, up to the cap."""
+        self.files = attachment_files.ReplyFiles(reply.model)
+        await self.files.prepare(reply)
         request = await sync_to_async(self._request_for)(reply)
         self.outcome.trimmed = await context_window.messages_to_leave_out(reply, request)
         for iteration in range(settings.CHAT_MAX_TOOL_ITERATIONS):
             self.offset = len(self.blocks.blocks)
             if iteration or self.outcome.trimmed:  # the first request is reused when nothing was left out
                 request = await sync_to_async(self._request_for)(reply)
-            await self._stream(request)
+            await self._stream(request, reply)
             self.outcome.add_usage(self.call_usage)
             if self.outcome.stop_reason == "tool_use":
                 await self._run_tools(reply)
@@ -161,7 +166,10 @@ class ReplyRun:
 
     def _request_for(self, reply: Message) -> dict:
         own = self.blocks.in_order()
-        request = reply_request.request_for(reply, own_blocks=own, skip=self.outcome.trimmed)
+        by_file_id = self.files is not None and self.files.by_file_id
+        request = reply_request.request_for(
+            reply, own_blocks=own, skip=self.outcome.trimmed, by_file_id=by_file_id
+        )
         self.blocks.sources.documents = self.outcome.cited_documents = reply.cited_documents
         return request
 
@@ -179,13 +187,14 @@ class ReplyRun:
             self.blocks.open(index, result)
             await self.blocks.close(index)
 
-    async def _stream(self, request: dict) -> None:
+    async def _stream(self, request: dict, reply: Message) -> None:
         """One API call, streamed; a stall past CHAT_STALL_TIMEOUT raises TimeoutError."""
         self.outcome.stop_reason, self.outcome.stop_sequence, self.call_usage = "", "", {}
         loop = asyncio.get_running_loop()
         stall = settings.CHAT_STALL_TIMEOUT
         async with asyncio.timeout(stall) as deadline:
-            stream, self.outcome.request_id = await llm.open_stream(request)
+            rebuild = partial(sync_to_async(self._request_for), reply)
+            stream, self.outcome.request_id = await self.files.open_stream(request, rebuild)
             try:
                 async for event in stream:
                     deadline.reschedule(loop.time() + stall)
@@ -247,6 +256,7 @@ async def _sweep_forever() -> None:
             if count:
                 log.warning("marked %d orphaned streaming replies as interrupted", count)
             await sync_to_async(organising.deleted_conversations_purge)()
+            await attachment_files.remote_deletions_run()
         except Exception:
             log.exception("orphan sweep failed")
         await asyncio.sleep(settings.CHAT_ORPHAN_AFTER)

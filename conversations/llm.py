@@ -28,6 +28,13 @@ def reset() -> None:
     _client = _client_loop = None
 
 
+async def close() -> None:
+    """Close this loop's client (a command that ran its own event loop), and forget it."""
+    if _client is not None and _client_loop is asyncio.get_running_loop():
+        await _client.close()
+    reset()
+
+
 def get_client() -> anthropic.AsyncAnthropic:
     """The process's client. A new event loop (tests) gets a new client; httpx pools are per loop."""
     global _client, _client_loop
@@ -76,6 +83,37 @@ async def count_tokens(request: dict) -> int:
 def estimate_tokens(fields: dict) -> int:
     """About four characters of JSON per token: rough, but never zero for real content."""
     return len(json.dumps(fields, ensure_ascii=False)) // 4 + 1
+
+
+# --- the Files API (GA in this SDK: `client.files`, no beta header) ---------------------------------
+
+FILE_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, httpx2.TransportError, TimeoutError)
+FILE_TIMEOUT = 60.0
+
+
+async def upload_file(name: str, data: bytes, media_type: str) -> str:
+    """Upload one file to the endpoint's Files API; its file_id."""
+    metadata = await get_client().files.upload(file=(name, data, media_type), timeout=FILE_TIMEOUT)
+    return metadata.id
+
+
+async def delete_file(file_id: str) -> None:
+    """Delete a file from the Files API; one it no longer has counts as deleted."""
+    try:
+        await get_client().files.delete(file_id, timeout=FILE_TIMEOUT)
+    except anthropic.NotFoundError:
+        pass
+
+
+def is_missing_file(exc: BaseException, file_ids: set[str]) -> bool:
+    """The request failed because the API no longer has one of its files: a 404 (the SDK's
+    FileExpiredError is one), or a 400 that names one of them."""
+    if not file_ids or not isinstance(exc, anthropic.APIStatusError):
+        return False
+    if isinstance(exc, anthropic.NotFoundError):
+        return True
+    message = str(_error_body(exc).get("message", ""))
+    return isinstance(exc, anthropic.BadRequestError) and any(file_id in message for file_id in file_ids)
 
 
 async def list_models() -> list:

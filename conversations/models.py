@@ -242,6 +242,8 @@ class Attachment(models.Model):
     pages = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64)
     storage_key = models.CharField(max_length=200)
+    # Its id in the endpoint's Files API, once uploaded there (attachment_files.py); empty before.
+    file_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -253,6 +255,18 @@ class Attachment(models.Model):
     @property
     def is_image(self) -> bool:
         return self.media_type.startswith("image/")
+
+
+class RemoteFileDeletion(models.Model):
+    """A file in the endpoint's Files API whose attachment is gone: deleted there by the sweep
+    (attachment_files.py), retried until the API confirms it (or says it is already gone)."""
+
+    file_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.file_id
 
 
 class Budget(models.Model):

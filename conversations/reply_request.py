@@ -10,23 +10,24 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import params, selectors, tools, web
+from . import memory_tool, params, selectors, tools, web
 from .anthropic_request import PinnedPrompt, Turn, build_request, turns_of
 from .capabilities import Capabilities, capabilities
 from .models import Attachment, Message
 
 
-def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0) -> dict:
+def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_file_id: bool = False) -> dict:
     """What `reply` sends: the conversation so far (but its oldest `skip` messages), then the
-    reply's own blocks so far (a tool loop or a Continue resumes after them)."""
+    reply's own blocks so far (a tool loop or a Continue resumes after them). `by_file_id`:
+    attachments uploaded to the Files API are referenced by file_id (attachment_files.py)."""
     conversation = reply.conversation
     version = conversation.prompt_version
     caps = capabilities(reply.model)
     chosen = params.stored(conversation.params)
     earlier = selectors.earlier_messages(reply)[skip:]
     reply.cited_documents = document_ids(earlier)  # what a citation's document_index counts
-    history = stored_turns(earlier)
-    options = request_options(chosen, caps)
+    history = stored_turns(earlier, by_file_id=by_file_id)
+    options = memory_tool.with_memory(request_options(chosen, caps), conversation.owner_id, caps)
     if web.enabled(conversation, chosen, caps):
         options["tools"] = [*options.get("tools", []), *web.tool_definitions()]
     return build_request(
@@ -39,9 +40,10 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0) -> dic
     )
 
 
-def stored_turns(messages: list[Message]) -> list[Turn]:
+def stored_turns(messages: list[Message], *, by_file_id: bool = False) -> list[Turn]:
     """Messages as the API sees them. Image and document blocks are stored as references to an
-    Attachment; here they become the API's base64 blocks, read from storage."""
+    Attachment; here they become the API's blocks: by file_id when asked and it has one, else
+    base64 read from storage."""
     ids = [
         b.payload["attachment_id"] for m in messages for b in m.blocks.all() if "attachment_id" in b.payload
     ]
@@ -49,14 +51,17 @@ def stored_turns(messages: list[Message]) -> list[Turn]:
     return [
         turn
         for m in messages
-        for turn in turns_of(m.role, [_api_block(b.payload, stored) for b in m.blocks.all()])
+        for turn in turns_of(m.role, [_api_block(b.payload, stored, by_file_id) for b in m.blocks.all()])
     ]
 
 
-def _api_block(payload: dict, stored: dict[int, Attachment]) -> dict:
+def _api_block(payload: dict, stored: dict[int, Attachment], by_file_id: bool) -> dict:
     if "attachment_id" not in payload:
         return payload
     attachment = stored[payload["attachment_id"]]
+    if by_file_id and attachment.file_id:
+        block = {"type": payload["type"], "source": {"type": "file", "file_id": attachment.file_id}}
+        return cite_document(block, attachment)
     data = (Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes()
     source = {"type": "base64", "media_type": attachment.media_type, "data": base64.b64encode(data).decode()}
     if attachment.media_type == "text/plain":

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Q
 from pydantic import BaseModel, Field, ValidationError
 
+from . import memory_tool
 from .models import ContentBlock
 
 
@@ -162,6 +163,8 @@ def schemas() -> list[dict]:
 
 def run_tool(name: str, tool_input: dict, context: ToolContext) -> tuple[str, bool]:
     """(result text, is_error)."""
+    if name == memory_tool.NAME:
+        return memory_tool.run(tool_input, context.user_id)
     tool = TOOLS.get(name)
     if tool is None:
         return f"Unknown tool: {name}", True

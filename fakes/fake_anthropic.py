@@ -26,6 +26,8 @@ user message's last text block>")``.
 ``SSEError``   streams some text deltas, then an ``event: error`` and ends.
 ``GroundedReply``  web search / web fetch server tool blocks and cited text (fakes/server_tools.py).
 
+``fake.files`` is the Files API (``/v1/files``): see fakes/files.py.
+
 What the real SDK (anthropic 2.12.0 / httpx2) raises, as asserted by
 tests/test_fakes.py:
 
@@ -89,6 +91,7 @@ from typing import Any, Self
 from aiohttp import web
 
 from fakes import server_tools
+from fakes.files import FakeFiles
 from fakes.server_tools import Cited, Fetch, GroundedReply, Search
 
 __all__ = [
@@ -493,6 +496,7 @@ class FakeAnthropic:
         self._closing: asyncio.Event | None = None
         self._bound_port: int | None = None
         self._startup_error: BaseException | None = None
+        self.files = FakeFiles(self)  # /v1/files (fakes/files.py)
 
     # ----------------------------------------------------------------- public API
 
@@ -517,6 +521,7 @@ class FakeAnthropic:
             self.requests.clear()
             self.replies.clear()
             self._cache.clear()
+            self.files.reset()
 
     def start(self) -> Self:
         if self._thread is not None:
@@ -575,11 +580,13 @@ class FakeAnthropic:
 
     async def _startup(self) -> None:
         self._closing = asyncio.Event()
-        app = web.Application()
+        # The real API takes 32 MB message requests and 500 MB uploads; aiohttp's default is 1 MB.
+        app = web.Application(client_max_size=512 * 2**20)
         app.router.add_post("/v1/messages", self._handle_messages)
         app.router.add_post("/v1/messages/count_tokens", self._handle_count_tokens)
         app.router.add_get("/v1/models", self._handle_models)
         app.router.add_get("/v1/models/{model_id}", self._handle_model)
+        self.files.add_routes(app.router)
         app.router.add_route("*", "/{tail:.*}", self._handle_not_found)
         # handler_cancellation: like a real server, stop generating when the client hangs up.
         # shutdown_timeout: don't wait the default 60 s for in-flight streams on stop().
@@ -698,6 +705,8 @@ class FakeAnthropic:
         body = await self._record(request)
         if body is None:
             return _error_response(HttpError(400, message="request body must be a JSON object"))
+        if (missing := self.files.missing_file_error(body)) is not None:
+            return missing
         script = self._next_script(body)
         if isinstance(script, HttpError):
             return _error_response(script)
@@ -852,6 +861,8 @@ class FakeAnthropic:
         body = await self._record(request)
         if body is None:
             return _error_response(HttpError(400, message="request body must be a JSON object"))
+        if (missing := self.files.missing_file_error(body)) is not None:
+            return missing
         return web.json_response(
             {"input_tokens": estimate_input_tokens(body)},
             headers={"request-id": _new_id("req_")},

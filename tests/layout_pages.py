@@ -2,7 +2,8 @@
 
 ``SEED`` runs inside the live app (``manage.py shell -c``): 30 conversations whose 100-character
 titles hold an 80-character unbroken word, one of them with a reply carrying a long code line and
-a table (shared with the team), a team and a team prompt with long names, and a staff user ``root``.
+a table (shared with the team), a team and a team prompt with long names, a memory note named by the
+long word, and a staff user ``root``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ prompt_name = "Prompt " + {LONG_WORD[:60]!r}
 prompt_create(user=alice, name=prompt_name, text="Be brief. " + {LONG_WORD!r}, team=team, cache_ttl="5m")
 from conversations.sharing import share_create
 share = share_create(conversation=c, team=team)
+from memory.models import MemoryFile
+MemoryFile.objects.create(
+    owner=alice, path="/memories/" + {LONG_WORD!r} + ".md", content="Likes " + {LONG_WORD!r} + "\\n" * 3
+)
 print(c.pk, team.pk, team.prompts.first().pk, share.pk)
 """
 
@@ -87,6 +92,7 @@ class Seeded:
             "export and import": ("/import/", "alice"),
             "shared with me": ("/shared/", "alice"),
             "shared snapshot": (f"/shared/{self.share}/", "alice"),
+            "memory": ("/memory/", "alice"),
             "usage": ("/usage/", "root"),
             "review list": ("/review/", "root"),
             "review transcript": (f"/review/{self.conversation}/", "root"),  # opened by a POST

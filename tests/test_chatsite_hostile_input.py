@@ -38,6 +38,7 @@ from django.utils.http import urlsafe_base64_encode
 from conversations import generation, params, services, sharing
 from conversations.capabilities import capabilities
 from conversations.models import ContentBlock, Message
+from memory.models import MemoryFile
 from review.models import TranscriptView
 from teams import services as team_services
 from teams.models import Membership
@@ -181,6 +182,11 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "password_reset_done": {"GET": ()},
     "password_reset_confirm": {"GET": (), "POST": ("new_password1", "new_password2")},
     "password_reset_complete": {"GET": ()},
+    "memory": {"GET": ()},
+    "memory_settings": {"POST": ("enabled",)},
+    "memory_file": {"POST": ("content",)},
+    "memory_file_delete": {"POST": ()},
+    "memory_clear": {"POST": ()},
 }
 
 
@@ -218,6 +224,7 @@ def world(fake_api, media, settings) -> World:
     Message.objects.filter(pk=reply.pk).update(status="complete")
     question = conversation.messages.get(role="user")
     share = sharing.share_create(conversation=conversation, team=team)
+    note = MemoryFile.objects.create(owner=owner, path="/memories/notes.md", content="Likes tea.")
     TranscriptView.objects.create(
         staff=users["staff"], conversation=conversation, conversation_title=conversation.title,
         conversation_owner=owner, reason="setup",
@@ -230,6 +237,7 @@ def world(fake_api, media, settings) -> World:
         "membership_id": [str(Membership.objects.get(team=team, user=carol).pk)],
         "prompt_id": [str(prompt.pk)],
         "share_id": [str(share.pk)],
+        "file_id": [str(note.pk)],
         "uidb64": [urlsafe_base64_encode(force_bytes(owner.pk))],
         "token": [default_token_generator.make_token(owner)],
     }
@@ -272,6 +280,8 @@ def world(fake_api, media, settings) -> World:
         "new_password1": "another-long-pass-99",
         "new_password2": "another-long-pass-99",
         "email": "owner@example.com",
+        "enabled": "on",
+        "content": "Likes coffee.",
     }
     return World(users, path_values, valid)
 

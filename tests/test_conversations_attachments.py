@@ -206,7 +206,8 @@ def test_too_many_files_are_refused(media, alice):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_the_api_receives_the_stored_re_encoded_bytes_before_the_text(fake_api, media, alice):
+async def test_the_api_receives_the_stored_re_encoded_bytes_before_the_text(fake_api, media, alice, settings):
+    settings.CHAT_FILES_API = False  # base64 (the Files API: test_conversations_attachment_files.py)
     image = await sync_to_async(services.attachment_store)(
         user=alice, name="a.jpg", data=photo_bytes(2000, 1000)
     )

@@ -1,0 +1,164 @@
+"""Attachments in the endpoint's Files API: uploaded once, referenced by file_id, deleted with them.
+
+Where `capabilities.uses_files_api` says so (a Claude endpoint with the Files API; never the
+embedded model), a reply first uploads the attachments its history refers to that have no file_id
+yet, stores each file_id on its Attachment, and its requests reference the files as
+`{"type": "file", "file_id": ...}` sources instead of sending the bytes again every turn.
+
+- A request the API refuses because one of its files is gone (a 404; the SDK's FileExpiredError
+  is one) has those files uploaded again, once, and is sent again.
+- Any other Files API failure: that reply's requests carry the files as base64, and one warning
+  is logged for the reply.
+- When an Attachment row is deleted, by whatever path (its conversation purged, its owner
+  deleted, the admin), its file_id is queued as a RemoteFileDeletion in the same transaction; each
+  worker's sweep (and `manage.py purge_deleted`) deletes the queued files from the API. Its file
+  in our storage is removed when the delete commits.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from . import llm
+from .capabilities import uses_files_api
+from .models import Attachment, ContentBlock, Message, RemoteFileDeletion
+
+log = logging.getLogger(__name__)
+
+DELETE_BATCH = 100
+
+
+class ReplyFiles:
+    """The Files API side of one reply's requests: whether they go by file_id, and the uploads."""
+
+    def __init__(self, model: str) -> None:
+        self.by_file_id = uses_files_api(model)
+        self.reuploaded = False
+
+    async def prepare(self, reply: Message) -> None:
+        """Upload the attachments the reply's history refers to that have no file_id yet."""
+        if not self.by_file_id:
+            return
+        try:
+            for attachment in await sync_to_async(_not_uploaded)(reply):
+                await upload(attachment)
+        except llm.FILE_ERRORS as exc:
+            self._fall_back(exc)
+
+    async def open_stream(self, request: dict, rebuild: Callable[[], Awaitable[dict]]):
+        """llm.open_stream; when the API no longer has one of the request's files, upload the
+        request's files again (once per reply) and send the rebuilt request."""
+        try:
+            return await llm.open_stream(request)
+        except llm.STREAM_ERRORS as exc:
+            ids = file_ids_of(request)
+            if self.reuploaded or not llm.is_missing_file(exc, ids):
+                raise
+        self.reuploaded = True
+        log.warning("the API no longer has %d file(s) of this request; uploading them again", len(ids))
+        try:
+            for attachment in await sync_to_async(_forget)(ids):
+                await upload(attachment)
+        except llm.FILE_ERRORS as exc:
+            self._fall_back(exc)
+        return await llm.open_stream(await rebuild())
+
+    def _fall_back(self, exc: BaseException) -> None:
+        self.by_file_id = False
+        error, request_id = llm.describe_error(exc)
+        log.warning("Files API failed, files go as base64 in this reply: %s (request %s)", error, request_id)
+
+
+def file_ids_of(request: dict) -> set[str]:
+    """The file_ids a request's messages reference."""
+    return {
+        source["file_id"]
+        for message in request.get("messages", [])
+        for block in message["content"]
+        if isinstance(source := block.get("source"), dict) and source.get("type") == "file"
+    }
+
+
+async def upload(attachment: Attachment) -> str:
+    """Upload one attachment and store its file_id. Two replies uploading the same file at once:
+    the first stored wins, and the other copy is queued for deletion."""
+    data = await asyncio.to_thread((Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes)
+    file_id = await llm.upload_file(attachment.name, data, attachment.media_type)
+    await sync_to_async(_store_file_id)(attachment.pk, file_id)
+    attachment.file_id = file_id
+    return file_id
+
+
+def _store_file_id(attachment_id: int, file_id: str) -> None:
+    if not Attachment.objects.filter(pk=attachment_id, file_id="").update(file_id=file_id):
+        RemoteFileDeletion.objects.create(file_id=file_id)
+
+
+def _not_uploaded(reply: Message) -> list[Attachment]:
+    """The conversation's attachments without a file_id (any branch's: one query, usually empty,
+    rather than walking the reply's branch on every send)."""
+    blocks = ContentBlock.objects.filter(
+        message__conversation_id=reply.conversation_id, type__in=["image", "document"]
+    )
+    ids = {int(i) for i in blocks.values_list("payload__attachment_id", flat=True) if i is not None}
+    return list(Attachment.objects.filter(pk__in=ids, file_id="").order_by("pk")) if ids else []
+
+
+def _forget(file_ids: set[str]) -> list[Attachment]:
+    """The attachments with these file_ids, their file_ids cleared (and queued for deletion, in
+    case the API still has them after all)."""
+    attachments = list(Attachment.objects.filter(file_id__in=file_ids).order_by("pk"))
+    Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(file_id="")
+    RemoteFileDeletion.objects.bulk_create([RemoteFileDeletion(file_id=a.file_id) for a in attachments])
+    for attachment in attachments:
+        attachment.file_id = ""
+    return attachments
+
+
+@receiver(post_delete, sender=Attachment, dispatch_uid="attachment_remote_file")
+def _attachment_deleted(sender, instance: Attachment, **kwargs) -> None:
+    """Queue its remote file for deletion; remove its stored file once the delete commits (a
+    user's deletion cascades here too)."""
+    if instance.file_id:
+        RemoteFileDeletion.objects.create(file_id=instance.file_id)
+    path = Path(settings.MEDIA_ROOT) / instance.storage_key
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+async def remote_deletions_run() -> int:
+    """Delete queued files from the Files API; how many went. Stops at the first failure (one
+    warning), leaving the rest for the next sweep. Nothing to do against the embedded model."""
+    if settings.CHAT_USE_LOCAL_MODEL:
+        return 0
+    pending = await sync_to_async(list)(RemoteFileDeletion.objects.order_by("pk")[:DELETE_BATCH])
+    deleted: list[int] = []
+    for row in pending:
+        try:
+            await llm.delete_file(row.file_id)
+        except llm.FILE_ERRORS as exc:
+            error, request_id = llm.describe_error(exc)
+            log.warning(
+                "deleting file %s from the Files API failed: %s (request %s)", row.file_id, error, request_id
+            )
+            await sync_to_async(_count_attempt)(row.pk)
+            break
+        deleted.append(row.pk)
+    if deleted:
+        await sync_to_async(_forget_deleted)(deleted)
+    return len(deleted)
+
+
+def _count_attempt(row_id: int) -> None:
+    RemoteFileDeletion.objects.filter(pk=row_id).update(attempts=F("attempts") + 1)
+
+
+def _forget_deleted(row_ids: list[int]) -> None:
+    RemoteFileDeletion.objects.filter(pk__in=row_ids).delete()
