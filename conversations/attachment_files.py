@@ -103,13 +103,17 @@ def _store_file_id(attachment_id: int, file_id: str) -> None:
 
 
 def _not_uploaded(reply: Message) -> list[Attachment]:
-    """The conversation's attachments without a file_id (any branch's: one query, usually empty,
-    rather than walking the reply's branch on every send)."""
+    """The conversation's images and PDFs without a file_id (any branch's: one query, usually
+    empty, rather than walking the reply's branch on every send). Text files (at most 1 MB) stay
+    inline as a text source."""
     blocks = ContentBlock.objects.filter(
         message__conversation_id=reply.conversation_id, type__in=["image", "document"]
     )
     ids = {int(i) for i in blocks.values_list("payload__attachment_id", flat=True) if i is not None}
-    return list(Attachment.objects.filter(pk__in=ids, file_id="").order_by("pk")) if ids else []
+    if not ids:
+        return []
+    found = Attachment.objects.filter(pk__in=ids, file_id="").exclude(media_type="text/plain")
+    return list(found.order_by("pk"))
 
 
 def _forget(file_ids: set[str]) -> list[Attachment]:

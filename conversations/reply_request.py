@@ -59,7 +59,7 @@ def _api_block(payload: dict, stored: dict[int, Attachment], by_file_id: bool) -
     if "attachment_id" not in payload:
         return payload
     attachment = stored[payload["attachment_id"]]
-    if by_file_id and attachment.file_id:
+    if by_file_id and attachment.file_id and attachment.media_type != "text/plain":
         block = {"type": payload["type"], "source": {"type": "file", "file_id": attachment.file_id}}
         return cite_document(block, attachment)
     data = (Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes()

@@ -80,7 +80,7 @@ async def test_files_upload_once_on_first_use_and_every_turn_references_them(fak
     assert fake_api.files.stored[image.file_id].data == (media / image.storage_key).read_bytes()
     first_turn = [
         file_block("image", image.file_id),
-        file_block("document", pdf.file_id),
+        file_block("document", pdf.file_id, title="form.pdf", citations={"enabled": True}),
         {"type": "text", "text": "What is this?"},
     ]
     requests = [r.body for r in fake_api.message_requests]

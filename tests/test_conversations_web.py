@@ -214,7 +214,8 @@ async def test_pdfs_and_text_files_are_sent_with_citations_on(fake_api, alice, m
     reply = await run_to_end(reply)
 
     content = fake_api.message_requests[-1].body["messages"][2]["content"]
-    assert content[0]["type"] == "document" and content[0]["source"]["type"] == "base64"
+    await pdf.arefresh_from_db()  # the PDF goes by file_id (Files API); the text file stays inline
+    assert pdf.file_id and content[0]["source"] == {"type": "file", "file_id": pdf.file_id}
     assert {k: v for k, v in content[0].items() if k != "source"} == {
         "type": "document",
         "title": "report.pdf",
