@@ -35,6 +35,8 @@ from django.urls.resolvers import RoutePattern
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts import oidc
+from accounts.signup import invitation_create
 from conversations import generation, params, services
 from conversations.capabilities import capabilities
 from conversations.models import ContentBlock, Message
@@ -159,6 +161,10 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "password_reset_done": {"GET": ()},
     "password_reset_confirm": {"GET": (), "POST": ("new_password1", "new_password2")},
     "password_reset_complete": {"GET": ()},
+    "oidc_authentication_init": {"GET": ("next",)},
+    "oidc_authentication_callback": {"GET": ("code", "state", "error")},
+    "invite": {"GET": ("team",), "POST": ("email", "team", "role")},
+    "invitation": {"GET": (), "POST": ("username", "password1", "password2")},
 }
 
 
@@ -172,9 +178,13 @@ class World:
 
 
 @pytest.fixture
-def world(fake_api, media, settings) -> World:
+def world(fake_api, media, settings, monkeypatch) -> World:
     settings.CHAT_SIGNUPS_PER_HOUR = 10**6  # let every sign-up reach the form
     settings.CHAT_METRICS_TOKEN = "metrics-secret"  # so the bearer token is compared
+    # Single sign-on on: the start redirects to a provider (never reached), the callback checks.
+    settings.CHAT_OIDC_ISSUER, settings.CHAT_OIDC_CLIENT_ID = "http://127.0.0.1:9/o", "chat"
+    endpoints = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
+    monkeypatch.setattr(oidc, "discovery", lambda: {key: "http://127.0.0.1:9/o/x" for key in endpoints})
     make = get_user_model().objects.create_user
     owner = make("owner", "owner@example.com", "owner-pass-123")
     users = {
@@ -195,6 +205,9 @@ def world(fake_api, media, settings) -> World:
     ContentBlock.objects.create(message=reply, index=0, type="text", payload={"type": "text", "text": "Hi"})
     Message.objects.filter(pk=reply.pk).update(status="complete")
     question = conversation.messages.get(role="user")
+    _, invitation_token = invitation_create(
+        email="new@example.com", team=team, role="member", invited_by=owner
+    )
     TranscriptView.objects.create(
         staff=users["staff"], conversation=conversation, conversation_title=conversation.title,
         conversation_owner=owner, reason="setup",
@@ -207,7 +220,7 @@ def world(fake_api, media, settings) -> World:
         "membership_id": [str(Membership.objects.get(team=team, user=carol).pk)],
         "prompt_id": [str(prompt.pk)],
         "uidb64": [urlsafe_base64_encode(force_bytes(owner.pk))],
-        "token": [default_token_generator.make_token(owner)],
+        "token": [default_token_generator.make_token(owner), invitation_token],
     }
     valid = {
         "text": "Hello again",
@@ -247,6 +260,9 @@ def world(fake_api, media, settings) -> World:
         "new_password1": "another-long-pass-99",
         "new_password2": "another-long-pass-99",
         "email": "owner@example.com",
+        "code": "a-code",
+        "state": "a-state",
+        "error": "access_denied",
     }
     return World(users, path_values, valid)
 

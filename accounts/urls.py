@@ -1,0 +1,13 @@
+from django.urls import path
+
+from chatsite.throttle import limit_signups
+
+from . import sso_views, views
+
+urlpatterns = [
+    path("accounts/signup/", limit_signups(views.signup_view), name="signup"),
+    path("accounts/oidc/start/", sso_views.Start.as_view(), name="oidc_authentication_init"),
+    path("accounts/oidc/callback/", sso_views.Callback.as_view(), name="oidc_authentication_callback"),
+    path("accounts/invite/", views.invite, name="invite"),
+    path("accounts/invite/<str:token>/", limit_signups(views.invitation), name="invitation"),
+]
