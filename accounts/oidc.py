@@ -74,11 +74,20 @@ def is_staff_by_claims(claims: dict) -> bool | None:
     """True or False from the configured claim, or None when no staff mapping is configured."""
     if not settings.CHAT_OIDC_STAFF_VALUES:
         return None
-    value = claims.get(settings.CHAT_OIDC_STAFF_CLAIM)
-    values = (
-        {str(v) for v in value} if isinstance(value, list) else {str(value)} if value is not None else set()
-    )
-    return bool(values & set(settings.CHAT_OIDC_STAFF_VALUES))
+    return bool(_claim_values(claims) & set(settings.CHAT_OIDC_STAFF_VALUES))
+
+
+def _claim_values(claims: dict) -> set[str]:
+    value = claims.get(settings.CHAT_OIDC_GROUPS_CLAIM)
+    if isinstance(value, list):
+        return {str(v) for v in value}
+    return set() if value is None else {str(value)}
+
+
+def has_required_claim(claims: dict) -> bool:
+    """With CHAT_OIDC_REQUIRED_VALUES set, the claim (CHAT_OIDC_GROUPS_CLAIM) must hold one of them."""
+    required = settings.CHAT_OIDC_REQUIRED_VALUES
+    return not required or bool(_claim_values(claims) & set(required))
 
 
 class Backend(OIDCAuthenticationBackend):
@@ -143,12 +152,26 @@ class Backend(OIDCAuthenticationBackend):
             raise SignInRefused("Your account at the provider has no email address, which this chat needs.")
         if not email_domain_allowed(email):
             raise SignInRefused(f"Accounts at {email.rpartition('@')[2]} cannot sign in here.")
+        if not has_required_claim(claims):
+            self._deactivate_leaver(str(claims["sub"]))
+            raise SignInRefused(
+                f"{settings.CHAT_OIDC_PROVIDER_NAME} no longer gives you access to this chat."
+            )
         with transaction.atomic():
             user = self._find_or_create(claims, email)
             if not user.is_active:
                 raise SignInRefused("This account has been deactivated. Ask an administrator.")
             self._update(user, claims, email)
         return user
+
+    def _deactivate_leaver(self, subject: str) -> None:
+        """The provider says this person may no longer use the chat: their account (if any) is
+        deactivated, which ends its sessions, sockets and replies (accounts/signals.py)."""
+        found = Identity.objects.filter(issuer=self.issuer, subject=subject).select_related("user").first()
+        if found and found.user.is_active:
+            found.user.is_active = False
+            found.user.save(update_fields=["is_active"])
+            log.info("deactivated user %s: the provider no longer grants access", found.user_id)
 
     def _find_or_create(self, claims: dict, email: str):
         identity = Identity.objects.filter(issuer=self.issuer, subject=str(claims["sub"])).select_related(

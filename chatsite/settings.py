@@ -258,8 +258,11 @@ CHAT_OIDC_CLIENT_ID = os.environ.get("CHAT_OIDC_CLIENT_ID", "")
 CHAT_OIDC_CLIENT_SECRET = os.environ.get("CHAT_OIDC_CLIENT_SECRET", "")
 CHAT_OIDC_PROVIDER_NAME = os.environ.get("CHAT_OIDC_PROVIDER_NAME", "single sign-on")
 CHAT_OIDC_ALLOWED_DOMAINS = [d.lower() for d in env_list("CHAT_OIDC_ALLOWED_DOMAINS", "")]
-CHAT_OIDC_STAFF_CLAIM = os.environ.get("CHAT_OIDC_STAFF_CLAIM", "groups")
+CHAT_OIDC_GROUPS_CLAIM = os.environ.get("CHAT_OIDC_GROUPS_CLAIM", "groups")
 CHAT_OIDC_STAFF_VALUES = env_list("CHAT_OIDC_STAFF_VALUES", "")
+# When set, the same claim must hold one of these to use the chat at all; a sign-in without it
+# deactivates the account (a leaver removed from the group).
+CHAT_OIDC_REQUIRED_VALUES = env_list("CHAT_OIDC_REQUIRED_VALUES", "")
 # mozilla-django-oidc's own settings (accounts/oidc.py finds the endpoints by discovery).
 OIDC_RP_CLIENT_ID = CHAT_OIDC_CLIENT_ID
 OIDC_RP_CLIENT_SECRET = CHAT_OIDC_CLIENT_SECRET

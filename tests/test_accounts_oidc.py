@@ -202,3 +202,15 @@ def test_turning_passwords_off_ends_existing_password_sessions(client, settings,
 def test_without_single_sign_on_there_is_no_sign_in_button(client, db):
     assert "Sign in with" not in client.get(reverse("login")).content.decode()
     assert client.get(reverse("oidc_authentication_init") + "?" + urlencode({"next": "/"})).status_code == 404
+
+
+def test_a_sign_in_without_the_required_group_deactivates_the_leaver(sso, client, settings):
+    sign_in(client, "erin")
+    erin = User.objects.get(email="erin@example.com")
+    client.logout()
+    settings.CHAT_OIDC_REQUIRED_VALUES = ["chat-admins"]  # erin has left that group at the provider
+    response = sign_in(client, "erin")
+    assert response.status_code == 403 and "no longer gives you access" in response.content.decode()
+    erin.refresh_from_db()
+    assert not erin.is_active and not signed_in_as(client).is_authenticated
+    assert sign_in(client, "carol").status_code == 302  # who has it still signs in
