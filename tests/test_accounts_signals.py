@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
