@@ -3,6 +3,7 @@ callback (the code exchanged, the account found or created). Every failure is a 
 what happened and offers to start again; none creates an account."""
 
 import logging
+import time
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -34,7 +35,15 @@ class Start(OIDCAuthenticationRequestView):
         except oidc.ProviderUnavailable:
             reason = f"{settings.CHAT_OIDC_PROVIDER_NAME} is not answering. Try again in a few minutes."
             return refused(request, reason, status=503)
+        if request.GET.get("reauth") and request.user.is_authenticated:
+            # Proving it is you again before deleting the account: the provider must ask anew.
+            request.session["oidc_reauth_user"] = request.user.pk
         return super().get(request)
+
+    def get_extra_params(self, request: HttpRequest) -> dict:
+        if request.GET.get("reauth") and request.user.is_authenticated:
+            return {"prompt": "login", "max_age": "0"}
+        return {}
 
 
 class Callback(OIDCAuthenticationCallbackView):
@@ -52,6 +61,12 @@ class Callback(OIDCAuthenticationCallbackView):
                 "This sign-in was not started in this browser, or was already used. Start again.",
                 400,
             )
+
+    def login_success(self) -> HttpResponse:
+        session = self.request.session
+        if session.pop("oidc_reauth_user", None) == self.user.pk:
+            session["reauth_at"] = time.time()
+        return super().login_success()
 
     def login_failure(self) -> HttpResponse:
         request = self.request

@@ -67,7 +67,7 @@ def deleted_conversations_purge() -> int:
                 return purged
             files = _attachment_ids(ContentBlock.objects.filter(message__conversation_id__in=doomed))
             Conversation.objects.filter(pk__in=doomed).delete()
-            _remove_unreferenced(files)
+            attachments_remove_unreferenced(files)
         purged += len(doomed)
 
 
@@ -88,7 +88,7 @@ def conversations_scrub(conversation_ids: list[int], *, before_files_deleted=Non
         Conversation.objects.filter(pk__in=conversation_ids).update(
             title="", params={}, scrubbed_at=timezone.now(), pinned_at=None
         )
-        return _remove_unreferenced(files, before_delete=before_files_deleted)
+        return attachments_remove_unreferenced(files, before_delete=before_files_deleted)
 
 
 def _attachment_ids(blocks) -> set[int]:
@@ -96,7 +96,7 @@ def _attachment_ids(blocks) -> set[int]:
     return {int(i) for i in ids if i is not None}
 
 
-def _remove_unreferenced(attachment_ids: set[int], before_delete=None) -> set[int]:
+def attachments_remove_unreferenced(attachment_ids: set[int], before_delete=None) -> set[int]:
     """Delete these attachments, rows and files, unless a remaining content block refers to them.
     Returns the ids deleted."""
     if not attachment_ids:

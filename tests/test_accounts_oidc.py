@@ -214,3 +214,15 @@ def test_a_sign_in_without_the_required_group_deactivates_the_leaver(sso, client
     erin.refresh_from_db()
     assert not erin.is_active and not signed_in_as(client).is_authenticated
     assert sign_in(client, "carol").status_code == 302  # who has it still signs in
+
+
+def test_deleting_an_account_is_confirmed_by_signing_in_at_the_provider_again(sso, client):
+    sign_in(client, "erin")
+    assert client.post(reverse("account_delete")).status_code == 422
+    again = client.get(reverse("oidc_authentication_init"), {"reauth": "1", "next": reverse("account")})
+    assert {"prompt": ["login"], "max_age": ["0"]}.items() <= parse_qs(
+        urlsplit(again["Location"]).query
+    ).items()
+    assert callback(client, sign_in_at_provider(again["Location"], "erin"))["Location"] == reverse("account")
+    assert client.post(reverse("account_delete")).status_code == 200
+    assert not User.objects.get(identities__isnull=True, username__startswith="deleted-").is_active

@@ -165,6 +165,8 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "oidc_authentication_callback": {"GET": ("code", "state", "error")},
     "invite": {"GET": ("team",), "POST": ("email", "team", "role")},
     "invitation": {"GET": (), "POST": ("username", "password1", "password2")},
+    "account": {"GET": ()},
+    "account_delete": {"POST": ("password",)},
 }
 
 
