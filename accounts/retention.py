@@ -24,6 +24,7 @@ from conversations.organising import conversations_scrub
 
 from . import lifecycle
 from .models import TeamRetention
+from .signals import forget_expired_sessions
 
 BATCH = 50
 
@@ -64,6 +65,7 @@ def purge(*, dry_run: bool = False, batch: int = BATCH, now: datetime | None = N
         report.conversations = ids.count()
         report.messages = Message.objects.filter(conversation_id__in=ids).count()
         return report
+    forget_expired_sessions()
     while ids := list(expired(now).order_by("pk").values_list("pk", flat=True)[:batch]):
         report.messages += Message.objects.filter(conversation_id__in=ids).count()
         started = time.perf_counter()

@@ -8,7 +8,8 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
@@ -25,6 +26,18 @@ def remember_session(sender, request, user, **kwargs) -> None:
     key = getattr(getattr(request, "session", None), "session_key", None)
     if key:
         SignedInSession.objects.get_or_create(session_key=key, defaults={"user": user})
+
+
+@receiver(user_logged_out)
+def forget_session(sender, request, user, **kwargs) -> None:
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        SignedInSession.objects.filter(session_key=key).delete()
+
+
+def forget_expired_sessions() -> int:
+    """Rows of sessions that ended by themselves (expired and cleared): run daily by the purge."""
+    return SignedInSession.objects.exclude(session_key__in=Session.objects.values("session_key")).delete()[0]
 
 
 @receiver(pre_save, sender=User)

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import SignedInSession
+from accounts.signals import forget_expired_sessions
 from conversations import generation
 from conversations.models import Conversation, Message
 from fakes import Reply
@@ -67,3 +68,13 @@ async def test_a_leaver_loses_the_socket_within_5_s_and_the_running_reply_stops_
     assert stopped.status == "stopped" and time.monotonic() - deactivated < 5
     assert await Conversation.objects.filter(pk=conversation.pk).aexists()
     assert await Message.objects.filter(conversation=conversation).acount() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_session_records_go_with_log_out_and_expiry(alice):
+    client = signed_in_client("alice", "alice-pass-123")
+    client.post(reverse("logout"))
+    assert not SignedInSession.objects.exists()
+    signed_in_client("alice", "alice-pass-123")
+    Session.objects.all().delete()  # as `clearsessions` does to expired ones
+    assert forget_expired_sessions() == 1 and not SignedInSession.objects.exists()
