@@ -190,7 +190,8 @@ class Backend(OIDCAuthenticationBackend):
         matches = list(self.UserModel.objects.filter(email__iexact=email)[:2])
         if not matches:
             return None
-        if len(matches) > 1 or claims.get("email_verified") is False:
+        # Never a superuser: the break-glass account must not be reachable through the provider.
+        if len(matches) > 1 or claims.get("email_verified") is False or matches[0].is_superuser:
             raise SignInRefused(
                 "An account with your email address exists but could not be linked. Ask an administrator."
             )

@@ -226,3 +226,10 @@ def test_deleting_an_account_is_confirmed_by_signing_in_at_the_provider_again(ss
     assert callback(client, sign_in_at_provider(again["Location"], "erin"))["Location"] == reverse("account")
     assert client.post(reverse("account_delete")).status_code == 200
     assert not User.objects.get(identities__isnull=True, username__startswith="deleted-").is_active
+
+
+def test_the_break_glass_superuser_is_never_linked_to_a_provider_account(sso, client):
+    User.objects.create_superuser("root", "carol@example.com", "root-pass-123")
+    response = sign_in(client, "carol")
+    assert response.status_code == 403 and "could not be linked" in response.content.decode()
+    assert not Identity.objects.exists() and not signed_in_as(client).is_authenticated
