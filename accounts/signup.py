@@ -69,6 +69,12 @@ def invitation_by_token(token: str) -> Invitation | None:
     return pending_invitations_any().filter(token_hash=token_hash(token)).select_related("team").first()
 
 
+def invitation_used_by(token: str, user) -> Invitation | None:
+    if not token or len(token) > 100:
+        return None
+    return Invitation.objects.filter(token_hash=token_hash(token), accepted_by=user).first()
+
+
 def pending_invitations_any():
     return Invitation.objects.filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
 

@@ -82,6 +82,11 @@ def _send_invitation(request: HttpRequest, invitation, token: str) -> None:
 
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     found = signup.invitation_by_token(token)
+    if found is None and request.user.is_authenticated:
+        # Signing in with the provider from the link already used it for this person: go on in.
+        used = signup.invitation_used_by(token, request.user)
+        if used is not None:
+            return redirect("team_detail", used.team_id) if used.team_id else redirect("home")
     if found is None:
         return render(request, "accounts/invitation.html", {"invalid": True}, status=404)
     if request.user.is_authenticated:

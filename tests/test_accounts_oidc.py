@@ -233,3 +233,15 @@ def test_the_break_glass_superuser_is_never_linked_to_a_provider_account(sso, cl
     response = sign_in(client, "carol")
     assert response.status_code == 403 and "could not be linked" in response.content.decode()
     assert not Identity.objects.exists() and not signed_in_as(client).is_authenticated
+
+
+def test_an_invitation_link_followed_through_the_provider_lands_in_the_team(sso, client, settings, staff):
+    settings.CHAT_SIGNUP = "invite"
+    team = Team.objects.create(name="Support")
+    _, token = signup.invitation_create(email="erin@example.com", team=team, role="member", invited_by=staff)
+    link = reverse("invitation", args=[token])
+    assert "Sign in with Test IdP" in client.get(link).content.decode()
+    start_url = client.get(reverse("oidc_authentication_init"), {"next": link})["Location"]
+    assert callback(client, sign_in_at_provider(start_url, "erin"))["Location"] == link
+    assert client.get(link)["Location"] == reverse("team_detail", args=[team.pk])
+    assert Membership.objects.filter(team=team, user__email="erin@example.com").exists()
