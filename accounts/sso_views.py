@@ -42,7 +42,7 @@ class Start(OIDCAuthenticationRequestView):
 
     def get_extra_params(self, request: HttpRequest) -> dict:
         if request.GET.get("reauth") and request.user.is_authenticated:
-            return {"prompt": "login", "max_age": "0"}
+            return {"prompt": settings.CHAT_OIDC_REAUTH_PROMPT, "max_age": "0"}
         return {}
 
 

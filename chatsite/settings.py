@@ -263,6 +263,8 @@ CHAT_OIDC_STAFF_VALUES = env_list("CHAT_OIDC_STAFF_VALUES", "")
 # When set, the same claim must hold one of these to use the chat at all; a sign-in without it
 # deactivates the account (a leaver removed from the group).
 CHAT_OIDC_REQUIRED_VALUES = env_list("CHAT_OIDC_REQUIRED_VALUES", "")
+# Sent (with max_age=0) to make the provider ask again before an account is deleted.
+CHAT_OIDC_REAUTH_PROMPT = os.environ.get("CHAT_OIDC_REAUTH_PROMPT", "login")
 # mozilla-django-oidc's own settings (accounts/oidc.py finds the endpoints by discovery).
 OIDC_RP_CLIENT_ID = CHAT_OIDC_CLIENT_ID
 OIDC_RP_CLIENT_SECRET = CHAT_OIDC_CLIENT_SECRET
