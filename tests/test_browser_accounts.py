@@ -92,7 +92,7 @@ def test_sign_in_with_the_provider_creates_the_account_with_pkce(page, sso_app):
     assert authorize["scope"] == ["openid email profile"] and authorize["state"] and authorize["nonce"]
     at_provider(page, "carol")
     page.wait_for_url(f"{sso_app.url}/new/")
-    assert page.get_by_role("link", name="Your account (carol)").is_visible()
+    assert page.get_by_role("link", name="carol (your account)").is_visible()
     assert page.get_by_role("link", name="Admin").is_visible()  # chat-admins at the provider: staff
     assert accounts_with(sso_app, "carol@example.com") == 1
 
