@@ -294,6 +294,8 @@ CHAT_REVIEW_ATTACHMENT_HOURS = float(os.environ.get("CHAT_REVIEW_ATTACHMENT_HOUR
 CHAT_MAX_MESSAGE_CHARS = int(os.environ.get("CHAT_MAX_MESSAGE_CHARS", 100_000))
 # A scraper sends it as "Authorization: Bearer <token>" to read /metrics; staff need none.
 CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
+# A few words from the cheapest model title a conversation after its first reply (titles.py).
+CHAT_GENERATED_TITLES = env_flag("CHAT_GENERATED_TITLES", True)
 CHAT_MAX_TOKENS = int(os.environ.get("CHAT_MAX_TOKENS", 4096))
 CHAT_MAX_TOOL_ITERATIONS = int(os.environ.get("CHAT_MAX_TOOL_ITERATIONS", 8))
 CHAT_STALL_TIMEOUT = float(os.environ.get("CHAT_STALL_TIMEOUT", 60))

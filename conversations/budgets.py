@@ -97,7 +97,8 @@ def statuses(user, team_ids: list[int] = ()) -> list[BudgetStatus]:
 
 
 def check_can_send(*, user, team_id: int | None) -> None:
-    """Call inside the transaction that creates the reply. Raises BudgetExceeded.
+    """Call inside the transaction that creates the reply (`user`: a user or its id). Raises
+    BudgetExceeded.
 
     Reads the running monthly totals (one locked row per budget); it sums replies only on the
     first send of a month, or of a new budget, and stores the result as the running totals."""

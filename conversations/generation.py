@@ -27,6 +27,7 @@ from . import (
     reply_request,
     selectors,
     services,
+    titles,
     tools,
 )
 from .models import ContentBlock, Message
@@ -45,7 +46,11 @@ def start(message_id: int, *, received_at: float | None = None) -> None:
     """Start generating a reply in this process's event loop. `received_at` (time.perf_counter())
     is when its send reached the server: the first text frame reports the time since."""
     ensure_sweeper()
-    task = realtime.detached(ReplyRun(message_id, received_at).run())
+    _track(realtime.detached(ReplyRun(message_id, received_at).run()))
+
+
+def _track(task: asyncio.Task) -> None:
+    """Keep a reference (a task only weakly held can be collected mid-run) and let wait_all see it."""
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
 
@@ -78,6 +83,7 @@ class ReplyRun:
         self.outcome = ReplyOutcome()
         self.call_usage: dict[str, int] = {}
         self.stop_requested = False
+        self.first_turn = False  # it answers the conversation's first message: a title may follow
         self.task: asyncio.Task | None = None
 
     # --- what the websocket side may call -------------------------------------------------
@@ -122,6 +128,8 @@ class ReplyRun:
             html = await sync_to_async(self._finish)()
             unregister()
             self.frames.ended(html)
+            if self.first_turn and self.outcome.status == Message.Status.COMPLETE and titles.wanted():
+                _track(realtime.detached(titles.title_conversation(self.message_id)))
 
     def _failed(self, status: str, error: str, kind: str = "") -> None:
         self.outcome.status, self.outcome.error = status, error
@@ -129,7 +137,9 @@ class ReplyRun:
 
     def _load(self) -> Message:
         """The reply row, and the blocks it already has (a Continue resumes after them)."""
-        reply = Message.objects.select_related("conversation__prompt_version").get(pk=self.message_id)
+        rows = Message.objects.select_related("conversation__prompt_version", "parent")
+        reply = rows.get(pk=self.message_id)
+        self.first_turn = reply.parent is not None and reply.parent.parent_id is None
         self.blocks.load(list(ContentBlock.objects.filter(message_id=self.message_id).order_by("index")))
         return reply
 

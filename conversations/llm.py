@@ -54,6 +54,12 @@ async def open_stream(request: dict):
     return stream, stream.response.headers.get("request-id", "")
 
 
+async def complete_text(request: dict) -> str:
+    """A short, unstreamed call (a title): the text of its answer. No retries: it is optional."""
+    message = await get_client().with_options(max_retries=0, timeout=30).messages.create(**request)
+    return "".join(block.text for block in message.content if block.type == "text")
+
+
 async def count_tokens(request: dict) -> int:
     """Input tokens of a request, by the endpoint's count_tokens; a rough local estimate (logged)
     when that fails."""
@@ -78,7 +84,6 @@ async def list_models() -> list:
     return list(page.data)
 
 
-# By the API's error type; an `error` event mid-stream arrives on an HTTP 200, so the type decides.
 # By the API's error type; an `error` event mid-stream arrives on an HTTP 200, so the type decides.
 # {server} names who answered: "the Claude API" or "the local model".
 _ERROR_MESSAGES = {

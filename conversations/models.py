@@ -108,6 +108,11 @@ class Message(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # When it was imported from an export or copied from a team share (null: made here). Its tokens
+    # and cost were spent before, elsewhere or by someone else, so usage totals leave it out; it
+    # keeps them for the export. Nullable: adding it leaves SQLite's search triggers in place.
+    copied_at = models.DateTimeField(null=True, blank=True)
+
     # Set when a page is built (selectors.py): where it sits among the versions of its turn (None
     # when it has no siblings), and whether it is the last message of its branch (Retry, Continue).
     versions = None
@@ -164,6 +169,41 @@ class ContentBlock(models.Model):
     @property
     def text(self) -> str:
         return self.payload.get("text") or self.payload.get("thinking") or ""
+
+
+class Share(models.Model):
+    """A conversation shared by its owner with one of their teams: the members read a snapshot
+    taken at share time (the export format, exporting.py), never the live conversation.
+
+    Rows are kept as the audit trail: revoking sets `revoked_at`; purging the conversation revokes
+    its shares and drops their snapshots, keeping who shared what title with which team, and when.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.SET_NULL, null=True, related_name="shares"
+    )
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="shares")
+    shared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shares_made"
+    )
+    title = models.CharField(max_length=200)  # the snapshot's, kept for the audit trail
+    snapshot = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Sharing again with the same team replaces the snapshot (sharing.py).
+            models.UniqueConstraint(
+                fields=["conversation", "team"],
+                condition=Q(revoked_at__isnull=True),
+                name="one_live_share_per_team",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"“{self.title}” shared with {self.team}"
 
 
 class ModelPrice(models.Model):

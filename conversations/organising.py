@@ -11,9 +11,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Attachment, ContentBlock, Conversation, Message
+from .models import Attachment, ContentBlock, Conversation, Message, Share
 
 UNDO_SECONDS = 10
 # An Undo pressed in the toast's last moment still arrives after the toast is gone.
@@ -66,6 +68,10 @@ def deleted_conversations_purge() -> int:
             if not doomed:
                 return purged
             files = _attachment_ids(ContentBlock.objects.filter(message__conversation_id__in=doomed))
+            # Their shares stay in the audit trail, revoked and without the snapshot.
+            Share.objects.filter(conversation_id__in=doomed).update(
+                snapshot={}, revoked_at=Coalesce("revoked_at", Value(timezone.now()))
+            )
             Conversation.objects.filter(pk__in=doomed).delete()
             attachments_remove_unreferenced(files)
         purged += len(doomed)
@@ -74,8 +80,9 @@ def deleted_conversations_purge() -> int:
 def conversations_scrub(conversation_ids: list[int], *, before_files_deleted=None) -> set[int]:
     """In one short transaction: remove what people wrote and read in these conversations (titles,
     parameters, messages' content blocks, their own messages, stop sequences and error texts, files
-    only they used), and keep the conversation rows (owner, prompt version) and each reply's row
-    (date, model, tokens, cost) so usage totals and budgets still add up. Hidden everywhere after.
+    only they used, the snapshots shared with teams), and keep the conversation rows (owner, prompt
+    version) and each reply's row (date, model, tokens, cost) so usage totals and budgets still add
+    up. Hidden everywhere after.
     `before_files_deleted(attachments)` sees the attachment rows about to go (remote copies).
     Returns the ids of the attachments deleted."""
     with transaction.atomic():
@@ -87,6 +94,10 @@ def conversations_scrub(conversation_ids: list[int], *, before_files_deleted=Non
         messages.filter(role=Message.Role.USER).delete()
         Conversation.objects.filter(pk__in=conversation_ids).update(
             title="", params={}, scrubbed_at=timezone.now(), pinned_at=None
+        )
+        # As for a purged conversation: its shares stay in the audit trail, revoked, snapshot dropped.
+        Share.objects.filter(conversation_id__in=conversation_ids).update(
+            snapshot={}, revoked_at=Coalesce("revoked_at", Value(timezone.now()))
         )
         return attachments_remove_unreferenced(files, before_delete=before_files_deleted)
 

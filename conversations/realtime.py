@@ -20,6 +20,7 @@ a tab can spot a gap and ask for a snapshot:
     ["s", id, seq, blocks]                 snapshot; blocks = [[block_type, html, text so far], ...]
     ["a", send_id, html, conversation_id, url, title]  a send was accepted: the turn's HTML
     ["n", send_id, message]                a send was refused; the composer keeps the text
+    ["t", conversation_id, title]          the conversation got a generated title (titles.py)
     ["x", message]                         a control frame was refused; the socket stays up
     ["r"]                                  frames were dropped (slow tab): resync every reply
 
@@ -78,6 +79,10 @@ def send_accepted_frame(send_id: str, html: str, conversation_id: int, url: str,
 
 def send_refused_frame(send_id: str, reason: str) -> list:
     return ["n", send_id, reason]
+
+
+def title_frame(conversation_id: int, title: str) -> list:
+    return ["t", conversation_id, title]
 
 
 def refusal_frame(reason: str) -> list:

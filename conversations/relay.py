@@ -17,6 +17,7 @@ from collections import defaultdict
 import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
 from django.conf import settings
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from . import metrics, realtime
 
@@ -34,7 +35,7 @@ class _Process:
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.channel = ""  # set by the listener before anything is relayed to us
+        self.channel = ""  # named by the listener before anything is relayed to us; kept after
         self.ready = asyncio.Event()
         self.down = False  # Redis failed, and the listener is retrying
         self.redis = aioredis.from_url(settings.REDIS_URL)
@@ -43,11 +44,13 @@ class _Process:
 
     async def _listen(self) -> None:
         """Receive other processes' frames and requests; when Redis fails, log it once and try
-        again (every RETRY seconds) with a new channel, so the process recovers by itself."""
+        again (every RETRY seconds), so the process recovers by itself. The channel keeps its
+        name across reconnects, so the watches that name it stay true. A read that times out (a
+        busy machine) is not a failure: receive again."""
         layer = get_channel_layer()
+        self.channel = await layer.new_channel()
         while True:
             try:
-                self.channel = await layer.new_channel()
                 await layer.group_add(WORKERS_GROUP, self.channel)
                 if self.down:
                     log.warning("relay: Redis is reachable again")
@@ -56,7 +59,11 @@ class _Process:
                 for conversation_id in realtime.watched():  # tabs that came before the channel
                     await self.watch(conversation_id)
                 while True:
-                    await self._handle(layer, await layer.receive(self.channel))
+                    try:
+                        event = await layer.receive(self.channel)
+                    except (RedisTimeout, TimeoutError):
+                        continue
+                    await self._handle(layer, event)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -64,7 +71,6 @@ class _Process:
                     log.warning("relay: Redis is unreachable (%s); retrying every %s s", exc, RETRY)
                 self.down = True
                 self.ready.clear()
-                self.channel = ""
                 await asyncio.sleep(RETRY)
 
     async def _handle(self, layer, event: dict) -> None:

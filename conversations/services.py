@@ -117,7 +117,7 @@ def _opening_reply(conversation: Conversation) -> Iterator[None]:
 def _check_budget(conversation: Conversation) -> None:
     version = conversation.prompt_version
     try:
-        check_can_send(user=conversation.owner, team_id=version.prompt.team_id if version else None)
+        check_can_send(user=conversation.owner_id, team_id=version.prompt.team_id if version else None)
     except BudgetExceeded as exc:
         raise ChatError(str(exc)) from exc
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import sidebar_views, views
+from . import export_views, share_views, sidebar_views, views
 
 urlpatterns = [
     # Conversations
@@ -27,6 +27,16 @@ urlpatterns = [
         name="conversation_unarchive",
     ),
     path("c/<id:conversation_id>/restore/", sidebar_views.conversation_restore, name="conversation_restore"),
+    # Export, import, and sharing with a team
+    path("c/<id:conversation_id>/export.json", export_views.export_json, name="export_json"),
+    path("c/<id:conversation_id>/export.md", export_views.export_markdown, name="export_markdown"),
+    path("export/", export_views.export_all, name="export_all"),
+    path("import/", export_views.import_conversation, name="import_conversation"),
+    path("c/<id:conversation_id>/share/", share_views.share_conversation, name="share_conversation"),
+    path("shared/", share_views.shared_with_me, name="shared_with_me"),
+    path("shared/<id:share_id>/", share_views.shared_conversation, name="shared_conversation"),
+    path("shared/<id:share_id>/continue/", share_views.share_continue, name="share_continue"),
+    path("shared/<id:share_id>/revoke/", share_views.share_revoke, name="share_revoke"),
     # One message of a conversation
     path("m/<id:message_id>/retry/", views.retry_reply, name="retry_reply"),
     path("m/<id:message_id>/continue/", views.continue_reply, name="continue_reply"),

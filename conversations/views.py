@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from teams.selectors import prompts_usable_by
+from teams.selectors import prompts_usable_by, teams_for_user
 
 from . import (
     attachments,
@@ -27,6 +27,7 @@ from . import (
     sending,
     services,
     serving,
+    sharing,
     sidebar_views,
 )
 from .budgets import statuses as budget_statuses
@@ -75,6 +76,8 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
             caps=capabilities(conversation.model),
             chosen=params.stored(conversation.params),
             efforts=["low", "medium", "high", "max"],
+            share_teams=teams_for_user(user),
+            shares=sharing.shares_of(conversation),
         )
     return {**context, **extra}
 

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from conversations.models import Share
+
 from .models import SearchAudit, TranscriptView
 
 
@@ -34,3 +36,13 @@ class SearchAuditAdmin(AuditLogAdmin):
     list_display = ["searched_at", "staff", "query", "match_count"]
     list_filter = ["staff"]
     search_fields = ["query"]
+
+
+@admin.register(Share)
+class ShareAdmin(AuditLogAdmin):
+    """Who shared which conversation with which team, and when it was revoked: part of the trail."""
+
+    list_display = ["created_at", "shared_by", "title", "team", "revoked_at"]
+    list_filter = ["team"]
+    search_fields = ["title"]
+    exclude = ["snapshot"]  # the trail says what was shared; reading it is a transcript opening

@@ -23,6 +23,7 @@ class ReviewFilterForm(forms.Form):
     until = forms.DateField(required=False, label="To")
     status = forms.ChoiceField(required=False, choices=[("", "any"), *((s, s) for s in STATUSES)])
     attachments = forms.BooleanField(required=False, label="Has attachments")
+    shared = forms.BooleanField(required=False, label="Shared with a team")
     prompt_version = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, label="Prompt version id"
     )

@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from conversations.models import Attachment, ContentBlock, Conversation, Message
+from conversations.models import Attachment, ContentBlock, Conversation, Message, Share
 
 from .models import SearchAudit, TranscriptView
 
@@ -15,7 +15,11 @@ STATUSES = ["error", "interrupted", "stopped", "streaming"]
 def conversations_for_review(filters: dict) -> QuerySet[Conversation]:
     """`filters` is the cleaned data of review.forms.ReviewFilterForm."""
     qs = Conversation.objects.visible().select_related("owner", "prompt_version__prompt")
+    live_shares = Share.objects.filter(revoked_at__isnull=True).select_related("team").order_by("team__name")
+    qs = qs.prefetch_related(Prefetch("shares", queryset=live_shares, to_attr="live_shares"))
     qs = qs.order_by("-updated_at")
+    if filters.get("shared"):
+        qs = qs.filter(Exists(Share.objects.filter(conversation=OuterRef("pk"), revoked_at__isnull=True)))
     if filters.get("user"):
         qs = qs.filter(owner__username__iexact=filters["user"])
     if filters.get("team"):
@@ -44,6 +48,11 @@ def conversations_for_review(filters: dict) -> QuerySet[Conversation]:
         )
         qs = qs.filter(Q(title__icontains=filters["q"]) | Exists(text_match))
     return qs.distinct()
+
+
+def shares_of(conversation: Conversation) -> QuerySet[Share]:
+    """Every share of the conversation, revoked ones too: what the transcript lists."""
+    return Share.objects.filter(conversation=conversation).select_related("team", "shared_by")
 
 
 def reviews_of_user(user) -> QuerySet[TranscriptView]:

@@ -74,7 +74,12 @@ def transcript(request: HttpRequest, conversation_id: int) -> HttpResponse:
     )
     messages = chat_selectors.messages_with_blocks(conversation)
     # review_conversation: the shared block template links files through transcript_attachment.
-    context = {"conversation": conversation, "messages_list": messages, "review_conversation": conversation}
+    context = {
+        "conversation": conversation,
+        "messages_list": messages,
+        "review_conversation": conversation,
+        "shares": selectors.shares_of(conversation),
+    }
     return render(request, "review/transcript.html", context)
 
 

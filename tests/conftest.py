@@ -50,6 +50,13 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _no_generated_titles(settings):
+    """Off unless a test turns it on (test_conversations_titles.py): a title call after a first
+    reply would take the next script from a fake's queue."""
+    settings.CHAT_GENERATED_TITLES = False
+
+
 @pytest.fixture(scope="session")
 def _fake_server():
     with FakeAnthropic() as fake:

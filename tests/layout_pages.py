@@ -2,7 +2,7 @@
 
 ``SEED`` runs inside the live app (``manage.py shell -c``): 30 conversations whose 100-character
 titles hold an 80-character unbroken word, one of them with a reply carrying a long code line and
-a table, a team and a team prompt with long names, and a staff user ``root``.
+a table (shared with the team), a team and a team prompt with long names, and a staff user ``root``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ ContentBlock.objects.create(
 team = team_create(user=alice, name="Team " + {LONG_WORD!r})
 prompt_name = "Prompt " + {LONG_WORD[:60]!r}
 prompt_create(user=alice, name=prompt_name, text="Be brief. " + {LONG_WORD!r}, team=team, cache_ttl="5m")
-print(c.pk, team.pk, team.prompts.first().pk)
+from conversations.sharing import share_create
+share = share_create(conversation=c, team=team)
+print(c.pk, team.pk, team.prompts.first().pk, share.pk)
 """
 
 
@@ -67,6 +69,7 @@ class Seeded:
     conversation: int  # the conversation with messages (the newest)
     team: int
     prompt: int
+    share: int  # the conversation with messages, shared with the team
 
     def pages(self) -> dict[str, tuple[str, str | None]]:
         """Page name -> (path, user to log in as; None for a signed-out page)."""
@@ -81,6 +84,9 @@ class Seeded:
             "teams": ("/teams/", "alice"),
             "team detail": (f"/teams/{self.team}/", "alice"),
             "my reviews": ("/account/reviews/", "alice"),
+            "export and import": ("/import/", "alice"),
+            "shared with me": ("/shared/", "alice"),
+            "shared snapshot": (f"/shared/{self.share}/", "alice"),
             "usage": ("/usage/", "root"),
             "review list": ("/review/", "root"),
             "review transcript": (f"/review/{self.conversation}/", "root"),  # opened by a POST
@@ -101,5 +107,5 @@ def seed(app: LiveApp) -> Seeded:
     )
     if result.returncode != 0:
         raise RuntimeError(f"seeding failed:\n{result.stdout}\n{result.stderr}")
-    conversation, team, prompt = (int(x) for x in result.stdout.split()[-3:])
-    return Seeded(conversation, team, prompt)
+    conversation, team, prompt, share = (int(x) for x in result.stdout.split()[-4:])
+    return Seeded(conversation, team, prompt, share)

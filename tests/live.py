@@ -61,6 +61,8 @@ def app_env(data_dir: Path, **extra: str) -> dict[str, str]:
         DJANGO_DEBUG="1",
         DJANGO_SETTINGS_MODULE="chatsite.settings",
         PYTHONUNBUFFERED="1",
+        # Off unless a test asks (env_extra): a title call would take the next script from the fake.
+        CHAT_GENERATED_TITLES="0",
     )
     env.update(extra)
     return env

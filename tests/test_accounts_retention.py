@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from accounts import lifecycle, retention
 from accounts.models import TeamRetention
-from conversations import services
+from conversations import services, sharing
 from conversations.models import Attachment, ContentBlock, Conversation, Message
 from conversations.selectors import reply_totals
 from review.models import TranscriptView
+from teams import services as team_services
 from tests.helpers import image_bytes
 from usage.selectors import by_team, by_user
 
@@ -97,6 +98,17 @@ def test_purge_scrubs_what_is_past_the_policy_and_keeps_usage_and_the_audit_trai
         view.conversation_id == history["old"].pk
         and view.conversation_title == "An old plan about the merger"
     )
+
+
+def test_shares_of_a_purged_conversation_are_revoked_without_their_snapshot(history, team, alice):
+    team_services.member_add(team=team, identifier="alice", role="member")
+    share = sharing.share_create(conversation=history["old"], team=team)
+    kept = sharing.share_create(conversation=history["recent"], team=team)
+    retention.purge()
+    share.refresh_from_db()
+    kept.refresh_from_db()
+    assert share.snapshot == {} and share.revoked_at is not None and share.title  # the audit trail
+    assert kept.snapshot and kept.revoked_at is None
 
 
 def test_the_remote_data_hook_sees_the_files_about_to_go(history, monkeypatch):

@@ -6,6 +6,8 @@ renders as each block closes while the reply streams, and does not restyle when 
 
 import io
 import re
+import signal
+import subprocess
 import time
 
 import pytest
@@ -13,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from fakes import Reply
-from tests.live import LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.live import PYTHON, ROOT, LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -160,3 +162,42 @@ def test_a_send_during_an_upload_waits_for_it_and_a_refused_file_blocks_it(
     composer.press("Enter")
     expect(page.locator("[data-role=assistant]").nth(1)).to_contain_text("Just text.")
     expect(composer).to_have_value("")
+
+
+# A fake Messages API in its own process, so the test can kill it mid-reply (as in test_faults).
+UPSTREAM = """
+import time
+from fakes import FakeAnthropic, Reply
+with FakeAnthropic() as fake:
+    fake.enqueue(Reply(" ".join(f"w{i}" for i in range(400)), tokens_per_second=40))
+    print(fake.base_url, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_killed_model_server_shows_an_error_within_seconds(page: Page):
+    """The model server dies mid-reply: the text so far stays, and the error naming the server
+    shows with Retry within 5 s, not after the stall timeout."""
+    upstream = subprocess.Popen([PYTHON, "-c", UPSTREAM], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    app = None
+    try:
+        base_url = upstream.stdout.readline().strip()
+        app = LiveApp({"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_API_KEY": "test-key"}).start()
+        log_in(page, app)
+        open_new_chat(page)
+        composer = page.get_by_role("textbox", name="Message")
+        composer.fill("Tell me a long story")
+        composer.press("Enter")
+        reply = page.locator("[data-role=assistant]")
+        expect(reply).to_contain_text("w3")
+        upstream.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        expect(reply.get_by_role("alert")).to_contain_text("the Claude API", timeout=5_000)
+        shown = time.monotonic() - killed
+        expect(reply.get_by_role("button", name="Retry")).to_be_visible()
+        assert "w3" in reply.inner_text(), "the text shown before the fault is kept"
+        print(f"\nmodel server killed -> error on screen: {shown * 1000:.0f} ms")
+    finally:
+        upstream.kill()
+        if app:
+            app.stop()

@@ -37,7 +37,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts import oidc
 from accounts.signup import invitation_create
-from conversations import generation, params, services
+from conversations import generation, params, services, sharing
 from conversations.capabilities import capabilities
 from conversations.models import ContentBlock, Message
 from review.models import TranscriptView
@@ -134,6 +134,15 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "healthz": {"GET": ()},
     "metrics": {"GET": ()},
     "upload_attachment": {"POST": ("file",)},
+    "export_json": {"GET": ()},
+    "export_markdown": {"GET": ()},
+    "export_all": {"GET": ()},
+    "import_conversation": {"GET": (), "POST": ("file",)},
+    "share_conversation": {"POST": ("team",)},
+    "shared_with_me": {"GET": ()},
+    "shared_conversation": {"GET": ()},
+    "share_continue": {"POST": ()},
+    "share_revoke": {"POST": ()},
     "attachment_file": {"GET": ()},
     "team_list": {"GET": (), "POST": ("name",)},
     "team_detail": {"GET": ()},
@@ -147,7 +156,18 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "team_usage": {"GET": ("since", "until")},
     "prompt_usage": {"GET": ()},
     "review_list": {
-        "GET": ("user", "team", "model", "since", "until", "status", "attachments", "prompt_version", "q")
+        "GET": (
+            "user",
+            "team",
+            "model",
+            "since",
+            "until",
+            "status",
+            "attachments",
+            "shared",
+            "prompt_version",
+            "q",
+        )
     },
     "review_open": {"GET": ()},
     "review_transcript": {"POST": ("reason",)},
@@ -210,6 +230,7 @@ def world(fake_api, media, settings, monkeypatch) -> World:
     _, invitation_token = invitation_create(
         email="new@example.com", team=team, role="member", invited_by=owner
     )
+    share = sharing.share_create(conversation=conversation, team=team)
     TranscriptView.objects.create(
         staff=users["staff"], conversation=conversation, conversation_title=conversation.title,
         conversation_owner=owner, reason="setup",
@@ -221,6 +242,7 @@ def world(fake_api, media, settings, monkeypatch) -> World:
         "team_id": [str(team.pk)],
         "membership_id": [str(Membership.objects.get(team=team, user=carol).pk)],
         "prompt_id": [str(prompt.pk)],
+        "share_id": [str(share.pk)],
         "uidb64": [urlsafe_base64_encode(force_bytes(owner.pk))],
         "token": [default_token_generator.make_token(owner), invitation_token],
     }
@@ -253,6 +275,7 @@ def world(fake_api, media, settings, monkeypatch) -> World:
         "export": "",
         "status": "",
         "attachments": "",
+        "shared": "1",
         "prompt_version": str(first_version.pk),
         "q": "Hello",
         "reason": "A complaint",

@@ -14,7 +14,10 @@ def replies_between(since: date, until: date) -> QuerySet[Message]:
     """Replies created on those UTC days. A plain datetime range, so an index can serve it."""
     start = datetime.combine(since, time.min, tzinfo=UTC)
     end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
-    return Message.objects.filter(role=Message.Role.ASSISTANT, created_at__gte=start, created_at__lt=end)
+    # Not copied in: an imported or shared copy's tokens were spent before, and are counted there.
+    return Message.objects.filter(
+        role=Message.Role.ASSISTANT, copied_at__isnull=True, created_at__gte=start, created_at__lt=end
+    )
 
 
 def per_day(replies: QuerySet[Message]) -> list[dict]:
@@ -67,6 +70,8 @@ def most_expensive_conversations(replies: QuerySet[Message], limit: int = 10) ->
 
 def prompt_version_stats(prompt: SystemPrompt) -> list[dict]:
     """Per version, newest first: replies, tokens, cache hit rate, tokens read from cache, money saved."""
-    replies = Message.objects.filter(conversation__prompt_version__prompt=prompt, role=Message.Role.ASSISTANT)
+    replies = Message.objects.filter(
+        conversation__prompt_version__prompt=prompt, role=Message.Role.ASSISTANT, copied_at__isnull=True
+    )
     rows = breakdown(replies, version=F("conversation__prompt_version__number"))
     return sorted(rows, key=lambda row: -row["version"])

@@ -263,6 +263,21 @@
     if (window.htmx) window.htmx.ajax("GET", url, { target: ".conversation-header", select: ".conversation-header", swap: "outerHTML" });
   }
 
+  // A generated title (["t", conversation_id, title]): the header, the tab, the sidebar's item.
+  function retitle(id, title) {
+    const heading = document.getElementById("conversation-title");
+    if (heading) heading.textContent = title;
+    document.title = title;
+    const input = document.querySelector(".conversation-actions input[name=title]");
+    if (input && document.activeElement !== input) input.value = title;
+    document.querySelectorAll('#conversation-list li[data-conversation="' + id + '"]').forEach(function (item) {
+      const link = item.querySelector(":scope > a");
+      if (link) link.textContent = title;
+      const options = item.querySelector("summary");
+      if (options) options.setAttribute("aria-label", "Options for " + title);
+    });
+  }
+
   // --- the stream --------------------------------------------------------------------------
   let socket = null;
   let messages = null;
@@ -308,6 +323,7 @@
     if (kind === "a") { sendAccepted(frame); return; }
     if (kind === "n") { sendRefused(frame); return; }
     if (kind === "r") { resyncAll(); return; }
+    if (kind === "t") { retitle(frame[1], frame[2]); return; }
     const id = frame[1], seq = frame[2];
     const article = document.getElementById("message-" + id);
     if (!article) {

@@ -1,6 +1,7 @@
 // The sidebar's keyboard and focus: Ctrl+K (⌘K on a Mac) focuses the search box and Escape
-// clears it; while it holds a query the results take the list's place; Escape in a rename box
-// cancels it; one item menu is open at a time; focus follows an item that a menu action swapped
+// clears it; Ctrl+Shift+O opens a new chat; while the box holds a query the results take the
+// list's place; Escape in a rename box cancels it; Escape closes an open menu (an item's, or the
+// header's ⋯ and Settings); one item menu is open at a time; focus follows an item that a menu action swapped
 // (or lands on Undo); an Undo leaves when its time is up; a new chat's link is replaced by the
 // server's list; the browser's time zone goes to the server in a cookie, for the list's date
 // groups. The markup all comes from the server.
@@ -68,6 +69,8 @@
   }
 
   // --- item menus -----------------------------------------------------------------------------
+  const MENUS_OPEN = "details.item-menu[open], details.conversation-actions[open], details.conversation-settings[open]";
+
   function setupMenus() {
     document.addEventListener("toggle", function (event) {
       const menu = event.target;
@@ -78,12 +81,14 @@
     }, true);
     document.addEventListener("keydown", function (event) {
       if (event.key !== "Escape") return;
-      const menu = event.target.closest && event.target.closest("details.item-menu[open]");
+      // The menu holding the focus, else any open one (opened with the mouse, focus elsewhere).
+      const inside = event.target.closest && event.target.closest(MENUS_OPEN);
+      const menu = inside || document.querySelector(MENUS_OPEN);
       if (menu) {
         event.preventDefault();
         event.stopPropagation();
         menu.open = false;
-        menu.querySelector("summary").focus();
+        if (inside || !document.activeElement || document.activeElement === document.body) menu.querySelector("summary").focus();
         return;
       }
       const cancel = event.target.closest && event.target.closest(".rename-form") && event.target.closest(".rename-form").querySelector(".rename-cancel");
@@ -99,6 +104,17 @@
       document.querySelectorAll("details.item-menu[open]").forEach(function (menu) {
         if (!menu.contains(event.target)) menu.open = false;
       });
+    });
+  }
+
+  // --- Ctrl+Shift+O (⌘⇧O on a Mac): a new chat, from any page --------------------------------
+  function setupNewChatKey() {
+    document.addEventListener("keydown", function (event) {
+      if (!(event.ctrlKey || event.metaKey) || !event.shiftKey || event.altKey || event.key.toLowerCase() !== "o") return;
+      const link = document.querySelector("a[data-new-chat]");
+      if (!link) return;
+      event.preventDefault();
+      window.location.assign(link.href);
     });
   }
 
@@ -168,6 +184,7 @@
     const box = document.getElementById("sidebar-search");
     if (box) setupSearch(box);
     setupMenus();
+    setupNewChatKey();
     setupFocus();
     if (list()) setupRefresh(list());
     const toast = document.getElementById("undo-toast");

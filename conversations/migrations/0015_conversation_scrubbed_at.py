@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0013_sidebar_search'),
+        ('conversations', '0014_share'),
     ]
 
     operations = [

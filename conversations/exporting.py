@@ -1,0 +1,339 @@
+"""Export a conversation as JSON (what is stored: every message of every version, its blocks as the
+API sent them, its model and usage) or as Markdown (the branch on screen, to read); every
+conversation of a user as a zip; and the JSON back in as a new conversation.
+
+The JSON is also a team share's snapshot (sharing.py). An import is checked against the format
+(`parse`) before anything is written, and written in one transaction. Files travel only in the
+zip: an imported image or PDF block stays a file only when the importer owns that file (their own
+export, back in); otherwise it becomes a text block naming it, so no one reaches another's file
+by forging an id. Imported messages are marked `copied_at`: usage totals count them where they
+were spent, not again here.
+"""
+
+import json
+import tempfile
+import zipfile
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Annotated, Any, Literal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from teams.models import PromptVersion
+from teams.selectors import prompts_usable_by
+
+from . import catalog, selectors
+from . import params as chat_params
+from .capabilities import capabilities
+from .forms import MAX_ID
+from .models import Attachment, ContentBlock, Conversation, Message
+from .rendering import render_markdown_blocks
+from .versions import Tree
+
+FORMAT = "chat-conversation"
+VERSION = 1
+MAX_IMPORT_BYTES = 10 * 2**20
+MAX_MESSAGES = 5000
+MAX_BLOCKS = 200
+USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_1h_input_tokens",
+)
+
+
+class Refused(Exception):
+    """An import that is not this format, or too big; the message says why, to the user."""
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def _money(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _message_data(message: Message, position: dict[int, int]) -> dict:
+    return {
+        "parent": position.get(message.parent_id),
+        "role": message.role,
+        "status": message.status,
+        "model": message.model,
+        "stop_reason": message.stop_reason,
+        "stop_sequence": message.stop_sequence,
+        "error": message.error,
+        "created_at": message.created_at.isoformat(),
+        "chosen_at": message.chosen_at.isoformat(),
+        "usage": {name: getattr(message, name) for name in USAGE_FIELDS},
+        "cost": _money(message.cost),
+        "cache_savings": _money(message.cache_savings),
+        "blocks": [block.payload for block in message.blocks.all()],
+    }
+
+
+def conversation_data(conversation: Conversation) -> dict:
+    """The conversation as the JSON export holds it. Messages in the order they were written;
+    `parent` is the position of the message each one follows (null for a first message)."""
+    messages = list(selectors.messages_with_blocks(conversation).order_by("id"))
+    position = {message.pk: i for i, message in enumerate(messages)}
+    version = conversation.prompt_version
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": timezone.now().isoformat(),
+        "title": conversation.title,
+        "model": conversation.model,
+        "params": conversation.params,
+        "created_at": conversation.created_at.isoformat(),
+        "system_prompt": version
+        and {"id": version.pk, "name": version.prompt.name, "version": version.number, "text": version.text},
+        "messages": [_message_data(message, position) for message in messages],
+    }
+
+
+def as_json(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1)
+
+
+def chosen_branch(data: dict) -> list[dict]:
+    """The messages of the branch on screen (each turn's version chosen last), first to last."""
+    messages = data["messages"]
+    rows = [(i, m["parent"], datetime.fromisoformat(m["chosen_at"])) for i, m in enumerate(messages)]
+    return [messages[i] for i in Tree(rows).path()]
+
+
+def _block_markdown(block: dict) -> str:
+    kind = block.get("type")
+    if kind == "text":
+        return block["text"]
+    if kind == "thinking":
+        return f"<details><summary>Thinking</summary>\n\n{block['thinking']}\n\n</details>"
+    if kind == "tool_use":
+        return f"Tool call `{block['name']}`:\n\n```json\n{json.dumps(block['input'], indent=2)}\n```"
+    if kind == "tool_result":
+        content = block["content"] if isinstance(block["content"], str) else json.dumps(block["content"])
+        return f"Tool result:\n\n```\n{content}\n```"
+    if kind in ("image", "document"):
+        return f"*[{'Image' if kind == 'image' else 'PDF'}: {block.get('name', 'file')}]*"
+    return f"*[{kind}]*"
+
+
+def as_markdown(data: dict) -> str:
+    """The branch on screen as Markdown: a heading per message, its blocks as they read."""
+    lines = [f"# {data['title']}", "", f"Model: {data['model']} · exported {data['exported_at'][:16]} UTC"]
+    if prompt := data.get("system_prompt"):
+        lines.append(f"System prompt: {prompt['name']} v{prompt['version']}")
+    for message in chosen_branch(data):
+        who = "You" if message["role"] == "user" else f"Assistant ({message['model'] or data['model']})"
+        lines += ["", f"## {who}", ""]
+        lines.append("\n\n".join(_block_markdown(block) for block in message["blocks"]))
+        if message["status"] not in ("complete", "streaming"):
+            lines += ["", f"*({message['status']}{': ' + message['error'] if message['error'] else ''})*"]
+    return "\n".join(lines) + "\n"
+
+
+def filename(conversation: Conversation, extension: str) -> str:
+    return f"{slugify(conversation.title)[:60] or 'conversation'}-{conversation.pk}.{extension}"
+
+
+def user_zip(user) -> IO[bytes]:
+    """Every conversation of the user (archived ones too) as JSON and Markdown, and their files: a
+    temporary file (on disk past a few MB, however much there is), read from the start."""
+    buffer = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for conversation in Conversation.objects.visible().filter(owner=user).order_by("pk"):
+            data = conversation_data(conversation)
+            archive.writestr(f"conversations/{filename(conversation, 'json')}", as_json(data))
+            archive.writestr(f"conversations/{filename(conversation, 'md')}", as_markdown(data))
+        root = Path(settings.MEDIA_ROOT)
+        for attachment in Attachment.objects.filter(owner=user).order_by("pk"):
+            path = root / attachment.storage_key
+            if path.is_file():
+                archive.write(path, f"attachments/{attachment.pk}-{Path(attachment.name).name or 'file'}")
+    buffer.seek(0)
+    return buffer
+
+
+# --- import: the format ----------------------------------------------------------------------
+
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Short = Annotated[str, StringConstraints(max_length=200)]
+Money = Annotated[Decimal, Field(max_digits=14, decimal_places=8, allow_inf_nan=False)]
+BLOCK_FIELDS: dict[str, dict[str, type | tuple]] = {
+    "text": {"text": str},
+    "thinking": {"thinking": str, "signature": str},
+    "redacted_thinking": {"data": str},
+    "tool_use": {"id": str, "name": str, "input": dict},
+    "tool_result": {"tool_use_id": str, "content": (str, list)},
+    "image": {"attachment_id": int, "name": str},
+    "document": {"attachment_id": int, "name": str},
+}
+
+
+class ImportedMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    parent: int | None = None
+    role: Literal["user", "assistant"]
+    status: Literal["complete", "stopped", "error", "interrupted", "streaming"] = "complete"
+    model: Annotated[str, StringConstraints(max_length=100)] = ""
+    stop_reason: Annotated[str, StringConstraints(max_length=40)] = ""
+    stop_sequence: Short = ""
+    error: Annotated[str, StringConstraints(max_length=5000)] = ""
+    chosen_at: AwareDatetime | None = None
+    usage: dict[Literal[USAGE_FIELDS], Count] = Field(default_factory=dict)  # type: ignore[valid-type]
+    cost: Money | None = None
+    cache_savings: Money | None = None
+    blocks: list[dict[str, Any]] = Field(max_length=MAX_BLOCKS)
+
+    @field_validator("blocks")
+    @classmethod
+    def _blocks_have_their_fields(cls, blocks: list[dict]) -> list[dict]:
+        for block in blocks:
+            kind = block.get("type")
+            fields = BLOCK_FIELDS.get(kind) if isinstance(kind, str) else None
+            if fields is None:
+                kind = str(block.get("type"))[:40]
+                raise ValueError(f"a block of type {kind!r} is not one this app stores")
+            for name, kind in fields.items():
+                value = block.get(name)
+                if (
+                    not isinstance(value, kind)
+                    or isinstance(value, bool)
+                    or (isinstance(value, int) and not 0 < value <= MAX_ID)
+                ):
+                    raise ValueError(f"a {block['type']} block has no valid {name!r}")
+        return blocks
+
+
+class ImportedConversation(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    format: Literal["chat-conversation"]
+    version: Literal[1]
+    title: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] = ""
+    model: Annotated[str, StringConstraints(max_length=100)] = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    system_prompt: dict[str, Any] | None = None
+    messages: list[ImportedMessage] = Field(max_length=MAX_MESSAGES)
+
+    @field_validator("messages")
+    @classmethod
+    def _parents_come_first(cls, messages: list[ImportedMessage]) -> list[ImportedMessage]:
+        for i, message in enumerate(messages):
+            if message.parent is not None and not 0 <= message.parent < i:
+                raise ValueError(f"message {i} follows a message that does not come before it")
+        return messages
+
+
+def parse(raw: bytes) -> ImportedConversation:
+    """The upload as an export, or Refused saying what is wrong with it."""
+    if len(raw) > MAX_IMPORT_BYTES:
+        limit = MAX_IMPORT_BYTES // 2**20
+        raise Refused(f"The file is {len(raw) / 2**20:.1f} MB; imports are limited to {limit} MB.")
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise Refused("The file is not JSON: import a conversation exported as JSON from this app.") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise Refused(
+            "The file is not a conversation exported from this app (its format is not “chat-conversation”)."
+        )
+    if "\\u0000" in text:  # PostgreSQL cannot store a NUL character
+        raise Refused("The file contains a NUL character, which cannot be stored.")
+    try:
+        return ImportedConversation.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise Refused(f"The file does not match the export format ({where}: {error['msg']}).") from None
+
+
+# --- import: the writes ----------------------------------------------------------------------
+
+
+def conversation_import(*, user, data: ImportedConversation, title: str | None = None) -> Conversation:
+    """A new conversation of `user` from an export (or a share's snapshot): all its messages and
+    versions, its model and settings where they still apply, its prompt where the user may use it."""
+    model = data.model if data.model and catalog.is_available(data.model) else settings.CHAT_DEFAULT_MODEL
+    parsed, errors = chat_params.parse(data.params, capabilities(model))
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = Conversation.objects.create(
+            owner=user,
+            title=title or data.title or "Imported chat",
+            model=model,
+            params=parsed.model_dump(exclude_defaults=True) if parsed else {},
+            prompt_version=_usable_prompt_version(user, data.system_prompt),
+        )
+        created: list[Message] = []
+        blocks: list[ContentBlock] = []
+        owned = _owned_attachment_ids(user, data)
+        for message in data.messages:
+            row = _message_row(conversation, message, created, now)
+            created.append(row)
+            blocks += [_block_row(row, i, b, owned) for i, b in enumerate(message.blocks)]
+        ContentBlock.objects.bulk_create(blocks, batch_size=500)
+    return conversation
+
+
+def _message_row(
+    conversation: Conversation, message: ImportedMessage, created: list[Message], now: datetime
+) -> Message:
+    return Message.objects.create(
+        conversation=conversation,
+        parent=created[message.parent] if message.parent is not None else None,
+        role=message.role,
+        # A reply that was streaming when it was exported is not streaming here.
+        status=Message.Status.INTERRUPTED if message.status == "streaming" else message.status,
+        model=message.model,
+        stop_reason=message.stop_reason,
+        stop_sequence=message.stop_sequence,
+        error=message.error,
+        chosen_at=message.chosen_at or now,
+        cost=message.cost,
+        cache_savings=message.cache_savings,
+        copied_at=now,
+        **message.usage,
+    )
+
+
+def _owned_attachment_ids(user, data: ImportedConversation) -> set[int]:
+    ids = {b["attachment_id"] for m in data.messages for b in m.blocks if "attachment_id" in b}
+    if not ids:
+        return set()
+    return set(Attachment.objects.filter(owner=user, pk__in=ids).values_list("pk", flat=True))
+
+
+def _block_row(message: Message, index: int, payload: dict, owned: set[int]) -> ContentBlock:
+    if payload["type"] in ("image", "document") and payload["attachment_id"] not in owned:
+        kind = "Image" if payload["type"] == "image" else "PDF"
+        payload = {"type": "text", "text": f"[{kind} not included: {payload['name']}]"}
+    rendered = ""
+    if payload["type"] == "text" and message.role == Message.Role.ASSISTANT:
+        rendered = render_markdown_blocks(payload["text"])
+    kind = payload["type"]
+    return ContentBlock(message=message, index=index, type=kind, payload=payload, rendered=rendered)
+
+
+def _usable_prompt_version(user, system_prompt: dict | None):
+    """The exported prompt version, when it is one the user may use here; else none."""
+    version_id = (system_prompt or {}).get("id")
+    if not isinstance(version_id, int) or isinstance(version_id, bool) or not 0 < version_id <= MAX_ID:
+        return None
+    usable = prompts_usable_by(user).values("pk")
+    return PromptVersion.objects.filter(pk=version_id, prompt__in=usable).first()

@@ -1,0 +1,43 @@
+"""conversations/relay.py: the process's channel survives a slow Redis."""
+
+import asyncio
+
+from redis.exceptions import TimeoutError as RedisTimeout
+
+from conversations import relay
+
+
+class SlowLayer:
+    """A channel layer whose first reads time out, as they do on a busy machine."""
+
+    def __init__(self, timeouts: int) -> None:
+        self.timeouts = timeouts
+        self.named = 0
+
+    async def new_channel(self) -> str:
+        self.named += 1
+        return f"specific.test!{self.named}"
+
+    async def group_add(self, group: str, channel: str) -> None:
+        pass
+
+    async def receive(self, channel: str) -> dict:
+        if self.timeouts:
+            self.timeouts -= 1
+            raise RedisTimeout("Timeout reading from 127.0.0.1:6379")
+        await asyncio.Event().wait()
+
+
+async def test_a_read_timeout_keeps_the_channel_its_watches_name(settings, monkeypatch):
+    settings.REDIS_URL = "redis://127.0.0.1:6379/12"
+    layer = SlowLayer(timeouts=3)
+    monkeypatch.setattr(relay, "get_channel_layer", lambda: layer)
+    relay.reset()
+    process = relay._here()
+    try:
+        await asyncio.sleep(0.2)
+        assert layer.timeouts == 0, "the reads were retried"
+        assert process.channel == "specific.test!1" and layer.named == 1
+        assert process.ready.is_set() and not process.down
+    finally:
+        relay.reset()
