@@ -22,4 +22,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
 # Migrations run before serving; several replicas may race harmlessly (Django locks per migration).
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec daphne -b 0.0.0.0 -p 8000 --proxy-headers chatsite.asgi:application"]
+# Retention runs beside the server, now and daily (`manage.py purge --daily`; idempotent, so
+# several replicas doing it is harmless).
+CMD ["sh", "-c", "python manage.py migrate --noinput && { python manage.py purge --daily & } && exec daphne -b 0.0.0.0 -p 8000 --proxy-headers chatsite.asgi:application"]

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "teams",
     "review",
     "usage",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -89,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "conversations.context_processors.chat",
+                "accounts.context_processors.accounts",
             ],
         },
     },
@@ -144,7 +146,7 @@ CHAT_LOGIN_FAILURES = int(os.environ.get("CHAT_LOGIN_FAILURES", 5))  # per accou
 CHAT_LOGIN_IP_FAILURES = int(os.environ.get("CHAT_LOGIN_IP_FAILURES", 20))  # per client address
 CHAT_LOGIN_COOLOFF_MINUTES = int(os.environ.get("CHAT_LOGIN_COOLOFF_MINUTES", 15))
 CHAT_SIGNUPS_PER_HOUR = int(os.environ.get("CHAT_SIGNUPS_PER_HOUR", 10))  # per client address
-AUTHENTICATION_BACKENDS = ["chatsite.throttle.LoginBackend"]
+AUTHENTICATION_BACKENDS = ["chatsite.throttle.LoginBackend", "accounts.oidc.Backend"]
 AXES_HANDLER = "chatsite.throttle.LoginFailureHandler"
 # Either one locks; LoginFailureHandler gives each its own limit and relies on this order.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -240,12 +242,60 @@ CHAT_LOCAL_MODEL_NAME = "smollm2-135m-local"
 CHAT_DEFAULT_MODEL = os.environ.get(
     "CHAT_DEFAULT_MODEL", CHAT_LOCAL_MODEL_NAME if CHAT_USE_LOCAL_MODEL else "claude-sonnet-4-6"
 )
-CHAT_ALLOW_SIGNUP = env_flag("CHAT_ALLOW_SIGNUP", True)
 # Images and PDFs go to the endpoint's Files API once and are referenced by file_id; 0 for an
 # endpoint (a gateway, a proxy) without it: they are then sent as base64 in every request.
 CHAT_FILES_API = env_flag("CHAT_FILES_API", True)
 # 0 turns the memory tool off for everyone (each person turns it on for themselves otherwise).
 CHAT_MEMORY = env_flag("CHAT_MEMORY", True)
+
+# --- Accounts: sign-up, single sign-on, retention (accounts/, README "Accounts and sign-in") ---
+# open | invite | closed. CHAT_ALLOW_SIGNUP=0 (the older switch) means closed.
+CHAT_SIGNUP = os.environ.get("CHAT_SIGNUP", "").strip().lower() or (
+    "open" if env_flag("CHAT_ALLOW_SIGNUP", True) else "closed"
+)
+if CHAT_SIGNUP not in {"open", "invite", "closed"}:
+    raise ValueError(f"CHAT_SIGNUP must be open, invite or closed, not {CHAT_SIGNUP!r}")
+CHAT_ALLOW_SIGNUP = CHAT_SIGNUP == "open"
+# US dollars per month for each new account; unset: no limit of its own.
+CHAT_DEFAULT_USER_BUDGET = os.environ.get("CHAT_DEFAULT_USER_BUDGET") or None
+# Off: only superusers may sign in with a password (the break-glass account); everyone else uses SSO.
+CHAT_PASSWORD_LOGIN = env_flag("CHAT_PASSWORD_LOGIN", True)
+CHAT_OIDC_ISSUER = os.environ.get("CHAT_OIDC_ISSUER", "")
+CHAT_OIDC_CLIENT_ID = os.environ.get("CHAT_OIDC_CLIENT_ID", "")
+CHAT_OIDC_CLIENT_SECRET = os.environ.get("CHAT_OIDC_CLIENT_SECRET", "")
+CHAT_OIDC_PROVIDER_NAME = os.environ.get("CHAT_OIDC_PROVIDER_NAME", "single sign-on")
+CHAT_OIDC_ALLOWED_DOMAINS = [d.lower() for d in env_list("CHAT_OIDC_ALLOWED_DOMAINS", "")]
+CHAT_OIDC_GROUPS_CLAIM = os.environ.get("CHAT_OIDC_GROUPS_CLAIM", "groups")
+CHAT_OIDC_STAFF_VALUES = env_list("CHAT_OIDC_STAFF_VALUES", "")
+# When set, the same claim must hold one of these to use the chat at all; a sign-in without it
+# deactivates the account (a leaver removed from the group).
+CHAT_OIDC_REQUIRED_VALUES = env_list("CHAT_OIDC_REQUIRED_VALUES", "")
+# Sent (with max_age=0) to make the provider ask again before an account is deleted.
+CHAT_OIDC_REAUTH_PROMPT = os.environ.get("CHAT_OIDC_REAUTH_PROMPT", "login")
+# mozilla-django-oidc's own settings (accounts/oidc.py finds the endpoints by discovery).
+OIDC_RP_CLIENT_ID = CHAT_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = CHAT_OIDC_CLIENT_SECRET
+OIDC_RP_SIGN_ALGO = os.environ.get("CHAT_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("CHAT_OIDC_SCOPES", "openid email profile")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = float(os.environ.get("CHAT_OIDC_TIMEOUT", 10))
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+# Retention: conversations untouched for this many days are purged (manage.py purge); 0 keeps all.
+CHAT_RETENTION_DAYS = int(os.environ.get("CHAT_RETENTION_DAYS", 0))
+# Email (invitations): the console by default; SMTP when CHAT_SMTP_HOST is set (README).
+if os.environ.get("CHAT_SMTP_HOST"):
+    _smtp = {
+        "host": os.environ["CHAT_SMTP_HOST"],
+        "port": int(os.environ.get("CHAT_SMTP_PORT", 587)),
+        "username": os.environ.get("CHAT_SMTP_USER", ""),
+        "password": os.environ.get("CHAT_SMTP_PASSWORD", ""),
+        "use_tls": env_flag("CHAT_SMTP_TLS", True),
+        "timeout": 20,
+    }
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": _smtp}}
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = os.environ.get("CHAT_EMAIL_FROM", "chat@localhost")
 # Staff see a transcript's files for this long after opening it (each opening is recorded).
 CHAT_REVIEW_ATTACHMENT_HOURS = float(os.environ.get("CHAT_REVIEW_ATTACHMENT_HOURS", 8))
 CHAT_MAX_MESSAGE_CHARS = int(os.environ.get("CHAT_MAX_MESSAGE_CHARS", 100_000))

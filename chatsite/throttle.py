@@ -53,8 +53,8 @@ def attempted_username(request: HttpRequest, credentials: dict | None = None) ->
 
 
 class LoginBackend(AxesStandaloneBackend, ModelBackend):
-    """Django's ModelBackend behind axes' lockout check, as the only backend (so `login(request, user)`
-    after sign-up needs no `backend` argument). Without a request there is no client to throttle:
+    """Django's ModelBackend behind axes' lockout check, for passwords (single sign-on has its own
+    backend, accounts.oidc.Backend). Without a request there is no client to throttle:
     only code calls authenticate() so (the test client's login()); every login form passes one."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
@@ -64,6 +64,11 @@ class LoginBackend(AxesStandaloneBackend, ModelBackend):
 
     async def aauthenticate(self, request, username=None, password=None, **kwargs):
         return await sync_to_async(self.authenticate)(request, username, password, **kwargs)
+
+    def user_can_authenticate(self, user) -> bool:
+        """Active accounts; with CHAT_PASSWORD_LOGIN off, only superusers (the break-glass account).
+        Also asked of each request's session, so turning passwords off ends password sessions."""
+        return super().user_can_authenticate(user) and (settings.CHAT_PASSWORD_LOGIN or user.is_superuser)
 
 
 class LoginFailureHandler(AxesDatabaseHandler):

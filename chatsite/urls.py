@@ -8,6 +8,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"))),  # browsers ask for it
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("accounts.urls")),
     path("", include("conversations.urls")),
     path("", include("teams.urls")),
     path("", include("review.urls")),

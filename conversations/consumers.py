@@ -84,23 +84,32 @@ class _OpenSockets:
             self.by_user.pop(consumer.scope["user"].pk, None)
 
     async def _close_deactivated(self) -> None:
+        """Also stops the replies running here for deactivated (or deleted) accounts."""
         while True:
             await asyncio.sleep(settings.CHAT_ACCOUNT_CHECK_INTERVAL)
-            users = list(self.by_user)
-            if not users:
+            users, running = list(self.by_user), list(realtime.live_replies)
+            if not users and not running:
                 continue
             try:
-                active = await sync_to_async(_active_users)(users)
+                active, doomed = await sync_to_async(_active_users)(users, running)
             except Exception:
                 log.exception("could not check the accounts of open sockets")
                 continue
+            for message_id in doomed:
+                if (reply := realtime.live_replies.get(message_id)) is not None:
+                    reply.stop()
             for user_id in set(users) - active:
                 for consumer in list(self.by_user.get(user_id, ())):
                     await consumer.close(code=ACCOUNT_CLOSED)
 
 
-def _active_users(ids: list[int]) -> set[int]:
-    return set(get_user_model().objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))
+def _active_users(ids: list[int], running: list[int]) -> tuple[set[int], list[int]]:
+    """Which of these users are active, and which of these running replies belong to no active one."""
+    active = set(get_user_model().objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))
+    if not running:
+        return active, []
+    owned = Message.objects.filter(pk__in=running, conversation__owner__is_active=True)
+    return active, sorted(set(running) - set(owned.values_list("pk", flat=True)))
 
 
 open_sockets = _OpenSockets()

@@ -15,8 +15,9 @@ from django.utils import timezone as dj_timezone
 
 class ConversationQuerySet(models.QuerySet):
     def visible(self) -> "ConversationQuerySet":
-        """Not deleted: a deleted conversation is hidden everywhere until it is purged (organising.py)."""
-        return self.filter(deleted_at__isnull=True)
+        """Not deleted: a deleted conversation is hidden everywhere until it is purged (organising.py).
+        Not scrubbed by retention or account deletion either (only its usage rows remain)."""
+        return self.filter(deleted_at__isnull=True, scrubbed_at__isnull=True)
 
 
 class Conversation(models.Model):
@@ -38,6 +39,9 @@ class Conversation(models.Model):
     pinned_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Set when retention or the owner's account deletion removed its text and files: the row and
+    # its replies' usage rows stay so usage totals and budgets still add up (organising.py).
+    scrubbed_at = models.DateTimeField(null=True, blank=True)
 
     objects = ConversationQuerySet.as_manager()
 

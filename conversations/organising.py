@@ -15,7 +15,7 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Attachment, ContentBlock, Conversation, Share
+from .models import Attachment, ContentBlock, Conversation, Message, Share
 
 UNDO_SECONDS = 10
 # An Undo pressed in the toast's last moment still arrives after the toast is gone.
@@ -73,8 +73,33 @@ def deleted_conversations_purge() -> int:
                 snapshot={}, revoked_at=Coalesce("revoked_at", Value(timezone.now()))
             )
             Conversation.objects.filter(pk__in=doomed).delete()
-            _remove_unreferenced(files)
+            attachments_remove_unreferenced(files)
         purged += len(doomed)
+
+
+def conversations_scrub(conversation_ids: list[int], *, before_files_deleted=None) -> set[int]:
+    """In one short transaction: remove what people wrote and read in these conversations (titles,
+    parameters, messages' content blocks, their own messages, stop sequences and error texts, files
+    only they used, the snapshots shared with teams), and keep the conversation rows (owner, prompt
+    version) and each reply's row (date, model, tokens, cost) so usage totals and budgets still add
+    up. Hidden everywhere after.
+    `before_files_deleted(attachments)` sees the attachment rows about to go (remote copies).
+    Returns the ids of the attachments deleted."""
+    with transaction.atomic():
+        blocks = ContentBlock.objects.filter(message__conversation_id__in=conversation_ids)
+        files = _attachment_ids(blocks)
+        blocks.delete()
+        messages = Message.objects.filter(conversation_id__in=conversation_ids)
+        messages.update(parent=None, stop_sequence="", error="")
+        messages.filter(role=Message.Role.USER).delete()
+        Conversation.objects.filter(pk__in=conversation_ids).update(
+            title="", params={}, scrubbed_at=timezone.now(), pinned_at=None
+        )
+        # As for a purged conversation: its shares stay in the audit trail, revoked, snapshot dropped.
+        Share.objects.filter(conversation_id__in=conversation_ids).update(
+            snapshot={}, revoked_at=Coalesce("revoked_at", Value(timezone.now()))
+        )
+        return attachments_remove_unreferenced(files, before_delete=before_files_deleted)
 
 
 def _attachment_ids(blocks) -> set[int]:
@@ -82,13 +107,17 @@ def _attachment_ids(blocks) -> set[int]:
     return {int(i) for i in ids if i is not None}
 
 
-def _remove_unreferenced(attachment_ids: set[int]) -> None:
-    """Delete these attachments, rows and files, unless a remaining content block refers to them."""
+def attachments_remove_unreferenced(attachment_ids: set[int], before_delete=None) -> set[int]:
+    """Delete these attachments, rows and files, unless a remaining content block refers to them.
+    Returns the ids deleted."""
     if not attachment_ids:
-        return
+        return set()
     still_used = _attachment_ids(ContentBlock.objects.filter(payload__attachment_id__in=list(attachment_ids)))
     orphans = Attachment.objects.filter(pk__in=attachment_ids - still_used)
+    if before_delete is not None:
+        before_delete(orphans)
     keys = list(orphans.values_list("storage_key", flat=True))
+    deleted = set(orphans.values_list("pk", flat=True))
     orphans.delete()
 
     def remove_files() -> None:
@@ -97,3 +126,4 @@ def _remove_unreferenced(attachment_ids: set[int]) -> None:
             (root / key).unlink(missing_ok=True)
 
     transaction.on_commit(remove_files)
+    return deleted

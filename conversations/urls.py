@@ -1,7 +1,5 @@
 from django.urls import path
 
-from chatsite.throttle import limit_signups
-
 from . import export_views, share_views, sidebar_views, views, web_views
 
 urlpatterns = [
@@ -47,7 +45,6 @@ urlpatterns = [
     path("m/<id:message_id>/edit/form/", views.edit_form, name="edit_form"),
     path("m/<id:message_id>/choose/", views.choose_version, name="choose_version"),
     # Accounts, files, operations
-    path("accounts/signup/", limit_signups(views.signup), name="signup"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics_page, name="metrics"),
     path("attachments/", views.upload_attachment, name="upload_attachment"),

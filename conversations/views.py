@@ -5,9 +5,7 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -367,14 +365,3 @@ async def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse(
         "\n".join(problems) or "ok", status=503 if problems else 200, content_type="text/plain"
     )
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    if not settings.CHAT_ALLOW_SIGNUP:
-        raise Http404("Sign-up is turned off on this instance")
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})

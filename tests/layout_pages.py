@@ -96,6 +96,8 @@ class Seeded:
             "usage": ("/usage/", "root"),
             "review list": ("/review/", "root"),
             "review transcript": (f"/review/{self.conversation}/", "root"),  # opened by a POST
+            "account": ("/accounts/me/", "alice"),
+            "invite": ("/accounts/invite/", "root"),
         }
 
 

@@ -35,6 +35,8 @@ from django.urls.resolvers import RoutePattern
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts import oidc
+from accounts.signup import invitation_create
 from conversations import generation, params, services, sharing
 from conversations.capabilities import capabilities
 from conversations.models import ContentBlock, Message
@@ -187,6 +189,12 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "memory_file": {"POST": ("content",)},
     "memory_file_delete": {"POST": ()},
     "memory_clear": {"POST": ()},
+    "oidc_authentication_init": {"GET": ("next",)},
+    "oidc_authentication_callback": {"GET": ("code", "state", "error")},
+    "invite": {"GET": ("team",), "POST": ("email", "team", "role")},
+    "invitation": {"GET": (), "POST": ("username", "password1", "password2")},
+    "account": {"GET": ()},
+    "account_delete": {"POST": ("password",)},
 }
 
 
@@ -200,9 +208,13 @@ class World:
 
 
 @pytest.fixture
-def world(fake_api, media, settings) -> World:
+def world(fake_api, media, settings, monkeypatch) -> World:
     settings.CHAT_SIGNUPS_PER_HOUR = 10**6  # let every sign-up reach the form
     settings.CHAT_METRICS_TOKEN = "metrics-secret"  # so the bearer token is compared
+    # Single sign-on on: the start redirects to a provider (never reached), the callback checks.
+    settings.CHAT_OIDC_ISSUER, settings.CHAT_OIDC_CLIENT_ID = "http://127.0.0.1:9/o", "chat"
+    endpoints = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
+    monkeypatch.setattr(oidc, "discovery", lambda: {key: "http://127.0.0.1:9/o/x" for key in endpoints})
     make = get_user_model().objects.create_user
     owner = make("owner", "owner@example.com", "owner-pass-123")
     users = {
@@ -223,6 +235,9 @@ def world(fake_api, media, settings) -> World:
     ContentBlock.objects.create(message=reply, index=0, type="text", payload={"type": "text", "text": "Hi"})
     Message.objects.filter(pk=reply.pk).update(status="complete")
     question = conversation.messages.get(role="user")
+    _, invitation_token = invitation_create(
+        email="new@example.com", team=team, role="member", invited_by=owner
+    )
     share = sharing.share_create(conversation=conversation, team=team)
     note = MemoryFile.objects.create(owner=owner, path="/memories/notes.md", content="Likes tea.")
     TranscriptView.objects.create(
@@ -239,7 +254,7 @@ def world(fake_api, media, settings) -> World:
         "share_id": [str(share.pk)],
         "file_id": [str(note.pk)],
         "uidb64": [urlsafe_base64_encode(force_bytes(owner.pk))],
-        "token": [default_token_generator.make_token(owner)],
+        "token": [default_token_generator.make_token(owner), invitation_token],
     }
     valid = {
         "text": "Hello again",
@@ -282,6 +297,9 @@ def world(fake_api, media, settings) -> World:
         "email": "owner@example.com",
         "enabled": "on",
         "content": "Likes coffee.",
+        "code": "a-code",
+        "state": "a-state",
+        "error": "access_denied",
     }
     return World(users, path_values, valid)
 

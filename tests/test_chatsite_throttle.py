@@ -116,7 +116,7 @@ def sign_up(username: str, ip: str = "10.0.1.1"):
 
 
 def test_sign_up_is_rate_limited_per_address(settings):
-    settings.CHAT_ALLOW_SIGNUP = True
+    settings.CHAT_SIGNUP = "open"
     settings.CHAT_SIGNUPS_PER_HOUR = 3
     assert [sign_up(f"new{i}").status_code for i in range(3)] == [302, 302, 302]
     refused = sign_up("new3")

@@ -91,18 +91,6 @@ def test_rename_and_delete(client, alice, alices_chat):
     assert not Conversation.objects.visible().filter(pk=alices_chat.pk).exists()  # purged after its Undo
 
 
-def test_signup_can_be_turned_off(client, settings):
-    settings.CHAT_ALLOW_SIGNUP = True
-    response = client.post(
-        reverse("signup"),
-        {"username": "carol", "password1": "a-long-pass-123", "password2": "a-long-pass-123"},
-    )
-    assert response.status_code == 302
-    settings.CHAT_ALLOW_SIGNUP = False
-    assert client.get(reverse("signup")).status_code == 404
-    assert "Create an account" not in client.get(reverse("login")).content.decode()
-
-
 def test_logout_is_a_post(client, alice):
     client.force_login(alice)
     assert client.post(reverse("logout")).status_code == 302

@@ -42,3 +42,10 @@ def test_compose_proxies_websockets_to_two_workers():
     assert "postgres:" in compose and "redis:" in compose
     nginx = (ROOT / "deploy/nginx.conf").read_text()
     assert "proxy_set_header Upgrade $http_upgrade;" in nginx and "server app2:8000;" in nginx
+
+
+def test_the_image_runs_the_retention_purge_beside_the_server():
+    cmd = next(arg for kind, arg in instructions() if kind == "CMD")
+    assert "manage.py purge --daily &" in cmd and cmd.index("migrate") < cmd.index("purge") < cmd.index(
+        "daphne"
+    )

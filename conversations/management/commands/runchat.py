@@ -28,6 +28,8 @@ class Command(BaseCommand):
                     )
                 time.sleep(0.3)
         self.stdout.write(f"Chat at http://{bind}:{port}/ (Ctrl-C stops it)")
+        # Retention (accounts app): scrubs what is past CHAT_RETENTION_DAYS now and every 24 hours.
+        purge = subprocess.Popen([sys.executable, "manage.py", "purge", "--daily"])
         try:
             subprocess.call(
                 [sys.executable, "-m", "daphne", "-b", bind, "-p", port, "chatsite.asgi:application"]
@@ -35,6 +37,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            purge.terminate()
             if model is not None:
                 model.terminate()
                 model.wait(timeout=10)

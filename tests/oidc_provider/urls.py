@@ -1,0 +1,9 @@
+from django.contrib.auth.views import LoginView
+from django.http import HttpResponse
+from django.urls import include, path
+
+urlpatterns = [
+    path("login/", LoginView.as_view(), name="login"),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("health", lambda request: HttpResponse("ok")),
+]

@@ -1,0 +1,139 @@
+"""Retention: `manage.py purge` scrubs conversations past the policy (instance, or a stricter
+team's), with their files, and keeps the usage rows and the audit trail."""
+
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts import lifecycle, retention
+from accounts.models import TeamRetention
+from conversations import services, sharing
+from conversations.models import Attachment, ContentBlock, Conversation, Message
+from conversations.selectors import reply_totals
+from review.models import TranscriptView
+from teams import services as team_services
+from tests.helpers import image_bytes
+from usage.selectors import by_team, by_user
+
+pytestmark = pytest.mark.django_db
+
+
+def chat(user, text: str, *, days_old: int, prompt=None, image: bytes | None = None) -> Conversation:
+    """A finished exchange with a priced reply, last touched `days_old` days ago."""
+    files = [services.attachment_store(user=user, name="a.png", data=image)] if image else []
+    version = prompt.latest if prompt else None
+    conversation, reply = services.conversation_start(
+        user=user, text=text, model="claude-sonnet-4-6", prompt_version=version, attachments=files
+    )
+    ContentBlock.objects.create(
+        message=reply, index=0, type="text", payload={"type": "text", "text": "Secret"}
+    )
+    Message.objects.filter(pk=reply.pk).update(
+        status="complete", input_tokens=1000, output_tokens=200, cost=Decimal("0.0060"), error="boom"
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(
+        updated_at=timezone.now() - timedelta(days=days_old),
+        title=text[:60],
+        params={"stop_sequences": ["x"]},
+    )
+    return conversation
+
+
+@pytest.fixture
+def history(alice, bob, staff, team, prompt, media, settings):
+    settings.CHAT_RETENTION_DAYS = 30
+    TeamRetention.objects.create(team=team, days=7)
+    shared_image = image_bytes(10, 10)
+    old = chat(alice, "An old plan about the merger", days_old=40, image=shared_image)
+    TranscriptView.objects.create(
+        staff=staff, conversation=old, conversation_title=old.title, conversation_owner=alice, reason="audit"
+    )
+    return {
+        "old": old,
+        "recent": chat(alice, "A recent question", days_old=3, image=shared_image),  # shares the file
+        "old_only_file": chat(bob, "Bob's old drawing", days_old=31, image=image_bytes(12, 12)),
+        "team_old": chat(alice, "Team chat", days_old=8, prompt=prompt),
+        "team_recent": chat(alice, "Team chat, fresh", days_old=2, prompt=prompt),
+    }
+
+
+def test_dry_run_reports_and_changes_nothing(history):
+    out = StringIO()
+    call_command("purge", "--dry-run", stdout=out)
+    assert "Would purge 3 conversation(s), 6 message(s)" in out.getvalue()
+    assert Conversation.objects.visible().count() == 5 and ContentBlock.objects.count() == 13
+
+
+def test_purge_scrubs_what_is_past_the_policy_and_keeps_usage_and_the_audit_trail(
+    history, media, django_capture_on_commit_callbacks
+):
+    everyone = Message.objects.filter(role="assistant")
+    totals, users, teams = reply_totals(everyone), by_user(everyone), by_team(everyone)
+    files_before = {p.name for p in media.rglob("*") if p.is_file()}
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):  # files are removed once committed
+        call_command("purge", "--batch", "2", stdout=out)
+    assert "Purged 3 conversation(s), 6 message(s), 1 file(s)" in out.getvalue()
+    gone = [history[name].pk for name in ("old", "old_only_file", "team_old")]
+    kept = [history[name].pk for name in ("recent", "team_recent")]
+    assert set(Conversation.objects.visible().values_list("pk", flat=True)) == set(kept)
+    assert not ContentBlock.objects.filter(message__conversation_id__in=gone).exists()
+    assert not Message.objects.filter(conversation_id__in=gone, role="user").exists()
+    scrubbed = Conversation.objects.filter(pk__in=gone)
+    assert set(scrubbed.values_list("title", flat=True)) == {""} and all(c.params == {} for c in scrubbed)
+    assert set(Message.objects.filter(conversation_id__in=gone).values_list("error", flat=True)) == {""}
+    assert ContentBlock.objects.filter(message__conversation_id__in=kept).count() == 5
+    # The usage rows, and so every total, stay as they were.
+    assert (reply_totals(everyone), by_user(everyone), by_team(everyone)) == (totals, users, teams)
+    # Bob's drawing is gone from disk; the image the recent chat also uses stays.
+    assert Attachment.objects.count() == 1
+    files_after = {p.name for p in media.rglob("*") if p.is_file()}
+    assert len(files_before - files_after) == 1 and len(files_after) == 1
+    view = TranscriptView.objects.get()
+    assert (
+        view.conversation_id == history["old"].pk
+        and view.conversation_title == "An old plan about the merger"
+    )
+
+
+def test_shares_of_a_purged_conversation_are_revoked_without_their_snapshot(history, team, alice):
+    team_services.member_add(team=team, identifier="alice", role="member")
+    share = sharing.share_create(conversation=history["old"], team=team)
+    kept = sharing.share_create(conversation=history["recent"], team=team)
+    retention.purge()
+    share.refresh_from_db()
+    kept.refresh_from_db()
+    assert share.snapshot == {} and share.revoked_at is not None and share.title  # the audit trail
+    assert kept.snapshot and kept.revoked_at is None
+
+
+def test_the_remote_data_hook_sees_the_files_about_to_go(history, monkeypatch):
+    seen = []
+    monkeypatch.setattr(lifecycle, "remote_data_delete", lambda rows: seen.extend(r.name for r in rows))
+    retention.purge()
+    assert seen == ["a.png"]
+
+
+def test_a_team_policy_longer_than_the_instance_changes_nothing(history, settings, team):
+    TeamRetention.objects.filter(team=team).update(days=90)
+    assert set(retention.expired().values_list("pk", flat=True)) == {
+        history["old"].pk,
+        history["old_only_file"].pk,
+    }
+
+
+def test_without_an_instance_policy_only_team_policies_apply(history, settings):
+    settings.CHAT_RETENTION_DAYS = 0
+    assert list(retention.expired()) == [history["team_old"]]
+    TeamRetention.objects.all().delete()
+    assert retention.purge().conversations == 0
+
+
+def test_a_conversation_with_a_reply_streaming_waits(history):
+    old = history["old"]
+    Message.objects.create(conversation=old, role="assistant", status="streaming", model="m")
+    assert old not in retention.expired()
