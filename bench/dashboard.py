@@ -9,14 +9,13 @@ With --database-url, the database is created if missing and its tables are empti
 """
 
 import argparse
-import os
 import random
 import statistics
-import sys
-import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
+
+from bench.inprocess import setup_django
 
 
 def main() -> None:
@@ -28,29 +27,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
-    os.environ["CHAT_DATA_DIR"] = tempfile.mkdtemp(prefix="chat-dashboard-")
-    os.environ["DJANGO_DEBUG"] = "0"
-    os.environ["DJANGO_HTTPS"] = "0"
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
-    os.environ.pop("REDIS_URL", None)
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-        _create_database(args.database_url)
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "chatsite.settings"
-    sys.path.insert(0, os.getcwd())
-
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
+    setup_django("chat-dashboard-", args.database_url)
     staff = _fill(args.rows)
 
     from django.db import connection
@@ -73,16 +50,6 @@ def main() -> None:
         f"usage dashboard, {args.rows:,} replies on {engine}: median {median} ms (min {low}, max {high}) "
         f"over {args.runs} requests; {queries[0]} queries per page (every request: {sorted(set(queries))})"
     )
-
-
-def _create_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _fill(rows: int):

@@ -15,13 +15,12 @@ database is created if missing and its tables are emptied first.
 
 import argparse
 import itertools
-import os
 import random
 import statistics
-import sys
-import tempfile
 import time
 from datetime import timedelta
+
+from bench.inprocess import setup_django
 
 VOCABULARY = 20_000
 SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
@@ -38,30 +37,8 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
-    os.environ["CHAT_DATA_DIR"] = tempfile.mkdtemp(prefix="chat-search-")
-    os.environ["DJANGO_DEBUG"] = "0"
-    os.environ["DJANGO_HTTPS"] = "0"
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
-    os.environ.pop("REDIS_URL", None)
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-        _create_database(args.database_url)
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "chatsite.settings"
-    sys.path.insert(0, os.getcwd())
-
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
-    from django.core.management import call_command
+    setup_django("chat-search-", args.database_url)
     from django.db import connection
-
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
     started = time.perf_counter()
     words = _vocabulary()
     searcher = _fill(words, args.conversations, args.messages)
@@ -115,16 +92,6 @@ def _time(client, path: str, params: dict, runs: int, *, htmx: bool = True, coun
         assert response.status_code == 200, response.status_code
     body = response.content.decode()
     return statistics.median(times), min(times), max(times), len(response.content), body.count(count)
-
-
-def _create_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _vocabulary() -> list[str]:
