@@ -119,6 +119,28 @@ def reply_seconds(tokens: int, rate: float) -> float:
     return (tokens - 1) / rate if rate else 0.0
 
 
+@dataclass
+class Window:
+    """A measured phase's window besides its clients: the servers' counters at its start, py-spy,
+    the harness's own event-loop lag and the servers' peak thread counts."""
+
+    before: dict
+    spy: tuple[subprocess.Popen, str] | None
+    own_lag: list[float]
+    ticker: asyncio.Task
+    peak_threads: list[int]
+    sampler: asyncio.Task
+    spy_file: str = ""
+
+    def record(self, result: dict) -> None:
+        result["harness"]["loop_lag_ms"] = summary([lag * 1000 for lag in self.own_lag])
+        for entry, threads in zip(result["server"]["processes"], self.peak_threads, strict=True):
+            entry["peak_threads"] = threads
+        result["server"]["peak_threads"] = max(self.peak_threads)
+        if self.spy_file:
+            result["py_spy"] = self.spy_file
+
+
 class Run:
     def __init__(self, cfg: Config):
         self.cfg = cfg
@@ -388,12 +410,7 @@ class Run:
 
         for server in self.servers:
             server.new_log_errors()
-        before = await self.snapshot(reset=True)
-        spy = self._start_py_spy(phase)
-        own_lag: list[float] = []
-        ticker = asyncio.create_task(_tick(own_lag))
-        peak_threads = [0] * len(self.servers)
-        sampler = asyncio.create_task(self._sample_threads(peak_threads))
+        window = await self._open_window(phase)
         tags = [f"{phase.key}-{i}" for i in range(phase.n)]
 
         async def go(client: Client, tag: str, delay: float) -> None:
@@ -411,10 +428,7 @@ class Run:
             )
         )
         await asyncio.sleep(0.2)
-        ticker.cancel()
-        sampler.cancel()
-        after = await self.snapshot(reset=False)
-        spy_file = self._stop_py_spy(spy)
+        after = await self._close_window(window)
         # Replies a client never saw end: what does the watching server have stored for them?
         undelivered = [c for c in clients if c.error and c.reply_id is not None]
         stored = Counter(await bounded([self._stored_status(c) for c in undelivered], 16))
@@ -426,11 +440,8 @@ class Run:
         for sock in slow_sockets:
             sock.close()
         await asyncio.gather(*(c.close() for c in clients))
-        result = self.analyse(phase, clients, tags, before, after)
-        result["harness"]["loop_lag_ms"] = summary([lag * 1000 for lag in own_lag])
-        for entry, threads in zip(result["server"]["processes"], peak_threads, strict=True):
-            entry["peak_threads"] = threads
-        result["server"]["peak_threads"] = max(peak_threads)
+        result = self.analyse(phase, clients, tags, window.before, after)
+        window.record(result)
         if undelivered:
             result["stored_status_of_undelivered"] = dict(stored)
         self._log_errors(result)
@@ -442,8 +453,6 @@ class Run:
                 "kernel_send_queue_bytes": kernel_queued,
                 "frame_bytes_each_was_sent": result["wire_bytes_per_reply"],
             }
-        if spy_file:
-            result["py_spy"] = spy_file
         return result
 
     def _log_errors(self, result: dict) -> None:
@@ -592,12 +601,7 @@ class Run:
         await self.wait_quiet()
         for server in self.servers:
             server.new_log_errors()
-        before = await self.snapshot(reset=True)
-        spy = self._start_py_spy(phase)
-        own_lag: list[float] = []
-        ticker = asyncio.create_task(_tick(own_lag))
-        peak_threads = [0] * len(self.servers)
-        sampler = asyncio.create_task(self._sample_threads(peak_threads))
+        window = await self._open_window(phase)
         loop = asyncio.get_running_loop()
         start = loop.time() + cfg.lead
         start_mono = time.monotonic() + cfg.lead
@@ -621,14 +625,12 @@ class Run:
 
         await asyncio.gather(*(one(c, tag, o) for c, tag, o in zip(clients, tags, offsets, strict=True)))
         await asyncio.sleep(0.2)
-        ticker.cancel()
-        sampler.cancel()
-        after = await self.snapshot(reset=False)
-        spy_file = self._stop_py_spy(spy)
+        after = await self._close_window(window)
         await asyncio.gather(*(c.close() for c in clients))
         undelivered = [c for c in clients if c.error and c.reply_id is not None]
         stored = Counter(await bounded([self._stored_status(c) for c in undelivered], 16))
-        result = self.analyse(phase, clients, tags, before, after)
+        result = self.analyse(phase, clients, tags, window.before, after)
+        window.record(result)
         if undelivered:
             result["stored_status_of_undelivered"] = dict(stored)
             result["undelivered"] = [
@@ -644,10 +646,6 @@ class Run:
                 }
                 for c in undelivered
             ]
-        result["harness"]["loop_lag_ms"] = summary([lag * 1000 for lag in own_lag])
-        for entry, threads in zip(result["server"]["processes"], peak_threads, strict=True):
-            entry["peak_threads"] = threads
-        result["server"]["peak_threads"] = max(peak_threads)
         self._log_errors(result)
         # Concurrency: nominal (Little's law with the nominal reply length) and as the fake saw it,
         # averaged over the steady part of the window (after the first reply's length).
@@ -663,8 +661,6 @@ class Run:
             ),
         }
         result["poisson"]["pass"], result["poisson"]["why"] = self.capacity_verdict(result)
-        if spy_file:
-            result["py_spy"] = spy_file
         log(
             cfg,
             _phase_line(result)
@@ -1070,6 +1066,23 @@ class Run:
             ),
             "loadavg": _loadavg(),
         }
+
+    async def _open_window(self, phase: Phase) -> Window:
+        before = await self.snapshot(reset=True)
+        spy = self._start_py_spy(phase)
+        own_lag: list[float] = []
+        peak_threads = [0] * len(self.servers)
+        ticker = asyncio.create_task(_tick(own_lag))
+        sampler = asyncio.create_task(self._sample_threads(peak_threads))
+        return Window(before, spy, own_lag, ticker, peak_threads, sampler)
+
+    async def _close_window(self, window: Window) -> dict:
+        """Stop the window's samplers; the servers' counters at its end."""
+        window.ticker.cancel()
+        window.sampler.cancel()
+        after = await self.snapshot(reset=False)
+        window.spy_file = self._stop_py_spy(window.spy)
+        return after
 
     def _start_py_spy(self, phase: Phase) -> tuple[subprocess.Popen, str] | None:
         cfg = self.cfg
