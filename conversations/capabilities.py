@@ -19,6 +19,7 @@ class Capabilities:
     tools: bool = True
     files: bool = True  # images and PDFs
     web: bool = True  # the web_search and web_fetch server tools (their 20260318 versions)
+    code: bool = True  # the code execution server tool (code_execution_20260521)
     files_api: bool = True  # referenced by file_id (uploaded once) rather than sent as base64
     context_window: int = 200_000
     max_output: int = 32_000
@@ -30,11 +31,12 @@ TABLE = {
     "claude-sonnet-4-6": Capabilities(adaptive_thinking=True, effort=True, max_output=64_000),
     "claude-sonnet-4": Capabilities(max_output=64_000),
     "claude-haiku-4": Capabilities(max_output=64_000),
-    "claude-3": Capabilities(web=False),  # the 2026 web tool versions are for Claude 4 and later
+    # The 2026 web and code execution tool versions are for Claude 4 and later.
+    "claude-3": Capabilities(web=False, code=False),
     "claude-": Capabilities(),
 }
 LOCAL = Capabilities(
-    tools=False, files=False, web=False, files_api=False, context_window=8192, max_output=2048
+    tools=False, files=False, web=False, code=False, files_api=False, context_window=8192, max_output=2048
 )
 
 

@@ -4,7 +4,7 @@ configured fallback list when listing fails, or just the embedded model when run
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -27,7 +27,8 @@ class ModelChoice:
     context_window: int
     max_output: int
     local: bool = False
-    web_search: bool | None = None  # what the API's model list says, when it says
+    # What the API's model list says of its server tools, when it says: {"web_search": False, ...}
+    server_tools: dict[str, bool] = field(default_factory=dict)
 
 
 _cache: tuple[float, list[ModelChoice]] | None = None
@@ -44,7 +45,7 @@ def _from_table(
     display_name: str = "",
     context: int | None = None,
     output: int | None = None,
-    web_search: bool | None = None,
+    server_tools: dict[str, bool] | None = None,
 ):
     caps = capabilities(model_id)
     return ModelChoice(
@@ -52,21 +53,25 @@ def _from_table(
         display_name or model_id,
         context or caps.context_window,
         output or caps.max_output,
-        web_search=web_search,
+        server_tools=server_tools or {},
     )
 
 
-def listed_web_search(model) -> bool | None:
-    """`capabilities.server_tools.web_search.supported` of a listed model, or None when not given."""
-    support = getattr(getattr(getattr(model, "capabilities", None), "server_tools", None), "web_search", None)
-    supported = getattr(support, "supported", None)
-    return supported if isinstance(supported, bool) else None
+SERVER_TOOLS = ("web_search", "code_execution")
 
 
-def listed_without_web(model_id: str) -> bool:
-    """True when the cached model list says this model has no web search (never lists to find out)."""
+def listed_server_tools(model) -> dict[str, bool]:
+    """`capabilities.server_tools.<tool>.supported` of a listed model, for the tools it gives."""
+    tools = getattr(getattr(model, "capabilities", None), "server_tools", None)
+    found = {name: getattr(getattr(tools, name, None), "supported", None) for name in SERVER_TOOLS}
+    return {name: supported for name, supported in found.items() if isinstance(supported, bool)}
+
+
+def listed_without(model_id: str, tool: str) -> bool:
+    """True when the cached model list says this model lacks this server tool ("web_search",
+    "code_execution"); never lists to find out."""
     listed = _cache[1] if _cache is not None else []
-    return any(choice.id == model_id and choice.web_search is False for choice in listed)
+    return any(choice.id == model_id and choice.server_tools.get(tool) is False for choice in listed)
 
 
 def available() -> list[ModelChoice]:
@@ -80,7 +85,7 @@ def available() -> list[ModelChoice]:
     try:
         listed = async_to_sync(llm.list_models)()
         choices = [
-            _from_table(m.id, m.display_name, m.max_input_tokens, m.max_tokens, listed_web_search(m))
+            _from_table(m.id, m.display_name, m.max_input_tokens, m.max_tokens, listed_server_tools(m))
             for m in listed
         ]
     except Exception as exc:  # any failure: the configured list, retried after a minute

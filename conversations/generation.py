@@ -18,6 +18,7 @@ from chatsite.logs import request_id
 
 from . import (
     attachment_files,
+    code_execution,
     context_window,
     llm,
     metrics,
@@ -167,6 +168,8 @@ class ReplyRun:
     def _request_for(self, reply: Message) -> dict:
         own = self.blocks.in_order()
         by_file_id = self.files is not None and self.files.by_file_id
+        if self.outcome.container:  # a tool loop or a paused turn goes on in the same sandbox
+            reply.conversation.container_id, reply.conversation.container_expires_at = self.outcome.container
         request = reply_request.request_for(
             reply, own_blocks=own, skip=self.outcome.trimmed, by_file_id=by_file_id
         )
@@ -216,6 +219,7 @@ class ReplyRun:
             self.call_usage.update(llm.usage_fields(event.message.usage))
         elif kind == "message_delta":
             self.outcome.stop_reason = event.delta.stop_reason or ""
+            self.outcome.container = code_execution.container_of(event.delta) or self.outcome.container
             self.outcome.stop_sequence = getattr(event.delta, "stop_sequence", None) or ""
             # Within one call, message_delta's counts are cumulative: they replace message_start's.
             self.call_usage.update(llm.usage_fields(event.usage))

@@ -97,6 +97,17 @@ async def upload_file(name: str, data: bytes, media_type: str) -> str:
     return metadata.id
 
 
+async def file_metadata(file_id: str):
+    """A file's FileMetadata (name, MIME type, size) from the Files API."""
+    return await get_client().files.retrieve_metadata(file_id, timeout=FILE_TIMEOUT)
+
+
+async def download_file(file_id: str) -> bytes:
+    """A file's bytes from the Files API (only files code execution made can be downloaded)."""
+    response = await get_client().files.download(file_id, timeout=FILE_TIMEOUT)
+    return await response.read()
+
+
 async def delete_file(file_id: str) -> None:
     """Delete a file from the Files API; one it no longer has counts as deleted."""
     try:

@@ -42,6 +42,10 @@ class Conversation(models.Model):
     # Set when retention or the owner's account deletion removed its text and files: the row and
     # its replies' usage rows stay so usage totals and budgets still add up (organising.py).
     scrubbed_at = models.DateTimeField(null=True, blank=True)
+    # Code execution's sandbox (code_execution.py): later requests reuse it until it expires. Null
+    # when there is none: SQLite then adds the column without rebuilding the table (and its triggers).
+    container_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    container_expires_at = models.DateTimeField(null=True, blank=True)
 
     objects = ConversationQuerySet.as_manager()
 
@@ -149,9 +153,12 @@ class ContentBlock(models.Model):
         THINKING = "thinking"
         REDACTED_THINKING = "redacted_thinking"
         TOOL_USE = "tool_use"
-        SERVER_TOOL_USE = "server_tool_use"  # web search and fetch, run by the API (web.py)
+        SERVER_TOOL_USE = "server_tool_use"  # run by the API: web.py, code_execution.py
         WEB_SEARCH_TOOL_RESULT = "web_search_tool_result"
         WEB_FETCH_TOOL_RESULT = "web_fetch_tool_result"
+        CODE_EXECUTION_TOOL_RESULT = "code_execution_tool_result"
+        BASH_CODE_EXECUTION_TOOL_RESULT = "bash_code_execution_tool_result"
+        TEXT_EDITOR_CODE_EXECUTION_TOOL_RESULT = "text_editor_code_execution_tool_result"
         # Made here: a tool's answer, and uploads (they reference an Attachment).
         TOOL_RESULT = "tool_result"
         IMAGE = "image"
@@ -159,7 +166,7 @@ class ContentBlock(models.Model):
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="blocks")
     index = models.PositiveIntegerField()
-    type = models.CharField(max_length=24, choices=Type.choices)
+    type = models.CharField(max_length=48, choices=Type.choices)
     payload = models.JSONField()
     # Sanitized HTML for text blocks, rendered once when the block is complete.
     rendered = models.TextField(blank=True)
@@ -173,6 +180,8 @@ class ContentBlock(models.Model):
 
     # While a text block streams: its end not rendered yet (`rendered` holds the blocks before it).
     tail: str | None = None
+    # A block still streaming, rendered on the event loop: nothing may be read from the database.
+    streaming: bool = False
 
     @property
     def text(self) -> str:
@@ -271,6 +280,27 @@ class RemoteFileDeletion(models.Model):
 
     def __str__(self) -> str:
         return self.file_id
+
+
+class ProducedFile(models.Model):
+    """A file code execution made in a conversation (code_execution.py). The bytes stay in the
+    endpoint's Files API; its owner downloads them through the ownership-checked view, and the
+    file there is deleted with this row (its conversation purged, its owner deleted)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="produced_files")
+    file_id = models.CharField(max_length=200)
+    filename = models.CharField(max_length=255)
+    mime_type = models.CharField(max_length=100, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "file_id"], name="unique_produced_file")
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class Budget(models.Model):

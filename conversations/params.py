@@ -23,6 +23,7 @@ class ChatParams(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=500)
     tools: bool = True
     web: bool = False  # web search and fetch (web.py); off until the user turns it on
+    code: bool = False  # code execution in Anthropic's sandbox (code_execution.py); off until turned on
     timezone: str = "UTC"  # the user's, from the browser; used by the date-and-time tool
 
     @field_validator("timezone")
@@ -52,6 +53,8 @@ def problems(params: ChatParams, caps: Capabilities) -> list[str]:
         found.append("This model does not take an effort level.")
     if params.web and not caps.web:
         found.append("This model does not offer web search.")
+    if params.code and not caps.code:
+        found.append("This model does not offer code execution.")
     sampling = [name for name in ("temperature", "top_p", "top_k") if getattr(params, name) is not None]
     if sampling and not caps.sampling:
         found.append(f"This model does not accept {', '.join(sampling)}.")

@@ -5,7 +5,7 @@ import json
 
 from asgiref.sync import sync_to_async
 
-from . import citations, realtime, rendering, services
+from . import citations, code_execution, realtime, rendering, services
 from .models import ContentBlock
 
 
@@ -92,6 +92,8 @@ class ReplyBlocks:
         self.dirty = False
         live = self.live.pop(index, None)
         rendered = live.finish(block["text"]) if live else None
+        if code_execution.file_ids(block):  # named before the block shows them
+            await code_execution.record_files(self.frames.conversation_id, block)
         self.html[index] = await sync_to_async(_save)(
             self.message_id, index, dict(block), rendered, self.sources
         )
@@ -107,6 +109,7 @@ class ReplyBlocks:
         if index in self.tool_json:
             payload = {**payload, "input": self.tool_json[index]}
         block = ContentBlock(index=index, type=payload["type"], payload=payload)
+        block.streaming = True
         if live := self.live.get(index):
             block.rendered, block.tail = live.html, payload["text"][live.closed :]
         return rendering.block_html(block, self.sources)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import memory_tool, params, selectors, tools, web
+from . import code_execution, memory_tool, params, selectors, tools, web
 from .anthropic_request import PinnedPrompt, Turn, build_request, turns_of
 from .capabilities import Capabilities, capabilities
 from .models import Attachment, Message
@@ -30,6 +30,10 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_fil
     options = memory_tool.with_memory(request_options(chosen, caps), conversation.owner_id, caps)
     if web.enabled(conversation, chosen, caps):
         options["tools"] = [*options.get("tools", []), *web.tool_definitions()]
+    if code_execution.enabled(conversation, chosen, caps):
+        options["tools"] = [*options.get("tools", []), code_execution.tool_definition()]
+        if container := code_execution.container_for(conversation):
+            options["container"] = container
     return build_request(
         turns=history + turns_of("assistant", own_blocks),
         model=reply.model,

@@ -5,7 +5,7 @@ from django.db.models.functions import Coalesce
 
 from teams.selectors import prompts_usable_by
 
-from .models import Attachment, ContentBlock, Conversation, Message, ModelPrice
+from .models import Attachment, ContentBlock, Conversation, Message, ModelPrice, ProducedFile
 from .pricing import Price, hit_rate
 from .versions import Tree
 
@@ -93,6 +93,17 @@ def attachment_for_viewer(user, attachment_id: int) -> Attachment | None:
     """The owner's attachment, else None. Staff see others' files only inside an audited transcript
     opening (review.views.transcript_attachment), never here."""
     return Attachment.objects.filter(pk=attachment_id, owner_id=user.pk).first()
+
+
+def produced_file_for_owner(user, conversation_id: int, file_id: str) -> ProducedFile | None:
+    """A file code execution made in the user's own conversation (not one in the trash), else None.
+    Staff reach others' files only inside an audited transcript opening (review.views)."""
+    return ProducedFile.objects.filter(
+        conversation_id=conversation_id,
+        conversation__owner_id=user.pk,
+        conversation__deleted_at__isnull=True,
+        file_id=file_id,
+    ).first()
 
 
 def price_for_model(model: str) -> Price | None:

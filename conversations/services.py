@@ -323,6 +323,7 @@ class ReplyOutcome:
     request_id: str = ""
     usage: pricing.Usage = field(default_factory=pricing.Usage)
     cited_documents: list[int] = field(default_factory=list)  # what citations' document_index counts
+    container: tuple[str, datetime] | None = None  # code execution's sandbox: (id, expires_at)
 
     def add_usage(self, counts: dict[str, int]) -> None:
         """Add one API call's token counts (a tool loop makes several calls)."""
@@ -334,8 +335,8 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
     with transaction.atomic():
         for index, payload in open_blocks.items():
             _store_block(message_id, index, payload)
-        model, user_id, team_id = Message.objects.values_list(
-            "model", "conversation__owner_id", "conversation__prompt_version__prompt__team_id"
+        model, user_id, team_id, conversation_id = Message.objects.values_list(
+            "model", "conversation__owner_id", "conversation__prompt_version__prompt__team_id", "conversation_id"
         ).get(pk=message_id)
         price = selectors.price_for_model(model)
         cost = pricing.cost(outcome.usage, price) if price else None
@@ -354,6 +355,11 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
         )
         if cost:
             spend_record(user_id=user_id, team_id=team_id, cost=cost)
+        if outcome.container:  # later requests reuse it (code_execution.py)
+            container_id, expires_at = outcome.container
+            Conversation.objects.filter(pk=conversation_id).update(
+                container_id=container_id, container_expires_at=expires_at
+            )
     metrics.DB_WRITES.labels("final").inc()
     return Message.objects.select_related("conversation").get(pk=message_id)
 

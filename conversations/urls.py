@@ -49,6 +49,7 @@ urlpatterns = [
     path("metrics", views.metrics_page, name="metrics"),
     path("attachments/", views.upload_attachment, name="upload_attachment"),
     path("attachments/<id:attachment_id>/", views.attachment_file, name="attachment_file"),
+    path("c/<id:conversation_id>/files/<slug:file_id>/", views.produced_file, name="produced_file"),
     # A team's web access (its owners): beside the team pages, but conversations decide it
     path("teams/<id:team_id>/web/", web_views.team_web_access, name="team_web_access"),
 ]

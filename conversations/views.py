@@ -17,6 +17,7 @@ from teams.selectors import prompts_usable_by, teams_for_user
 from . import (
     attachments,
     catalog,
+    code_execution,
     forms,
     generation,
     health,
@@ -76,6 +77,7 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
             newer_prompt=selectors.newer_prompt_version(user, conversation),
             caps=capabilities(conversation.model),
             web_offered=web.offered(conversation, capabilities(conversation.model)),
+            code_offered=code_execution.offered(conversation, capabilities(conversation.model)),
             chosen=params.stored(conversation.params),
             efforts=["low", "medium", "high", "max"],
             share_teams=teams_for_user(user),
@@ -133,7 +135,7 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 
 def _params_from_form(post) -> dict:
-    data: dict = {name: post.get(name) == "on" for name in ("thinking", "tools", "web")}
+    data: dict = {name: post.get(name) == "on" for name in ("thinking", "tools", "web", "code")}
     for name in ("max_tokens", "temperature", "top_p", "top_k", "effort"):
         if value := post.get(name, "").strip():
             data[name] = value
@@ -346,6 +348,16 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
     if attachment is None:
         raise Http404("No such attachment")
     return serving.attachment_response(attachment)
+
+
+@login_required
+async def produced_file(request: HttpRequest, conversation_id: int, file_id: str) -> HttpResponse:
+    """A file code execution made in one of the user's conversations, fetched from the Files API."""
+    user = await request.auser()
+    produced = await sync_to_async(selectors.produced_file_for_owner)(user, conversation_id, file_id)
+    if produced is None:
+        raise Http404("No such file")
+    return await serving.produced_file_response(produced)
 
 
 def metrics_page(request: HttpRequest) -> HttpResponse:

@@ -50,7 +50,7 @@ def team_allows(conversation: Conversation) -> bool:
 
 def offered(conversation: Conversation, caps: Capabilities) -> bool:
     """Whether the settings popover offers the toggle."""
-    if catalog.listed_without_web(conversation.model):  # the API's model list knows better
+    if catalog.listed_without(conversation.model, "web_search"):  # the API's model list knows better
         return False
     return settings.CHAT_WEB_ACCESS and caps.web and team_allows(conversation)
 

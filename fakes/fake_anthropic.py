@@ -24,7 +24,8 @@ user message's last text block>")``.
 ``Cut``        streams some text deltas, then aborts the TCP connection.
 ``Stall``      streams some text deltas, then goes silent for ``seconds``.
 ``SSEError``   streams some text deltas, then an ``event: error`` and ends.
-``GroundedReply``  web search / web fetch server tool blocks and cited text (fakes/server_tools.py).
+``GroundedReply``  web search / web fetch / code execution server tool blocks and cited text
+                   (fakes/server_tools.py).
 
 ``fake.files`` is the Files API (``/v1/files``): see fakes/files.py.
 
@@ -92,13 +93,16 @@ from aiohttp import web
 
 from fakes import server_tools
 from fakes.files import FakeFiles
-from fakes.server_tools import Cited, Fetch, GroundedReply, Search
+from fakes.server_tools import Cited, Code, EditFile, Fetch, GroundedReply, Output, Search
 
 __all__ = [
     "Cited",
+    "Code",
     "Cut",
+    "EditFile",
     "Fetch",
     "GroundedReply",
+    "Output",
     "Search",
     "FakeAnthropic",
     "HttpError",
@@ -729,6 +733,11 @@ class FakeAnthropic:
             "usage": {**usage, "output_tokens": 1},
         }
         if isinstance(script, GroundedReply):
+            if server_tools.uses_container(script):  # the request's container, else a new one
+                script.container = body.get("container") or _new_id("container_")
+                message["container"] = {"id": script.container, "expires_at": server_tools.CONTAINER_EXPIRES_AT}
+                for output in server_tools.outputs(script):
+                    self.files.add_produced(output.file_id, output.filename, output.mime_type, output.data)
             return await self._grounded(request, script, message, request_id, bool(body.get("stream")))
         plan = self._plan(script)
         if body.get("stream"):

@@ -44,6 +44,7 @@ class StoredFile:
     data: bytes
     created_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     expired: bool = False
+    downloadable: bool = False  # only files code execution made can be downloaded
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -53,7 +54,7 @@ class StoredFile:
             "mime_type": self.mime_type,
             "size_bytes": len(self.data),
             "created_at": self.created_at,
-            "downloadable": False,
+            "downloadable": self.downloadable,
         }
 
 
@@ -84,6 +85,10 @@ class FakeFiles:
         self.stored.clear()
         self.deleted.clear()
         self.fail_uploads = None
+
+    def add_produced(self, file_id: str, filename: str, mime_type: str, data: bytes) -> None:
+        """A file code execution made: downloadable, unlike uploads."""
+        self.stored[file_id] = StoredFile(file_id, filename, mime_type, data, downloadable=True)
 
     def expire(self, file_id: str) -> None:
         self.stored[file_id].expired = True
@@ -176,7 +181,9 @@ class FakeFiles:
         found = self._found(request)
         if isinstance(found, web.Response):
             return found
-        return error_response(400, "invalid_request_error", f"File {found.id} is not downloadable")
+        if not found.downloadable:
+            return error_response(400, "invalid_request_error", f"File {found.id} is not downloadable")
+        return web.Response(body=found.data, content_type=found.mime_type, headers=_request_id())
 
     async def _delete(self, request: web.Request) -> web.Response:
         found = self._found(request)

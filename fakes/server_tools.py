@@ -11,10 +11,18 @@ A ``GroundedReply`` is a list of parts, streamed in order, each as the real API 
                             ``web_fetch_result`` whose ``content`` is a plain-text document.
 ``Cited(text, citations)``  a text block that starts with ``"citations": []``; each citation comes
                             as a ``citations_delta`` before the text's ``text_delta`` pieces.
+``Code(command, stdout, ...)``  code execution: a ``server_tool_use`` named ``bash_code_execution``,
+                            then a ``bash_code_execution_tool_result`` (stdout, stderr, return code
+                            and the files it made, each an ``Output`` the fake's Files API then
+                            serves as downloadable), or its error object when ``error_code`` is set.
+``EditFile(path, file_text)``  code execution's file editor creating a file: a ``server_tool_use``
+                            named ``text_editor_code_execution``, then its create result.
 a plain ``str``             an ordinary text block.
 
 ``message_delta.usage.server_tool_use`` counts the searches and fetches (cumulative, like the real
-API). Citation builders: ``web_citation``, ``page_citation``, ``char_citation``.
+API). A reply with code execution names its container in ``message_delta.delta.container``: the
+request's ``container`` when it gave one, else a new one (``GroundedReply.container``).
+Citation builders: ``web_citation``, ``page_citation``, ``char_citation``.
 """
 
 from __future__ import annotations
@@ -54,11 +62,55 @@ class Cited:
 
 
 @dataclass
+class Output:
+    """A file code execution made; its file_id is made on first use."""
+
+    filename: str
+    data: bytes
+    mime_type: str = "application/octet-stream"
+    file_id: str = ""
+
+
+@dataclass
+class Code:
+    command: str
+    stdout: str = ""
+    _: KW_ONLY
+    stderr: str = ""
+    return_code: int = 0
+    files: list[Output] = field(default_factory=list)
+    error_code: str | None = None  # e.g. "execution_time_exceeded": an error object instead
+    id: str = ""
+
+
+@dataclass
+class EditFile:
+    path: str
+    file_text: str
+    _: KW_ONLY
+    id: str = ""
+
+
+@dataclass
 class GroundedReply:
-    parts: list[Search | Fetch | Cited | str]
+    parts: list[Search | Fetch | Code | EditFile | Cited | str]
     _: KW_ONLY
     stop_reason: str = "end_turn"
     request_id: str | None = None
+    container: str = ""  # set by the fake for a reply with code execution
+
+
+CONTAINER_EXPIRES_AT = "2099-01-01T00:00:00Z"
+
+
+def uses_container(reply: GroundedReply) -> bool:
+    return any(isinstance(p, Code | EditFile) for p in reply.parts)
+
+
+def outputs(reply: GroundedReply) -> list[Output]:
+    """The files the reply's code made, each with its file_id."""
+    blocks(reply)  # makes the ids
+    return [output for p in reply.parts if isinstance(p, Code) for output in p.files]
 
 
 def search_result(url: str, title: str, *, page_age: str | None = "3 days ago") -> dict[str, Any]:
@@ -123,16 +175,39 @@ def blocks(reply: GroundedReply) -> list[dict[str, Any]]:
     return content
 
 
-def _call(part: Search | Fetch) -> dict[str, Any]:
-    name, value = (
-        ("web_search", {"query": part.query})
-        if isinstance(part, Search)
-        else ("web_fetch", {"url": part.url})
-    )
+def _call(part: Search | Fetch | Code | EditFile) -> dict[str, Any]:
+    if isinstance(part, Search):
+        name, value = "web_search", {"query": part.query}
+    elif isinstance(part, Fetch):
+        name, value = "web_fetch", {"url": part.url}
+    elif isinstance(part, Code):
+        name, value = "bash_code_execution", {"command": part.command}
+    else:
+        name, value = "text_editor_code_execution", {"command": "create", "path": part.path, "file_text": part.file_text}
     return {"type": "server_tool_use", "id": part.id, "name": name, "input": value, "caller": DIRECT}
 
 
-def _result(part: Search | Fetch) -> dict[str, Any]:
+def _code_result(part: Code | EditFile) -> dict[str, Any]:
+    if isinstance(part, EditFile):
+        content: dict[str, Any] = {"type": "text_editor_code_execution_create_result", "is_file_update": False}
+        return {"type": "text_editor_code_execution_tool_result", "tool_use_id": part.id, "content": content}
+    for output in part.files:
+        output.file_id = output.file_id or "file_" + uuid.uuid4().hex[:24]
+    content = {
+        "type": "bash_code_execution_result",
+        "stdout": part.stdout,
+        "stderr": part.stderr,
+        "return_code": part.return_code,
+        "content": [{"type": "bash_code_execution_output", "file_id": o.file_id} for o in part.files],
+    }
+    if part.error_code:
+        content = {"type": "bash_code_execution_tool_result_error", "error_code": part.error_code}
+    return {"type": "bash_code_execution_tool_result", "tool_use_id": part.id, "content": content}
+
+
+def _result(part: Search | Fetch | Code | EditFile) -> dict[str, Any]:
+    if isinstance(part, Code | EditFile):
+        return _code_result(part)
     if isinstance(part, Search):
         content: Any = part.results
         if part.error_code:
@@ -204,7 +279,9 @@ async def stream(reply: GroundedReply, write) -> None:
             await write("content_block_start", {**start, "content_block": block})
         await write("content_block_stop", {"type": "content_block_stop", "index": index})
     usage = {"output_tokens": output_tokens(reply), "server_tool_use": server_tool_use(reply)}
-    delta = {"stop_reason": reply.stop_reason, "stop_sequence": None}
+    delta: dict[str, Any] = {"stop_reason": reply.stop_reason, "stop_sequence": None}
+    if reply.container:
+        delta["container"] = {"id": reply.container, "expires_at": CONTAINER_EXPIRES_AT}
     await write("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
     await write("message_stop", {"type": "message_stop"})
 

@@ -11,5 +11,10 @@ urlpatterns = [
         views.transcript_attachment,
         name="review_attachment",
     ),
+    path(
+        "review/<id:conversation_id>/files/<slug:file_id>/",
+        views.transcript_produced_file,
+        name="review_produced_file",
+    ),
     path("account/reviews/", views.my_reviews, name="my_reviews"),
 ]

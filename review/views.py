@@ -1,8 +1,10 @@
 """Staff review of conversations. Opening a transcript is a POST that first writes the audit row;
 the transcript is the response to that POST, so every opening is recorded. Its attachments are
-served only to the staff member who opened it, for CHAT_REVIEW_ATTACHMENT_HOURS after. Searching
+served only to the staff member who opened it, for CHAT_REVIEW_ATTACHMENT_HOURS after (the files
+code execution made too). Searching
 message text is recorded too, and shown to the owners of the conversations it listed."""
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,8 +15,8 @@ from django.views.decorators.http import require_POST
 from chatsite.access import staff_required
 from chatsite.forms import error_text
 from conversations import selectors as chat_selectors
-from conversations.models import Conversation
-from conversations.serving import attachment_response
+from conversations.models import Conversation, ProducedFile
+from conversations.serving import attachment_response, produced_file_response
 
 from . import selectors, services
 from .forms import OpeningForm, ReviewFilterForm
@@ -97,6 +99,21 @@ def transcript_attachment(request: HttpRequest, conversation_id: int, attachment
         raise Http404("No such attachment in this conversation")
     # Not kept by the browser past the audited window.
     return attachment_response(attachment, cache_control="private, no-store")
+
+
+@staff_required
+async def transcript_produced_file(request: HttpRequest, conversation_id: int, file_id: str) -> HttpResponse:
+    """A file code execution made in a transcript this staff member opened (recorded) lately."""
+    hours = settings.CHAT_REVIEW_ATTACHMENT_HOURS
+    staff = await request.auser()
+    if not await sync_to_async(selectors.opened_recently)(staff, conversation_id, hours=hours):
+        raise PermissionDenied(
+            f"Open the transcript first: each opening is recorded and shows its files for {hours:g} hours."
+        )
+    produced = await ProducedFile.objects.filter(conversation_id=conversation_id, file_id=file_id).afirst()
+    if produced is None:
+        raise Http404("No such file in this conversation")
+    return await produced_file_response(produced, cache_control="private, no-store")
 
 
 @login_required

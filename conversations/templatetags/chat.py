@@ -2,10 +2,11 @@ import functools
 import json
 
 from django import template
-from django.urls import get_script_prefix, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.html import format_html
 
-from conversations import citations
+from conversations import citations, code_execution
+from conversations.serving import INLINE_IMAGES
 
 register = template.Library()
 
@@ -92,3 +93,30 @@ def web_link(url, title=""):
     if href is None:
         return format_html('<span class="unsafe-url">{}</span>', text)
     return format_html('<a href="{}" target="_blank" rel="{}">{}</a>', href, citations.REL, text)
+
+
+# --- code execution (conversations/code_execution.py) -----------------------------------------
+
+
+@register.filter
+def streaming_input(value) -> bool:
+    """A server tool call's input still arriving (the JSON so far, a string), not yet parsed."""
+    return isinstance(value, str)
+
+
+@register.inclusion_tag("conversations/_code_result.html", takes_context=True)
+def code_result(context, block):
+    """A code execution result: its output, errors or file operation, and the files the code made,
+    linked for the owner or, in a review transcript, through the audited review view."""
+    content = block.payload.get("content")
+    content = content if isinstance(content, dict) else {}
+    view = "review_produced_file" if context.get("review_conversation") else "produced_file"
+    files = []
+    for row in [] if block.streaming else code_execution.produced_files(block.payload):
+        try:
+            url = reverse(view, args=[row.conversation_id, row.file_id])
+        except NoReverseMatch:  # not an id the Files API gives: shown, never linked
+            url = None
+        image = row.mime_type in INLINE_IMAGES
+        files.append({"name": row.filename, "url": url, "size": row.size_bytes, "image": image})
+    return {"block": block, "content": content, "kind": content.get("type", ""), "files": files}
