@@ -35,7 +35,7 @@ from pydantic import (
 from teams.models import PromptVersion
 from teams.selectors import prompts_usable_by
 
-from . import catalog, selectors
+from . import catalog, code_execution, selectors
 from . import params as chat_params
 from .capabilities import capabilities
 from .forms import MAX_ID
@@ -130,6 +130,17 @@ def _block_markdown(block: dict) -> str:
         return f"Tool result:\n\n```\n{content}\n```"
     if kind in ("image", "document"):
         return f"*[{'Image' if kind == 'image' else 'PDF'}: {block.get('name', 'file')}]*"
+    if kind == "server_tool_use" and "code_execution" in str(block.get("name")):
+        value = block["input"] if isinstance(block.get("input"), dict) else {}
+        code = value.get("code") or value.get("file_text") or value.get("command") or ""
+        where = f" `{value['path']}`" if value.get("path") else ""
+        return f"Code execution{where}:\n\n```\n{code}\n```"
+    if kind in code_execution.RESULTS:
+        content = block["content"] if isinstance(block.get("content"), dict) else {}
+        if "error_code" in content:
+            return f"*[Code execution failed: {content['error_code']}]*"
+        output = "\n".join(str(content[name]) for name in ("stdout", "stderr") if content.get(name))
+        return f"Output:\n\n```\n{output}\n```" if output else "*[Code execution: no output]*"
     return f"*[{kind}]*"
 
 

@@ -336,7 +336,10 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
         for index, payload in open_blocks.items():
             _store_block(message_id, index, payload)
         model, user_id, team_id, conversation_id = Message.objects.values_list(
-            "model", "conversation__owner_id", "conversation__prompt_version__prompt__team_id", "conversation_id"
+            "model",
+            "conversation__owner_id",
+            "conversation__prompt_version__prompt__team_id",
+            "conversation_id",
         ).get(pk=message_id)
         price = selectors.price_for_model(model)
         cost = pricing.cost(outcome.usage, price) if price else None

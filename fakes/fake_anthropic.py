@@ -735,7 +735,10 @@ class FakeAnthropic:
         if isinstance(script, GroundedReply):
             if server_tools.uses_container(script):  # the request's container, else a new one
                 script.container = body.get("container") or _new_id("container_")
-                message["container"] = {"id": script.container, "expires_at": server_tools.CONTAINER_EXPIRES_AT}
+                message["container"] = {
+                    "id": script.container,
+                    "expires_at": server_tools.CONTAINER_EXPIRES_AT,
+                }
                 for output in server_tools.outputs(script):
                     self.files.add_produced(output.file_id, output.filename, output.mime_type, output.data)
             return await self._grounded(request, script, message, request_id, bool(body.get("stream")))

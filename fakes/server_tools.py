@@ -183,13 +183,19 @@ def _call(part: Search | Fetch | Code | EditFile) -> dict[str, Any]:
     elif isinstance(part, Code):
         name, value = "bash_code_execution", {"command": part.command}
     else:
-        name, value = "text_editor_code_execution", {"command": "create", "path": part.path, "file_text": part.file_text}
+        name, value = (
+            "text_editor_code_execution",
+            {"command": "create", "path": part.path, "file_text": part.file_text},
+        )
     return {"type": "server_tool_use", "id": part.id, "name": name, "input": value, "caller": DIRECT}
 
 
 def _code_result(part: Code | EditFile) -> dict[str, Any]:
     if isinstance(part, EditFile):
-        content: dict[str, Any] = {"type": "text_editor_code_execution_create_result", "is_file_update": False}
+        content: dict[str, Any] = {
+            "type": "text_editor_code_execution_create_result",
+            "is_file_update": False,
+        }
         return {"type": "text_editor_code_execution_tool_result", "tool_use_id": part.id, "content": content}
     for output in part.files:
         output.file_id = output.file_id or "file_" + uuid.uuid4().hex[:24]

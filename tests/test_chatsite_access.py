@@ -28,6 +28,7 @@ def staff_pages(conversation) -> list[tuple[str, str, dict]]:
         ("get", reverse("review_open", args=[conversation.pk]), {}),
         ("post", reverse("review_transcript", args=[conversation.pk]), {"reason": "curious"}),
         ("get", reverse("review_attachment", args=[conversation.pk, 1]), {}),
+        ("get", reverse("review_produced_file", args=[conversation.pk, "file_1"]), {}),
     ]
 
 

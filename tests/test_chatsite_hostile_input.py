@@ -175,6 +175,8 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "review_open": {"GET": ()},
     "review_transcript": {"POST": ("reason",)},
     "review_attachment": {"GET": ()},
+    "review_produced_file": {"GET": ()},
+    "produced_file": {"GET": ()},
     "my_reviews": {"GET": ()},
     "login": {"GET": ("next",), "POST": ("username", "password", "next")},
     "logout": {"POST": ("next",)},

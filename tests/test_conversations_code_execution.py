@@ -44,7 +44,10 @@ def analysis() -> GroundedReply:
                 "python /tmp/stats.py && python plot.py",
                 "2.0\n<script>alert(1)</script>\n",
                 stderr="UserWarning: no display",
-                files=[Output("chart.png", CHART, "image/png"), Output("report.html", b"<h1>x</h1>", "text/html")],
+                files=[
+                    Output("chart.png", CHART, "image/png"),
+                    Output("report.html", b"<h1>x</h1>", "text/html"),
+                ],
             ),
             "The mean is 2.",
         ]
@@ -115,7 +118,9 @@ async def test_blocks_are_replayed_verbatim_and_the_container_is_reused(fake_api
     body = fake_api.message_requests[-1].body
     assert body["container"] == grounded.container
     replayed = body["messages"][1]
-    assert json.dumps(replayed, sort_keys=True) == json.dumps({"role": "assistant", "content": sent}, sort_keys=True)
+    assert json.dumps(replayed, sort_keys=True) == json.dumps(
+        {"role": "assistant", "content": sent}, sort_keys=True
+    )
     assert replayed["content"][4]["content"]["content"][0]["file_id"] == grounded.parts[2].files[0].file_id
 
 
@@ -271,7 +276,9 @@ async def test_deleting_the_conversation_deletes_its_files_from_the_api(fake_api
     ids = [output.file_id for output in grounded.parts[2].files]
 
     await sync_to_async(Conversation.objects.filter(pk=conversation.pk).delete)()  # as a purge does
-    assert sorted(await sync_to_async(list)(RemoteFileDeletion.objects.values_list("file_id", flat=True))) == sorted(ids)
+    assert sorted(
+        await sync_to_async(list)(RemoteFileDeletion.objects.values_list("file_id", flat=True))
+    ) == sorted(ids)
     assert await attachment_files.remote_deletions_run() == 2
     assert sorted(fake_api.files.deleted) == sorted(ids)
 
@@ -305,13 +312,57 @@ def test_a_failed_command_shows_its_exit_code():
     payload = {
         "type": "bash_code_execution_tool_result",
         "tool_use_id": "srvtoolu_1",
-        "content": {"type": "bash_code_execution_result", "stdout": "", "stderr": "boom", "return_code": 2, "content": []},
+        "content": {
+            "type": "bash_code_execution_result",
+            "stdout": "",
+            "stderr": "boom",
+            "return_code": 2,
+            "content": [],
+        },
     }
     html = rendering.block_html(ContentBlock(index=3, type=payload["type"], payload=payload))
     assert "Exited with code 2" in html and "tool-error" in html and "boom" in html
 
 
 def test_a_call_still_streaming_shows_its_json_so_far():
-    payload = {"type": "server_tool_use", "id": "s", "name": "bash_code_execution", "input": '{"command": "ls'}
+    payload = {
+        "type": "server_tool_use",
+        "id": "s",
+        "name": "bash_code_execution",
+        "input": '{"command": "ls',
+    }
     html = rendering.block_html(ContentBlock(index=1, type="server_tool_use", payload=payload))
-    assert "Running code…" in html and '<pre class="streaming-text">{&quot;command&quot;: &quot;ls</pre>' in html
+    assert (
+        "Running code…" in html
+        and '<pre class="streaming-text" tabindex="0">{&quot;command&quot;: &quot;ls</pre>' in html
+    )
+
+
+@pytest.mark.django_db
+def test_staff_review_shows_the_code_and_links_its_files_through_the_audited_view(
+    client, alice, staff, fake_api
+):
+    conversation, reply = services.conversation_start(user=alice, text="Run it", model="claude-sonnet-4-6")
+    call = {
+        "type": "server_tool_use",
+        "id": "s1",
+        "name": "bash_code_execution",
+        "input": {"command": "make"},
+    }
+    output = {"type": "bash_code_execution_output", "file_id": "file_made"}
+    made = {
+        "type": "bash_code_execution_result",
+        "stdout": "ok",
+        "stderr": "",
+        "return_code": 0,
+        "content": [output],
+    }
+    result = {"type": "bash_code_execution_tool_result", "tool_use_id": "s1", "content": made}
+    for index, payload in enumerate([call, result]):
+        ContentBlock.objects.create(message=reply, index=index, type=payload["type"], payload=payload)
+    ProducedFile.objects.create(conversation=conversation, file_id="file_made", filename="made.txt")
+    client.force_login(staff)
+    page = open_transcript(client, conversation).content.decode()
+    assert "Ran code" in page and "<code>make</code>" in page
+    assert f'href="{reverse("review_produced_file", args=[conversation.pk, "file_made"])}"' in page
+    assert reverse("produced_file", args=[conversation.pk, "file_made"]) not in page

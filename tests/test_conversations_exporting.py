@@ -209,3 +209,27 @@ def test_imported_times_are_kept_for_versions(chat, alice) -> None:
     exported["messages"][0]["chosen_at"] = datetime(2020, 1, 1, tzinfo=UTC).isoformat()
     copy = exporting.conversation_import(user=alice, data=exporting.parse(json.dumps(exported).encode()))
     assert copy.messages.order_by("id").first().chosen_at == datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def test_markdown_shows_code_execution_its_output_and_its_errors(fake_api, alice) -> None:
+    conversation, reply = services.conversation_start(user=alice, text="Run it", model=MODEL)
+    call = {
+        "type": "server_tool_use",
+        "id": "s1",
+        "name": "bash_code_execution",
+        "input": {"command": "ls /"},
+    }
+    output = {
+        "type": "bash_code_execution_result",
+        "stdout": "bin\netc",
+        "stderr": "",
+        "return_code": 0,
+        "content": [],
+    }
+    result = {"type": "bash_code_execution_tool_result", "tool_use_id": "s1", "content": output}
+    error = {"type": "bash_code_execution_tool_result_error", "error_code": "unavailable"}
+    failed = {"type": "bash_code_execution_tool_result", "tool_use_id": "s2", "content": error}
+    finish(reply, call, result, failed)
+    text = exporting.as_markdown(exporting.conversation_data(conversation))
+    assert "Code execution:\n\n```\nls /\n```\n\nOutput:\n\n```\nbin\netc\n```" in text
+    assert "*[Code execution failed: unavailable]*" in text

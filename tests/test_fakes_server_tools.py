@@ -6,17 +6,21 @@ from __future__ import annotations
 import anthropic
 import pytest
 from anthropic.types import (
+    BashCodeExecutionResultBlock,
+    BashCodeExecutionToolResultBlock,
+    BashCodeExecutionToolResultErrorObject,
     CitationPageLocation,
     CitationsWebSearchResultLocation,
     ServerToolUseBlock,
     TextBlock,
+    TextEditorCodeExecutionToolResultBlock,
     WebFetchToolResultBlock,
     WebSearchToolResultBlock,
 )
 from anthropic.types.parsed_message import ParsedTextBlock
 from anthropic.types.web_search_tool_result_error_object import WebSearchToolResultErrorObject
 
-from fakes import Cited, FakeAnthropic, Fetch, GroundedReply, Search
+from fakes import Cited, Code, EditFile, FakeAnthropic, Fetch, GroundedReply, Output, Search
 from fakes.server_tools import page_citation, search_result, web_citation
 
 MODEL = "claude-sonnet-4-6"
@@ -144,3 +148,83 @@ async def test_errors_and_document_citations(fake: FakeAnthropic) -> None:
     assert isinstance(citation, CitationPageLocation)
     assert (citation.start_page_number, citation.end_page_number, citation.document_index) == (2, 3, 0)
     assert message.usage.server_tool_use.web_search_requests == 1
+
+
+# --- code execution ------------------------------------------------------------------------------
+
+
+def code_reply() -> GroundedReply:
+    return GroundedReply(
+        [
+            EditFile("/tmp/a.py", "print(42)\n"),
+            Code(
+                "python /tmp/a.py",
+                "42\n",
+                stderr="warn",
+                files=[Output("out.csv", b"a,b\n1,2\n", "text/csv")],
+            ),
+            Code("sleep 999", error_code="execution_time_exceeded"),
+            "Done.",
+        ]
+    )
+
+
+@pytest.mark.asyncio
+async def test_code_execution_parses_into_the_sdk_types_and_its_files_download(fake: FakeAnthropic) -> None:
+    reply = code_reply()
+    fake.enqueue(reply)
+    client = client_for(fake)
+    tools = [{"type": "code_execution_20260521", "name": "code_execution"}]
+
+    async with client.messages.stream(
+        model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "run"}], tools=tools
+    ) as stream:
+        events = [event async for event in stream]
+        message = await stream.get_final_message()
+
+    kinds = [type(block) for block in message.content]
+    assert kinds == [
+        ServerToolUseBlock,
+        TextEditorCodeExecutionToolResultBlock,
+        ServerToolUseBlock,
+        BashCodeExecutionToolResultBlock,
+        ServerToolUseBlock,
+        BashCodeExecutionToolResultBlock,
+        ParsedTextBlock,
+    ]
+    edit, created = message.content[0], message.content[1]
+    assert edit.name == "text_editor_code_execution"
+    assert edit.input == {"command": "create", "path": "/tmp/a.py", "file_text": "print(42)\n"}
+    assert created.tool_use_id == edit.id and created.content.is_file_update is False
+    run, result = message.content[2], message.content[3]
+    assert run.name == "bash_code_execution" and run.input == {"command": "python /tmp/a.py"}
+    assert isinstance(result.content, BashCodeExecutionResultBlock)
+    assert (result.content.stdout, result.content.stderr, result.content.return_code) == ("42\n", "warn", 0)
+    error = message.content[5].content
+    assert isinstance(error, BashCodeExecutionToolResultErrorObject)
+    assert error.error_code == "execution_time_exceeded"
+
+    delta = next(e for e in events if e.type == "message_delta").delta
+    assert delta.container.id == reply.container and reply.container.startswith("container_")
+
+    file_id = result.content.content[0].file_id
+    metadata = await client.files.retrieve_metadata(file_id)
+    assert (metadata.filename, metadata.mime_type, metadata.downloadable) == ("out.csv", "text/csv", True)
+    assert await (await client.files.download(file_id)).read() == b"a,b\n1,2\n"
+
+
+@pytest.mark.asyncio
+async def test_a_request_with_a_container_keeps_it_and_the_whole_message_names_it(
+    fake: FakeAnthropic,
+) -> None:
+    client = client_for(fake)
+    args = {"model": MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "q"}]}
+    fake.enqueue(code_reply())
+    async with client.messages.stream(**args, container="container_kept") as stream:
+        streamed = await stream.get_final_message()
+    fake.enqueue(code_reply())
+    whole = await client.messages.create(**args)
+
+    assert streamed.container.id == "container_kept"
+    assert whole.container.id.startswith("container_") and whole.container.id != "container_kept"
+    assert [b.type for b in whole.content] == [b.type for b in streamed.content]

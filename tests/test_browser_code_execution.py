@@ -1,0 +1,134 @@
+# Fixtures imported from tests.live are pytest fixtures: test arguments shadow them by design.
+# ruff: noqa: F811
+"""Browser tests (Chromium via Playwright) for code execution: turned on in the settings popover,
+a reply shows the code, its output and errors, a chart it made inline and a file to download
+through the ownership-checked view; it fits a phone and passes axe in both schemes. Screenshots at
+1280 and 390 px, light and dark."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from fakes import Code, EditFile, FakeAnthropic, GroundedReply, Output, Reply
+from tests.helpers import image_bytes, login
+from tests.live import ROOT, LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.test_browser_versions import AXE
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 30_000
+SCREENSHOTS = ROOT / "test-results"
+CHART = image_bytes(320, 200)
+CSV = b"month,sales\n" + b"".join(f"2026-{m:02},{m * 100}\n".encode() for m in range(1, 13))
+LONG_LINE = "x" * 300  # a long unbroken output line scrolls inside its box, not the page
+
+
+def new_page(browser: Browser, app: LiveApp, user: str, **options) -> Page:
+    page = browser.new_context(**options).new_page()
+    page.set_default_timeout(15_000)
+    login(page, app, user)
+    return page
+
+
+def analysis() -> GroundedReply:
+    return GroundedReply(
+        [
+            "I'll analyse the sales.",
+            EditFile("/tmp/plot.py", "import pandas as pd\ndf = pd.read_csv('sales.csv')\ndf.plot()\n"),
+            Code(
+                "python /tmp/plot.py && head -3 sales.csv",
+                f"month,sales\n2026-01,100\n{LONG_LINE}\n",
+                stderr="UserWarning: <no display> found",
+                files=[Output("sales-chart.png", CHART, "image/png"), Output("sales.csv", CSV, "text/csv")],
+            ),
+            "Sales rise every month; the chart and the table are attached.",
+        ]
+    )
+
+
+def chat_with_code(page: Page, fake: FakeAnthropic) -> None:
+    fake.enqueue(Reply("Hello! Ask me anything."))
+    open_new_chat(page)
+    page.get_by_label("Message").fill("Hi")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("[data-role=assistant]")).to_have_attribute(
+        "data-status", "complete", timeout=TIMEOUT
+    )
+    page.locator(".conversation-settings summary").click()
+    page.get_by_label("Code execution").check()
+    page.get_by_role("button", name="Save settings").click()
+    page.wait_for_load_state("load")
+    page.locator(".conversation-settings summary").click()
+
+
+def test_a_reply_shows_its_code_output_and_files(browser, live_app: LiveApp, fake_api: FakeAnthropic) -> None:
+    fake_api.reset()
+    page = new_page(browser, live_app, "alice")
+    chat_with_code(page, fake_api)
+    fake_api.enqueue(analysis())
+    page.get_by_label("Message").fill("Plot monthly sales")
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.locator("[data-role=assistant]")).to_have_count(2)
+    reply = page.locator("[data-role=assistant]").last
+    expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
+    assert fake_api.message_requests[-1].body["tools"][-1] == {
+        "type": "code_execution_20260521",
+        "name": "code_execution",
+    }
+    expect(reply.locator(".block-code summary").first).to_have_text("Wrote /tmp/plot.py")
+    expect(reply.locator(".block-code").nth(1)).to_contain_text("python /tmp/plot.py && head -3 sales.csv")
+    expect(reply.locator(".code-stdout")).to_contain_text("2026-01,100")
+    expect(reply.locator(".code-stderr")).to_have_text("UserWarning: <no display> found")
+    chart = reply.get_by_role("img", name="sales-chart.png")
+    expect(chart).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=chart.element_handle())
+
+    with page.expect_download() as download:
+        reply.get_by_role("link", name="sales.csv").click()
+    assert download.value.suggested_filename == "sales.csv"
+    assert open(download.value.path(), "rb").read() == CSV
+
+    href = reply.get_by_role("link", name="sales.csv").get_attribute("href")
+    other = new_page(browser, live_app, "bob")
+    assert other.request.get(live_app.url + href).status == 404
+    other.context.close()
+
+    page.reload()  # the stored reply reads the same
+    expect(
+        page.locator("[data-role=assistant]").last.get_by_role("img", name="sales-chart.png")
+    ).to_be_visible()
+    shoot(browser, live_app, page.url)
+
+
+def shoot(browser: Browser, app: LiveApp, url: str) -> None:
+    """Each width and scheme: nothing scrolls the page sideways, axe finds nothing serious."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for width, height in ((1280, 900), (390, 844)):
+        for scheme in ("light", "dark"):
+            page = new_page(
+                browser,
+                app,
+                "alice",
+                viewport={"width": width, "height": height},
+                color_scheme=scheme,
+                bypass_csp=True,
+            )
+            page.goto(url)
+            reply = page.locator("[data-role=assistant]").last
+            reply.locator(".block-code-result").last.scroll_into_view_if_needed()
+            assert page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth") <= 0, width
+            box = reply.locator(".code-stdout").bounding_box()
+            assert box and box["x"] + box["width"] <= width, (width, box)
+            page.screenshot(path=SCREENSHOTS / f"code-execution-{width}-{scheme}.png")
+            page.add_script_tag(path=str(AXE))
+            violations = page.evaluate(
+                """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+                    .filter(v => v.impact === "serious" || v.impact === "critical")
+                    .map(v => [v.id, v.nodes.slice(0, 3).map(n => n.target.join(" "))])"""
+            )
+            assert violations == [], (width, scheme)
+            page.context.close()
