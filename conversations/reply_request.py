@@ -45,17 +45,15 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_fil
 
 
 def stored_turns(messages: list[Message], *, by_file_id: bool = False) -> list[Turn]:
-    """Messages as the API sees them. Image and document blocks are stored as references to an
-    Attachment; here they become the API's blocks: by file_id when asked and it has one, else
-    base64 read from storage."""
-    ids = [
-        b.payload["attachment_id"] for m in messages for b in m.blocks.all() if "attachment_id" in b.payload
-    ]
+    """Messages (with their `block_list`: selectors.earlier_messages) as the API sees them. Image
+    and document blocks are stored as references to an Attachment; here they become the API's
+    blocks: by file_id when asked and it has one, else base64 read from storage."""
+    ids = [b.payload["attachment_id"] for m in messages for b in m.block_list if "attachment_id" in b.payload]
     stored = Attachment.objects.in_bulk(ids) if ids else {}
     return [
         turn
         for m in messages
-        for turn in turns_of(m.role, [_api_block(b.payload, stored, by_file_id) for b in m.blocks.all()])
+        for turn in turns_of(m.role, [_api_block(b.payload, stored, by_file_id) for b in m.block_list])
     ]
 
 
@@ -85,7 +83,7 @@ def document_ids(messages: list[Message]) -> list[int]:
     return [
         b.payload["attachment_id"]
         for m in messages
-        for b in m.blocks.all()
+        for b in m.block_list
         if b.type == "document" and "attachment_id" in b.payload
     ]
 

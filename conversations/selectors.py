@@ -40,13 +40,16 @@ def _messages_and_tree(conversation_id: int) -> tuple[dict[int, Message], Tree]:
 
 
 def _with_blocks(messages: list[Message]) -> list[Message]:
-    prefetch_related_objects(messages, Prefetch("blocks", queryset=ContentBlock.objects.order_by("index")))
+    """Each message's blocks, in order, as its `block_list`: one query. A list rather than the
+    `blocks` manager's cache, which would build a queryset per message (20 ms for 1,000)."""
+    blocks = Prefetch("blocks", queryset=ContentBlock.objects.order_by("index"), to_attr="block_list")
+    prefetch_related_objects(messages, blocks)
     return messages
 
 
 def chosen_messages(conversation_id: int) -> list[Message]:
-    """The page's messages: the chosen branch, first to last, each with its `versions`, and the
-    last one marked `is_leaf`. Two queries, however many messages and branches."""
+    """The page's messages: the chosen branch, first to last, each with its `versions` and its
+    `block_list`, and the last one marked `is_leaf`. Two queries, however many messages and branches."""
     messages, tree = _messages_and_tree(conversation_id)
     branch = [messages[i] for i in tree.path()]
     for message in branch:
@@ -75,8 +78,8 @@ def message_for_user(user, message_id: int) -> Message | None:
 
 
 def earlier_messages(reply: Message) -> list[Message]:
-    """What `reply` follows on its branch, first to last, with their blocks: the history its
-    request sends. Other branches (older versions, and what follows them) are never sent."""
+    """What `reply` follows on its branch, first to last, each with its `block_list`: the history
+    its request sends. Other branches (older versions, and what follows them) are never sent."""
     messages, tree = _messages_and_tree(reply.conversation_id)
     return _with_blocks([messages[i] for i in tree.ancestors(reply.pk)])
 

@@ -3,7 +3,8 @@ import json
 
 from django import template
 from django.urls import NoReverseMatch, get_script_prefix, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 from conversations import citations, code_execution
 from conversations.serving import INLINE_IMAGES
@@ -120,3 +121,28 @@ def code_result(context, block):
         image = row.mime_type in INLINE_IMAGES
         files.append({"name": row.filename, "url": url, "size": row.size_bytes, "image": image})
     return {"block": block, "content": content, "kind": content.get("type", ""), "files": files}
+
+
+# --- a message's blocks --------------------------------------------------------------------------
+
+
+@register.simple_tag(takes_context=True)
+def blocks_html(context, message, blocks) -> str:
+    """A message's blocks as conversations/_block.html renders them. A plain text block (most of a
+    long conversation) is written here from its stored HTML: the same markup, without a template
+    include per block (a 1,000-message page spent a third of its time in them)."""
+    template = None
+    html = []
+    for block in blocks:
+        plain = block.type == "text" and block.tail is None and not block.payload.get("citations")
+        if plain and message.role == "assistant" and block.rendered:
+            classes = f"block block-text markdown{text_flow(block.payload)}"
+            html.append(f'<div class="{classes}" data-index="{block.index}">{block.rendered}</div>\n\n')
+        elif plain and message.role != "assistant" and not block.rendered:
+            text = f'<div class="streaming-text">{escape(block.payload.get("text", ""))}</div>'
+            html.append(f'<div class="block block-text" data-index="{block.index}">{text}</div>\n\n')
+        else:
+            template = template or context.template.engine.get_template("conversations/_block.html")
+            with context.push(block=block):
+                html.append(template.render(context))
+    return mark_safe("".join(html))
