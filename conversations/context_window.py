@@ -39,7 +39,8 @@ async def _message_tokens(model: str, message: Message) -> int:
         turns = await sync_to_async(reply_request.stored_turns)([message])
         is_reply = message.role == Message.Role.ASSISTANT
         lead = [Turn("user", [{"type": "text", "text": "."}])] if is_reply else []
-        counted = {"model": model, "messages": build_messages(lead + turns)}
+        # Counted without tools: a tool's calls and results count as the text they become.
+        counted = {"model": model, "messages": build_messages(lead + turns, offered=set())}
         message.token_count = await llm.count_tokens(counted)
         await Message.objects.filter(pk=message.pk).aupdate(token_count=message.token_count)
     return message.token_count

@@ -29,6 +29,9 @@ user message's last text block>")``.
 
 ``fake.files`` is the Files API (``/v1/files``): see fakes/files.py.
 
+A request with ``tool_use`` or ``tool_result`` blocks but no ``tools`` is refused with a 400, before
+any script is used, as the real API refuses it.
+
 What the real SDK (anthropic 2.12.0 / httpx2) raises, as asserted by
 tests/test_fakes.py:
 
@@ -711,6 +714,9 @@ class FakeAnthropic:
             return _error_response(HttpError(400, message="request body must be a JSON object"))
         if (missing := self.files.missing_file_error(body)) is not None:
             return missing
+        if _tool_blocks(body) and not body.get("tools"):  # as the real API refuses it
+            message = "Requests which include `tool_use` or `tool_result` blocks must define tools."
+            return _error_response(HttpError(400, message=message))
         script = self._next_script(body)
         if isinstance(script, HttpError):
             return _error_response(script)
@@ -901,6 +907,16 @@ class FakeAnthropic:
     async def _handle_not_found(self, request: web.Request) -> web.Response:
         await self._record(request)
         return _error_response(HttpError(404, message=f"Not found: {request.method} {request.path}"))
+
+
+def _tool_blocks(body: dict[str, Any]) -> bool:
+    messages = body.get("messages")
+    return any(
+        isinstance(block, dict) and block.get("type") in ("tool_use", "tool_result")
+        for message in (messages if isinstance(messages, list) else [])
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for block in message["content"]
+    )
 
 
 def _error_response(error: HttpError) -> web.Response:

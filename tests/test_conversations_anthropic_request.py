@@ -15,8 +15,9 @@ def cached(block: dict, control: dict = EPHEMERAL) -> dict:
     return {**block, "cache_control": control}
 
 
-def request_for(turns, prompt=None) -> dict:
-    return build_request(turns=turns, model="m", max_tokens=100, user_id="u1", prompt=prompt)
+def request_for(turns, prompt=None, tools=None) -> dict:
+    options = {"tools": tools} if tools else None
+    return build_request(turns=turns, model="m", max_tokens=100, user_id="u1", prompt=prompt, options=options)
 
 
 def test_no_prompt_exact_json():
@@ -105,6 +106,9 @@ def test_more_than_four_breakpoints_are_refused():
         request_for(turns, PinnedPrompt("p"))
 
 
+CALC = {"name": "calc", "description": "Arithmetic", "input_schema": {"type": "object"}}
+
+
 def test_thinking_and_tool_blocks_replay_verbatim():
     thinking = {"type": "thinking", "thinking": "Let me see", "signature": "EqQBCkYIAxgCIkD+/=="}
     redacted = {"type": "redacted_thinking", "data": "opaque=="}
@@ -117,7 +121,7 @@ def test_thinking_and_tool_blocks_replay_verbatim():
         Turn("assistant", [text("4")]),
         Turn("user", [text("Thanks")]),
     ]
-    assert request_for(turns)["messages"] == [
+    assert request_for(turns, tools=[CALC])["messages"] == [
         {"role": "user", "content": [text("What is 2+2?")]},
         {"role": "assistant", "content": [thinking, redacted, tool_use]},
         {"role": "user", "content": [tool_result]},
@@ -154,3 +158,86 @@ def test_stopped_reply_keeps_its_text_but_drops_unsigned_thinking_and_empty_text
 def test_first_message_is_always_user():
     turns = [Turn("assistant", [text("orphan")]), Turn("user", [text("hello")])]
     assert request_for(turns)["messages"] == [{"role": "user", "content": [cached(text("hello"))]}]
+
+
+# --- tools the request no longer defines: their blocks become text --------------------------------
+
+
+def test_a_tool_turned_off_leaves_its_calls_and_results_as_text():
+    tool_use = {"type": "tool_use", "id": "toolu_1", "name": "calc", "input": {"expression": "2+2"}}
+    tool_result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "4"}
+    turns = [
+        Turn("user", [text("What is 2+2?")]),
+        Turn("assistant", [text("Let me add."), tool_use]),
+        Turn("user", [tool_result]),
+        Turn("assistant", [text("4")]),
+        Turn("user", [text("Thanks")]),
+    ]
+    request = request_for(turns)
+    assert "tools" not in request
+    assert request["messages"] == [
+        {"role": "user", "content": [text("What is 2+2?")]},
+        {"role": "assistant", "content": [text("Let me add."), text('[calc call: {"expression": "2+2"}]')]},
+        {"role": "user", "content": [text("[calc result: 4]")]},
+        {"role": "assistant", "content": [text("4")]},
+        {"role": "user", "content": [cached(text("Thanks"))]},
+    ]
+
+
+def test_web_and_code_blocks_become_text_when_their_tools_are_off_and_stay_when_on():
+    search = {"type": "server_tool_use", "id": "srv_1", "name": "web_search", "input": {"query": "rain"}}
+    hit = {
+        "type": "web_search_result",
+        "url": "https://a.example/",
+        "title": "Rain",
+        "encrypted_content": "E",
+    }
+    results = {"type": "web_search_tool_result", "tool_use_id": "srv_1", "content": [hit]}
+    cite = {
+        "type": "web_search_result_location",
+        "url": hit["url"],
+        "title": "Rain",
+        "encrypted_index": "I",
+        "cited_text": "wet",
+    }
+    cited = {"type": "text", "text": "It rains.", "citations": [cite]}
+    run = {
+        "type": "server_tool_use",
+        "id": "srv_2",
+        "name": "bash_code_execution",
+        "input": {"command": "ls"},
+    }
+    output = {
+        "type": "bash_code_execution_result",
+        "stdout": "a.txt",
+        "stderr": "",
+        "return_code": 0,
+        "content": [],
+    }
+    ran = {"type": "bash_code_execution_tool_result", "tool_use_id": "srv_2", "content": output}
+    turns = [
+        Turn("user", [text("Weather?")]),
+        Turn("assistant", [search, results, cited, run, ran]),
+        Turn("user", [text("More")]),
+    ]
+    web = [{"type": "web_search_20260318", "name": "web_search"}]
+    code = [{"type": "code_execution_20260521", "name": "code_execution"}]
+
+    assert request_for(turns, tools=web + code)["messages"][1]["content"] == [
+        search,
+        results,
+        cited,
+        run,
+        ran,
+    ]
+    assert request_for(turns, tools=code)["messages"][1]["content"] == [
+        text('[web_search call: {"query": "rain"}]'),
+        text("[web_search result: Rain https://a.example/]"),
+        text("It rains."),
+        run,
+        ran,
+    ]
+    assert request_for(turns)["messages"][1]["content"][3:] == [
+        text('[bash_code_execution call: {"command": "ls"}]'),
+        text("[code_execution result: a.txt]"),
+    ]

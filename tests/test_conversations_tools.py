@@ -1,8 +1,11 @@
 """The built-in tools: arithmetic only, errors as results, the user's own conversations only."""
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from conversations import services, tools
+from fakes import Reply
+from tests.helpers import run_to_end, send, start_chat
 
 
 @pytest.mark.parametrize(
@@ -67,3 +70,27 @@ def test_schemas_are_valid_tool_definitions():
     assert names == {"calculator", "current_datetime", "search_conversations"}
     calc = next(s for s in tools.schemas() if s["name"] == "calculator")
     assert calc["input_schema"]["required"] == ["expression"] and calc["input_schema"]["type"] == "object"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_tools_turned_off_after_a_call_leave_the_call_as_text(fake_api, alice):
+    """The API refuses tool blocks in a request that defines no tools (the fake does too): the
+    calculator's call and result go on as text once the user turns tools off."""
+    calculator = {"id": "toolu_1", "name": "calculator", "input": {"expression": "6*7"}}
+    fake_api.enqueue(Reply("", tool_use=calculator, stop_reason="tool_use"), Reply("42."))
+    conversation, reply = await start_chat(alice, "6 times 7?", "claude-sonnet-4-6")
+    reply = await run_to_end(reply)
+    assert reply.status == "complete"
+    await sync_to_async(services.conversation_configure)(
+        conversation=conversation, model=conversation.model, params={"tools": False}
+    )
+    fake_api.enqueue(Reply("Sure."))
+
+    answered = await send(conversation, "Thanks")
+
+    assert answered.status == "complete", answered.error
+    body = fake_api.message_requests[-1].body
+    assert "tools" not in body
+    call = '[calculator call: {"expression": "6*7"}]'
+    assert {"type": "text", "text": call} in body["messages"][1]["content"]
+    assert body["messages"][2]["content"][0] == {"type": "text", "text": "[calculator result: 42]"}
