@@ -42,16 +42,22 @@ class ReplyFiles:
     def __init__(self, model: str) -> None:
         self.by_file_id = uses_files_api(model)
         self.reuploaded = False
+        self.to_upload: list[Attachment] = []
 
-    async def prepare(self, reply: Message) -> None:
-        """Upload the attachments the reply's history refers to that have no file_id yet."""
-        if not self.by_file_id:
-            return
+    def pending(self, reply: Message) -> bool:
+        """Whether attachments the reply's history refers to have no file_id yet (one query; called
+        in the thread hop that loads the reply)."""
+        self.to_upload = _not_uploaded(reply) if self.by_file_id else []
+        return bool(self.to_upload)
+
+    async def upload_pending(self) -> None:
+        """Upload them, storing each file_id."""
         try:
-            for attachment in await sync_to_async(_not_uploaded)(reply):
+            for attachment in self.to_upload:
                 await upload(attachment)
         except llm.FILE_ERRORS as exc:
             self._fall_back(exc)
+        self.to_upload = []
 
     async def open_stream(self, request: dict, rebuild: Callable[[], Awaitable[dict]]):
         """llm.open_stream; when the API no longer has one of the request's files, upload the

@@ -105,13 +105,13 @@ class ReplyRun:
     async def run(self) -> None:
         self.task = asyncio.current_task()
         request_id.set(f"reply-{self.message_id}")  # this task's own context: tags its log lines
-        reply = await sync_to_async(self._load)()
+        reply, request = await sync_to_async(self._load)()
         self.conversation_id = self.frames.conversation_id = reply.conversation_id
         unregister = realtime.register(self.message_id, self)
         checkpoints = asyncio.create_task(_checkpoints(self))
         metrics.ACTIVE_STREAMS.inc()
         try:
-            await self._call_until_done(reply)
+            await self._call_until_done(reply, request)
         except asyncio.CancelledError:
             if self.stop_requested:
                 self.outcome.status = Message.Status.STOPPED
@@ -139,19 +139,24 @@ class ReplyRun:
         self.outcome.status, self.outcome.error = status, error
         metrics.ERRORS.labels(kind or status).inc()
 
-    def _load(self) -> Message:
-        """The reply row, and the blocks it already has (a Continue resumes after them)."""
+    def _load(self) -> tuple[Message, dict | None]:
+        """The reply row, the blocks it already has (a Continue resumes after them) and its first
+        request, in one thread hop; no request yet when attachments must go to the Files API first."""
         rows = Message.objects.select_related("conversation__prompt_version", "parent")
         reply = rows.get(pk=self.message_id)
         self.first_turn = reply.parent is not None and reply.parent.parent_id is None
         self.blocks.load(list(ContentBlock.objects.filter(message_id=self.message_id).order_by("index")))
-        return reply
-
-    async def _call_until_done(self, reply: Message) -> None:
-        """Call the API; while it asks for tools (or pauses), answer and call again, up to the cap."""
         self.files = attachment_files.ReplyFiles(reply.model)
-        await self.files.prepare(reply)
-        request = await sync_to_async(self._request_for)(reply)
+        try:
+            return reply, (None if self.files.pending(reply) else self._request_for(reply))
+        except Exception:  # built again inside the run, where the failure becomes the reply's error
+            return reply, None
+
+    async def _call_until_done(self, reply: Message, request: dict | None) -> None:
+        """Call the API; while it asks for tools (or pauses), answer and call again, up to the cap."""
+        if request is None:
+            await self.files.upload_pending()
+            request = await sync_to_async(self._request_for)(reply)
         self.outcome.trimmed = await context_window.messages_to_leave_out(reply, request)
         for iteration in range(settings.CHAT_MAX_TOOL_ITERATIONS):
             self.offset = len(self.blocks.blocks)
