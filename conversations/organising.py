@@ -15,7 +15,7 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Attachment, ContentBlock, Conversation, Message, Share
+from .models import Attachment, ContentBlock, Conversation, Message, ProducedFile, Share
 
 UNDO_SECONDS = 10
 # An Undo pressed in the toast's last moment still arrives after the toast is gone.
@@ -80,7 +80,8 @@ def deleted_conversations_purge() -> int:
 def conversations_scrub(conversation_ids: list[int], *, before_files_deleted=None) -> set[int]:
     """In one short transaction: remove what people wrote and read in these conversations (titles,
     parameters, messages' content blocks, their own messages, stop sequences and error texts, files
-    only they used, the snapshots shared with teams), and keep the conversation rows (owner, prompt
+    only they used, files code execution made (from the Files API too), the code execution
+    container, the snapshots shared with teams), and keep the conversation rows (owner, prompt
     version) and each reply's row (date, model, tokens, cost) so usage totals and budgets still add
     up. Hidden everywhere after.
     `before_files_deleted(attachments)` sees the attachment rows about to go (remote copies).
@@ -92,8 +93,9 @@ def conversations_scrub(conversation_ids: list[int], *, before_files_deleted=Non
         messages = Message.objects.filter(conversation_id__in=conversation_ids)
         messages.update(parent=None, stop_sequence="", error="")
         messages.filter(role=Message.Role.USER).delete()
+        ProducedFile.objects.filter(conversation_id__in=conversation_ids).delete()  # queues remote copies
         Conversation.objects.filter(pk__in=conversation_ids).update(
-            title="", params={}, scrubbed_at=timezone.now(), pinned_at=None
+            title="", params={}, scrubbed_at=timezone.now(), pinned_at=None, container_id=None
         )
         # As for a purged conversation: its shares stay in the audit trail, revoked, snapshot dropped.
         Share.objects.filter(conversation_id__in=conversation_ids).update(

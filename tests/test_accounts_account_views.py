@@ -9,7 +9,14 @@ from django.urls import reverse
 
 from accounts import account_views
 from accounts.models import Identity
-from conversations.models import Attachment, ContentBlock, Conversation, Message
+from conversations.models import (
+    Attachment,
+    ContentBlock,
+    Conversation,
+    Message,
+    ProducedFile,
+    RemoteFileDeletion,
+)
 from conversations.selectors import reply_totals
 from memory.models import MemoryFile, MemorySetting
 from teams import services as team_services
@@ -53,6 +60,8 @@ def test_deleting_removes_the_data_and_keeps_anonymised_usage(
 ):
     member, chats = member_chats
     MemoryFile.objects.create(owner=member, path="/memories/me.md", content="Likes tea.")
+    made = ProducedFile.objects.create(conversation=chats[0], file_id="file_made", filename="chart.png")
+    Conversation.objects.filter(pk=chats[0].pk).update(container_id="container_1")
     MemorySetting.objects.create(user=member, enabled=True)
     everyone = Message.objects.filter(role="assistant")
     totals, teams = reply_totals(everyone), by_team(everyone)
@@ -72,6 +81,9 @@ def test_deleting_removes_the_data_and_keeps_anonymised_usage(
     assert not Membership.objects.filter(user=member).exists()
     assert not MemoryFile.objects.filter(owner=member).exists()
     assert not MemorySetting.objects.filter(user=member).exists()
+    assert not ProducedFile.objects.filter(pk=made.pk).exists()  # and its copy in the Files API:
+    assert RemoteFileDeletion.objects.filter(file_id="file_made").exists()
+    assert not Conversation.objects.filter(owner=member, container_id__isnull=False).exists()
     assert (reply_totals(everyone), by_team(everyone)) == (totals, teams)  # the team's totals stay right
     assert f"deleted-{member.pk}" in {row["label"] for row in by_user(everyone)}
     assert not client.get(reverse("new_chat")).wsgi_request.user.is_authenticated
