@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 
 MAX_BREAKPOINTS = 4  # the API's limit per request
 # Blocks the API made and answers itself (web.py, code_execution.py): replayed verbatim, like thinking.
-SERVER_TOOL_RESULTS = (
-    "web_search_tool_result",
-    "web_fetch_tool_result",
+CODE_RESULTS = (
     "code_execution_tool_result",
     "bash_code_execution_tool_result",
     "text_editor_code_execution_tool_result",
 )
+SERVER_TOOL_RESULTS = ("web_search_tool_result", "web_fetch_tool_result", *CODE_RESULTS)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ downloads it through the ownership-checked view (staff through an audited transc
 deleted from the Files API with its row (the conversation purged, its owner deleted).
 
 Billing: the API bills container time, which the usage object does not report; reply costs do
-not include it (README, "Costs").
+not include it (README, "Code execution").
 """
 
 import logging
@@ -33,6 +33,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from . import catalog, llm
+from .anthropic_request import CODE_RESULTS
 from .capabilities import Capabilities
 from .models import Conversation, ProducedFile, RemoteFileDeletion
 from .params import ChatParams
@@ -40,11 +41,7 @@ from .params import ChatParams
 log = logging.getLogger(__name__)
 
 TOOL = "code_execution_20260521"
-RESULTS = (
-    "code_execution_tool_result",
-    "bash_code_execution_tool_result",
-    "text_editor_code_execution_tool_result",
-)
+RESULTS = CODE_RESULTS
 # A container this close to expiring is not reused: a new one is safer than a 400 mid-reply.
 EXPIRY_MARGIN = timedelta(minutes=1)
 
