@@ -131,4 +131,11 @@ def shoot(browser: Browser, app: LiveApp, url: str) -> None:
                     .map(v => [v.id, v.nodes.slice(0, 3).map(n => n.target.join(" "))])"""
             )
             assert violations == [], (width, scheme)
+            page.locator(".conversation-settings summary").click()
+            box = page.get_by_label("Code execution").bounding_box()
+            assert box and 0 <= box["x"] and box["x"] + box["width"] <= width, (width, box)
+            page.screenshot(path=SCREENSHOTS / f"settings-code-{width}-{scheme}.png")
+            page.set_viewport_size({"width": width, "height": 600})  # a short window: Save still reachable
+            page.get_by_role("button", name="Save settings").scroll_into_view_if_needed()
+            expect(page.get_by_role("button", name="Save settings")).to_be_in_viewport()
             page.context.close()
