@@ -2,6 +2,7 @@
 switch that offers the tool in your chats. Every file is looked up with its owner: another
 person's file is a 404."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -53,6 +54,7 @@ def memory_file(request: HttpRequest, file_id: int) -> HttpResponse:
         return _page(request, error=str(exc), editing=file_id, text=text)
     if found is None:
         raise Http404("No such memory file")
+    messages.success(request, f"Saved {found.path}.")
     return redirect(f"{reverse('memory')}#file-{file_id}")
 
 
@@ -61,6 +63,7 @@ def memory_file(request: HttpRequest, file_id: int) -> HttpResponse:
 def memory_file_delete(request: HttpRequest, file_id: int) -> HttpResponse:
     if not store.file_delete(request.user.pk, file_id):
         raise Http404("No such memory file")
+    messages.success(request, "File deleted.")
     return redirect("memory")
 
 
@@ -68,4 +71,5 @@ def memory_file_delete(request: HttpRequest, file_id: int) -> HttpResponse:
 @require_POST
 def memory_clear(request: HttpRequest) -> HttpResponse:
     store.clear(request.user.pk)
+    messages.success(request, "Memory cleared.")
     return redirect("memory")

@@ -65,6 +65,7 @@ def test_memory_page_turn_on_read_edit_and_clear(browser, live_app: LiveApp, fak
     expect(box).to_have_value("Prefers green tea to coffee.\nNo meetings before 10:00 on Mondays.\n")
     box.fill("Prefers green tea.\nNo meetings before 10:00 on Mondays or Fridays.")
     page.get_by_role("button", name=f"Save {NOTE}").click()
+    expect(page.get_by_role("status").filter(has_text=f"Saved {NOTE}.")).to_be_visible()
     page.reload()
     expect(page.get_by_label(f"Contents of {NOTE}")).to_have_value(
         "Prefers green tea.\nNo meetings before 10:00 on Mondays or Fridays."
@@ -73,6 +74,7 @@ def test_memory_page_turn_on_read_edit_and_clear(browser, live_app: LiveApp, fak
 
     page.get_by_text("Clear all memory…").click()
     page.get_by_role("button", name="Yes, clear my memory").click()
+    expect(page.get_by_role("status").filter(has_text="Memory cleared.")).to_be_visible()
     expect(page.get_by_text("Memory is empty.")).to_be_visible()
     expect(page.get_by_label(f"Contents of {NOTE}")).to_have_count(0)
     page.context.close()

@@ -46,6 +46,7 @@ def test_edit_delete_and_clear(client, alice, bob, notes):
     response = client.post(reverse("memory_file", args=[prefs.pk]), {"content": "Coffee now.\r\nAnd cake."})
     assert response.status_code == 302 and response["Location"] == f"/memory/#file-{prefs.pk}"
     assert MemoryFile.objects.get(pk=prefs.pk).content == "Coffee now.\nAnd cake."
+    assert "Saved /memories/prefs.md." in client.get(reverse("memory")).content.decode()
 
     too_long = client.post(
         reverse("memory_file", args=[prefs.pk]), {"content": "x" * (store.MAX_FILE_CHARS + 1)}
@@ -60,7 +61,8 @@ def test_edit_delete_and_clear(client, alice, bob, notes):
     client.post(reverse("memory_clear"))
     assert not MemoryFile.objects.filter(owner=alice).exists()
     assert MemoryFile.objects.filter(owner=bob).count() == 1
-    assert "Memory is empty." in client.get(reverse("memory")).content.decode()
+    page = client.get(reverse("memory")).content.decode()
+    assert "Memory is empty." in page and "File deleted." in page and "Memory cleared." in page
 
 
 @pytest.mark.django_db
