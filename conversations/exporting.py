@@ -35,7 +35,7 @@ from pydantic import (
 from teams.models import PromptVersion
 from teams.selectors import prompts_usable_by
 
-from . import catalog, code_execution, selectors
+from . import catalog, citations, code_execution, selectors
 from . import params as chat_params
 from .capabilities import capabilities
 from .forms import MAX_ID
@@ -117,10 +117,13 @@ def chosen_branch(data: dict) -> list[dict]:
     return [messages[i] for i in Tree(rows).path()]
 
 
-def _block_markdown(block: dict) -> str:
+def _block_markdown(block: dict, sources: citations.Sources) -> str:
     kind = block.get("type")
     if kind == "text":
-        return block["text"]
+        marks = "".join(
+            f" [{sources.source(c).number}]" for c in block.get("citations") or [] if isinstance(c, dict)
+        )
+        return block["text"] + marks
     if kind == "thinking":
         return f"<details><summary>Thinking</summary>\n\n{block['thinking']}\n\n</details>"
     if kind == "tool_use":
@@ -130,29 +133,85 @@ def _block_markdown(block: dict) -> str:
         return f"Tool result:\n\n```\n{content}\n```"
     if kind in ("image", "document"):
         return f"*[{'Image' if kind == 'image' else 'PDF'}: {block.get('name', 'file')}]*"
-    if kind == "server_tool_use" and "code_execution" in str(block.get("name")):
+    if kind in code_execution.RESULTS or (
+        kind == "server_tool_use" and "code_execution" in str(block.get("name"))
+    ):
+        return _code_markdown(block)
+    if kind in ("server_tool_use", "web_search_tool_result", "web_fetch_tool_result"):
+        return _web_markdown(block)
+    return f"*[{kind}]*"
+
+
+def _code_markdown(block: dict) -> str:
+    if block["type"] == "server_tool_use":
         value = block["input"] if isinstance(block.get("input"), dict) else {}
         code = value.get("code") or value.get("file_text") or value.get("command") or ""
         where = f" `{value['path']}`" if value.get("path") else ""
         return f"Code execution{where}:\n\n```\n{code}\n```"
-    if kind in code_execution.RESULTS:
-        content = block["content"] if isinstance(block.get("content"), dict) else {}
-        if "error_code" in content:
-            return f"*[Code execution failed: {content['error_code']}]*"
-        output = "\n".join(str(content[name]) for name in ("stdout", "stderr") if content.get(name))
-        return f"Output:\n\n```\n{output}\n```" if output else "*[Code execution: no output]*"
-    return f"*[{kind}]*"
+    content = block["content"] if isinstance(block.get("content"), dict) else {}
+    if "error_code" in content:
+        return f"*[Code execution failed: {content['error_code']}]*"
+    output = "\n".join(str(content[name]) for name in ("stdout", "stderr") if content.get(name))
+    return f"Output:\n\n```\n{output}\n```" if output else "*[Code execution: no output]*"
+
+
+def _web_markdown(block: dict) -> str:
+    """What a web search or fetch did, as the page shows it; titles and URLs as escaped text."""
+    value = block.get("input") if isinstance(block.get("input"), dict) else {}
+    content = block.get("content")
+    if block["type"] == "server_tool_use":
+        if block.get("name") == "web_search":
+            return f"*Searched: {_md_text(value.get('query'))}*"
+        return f"*Read: {_md_url(value.get('url'))}*"
+    if isinstance(content, dict) and "error_code" in content:
+        what = "search" if block["type"] == "web_search_tool_result" else "fetch"
+        return f"*[Web {what} failed: {_md_text(content['error_code'])}]*"
+    if block["type"] == "web_fetch_tool_result":
+        return ""  # the call above already says what was read
+    results = [r for r in content if isinstance(r, dict)] if isinstance(content, list) else []
+    return "\n".join(
+        f"- {_md_text(r.get('title') or r.get('url'))} — {_md_url(r.get('url'))}" for r in results
+    )
+
+
+def _md_text(value) -> str:
+    """A value from the web, as Markdown that shows it literally (no links, markup or HTML)."""
+    text = " ".join(str(value or "").split())
+    return "".join(f"\\{c}" if c in "\\`*_[]()<>#!|~" else c for c in text)
+
+
+def _md_url(url) -> str:
+    """An http(s) URL as an autolink; anything else as literal text."""
+    safe = citations.safe_url(url)
+    if safe and not any(c in safe for c in "<> "):
+        return f"<{safe}>"
+    return _md_text(url)
+
+
+def _footnotes_markdown(sources: citations.Sources) -> list[str]:
+    lines = []
+    for source in sources.by_key.values():
+        where = citations.pages(source.citation)
+        label = f"{source.label}, {where}" if where else source.label
+        url = source.citation.get("url")
+        lines.append(f"[{source.number}] {_md_text(label)}" + (f" — {_md_url(url)}" if url else ""))
+    return lines
 
 
 def as_markdown(data: dict) -> str:
-    """The branch on screen as Markdown: a heading per message, its blocks as they read."""
+    """The branch on screen as Markdown: a heading per message, its blocks as they read, and the
+    sources it cites, numbered as on the page."""
     lines = [f"# {data['title']}", "", f"Model: {data['model']} · exported {data['exported_at'][:16]} UTC"]
     if prompt := data.get("system_prompt"):
         lines.append(f"System prompt: {prompt['name']} v{prompt['version']}")
     for message in chosen_branch(data):
         who = "You" if message["role"] == "user" else f"Assistant ({message['model'] or data['model']})"
         lines += ["", f"## {who}", ""]
-        lines.append("\n\n".join(_block_markdown(block) for block in message["blocks"]))
+        sources = citations.Sources()
+        parts = [_block_markdown(block, sources) for block in message["blocks"]]
+        lines.append("\n\n".join(part for part in parts if part))
+        if footnotes := _footnotes_markdown(sources):
+            lines += ["", "Sources:", "", *footnotes]
         if message["status"] not in ("complete", "streaming"):
             lines += ["", f"*({message['status']}{': ' + message['error'] if message['error'] else ''})*"]
     return "\n".join(lines) + "\n"

@@ -10,6 +10,8 @@ and the views answer 404: the same for someone else's conversation, a team one i
 revoked share and one that never existed.
 """
 
+from types import SimpleNamespace
+
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -90,14 +92,18 @@ def shares_of(conversation: Conversation) -> list[Share]:
 
 def snapshot_messages(share: Share) -> list[dict]:
     """The snapshot's branch on screen as the read-only page shows it: each message's role, model
-    and blocks, the replies' text rendered (sanitized) markdown."""
+    and blocks, shaped for conversations/_block.html (the replies' text rendered, sanitized)."""
     messages = []
     for message in exporting.chosen_branch(share.snapshot):
         blocks = []
-        for block in message["blocks"]:
+        for index, block in enumerate(message["blocks"]):
             html = ""
             if block["type"] == "text" and message["role"] == "assistant":
                 html = render_markdown_blocks(block["text"])
-            blocks.append({"type": block["type"], "payload": block, "html": html})
+            blocks.append(
+                SimpleNamespace(
+                    type=block["type"], payload=block, index=index, rendered=html, tail=None, streaming=False
+                )
+            )
         messages.append({**message, "blocks": blocks})
     return messages

@@ -185,3 +185,50 @@ def test_a_team_owner_turns_web_access_off(browser, live_app: LiveApp, fake_api:
             shot.locator(".conversation-settings summary").click()
             shot.screenshot(path=SCREENSHOTS / f"settings-web-{width}-{scheme}.png")
             shot.context.close()
+
+
+TEAM_SEED = """
+from django.contrib.auth import get_user_model
+from teams.services import member_add, team_create
+team = team_create(user=get_user_model().objects.get(username="alice"), name="Weather desk")
+member_add(team=team, identifier="bob", role="member")
+"""
+
+
+def test_a_team_reads_the_cited_answer_in_a_share(
+    browser, live_app: LiveApp, fake_api: FakeAnthropic
+) -> None:
+    """The snapshot shows the search, the footnotes and the cited text as alice saw them."""
+    fake_api.reset()
+    live_app.manage("shell", "-c", TEAM_SEED)
+    page = new_page(browser, live_app, "alice")
+    first_chat_with_web(page, fake_api)
+    fake_api.enqueue(grounded())
+    page.get_by_label("Message").fill("Weather in Paris on Monday?")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("[data-role=assistant]").last).to_have_attribute(
+        "data-status", "complete", timeout=TIMEOUT
+    )
+    page.get_by_label("Conversation actions").click()
+    page.get_by_label("Share with").select_option(label="Weather desk")
+    page.get_by_role("button", name="Share", exact=True).click()
+    page.get_by_label("Conversation actions").click()
+    shared = live_app.url + page.get_by_role("link", name="Shared with Weather desk").get_attribute("href")
+
+    for width, height in ((1280, 900), (390, 844)):
+        for scheme in ("light", "dark"):
+            bob = new_page(
+                browser, live_app, "bob", viewport={"width": width, "height": height}, color_scheme=scheme
+            )
+            bob.goto(shared)
+            reply = bob.locator("[data-role=assistant]").last
+            expect(reply.locator(".block-web").first).to_have_text("Searching: paris weather monday")
+            expect(reply.locator("ol.citations li")).to_have_count(3)
+            assert reply.locator("a[href^='javascript']").count() == 0
+            quote = reply.locator(".cite-quote").nth(1)
+            reply.locator(".cite-link", has_text="[2]").hover()
+            expect(quote).to_contain_text("“A storm warning was issued.”")
+            assert bob.evaluate("document.scrollingElement.scrollWidth - window.innerWidth") <= 0
+            reply.scroll_into_view_if_needed()
+            bob.screenshot(path=SCREENSHOTS / f"shared-citations-{width}-{scheme}.png")
+            bob.context.close()

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from conversations import exporting, organising, services
 from conversations.models import ContentBlock, Conversation, Message
+from fakes import server_tools as fake_tools
 from tests.helpers import image_bytes
 from usage.selectors import replies_between
 
@@ -233,3 +234,34 @@ def test_markdown_shows_code_execution_its_output_and_its_errors(fake_api, alice
     text = exporting.as_markdown(exporting.conversation_data(conversation))
     assert "Code execution:\n\n```\nls /\n```\n\nOutput:\n\n```\nbin\netc\n```" in text
     assert "*[Code execution failed: unavailable]*" in text
+
+
+def test_markdown_shows_searches_and_numbered_sources_as_literal_text(fake_api, alice) -> None:
+    conversation, reply = services.conversation_start(user=alice, text="News?", model=MODEL)
+    good = fake_tools.search_result("https://news.example/storm_watch", "Storm [watch](javascript:x)")
+    evil = fake_tools.search_result("javascript:alert(1)", "<b>Evil</b>")
+    finish(
+        reply,
+        {"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {"query": "storm *today*"}},
+        {"type": "web_search_tool_result", "tool_use_id": "s1", "content": [good, evil]},
+        {"type": "text", "text": "Rain on Monday.", "citations": [fake_tools.web_citation(good, "Rain")]},
+        {"type": "text", "text": "Wind too.", "citations": [fake_tools.web_citation(evil, "Wind")]},
+        {"type": "server_tool_use", "id": "s2", "name": "web_fetch", "input": {"url": "https://a.example/"}},
+        {
+            "type": "web_fetch_tool_result",
+            "tool_use_id": "s2",
+            "content": {"type": "web_fetch_tool_error", "error_code": "url_not_accessible"},
+        },
+    )
+    text = exporting.as_markdown(exporting.conversation_data(conversation))
+    assert "*Searched: storm \\*today\\**" in text
+    assert "- Storm \\[watch\\]\\(javascript:x\\) — <https://news.example/storm_watch>" in text
+    assert "- \\<b\\>Evil\\</b\\> — javascript:alert\\(1\\)" in text
+    assert "Rain on Monday. [1]\n\nWind too. [2]" in text
+    assert "*Read: <https://a.example/>*\n\n*[Web fetch failed: url\\_not\\_accessible]*" in text
+    sources = text.split("Sources:\n\n")[1]
+    assert sources.startswith(
+        "[1] Storm \\[watch\\]\\(javascript:x\\) — <https://news.example/storm_watch>\n"
+        "[2] \\<b\\>Evil\\</b\\> — javascript:alert\\(1\\)\n"
+    )
+    assert "[server_tool_use]" not in text and "[web_search_tool_result]" not in text

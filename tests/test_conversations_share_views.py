@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from conversations import organising, services, sharing
-from conversations.models import ContentBlock, Conversation, Message, Share
+from conversations.models import ContentBlock, Conversation, Message, ProducedFile, Share
+from fakes import server_tools as fake_tools
 from review.models import TranscriptView
 from teams import services as team_services
 from tests.helpers import as_user
@@ -195,3 +196,52 @@ def test_a_member_who_leaves_the_team_loses_the_share(client, people, team, shar
     assert (
         call(client, people, "member", "post", reverse("share_continue", args=[share.pk])).status_code == 404
     )
+
+
+def test_the_snapshot_shows_searches_citations_and_code_as_the_owner_saw_them(client, people, team) -> None:
+    """Server tool blocks read as on the owner's page: what was searched, the results as safe
+    links, numbered citations with footnotes, and the code with its output; the files the code
+    made are named, never linked (files are not shared)."""
+    conversation, reply = services.conversation_start(user=people["owner"], text="News?", model=MODEL)
+    good = fake_tools.search_result("https://news.example/storm", "Storm <b>warning</b>")
+    evil = fake_tools.search_result("javascript:alert(1)", "Evil page")
+    made = {"type": "bash_code_execution_output", "file_id": "file_made"}
+    blocks = [
+        {"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {"query": "storm <today>"}},
+        {"type": "web_search_tool_result", "tool_use_id": "s1", "content": [good, evil]},
+        {
+            "type": "text",
+            "text": "Rain on Monday.",
+            "citations": [fake_tools.web_citation(good, "Rain Monday")],
+        },
+        {"type": "server_tool_use", "id": "s2", "name": "bash_code_execution", "input": {"command": "make"}},
+        {
+            "type": "bash_code_execution_tool_result",
+            "tool_use_id": "s2",
+            "content": {
+                "type": "bash_code_execution_result",
+                "stdout": "built",
+                "stderr": "",
+                "return_code": 0,
+                "content": [made],
+            },
+        },
+    ]
+    for index, payload in enumerate(blocks):
+        ContentBlock.objects.create(message=reply, index=index, type=payload["type"], payload=payload)
+    Message.objects.filter(pk=reply.pk).update(status="complete")
+    ProducedFile.objects.create(conversation=conversation, file_id="file_made", filename="made.txt")
+    share = sharing.share_create(conversation=conversation, team=team)
+
+    html = call(
+        client, people, "member", "get", reverse("shared_conversation", args=[share.pk])
+    ).content.decode()
+    assert "Searching: <q>storm &lt;today&gt;</q>" in html
+    assert "2 results" in html and "[web_search_tool_result]" not in html and "[server_tool_use]" not in html
+    link = 'href="https://news.example/storm" target="_blank" rel="noopener noreferrer nofollow"'
+    assert html.count(link) == 3  # the result, the marker and the footnote
+    assert 'href="javascript' not in html and "Storm &lt;b&gt;warning&lt;/b&gt;" in html
+    assert '<ol class="citations" aria-label="Sources">' in html and "“Rain Monday”" in html
+    assert "<code>make</code>" in html and "built" in html
+    assert '<span class="chip">made.txt</span>' in html
+    assert reverse("produced_file", args=[conversation.pk, "file_made"]) not in html

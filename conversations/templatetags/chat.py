@@ -108,14 +108,15 @@ def streaming_input(value) -> bool:
 @register.inclusion_tag("conversations/_code_result.html", takes_context=True)
 def code_result(context, block):
     """A code execution result: its output, errors or file operation, and the files the code made,
-    linked for the owner or, in a review transcript, through the audited review view."""
+    linked for the owner or, in a review transcript, through the audited review view; a shared
+    snapshot names them without links."""
     content = block.payload.get("content")
     content = content if isinstance(content, dict) else {}
     view = "review_produced_file" if context.get("review_conversation") else "produced_file"
     files = []
     for row in [] if block.streaming else code_execution.produced_files(block.payload):
         try:
-            url = reverse(view, args=[row.conversation_id, row.file_id])
+            url = None if context.get("shared") else reverse(view, args=[row.conversation_id, row.file_id])
         except NoReverseMatch:  # not an id the Files API gives: shown, never linked
             url = None
         image = row.mime_type in INLINE_IMAGES
