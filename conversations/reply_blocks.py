@@ -3,10 +3,18 @@ that show them, and their HTML (while open, and once stored at their stop)."""
 
 import json
 
+import jiter
 from asgiref.sync import sync_to_async
 
 from . import citations, code_execution, realtime, rendering, services
 from .models import ContentBlock
+
+# What a code execution call shows while its input streams, by tool name.
+CODE_FIELDS = {
+    "code_execution": ("code",),
+    "bash_code_execution": ("command",),
+    "text_editor_code_execution": ("file_text", "new_str"),
+}
 
 
 class ReplyBlocks:
@@ -17,6 +25,7 @@ class ReplyBlocks:
         self.html: dict[int, str] = {}  # index -> the block as the page shows it, once stored
         self.sources = citations.Sources()  # the reply's cited sources, numbered as they appear
         self.tool_json: dict[int, str] = {}  # index -> a tool call's input JSON so far
+        self.code: dict[int, str] = {}  # index -> a code execution call's code so far, decoded
         self.live: dict[int, rendering.LiveMarkdown] = {}  # index -> an open text block's markdown
         self.open_index: int | None = None
         self.dirty = False  # the open block changed since the last checkpoint
@@ -51,6 +60,8 @@ class ReplyBlocks:
         if block["type"] in ("tool_use", "server_tool_use"):
             block["input"] = {}
             self.tool_json[index] = ""
+        if block["type"] == "server_tool_use" and block.get("name") in CODE_FIELDS:
+            self.code[index] = ""
         if not block.get("citations"):  # a cited text block starts with []; citations_delta fills it
             block.pop("citations", None)
         if block["type"] == "text":
@@ -76,13 +87,14 @@ class ReplyBlocks:
             block["signature"] = delta.signature
         elif kind == "input_json_delta":
             self.tool_json[index] += delta.partial_json
-            self.frames.text(delta.partial_json)
+            self.frames.text(self._code_delta(index) if index in self.code else delta.partial_json)
         self.dirty = True
 
     async def close(self, index: int) -> None:
         """Store the finished block (off the event loop), then swap its final HTML in."""
         self.frames.flush()
         block = self.blocks[index]
+        self.code.pop(index, None)
         if index in self.tool_json:
             try:
                 block["input"] = json.loads(self.tool_json.pop(index) or "{}")
@@ -99,15 +111,34 @@ class ReplyBlocks:
         )
         self.frames.block_done(index, self.html[index])
 
+    def _code_delta(self, index: int) -> str:
+        """The code (or command, or file text) a code execution call's JSON adds: people watch the
+        code being written, not its JSON. Re-parsed whole each time; a call's input is small."""
+        try:
+            value = jiter.from_json(self.tool_json[index].encode(), partial_mode="trailing-strings")
+        except ValueError:
+            return ""
+        value = value if isinstance(value, dict) else {}
+        fields = CODE_FIELDS[self.blocks[index]["name"]]
+        code = next((value[f] for f in fields if isinstance(value.get(f), str)), "")
+        shown = self.code[index]
+        if not code.startswith(shown):
+            return ""
+        self.code[index] = code
+        return code[len(shown) :]
+
     def _text_of(self, index: int) -> str:
         block = self.blocks[index]
+        if index in self.code:
+            return self.code[index]
         return block.get("text") or block.get("thinking") or self.tool_json.get(index, "")
 
     def _open_html(self, index: int) -> str:
-        """A block still streaming, as the page shows it (a tool call's input is JSON so far)."""
+        """A block still streaming, as the page shows it: a tool call's input is its JSON so far,
+        a code execution call's is its code so far."""
         payload = self.blocks[index]
         if index in self.tool_json:
-            payload = {**payload, "input": self.tool_json[index]}
+            payload = {**payload, "input": self.code.get(index, self.tool_json[index])}
         block = ContentBlock(index=index, type=payload["type"], payload=payload)
         block.streaming = True
         if live := self.live.get(index):

@@ -11,12 +11,21 @@ from asgiref.sync import sync_to_async
 from django.urls import reverse
 from django.utils import timezone
 
-from conversations import attachment_files, code_execution, params, rendering, services, tools, web
+from conversations import (
+    attachment_files,
+    code_execution,
+    generation,
+    params,
+    rendering,
+    services,
+    tools,
+    web,
+)
 from conversations.capabilities import capabilities
 from conversations.models import ContentBlock, Conversation, ProducedFile, RemoteFileDeletion
 from fakes import Code, EditFile, GroundedReply, Output, Reply
 from fakes import server_tools as fake_tools
-from tests.helpers import image_bytes, payloads, run_to_end, send, start_chat
+from tests.helpers import connect, frames_until_end, image_bytes, payloads, run_to_end, send, start_chat
 from tests.test_review_views import open_transcript
 
 TOOL = {"type": "code_execution_20260521", "name": "code_execution"}
@@ -324,18 +333,30 @@ def test_a_failed_command_shows_its_exit_code():
     assert "Exited with code 2" in html and "tool-error" in html and "boom" in html
 
 
-def test_a_call_still_streaming_shows_its_json_so_far():
-    payload = {
-        "type": "server_tool_use",
-        "id": "s",
-        "name": "bash_code_execution",
-        "input": '{"command": "ls',
-    }
+@pytest.mark.django_db(transaction=True)
+async def test_while_a_call_streams_the_tab_gets_its_code_not_its_json(fake_api, alice):
+    code = "python -c \"print('é\\\\n')\" && echo <done>"
+    fake_api.enqueue(GroundedReply([Code(code, "é\n"), EditFile("/tmp/a.py", "x = 1\n")]))
+    conversation, reply = await chat_with_code(alice)
+    ws = await connect(alice, conversation.pk)
+    generation.start(reply.pk)
+    frames = await frames_until_end(ws, reply.pk)
+    await ws.disconnect()
+
+    def text_of(index: int) -> str:
+        start = next(i for i, f in enumerate(frames) if f[0] == "b" and f[3] == index)
+        end = next(i for i, f in enumerate(frames) if f[0] == "c" and f[3] == index)
+        assert "Running code…" in frames[start][5] or "Editing a file…" in frames[start][5]
+        return "".join(f[3] for f in frames[start:end] if f[0] == "d")
+
+    assert text_of(0) == code
+    assert text_of(2) == "x = 1\n"
+
+
+def test_a_call_still_streaming_shows_its_code_so_far():
+    payload = {"type": "server_tool_use", "id": "s", "name": "bash_code_execution", "input": "ls <"}
     html = rendering.block_html(ContentBlock(index=1, type="server_tool_use", payload=payload))
-    assert (
-        "Running code…" in html
-        and '<pre class="streaming-text" tabindex="0">{&quot;command&quot;: &quot;ls</pre>' in html
-    )
+    assert "Running code…" in html and '<pre class="streaming-text" tabindex="0">ls &lt;</pre>' in html
 
 
 @pytest.mark.django_db
