@@ -1,9 +1,13 @@
 """conversations/templatetags/chat.py."""
 
+from decimal import Decimal
+
 import pytest
+from django.template import Context, Template
 from django.urls import NoReverseMatch, reverse
 
-from conversations.templatetags.chat import message_url
+from conversations.models import Message
+from conversations.templatetags.chat import message_url, usage_badge
 
 NAMES = ["edit_form", "continue_reply", "retry_reply", "regenerate_reply", "choose_version"]
 
@@ -83,3 +87,40 @@ def test_blocks_html_is_what_one_include_per_block_gives(role):
     context = {"message": message, "blocks": blocks, "sources": None}
     assert fast.render(context) == slow.render(context)
     assert "&lt;b&gt;not html&lt;/b&gt;" in fast.render(context) or role == "assistant"
+
+
+# The badge as template markup (before it became a tag): the tag must write the same.
+USAGE_MARKUP = (
+    '{% localize off %}{% if message.output_tokens %}<span class="usage muted" title="input '
+    "{{ message.input_tokens }} · cache read {{ message.cache_read_input_tokens }} · cache write "
+    "{{ message.cache_creation_input_tokens }} · output {{ message.output_tokens }} tokens"
+    "{% if message.cache_savings is not None %} · caching saved ${{ message.cache_savings|floatformat:6 }}"
+    '{% endif %}">{{ message.model }} · {{ message.input_tokens|add:message.cache_read_input_tokens'
+    "|add:message.cache_creation_input_tokens }} in · {{ message.output_tokens }} out"
+    "{% if message.cost is not None %} · ${{ message.cost|floatformat:4 }}{% endif %}</span>{% endif %}"
+    "{% endlocalize %}"
+)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "cost", "savings"),
+    [
+        ((1200, 0, 0, 350), Decimal("0.01234567"), None),
+        ((3, 150000, 2048, 1), Decimal("0.00005000"), Decimal("0.00000050")),  # halves round up
+        ((10, 0, 0, 5), None, Decimal("1.23456789")),
+        ((10, 0, 0, 12345678), Decimal("123456.78900000"), Decimal("0")),
+        ((10, 0, 0, 0), Decimal("0.1"), None),  # no output yet: no badge
+    ],
+)
+def test_usage_badge_is_what_the_markup_gave(tokens, cost, savings):
+    fields = dict(
+        zip(
+            ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens"],
+            tokens,
+            strict=True,
+        )
+    )
+    message = Message(model="claude-sonnet-4-6 <x>", cost=cost, cache_savings=savings, **fields)
+    expected = Template("{% load l10n %}" + USAGE_MARKUP).render(Context({"message": message}))
+    assert usage_badge(message) == expected
+    assert ("caching saved" in expected) == (savings is not None and tokens[3] > 0)

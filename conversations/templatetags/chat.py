@@ -1,5 +1,6 @@
 import functools
 import json
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.urls import NoReverseMatch, get_script_prefix, reverse
@@ -31,6 +32,30 @@ def message_url(name: str, pk: int) -> str:
     """`{% url name pk %}` for a URL whose one argument is an id, without a reverse() per use: a
     1,000-message page has a thousand of them (30 ms). Each name is reversed once."""
     return _id_pattern(name, get_script_prefix()).replace("/0/", f"/{int(pk)}/", 1)
+
+
+@register.simple_tag
+def usage_badge(message) -> str:
+    """A reply's model, tokens and cost, with the cache detail on hover; nothing before its usage
+    is known. A tag, not template markup: a 1,000-message page has 500 of them (20 ms as markup)."""
+    if not message.output_tokens:
+        return ""
+    sent = message.input_tokens + message.cache_read_input_tokens + message.cache_creation_input_tokens
+    detail = (
+        f"input {message.input_tokens} · cache read {message.cache_read_input_tokens} · cache write "
+        f"{message.cache_creation_input_tokens} · output {message.output_tokens} tokens"
+    )
+    if message.cache_savings is not None:
+        detail += f" · caching saved ${_places(message.cache_savings, 6)}"
+    shown = f"{message.model} · {sent} in · {message.output_tokens} out"
+    if message.cost is not None:
+        shown += f" · ${_places(message.cost, 4)}"
+    return format_html('<span class="usage muted" title="{}">{}</span>', detail, shown)
+
+
+def _places(amount, places: int) -> str:
+    """As `floatformat:places` shows it (half up)."""
+    return str(Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 @functools.cache
