@@ -139,12 +139,17 @@ def test_a_send_during_an_upload_waits_for_it_and_a_refused_file_blocks_it(
     out = io.BytesIO()
     Image.new("RGB", (64, 40), (30, 120, 200)).save(out, "PNG")
     picture.write_bytes(out.getvalue())
-    page.route("**/attachments/", lambda route: (time.sleep(1.5), route.continue_()))
+    held = []  # the upload's request, held until the send is seen waiting for it
+    page.route("**/attachments/", lambda route: held.append(route))
     page.get_by_label("Attach files").set_input_files(picture)
     composer = page.get_by_role("textbox", name="Message")
     composer.fill("What is this?")
     composer.press("Enter")  # while the upload is still running
     expect(page.locator("#send-button")).to_have_text("Sending after upload…")
+    while not held:
+        page.wait_for_timeout(20)
+    expect(page.locator("[data-role=user]")).to_have_count(0)
+    held[0].continue_()
     expect(page.locator("[data-role=assistant]")).to_contain_text("A blue picture.")
     content = fake_api.message_requests[-1].body["messages"][-1]["content"]
     assert [block["type"] for block in content] == ["image", "text"]
