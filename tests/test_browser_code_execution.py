@@ -134,6 +134,8 @@ def shoot(browser: Browser, app: LiveApp, url: str) -> None:
             page.locator(".conversation-settings summary").click()
             box = page.get_by_label("Code execution").bounding_box()
             assert box and 0 <= box["x"] and box["x"] + box["width"] <= width, (width, box)
+            stops = page.get_by_label("Stop sequences (one per line)").bounding_box()
+            assert stops and stops["height"] >= 40, (width, stops)  # two lines, not squeezed
             page.screenshot(path=SCREENSHOTS / f"settings-code-{width}-{scheme}.png")
             page.set_viewport_size({"width": width, "height": 600})  # a short window: Save still reachable
             page.get_by_role("button", name="Save settings").scroll_into_view_if_needed()
