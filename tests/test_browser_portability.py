@@ -222,18 +222,28 @@ def test_screenshots(browser, live_app, chat_id, scheme) -> None:
 
 
 def test_a_generated_title_reaches_the_open_tab(browser, titled_app, fake_api) -> None:
+    """Also when the sidebar's list, fetched as the chat started, arrives after the title: it
+    must not bring back the provisional title (the chat's first words)."""
     fake_api.enqueue(
-        Reply("Feed it weekly and keep it cool.", tokens_per_second=200), Reply("Sourdough care")
+        Reply("Feed it weekly and keep it cool.", tokens_per_second=200),
+        Reply("Sourdough care", first_delay=1.5),  # the title comes well after the list is read
     )
     with person(browser, titled_app, "alice") as page:
         page.goto(f"{titled_app.url}/new/")
         page.wait_for_load_state("load")
+        held = []  # the sidebar list as the server read it before the title, not yet delivered
+        page.route("**/sidebar/", lambda route: held.append((route, route.fetch())))
         composer = page.get_by_role("textbox", name="Message")
         composer.fill("How do I keep my sourdough starter alive while I am away for a month?")
         composer.press("Enter")
         expect(page.locator("[data-role=assistant]")).to_have_attribute("data-status", "complete")
         expect(page.get_by_role("heading", level=1)).to_have_text("Sourdough care")
-        expect(page.locator("#conversation-list").get_by_role("link", name="Sourdough care")).to_be_visible()
+        assert len(held) == 1 and "Sourdough care" not in held[0][1].text()
+        held[0][0].fulfill(response=held[0][1])
+        page.unroute("**/sidebar/")
+        sidebar = page.locator("#conversation-list")
+        expect(sidebar.locator("li.chat-item")).to_have_count(1)  # the server's list is in
+        expect(sidebar.get_by_role("link", name="Sourdough care")).to_be_visible()
         expect(page).to_have_title("Sourdough care")
     title_call = fake_api.message_requests[-1].body
     assert (title_call["model"], title_call["max_tokens"], "stream" in title_call) == (

@@ -244,6 +244,7 @@
     delete form.dataset.start;
     history.replaceState(null, "", url);
     document.title = title;
+    titles.set(String(id), { provisional: title, generated: null });
     messages.classList.remove("empty");
     messages.querySelectorAll(".placeholder").forEach(function (el) { el.remove(); });
     messages.dataset.wsUrl = "/ws/c/" + id + "/";
@@ -259,6 +260,7 @@
       link.href = url;
       link.textContent = title;
       link.setAttribute("aria-current", "page");
+      item.dataset.conversation = id;
       item.appendChild(link);
       list.prepend(item);
     }
@@ -266,7 +268,12 @@
   }
 
   // A generated title (["t", conversation_id, title]): the header, the tab, the sidebar's item.
+  // A header or sidebar list fetched before the title was saved can arrive after it: whatever
+  // still shows the new chat's provisional title (its first words) then gets the generated one.
+  const titles = new Map(); // conversation id -> {provisional, generated}
   function retitle(id, title) {
+    const known = titles.get(String(id));
+    if (known) known.generated = title;
     const heading = document.getElementById("conversation-title");
     if (heading) heading.textContent = title;
     document.title = title;
@@ -279,6 +286,16 @@
       if (options) options.setAttribute("aria-label", "Options for " + title);
     });
   }
+
+  document.addEventListener("htmx:afterSwap", function () {
+    titles.forEach(function (known, id) {
+      if (!known.generated) return;
+      const heading = document.getElementById("conversation-title");
+      const link = document.querySelector('#conversation-list li[data-conversation="' + id + '"] > a');
+      const stale = [heading, link].some(function (el) { return el && el.textContent.trim() === known.provisional; });
+      if (stale) retitle(id, known.generated);
+    });
+  });
 
   // --- the stream --------------------------------------------------------------------------
   let socket = null;
