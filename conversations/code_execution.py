@@ -115,10 +115,17 @@ def _store(conversation_id: int, file_id: str, name: str, mime_type: str, size: 
     )
 
 
-def produced_files(block: dict) -> list[ProducedFile]:
-    """The rows of the files a stored result lists, in its order (no query when it lists none)."""
+def produced_files(block: dict, conversation_id: int | None) -> list[ProducedFile]:
+    """The rows of the files a stored result lists, in its order (no query when it lists none):
+    those of `conversation_id` when it is given, so an id copied or forged into another
+    conversation names nothing."""
     ids = file_ids(block)
-    rows = {row.file_id: row for row in ProducedFile.objects.filter(file_id__in=ids)} if ids else {}
+    if not ids:
+        return []
+    found = ProducedFile.objects.filter(file_id__in=ids)
+    if conversation_id is not None:
+        found = found.filter(conversation_id=conversation_id)
+    rows = {row.file_id: row for row in found}
     return [rows[file_id] for file_id in ids if file_id in rows]
 
 

@@ -252,6 +252,12 @@ BLOCK_FIELDS: dict[str, dict[str, type | tuple]] = {
     "tool_result": {"tool_use_id": str, "content": (str, list)},
     "image": {"attachment_id": int, "name": str},
     "document": {"attachment_id": int, "name": str},
+    # Server tools' blocks, kept as the API sent them (replayed in later turns, or sent as text
+    # when the tool is off there). The files code made stay the original conversation's.
+    "server_tool_use": {"id": str, "name": str, "input": dict},
+    "web_search_tool_result": {"tool_use_id": str, "content": (list, dict)},
+    "web_fetch_tool_result": {"tool_use_id": str, "content": dict},
+    **{kind: {"tool_use_id": str, "content": dict} for kind in code_execution.RESULTS},
 }
 
 

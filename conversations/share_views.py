@@ -55,7 +55,6 @@ def shared_conversation(request: HttpRequest, share_id: int) -> HttpResponse:
         "share": share,
         "messages_list": sharing.snapshot_messages(share),
         "is_owner": share.shared_by_id == request.user.pk,
-        "shared": True,  # files the code made are named, not linked: files are not shared
     }
     return render(request, "conversations/shared.html", context)
 

@@ -232,3 +232,12 @@ def test_a_team_reads_the_cited_answer_in_a_share(
             reply.scroll_into_view_if_needed()
             bob.screenshot(path=SCREENSHOTS / f"shared-citations-{width}-{scheme}.png")
             bob.context.close()
+
+    bob = new_page(browser, live_app, "bob")  # and goes on with it in his own chats
+    bob.goto(shared)
+    bob.get_by_role("button", name="Continue in my chats").click()
+    bob.wait_for_url(re.compile(r"/c/\d+/$"))
+    reply = bob.locator("[data-role=assistant]").last
+    expect(reply.locator(".block-web").first).to_have_text("Searching: paris weather monday")
+    expect(reply.locator("ol.citations li")).to_have_count(3)
+    bob.context.close()

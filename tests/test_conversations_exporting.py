@@ -158,6 +158,18 @@ def with_message(**changes) -> dict:
         (json.dumps(with_message(cost="1e400")).encode(), "cost"),
         (json.dumps(with_message(blocks=[{"type": "text", "text": "a\x00b"}])).encode(), "NUL"),
         (b" " * (exporting.MAX_IMPORT_BYTES + 1), "imports are limited to 10 MB"),
+        (
+            json.dumps(
+                with_message(blocks=[{"type": "server_tool_use", "name": "web_search", "input": {}}])
+            ).encode(),
+            "a server_tool_use block has no valid 'id'",
+        ),
+        (
+            json.dumps(
+                with_message(blocks=[{"type": "web_fetch_tool_result", "tool_use_id": "s", "content": []}])
+            ).encode(),
+            "a web_fetch_tool_result block has no valid 'content'",
+        ),
     ],
 )
 def test_an_import_that_is_not_the_format_is_refused_with_the_reason(raw: bytes, reason: str) -> None:
@@ -265,3 +277,28 @@ def test_markdown_shows_searches_and_numbered_sources_as_literal_text(fake_api, 
         "[2] \\<b\\>Evil\\</b\\> — javascript:alert\\(1\\)\n"
     )
     assert "[server_tool_use]" not in text and "[web_search_tool_result]" not in text
+
+
+def test_searches_citations_and_code_round_trip_as_the_api_sent_them(fake_api, alice) -> None:
+    conversation, reply = services.conversation_start(user=alice, text="News?", model=MODEL)
+    result = fake_tools.search_result("https://news.example/storm", "Storm")
+    output = {
+        "type": "bash_code_execution_result",
+        "stdout": "ok",
+        "stderr": "",
+        "return_code": 0,
+        "content": [],
+    }
+    finish(
+        reply,
+        {"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {"query": "storm"}},
+        {"type": "web_search_tool_result", "tool_use_id": "s1", "content": [result]},
+        {"type": "text", "text": "Rain.", "citations": [fake_tools.web_citation(result, "Rain")]},
+        {"type": "server_tool_use", "id": "s2", "name": "bash_code_execution", "input": {"command": "ls"}},
+        {"type": "bash_code_execution_tool_result", "tool_use_id": "s2", "content": output},
+    )
+    exported = exporting.conversation_data(conversation)
+    copy = exporting.conversation_import(
+        user=alice, data=exporting.parse(exporting.as_json(exported).encode())
+    )
+    assert stable(exporting.conversation_data(copy))["messages"] == stable(exported)["messages"]

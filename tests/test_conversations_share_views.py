@@ -245,3 +245,38 @@ def test_the_snapshot_shows_searches_citations_and_code_as_the_owner_saw_them(cl
     assert "<code>make</code>" in html and "built" in html
     assert '<span class="chip">made.txt</span>' in html
     assert reverse("produced_file", args=[conversation.pk, "file_made"]) not in html
+
+
+def test_a_copy_keeps_the_code_and_its_output_but_not_the_files_it_made(client, people, team) -> None:
+    """Continue in my chats copies server tool blocks as they are (the import format takes them);
+    the files stay the original conversation's: the copy neither names nor links them."""
+    conversation, reply = services.conversation_start(user=people["owner"], text="Build", model=MODEL)
+    made = {"type": "bash_code_execution_output", "file_id": "file_made"}
+    result = {
+        "type": "bash_code_execution_result",
+        "stdout": "",
+        "stderr": "",
+        "return_code": 0,
+        "content": [made],
+    }
+    blocks = [
+        {"type": "server_tool_use", "id": "s1", "name": "bash_code_execution", "input": {"command": "make"}},
+        {"type": "bash_code_execution_tool_result", "tool_use_id": "s1", "content": result},
+    ]
+    for index, payload in enumerate(blocks):
+        ContentBlock.objects.create(message=reply, index=index, type=payload["type"], payload=payload)
+    Message.objects.filter(pk=reply.pk).update(status="complete")
+    ProducedFile.objects.create(conversation=conversation, file_id="file_made", filename="made.txt")
+    original = reverse("produced_file", args=[conversation.pk, "file_made"])
+    owners_page = call(client, people, "owner", "get", reverse("conversation", args=[conversation.pk]))
+    assert f'href="{original}"' in owners_page.content.decode()
+
+    share = sharing.share_create(conversation=conversation, team=team)
+    call(client, people, "member", "post", reverse("share_continue", args=[share.pk]))
+    copy = Conversation.objects.get(owner=people["member"])
+    html = client.get(reverse("conversation", args=[copy.pk])).content.decode()
+    assert "<code>make</code>" in html and "Finished" in html
+    assert "made.txt" not in html and original not in html
+    assert client.get(original).status_code == 404
+    copied = ContentBlock.objects.filter(message__conversation=copy, index=1).get()
+    assert copied.payload == blocks[1]  # as the API sent it: replayed verbatim in later turns

@@ -132,16 +132,20 @@ def streaming_input(value) -> bool:
 
 @register.inclusion_tag("conversations/_code_result.html", takes_context=True)
 def code_result(context, block):
-    """A code execution result: its output, errors or file operation, and the files the code made,
-    linked for the owner or, in a review transcript, through the audited review view; a shared
-    snapshot names them without links."""
+    """A code execution result: its output, errors or file operation, and the files the code made
+    in the conversation shown, linked for the owner or, in a review transcript, through the
+    audited review view; a shared snapshot names them without links. A copy (an import, Continue
+    in my chats) lists none: the files stay the original conversation's."""
     content = block.payload.get("content")
     content = content if isinstance(content, dict) else {}
+    share = context.get("share")
+    # The conversation shown; None for a reply streaming here, whose files were just recorded.
+    shown_in = share.conversation_id if share else getattr(context.get("message"), "conversation_id", None)
     view = "review_produced_file" if context.get("review_conversation") else "produced_file"
     files = []
-    for row in [] if block.streaming else code_execution.produced_files(block.payload):
+    for row in [] if block.streaming else code_execution.produced_files(block.payload, shown_in):
         try:
-            url = None if context.get("shared") else reverse(view, args=[row.conversation_id, row.file_id])
+            url = None if share else reverse(view, args=[row.conversation_id, row.file_id])
         except NoReverseMatch:  # not an id the Files API gives: shown, never linked
             url = None
         image = row.mime_type in INLINE_IMAGES
