@@ -280,3 +280,25 @@ def test_a_copy_keeps_the_code_and_its_output_but_not_the_files_it_made(client, 
     assert client.get(original).status_code == 404
     copied = ContentBlock.objects.filter(message__conversation=copy, index=1).get()
     assert copied.payload == blocks[1]  # as the API sent it: replayed verbatim in later turns
+
+
+def test_the_snapshot_names_attached_files_by_kind(client, people, team) -> None:
+    conversation, reply = services.conversation_start(user=people["owner"], text="Read these", model=MODEL)
+    question = conversation.messages.get(role="user")
+    for index, payload in enumerate(
+        [
+            {"type": "document", "attachment_id": 1, "name": "q3 <report>.pdf", "pages": 3},
+            {"type": "document", "attachment_id": 2, "name": "notes.txt"},
+            {"type": "image", "attachment_id": 3, "name": "chart.png"},
+        ],
+        start=1,
+    ):
+        ContentBlock.objects.create(message=question, index=index, type=payload["type"], payload=payload)
+    share = sharing.share_create(conversation=conversation, team=team)
+    html = call(
+        client, people, "member", "get", reverse("shared_conversation", args=[share.pk])
+    ).content.decode()
+    assert "PDF · q3 &lt;report&gt;.pdf (files are not shared)" in html
+    assert "Text · notes.txt (files are not shared)" in html
+    assert "Image · chart.png (files are not shared)" in html
+    assert "/attachments/" not in html
