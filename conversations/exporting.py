@@ -132,7 +132,8 @@ def _block_markdown(block: dict, sources: citations.Sources) -> str:
         content = block["content"] if isinstance(block["content"], str) else json.dumps(block["content"])
         return f"Tool result:\n\n```\n{content}\n```"
     if kind in ("image", "document"):
-        return f"*[{'Image' if kind == 'image' else 'PDF'}: {block.get('name', 'file')}]*"
+        label = "Image" if kind == "image" else "PDF" if block.get("pages") else "Text"
+        return f"*[{label}: {block.get('name', 'file')}]*"
     if kind in code_execution.RESULTS or (
         kind == "server_tool_use" and "code_execution" in str(block.get("name"))
     ):

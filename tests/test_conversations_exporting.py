@@ -302,3 +302,16 @@ def test_searches_citations_and_code_round_trip_as_the_api_sent_them(fake_api, a
         user=alice, data=exporting.parse(exporting.as_json(exported).encode())
     )
     assert stable(exporting.conversation_data(copy))["messages"] == stable(exported)["messages"]
+
+
+def test_markdown_names_each_attached_file_by_kind(fake_api, alice) -> None:
+    conversation, reply = services.conversation_start(user=alice, text="Read", model=MODEL)
+    question = conversation.messages.get(role="user")
+    files = [
+        {"type": "document", "attachment_id": 1, "name": "q3.pdf", "pages": 3},
+        {"type": "document", "attachment_id": 2, "name": "notes.txt"},
+    ]
+    for index, payload in enumerate(files, start=1):
+        ContentBlock.objects.create(message=question, index=index, type="document", payload=payload)
+    text = exporting.as_markdown(exporting.conversation_data(conversation))
+    assert "Read\n\n*[PDF: q3.pdf]*\n\n*[Text: notes.txt]*" in text
