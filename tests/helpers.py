@@ -28,6 +28,20 @@ LONG_TEXT = " ".join(f"word{i}" for i in range(60))
 # --- a reply against the fake Messages API -----------------------------------------------------
 
 
+def add_blocks(message: Message, payloads: list[dict], start: int = 0) -> None:
+    """Store API-shaped blocks on a message, from index `start`."""
+    for index, payload in enumerate(payloads, start=start):
+        ContentBlock.objects.create(message=message, index=index, type=payload["type"], payload=payload)
+
+
+def finish(reply: Message, *blocks: dict, **fields) -> Message:
+    """A reply that ended with these blocks (stored as they are)."""
+    add_blocks(reply, list(blocks))
+    Message.objects.filter(pk=reply.pk).update(status="complete", stop_reason="end_turn", **fields)
+    reply.refresh_from_db()
+    return reply
+
+
 async def start_chat(user, text: str = "Hello", model: str = "m") -> tuple[Conversation, Message]:
     """A new conversation and its streaming reply, not started."""
     return await sync_to_async(services.conversation_start)(user=user, text=text, model=model)

@@ -74,7 +74,8 @@ def test_a_refused_send_over_the_socket_keeps_the_text(page: Page, live_app: Liv
 REPLY = (
     "## Plan\n\nFirst **bold** and *soft* words.\n\n- one\n- two\n\n"
     "```python\nprint('hi')\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nAfter the table.\n\n"
-    + "And more. " * 40
+    + "And more. "
+    * 40
 )
 STREAMING = "[data-role=assistant][data-status=streaming]"
 
@@ -95,12 +96,16 @@ def test_blocks_render_mid_stream_and_stay_as_they_were(page: Page, live_app: Li
     expect(page.locator(f"{STREAMING} table td").first).to_have_text("1")
     assert "##" not in page.locator(f"{STREAMING} .blocks").inner_text()
     rendered = "h2, p, ul, pre, table"
-    during = page.locator(f"{STREAMING} .blocks").locator(rendered).evaluate_all(
-        "els => els.slice(0, 5).map(el => el.outerHTML)"
+    during = (
+        page.locator(f"{STREAMING} .blocks")
+        .locator(rendered)
+        .evaluate_all("els => els.slice(0, 5).map(el => el.outerHTML)")
     )
     expect(page.locator("[data-role=assistant]")).to_have_attribute("data-status", "complete")
-    after = page.locator("[data-role=assistant] .blocks").locator(rendered).evaluate_all(
-        "els => els.slice(0, 5).map(el => el.outerHTML)"
+    after = (
+        page.locator("[data-role=assistant] .blocks")
+        .locator(rendered)
+        .evaluate_all("els => els.slice(0, 5).map(el => el.outerHTML)")
     )
     assert after == during
 

@@ -25,7 +25,16 @@ from conversations.capabilities import capabilities
 from conversations.models import ContentBlock, Conversation, ProducedFile, RemoteFileDeletion
 from fakes import Code, EditFile, GroundedReply, Output, Reply
 from fakes import server_tools as fake_tools
-from tests.helpers import connect, frames_until_end, image_bytes, payloads, run_to_end, send, start_chat
+from tests.helpers import (
+    add_blocks,
+    connect,
+    frames_until_end,
+    image_bytes,
+    payloads,
+    run_to_end,
+    send,
+    start_chat,
+)
 from tests.test_review_views import open_transcript
 
 TOOL = {"type": "code_execution_20260521", "name": "code_execution"}
@@ -364,23 +373,8 @@ def test_staff_review_shows_the_code_and_links_its_files_through_the_audited_vie
     client, alice, staff, fake_api
 ):
     conversation, reply = services.conversation_start(user=alice, text="Run it", model="claude-sonnet-4-6")
-    call = {
-        "type": "server_tool_use",
-        "id": "s1",
-        "name": "bash_code_execution",
-        "input": {"command": "make"},
-    }
-    output = {"type": "bash_code_execution_output", "file_id": "file_made"}
-    made = {
-        "type": "bash_code_execution_result",
-        "stdout": "ok",
-        "stderr": "",
-        "return_code": 0,
-        "content": [output],
-    }
-    result = {"type": "bash_code_execution_tool_result", "tool_use_id": "s1", "content": made}
-    for index, payload in enumerate([call, result]):
-        ContentBlock.objects.create(message=reply, index=index, type=payload["type"], payload=payload)
+    made = Output("made.txt", b"", file_id="file_made")
+    add_blocks(reply, fake_tools.blocks(GroundedReply([Code("make", "ok", files=[made])])))
     ProducedFile.objects.create(conversation=conversation, file_id="file_made", filename="made.txt")
     client.force_login(staff)
     page = open_transcript(client, conversation).content.decode()

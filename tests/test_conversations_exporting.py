@@ -11,23 +11,15 @@ import pytest
 from django.utils import timezone
 
 from conversations import exporting, organising, services
-from conversations.models import ContentBlock, Conversation, Message
+from conversations.models import ContentBlock, Conversation
 from fakes import server_tools as fake_tools
-from tests.helpers import image_bytes
+from tests.helpers import add_blocks, finish, image_bytes
 from usage.selectors import replies_between
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_catalog")]
 
 MODEL = "claude-sonnet-4-6"
 VOLATILE = {"exported_at", "created_at", "chosen_at"}
-
-
-def finish(reply: Message, *blocks: dict, **fields) -> Message:
-    for i, payload in enumerate(blocks):
-        ContentBlock.objects.create(message=reply, index=i, type=payload["type"], payload=payload)
-    Message.objects.filter(pk=reply.pk).update(status="complete", stop_reason="end_turn", **fields)
-    reply.refresh_from_db()
-    return reply
 
 
 @pytest.fixture
@@ -311,7 +303,6 @@ def test_markdown_names_each_attached_file_by_kind(fake_api, alice) -> None:
         {"type": "document", "attachment_id": 1, "name": "q3.pdf", "pages": 3},
         {"type": "document", "attachment_id": 2, "name": "notes.txt"},
     ]
-    for index, payload in enumerate(files, start=1):
-        ContentBlock.objects.create(message=question, index=index, type="document", payload=payload)
+    add_blocks(question, files, start=1)
     text = exporting.as_markdown(exporting.conversation_data(conversation))
     assert "Read\n\n*[PDF: q3.pdf]*\n\n*[Text: notes.txt]*" in text

@@ -12,10 +12,11 @@ from django.urls import reverse
 
 from conversations import organising, services, sharing
 from conversations.models import ContentBlock, Conversation, Message, ProducedFile, Share
+from fakes import Cited, Code, GroundedReply, Output, Search
 from fakes import server_tools as fake_tools
 from review.models import TranscriptView
 from teams import services as team_services
-from tests.helpers import as_user
+from tests.helpers import add_blocks, as_user, finish
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_catalog")]
 
@@ -205,31 +206,15 @@ def test_the_snapshot_shows_searches_citations_and_code_as_the_owner_saw_them(cl
     conversation, reply = services.conversation_start(user=people["owner"], text="News?", model=MODEL)
     good = fake_tools.search_result("https://news.example/storm", "Storm <b>warning</b>")
     evil = fake_tools.search_result("javascript:alert(1)", "Evil page")
-    made = {"type": "bash_code_execution_output", "file_id": "file_made"}
-    blocks = [
-        {"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {"query": "storm <today>"}},
-        {"type": "web_search_tool_result", "tool_use_id": "s1", "content": [good, evil]},
-        {
-            "type": "text",
-            "text": "Rain on Monday.",
-            "citations": [fake_tools.web_citation(good, "Rain Monday")],
-        },
-        {"type": "server_tool_use", "id": "s2", "name": "bash_code_execution", "input": {"command": "make"}},
-        {
-            "type": "bash_code_execution_tool_result",
-            "tool_use_id": "s2",
-            "content": {
-                "type": "bash_code_execution_result",
-                "stdout": "built",
-                "stderr": "",
-                "return_code": 0,
-                "content": [made],
-            },
-        },
-    ]
-    for index, payload in enumerate(blocks):
-        ContentBlock.objects.create(message=reply, index=index, type=payload["type"], payload=payload)
-    Message.objects.filter(pk=reply.pk).update(status="complete")
+    made = Output("made.txt", b"", file_id="file_made")
+    grounded = GroundedReply(
+        [
+            Search("storm <today>", [good, evil]),
+            Cited("Rain on Monday.", [fake_tools.web_citation(good, "Rain Monday")]),
+            Code("make", "built", files=[made]),
+        ]
+    )
+    finish(reply, *fake_tools.blocks(grounded))
     ProducedFile.objects.create(conversation=conversation, file_id="file_made", filename="made.txt")
     share = sharing.share_create(conversation=conversation, team=team)
 
@@ -251,21 +236,10 @@ def test_a_copy_keeps_the_code_and_its_output_but_not_the_files_it_made(client, 
     """Continue in my chats copies server tool blocks as they are (the import format takes them);
     the files stay the original conversation's: the copy neither names nor links them."""
     conversation, reply = services.conversation_start(user=people["owner"], text="Build", model=MODEL)
-    made = {"type": "bash_code_execution_output", "file_id": "file_made"}
-    result = {
-        "type": "bash_code_execution_result",
-        "stdout": "",
-        "stderr": "",
-        "return_code": 0,
-        "content": [made],
-    }
-    blocks = [
-        {"type": "server_tool_use", "id": "s1", "name": "bash_code_execution", "input": {"command": "make"}},
-        {"type": "bash_code_execution_tool_result", "tool_use_id": "s1", "content": result},
-    ]
-    for index, payload in enumerate(blocks):
-        ContentBlock.objects.create(message=reply, index=index, type=payload["type"], payload=payload)
-    Message.objects.filter(pk=reply.pk).update(status="complete")
+    blocks = fake_tools.blocks(
+        GroundedReply([Code("make", files=[Output("made.txt", b"", file_id="file_made")])])
+    )
+    finish(reply, *blocks)
     ProducedFile.objects.create(conversation=conversation, file_id="file_made", filename="made.txt")
     original = reverse("produced_file", args=[conversation.pk, "file_made"])
     owners_page = call(client, people, "owner", "get", reverse("conversation", args=[conversation.pk]))
@@ -285,15 +259,12 @@ def test_a_copy_keeps_the_code_and_its_output_but_not_the_files_it_made(client, 
 def test_the_snapshot_names_attached_files_by_kind(client, people, team) -> None:
     conversation, reply = services.conversation_start(user=people["owner"], text="Read these", model=MODEL)
     question = conversation.messages.get(role="user")
-    for index, payload in enumerate(
-        [
-            {"type": "document", "attachment_id": 1, "name": "q3 <report>.pdf", "pages": 3},
-            {"type": "document", "attachment_id": 2, "name": "notes.txt"},
-            {"type": "image", "attachment_id": 3, "name": "chart.png"},
-        ],
-        start=1,
-    ):
-        ContentBlock.objects.create(message=question, index=index, type=payload["type"], payload=payload)
+    files = [
+        {"type": "document", "attachment_id": 1, "name": "q3 <report>.pdf", "pages": 3},
+        {"type": "document", "attachment_id": 2, "name": "notes.txt"},
+        {"type": "image", "attachment_id": 3, "name": "chart.png"},
+    ]
+    add_blocks(question, files, start=1)
     share = sharing.share_create(conversation=conversation, team=team)
     html = call(
         client, people, "member", "get", reverse("shared_conversation", args=[share.pk])

@@ -245,7 +245,6 @@ def test_conversation_pins_its_version_and_switches_only_when_asked(client, peop
     assert conversation.prompt_version.number == 2
 
 
-
 def test_the_sidebar_lists_my_conversations_on_every_page(client, alice, bob, staff):
     services.conversation_start(user=alice, text="Alice private plans", model="m")
     services.conversation_start(user=staff, text="Staff own chat", model="m")
