@@ -29,6 +29,18 @@ def new_page(browser: Browser, app: LiveApp, user: str, **options) -> Page:
     return page
 
 
+def each_view(browser: Browser, app: LiveApp, user: str, sizes=((1280, 900), (390, 844))):
+    """(page, width, scheme) signed in as `user` at each size, light and dark; closed after use."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for width, height in sizes:
+        for scheme in ("light", "dark"):
+            page = new_page(
+                browser, app, user, viewport={"width": width, "height": height}, color_scheme=scheme
+            )
+            yield page, width, scheme
+            page.context.close()
+
+
 def grounded() -> GroundedReply:
     forecast = fake_tools.search_result("https://weather.example/paris", "Paris <b>forecast</b>")
     news = fake_tools.search_result("https://news.example/storm", "Storm news")
@@ -107,18 +119,12 @@ def test_a_search_answer_cites_two_sources(browser, live_app: LiveApp, fake_api:
 
 
 def shoot(browser: Browser, app: LiveApp, url: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    for width, height in ((1280, 900), (390, 844)):
-        for scheme in ("light", "dark"):
-            page = new_page(
-                browser, app, "alice", viewport={"width": width, "height": height}, color_scheme=scheme
-            )
-            page.goto(url)
-            reply = page.locator("[data-role=assistant]").last
-            reply.locator(".cite-link", has_text="[2]").hover()
-            reply.scroll_into_view_if_needed()
-            page.screenshot(path=SCREENSHOTS / f"citations-{width}-{scheme}.png")
-            page.context.close()
+    for page, width, scheme in each_view(browser, app, "alice"):
+        page.goto(url)
+        reply = page.locator("[data-role=assistant]").last
+        reply.locator(".cite-link", has_text="[2]").hover()
+        reply.scroll_into_view_if_needed()
+        page.screenshot(path=SCREENSHOTS / f"citations-{width}-{scheme}.png")
 
 
 def test_a_cited_pdf_page_opens_through_the_owner_view(
@@ -174,17 +180,12 @@ def test_a_team_owner_turns_web_access_off(browser, live_app: LiveApp, fake_api:
     expect(page.locator("p.notice[role=status]")).to_contain_text("web search and fetch are off")
     expect(box).not_to_be_checked()
     url = page.url
-    for width, height in ((1280, 720), (390, 700)):
-        for scheme in ("light", "dark"):
-            shot = new_page(
-                browser, live_app, "alice", viewport={"width": width, "height": height}, color_scheme=scheme
-            )
-            shot.goto(url)
-            shot.screenshot(path=SCREENSHOTS / f"team-web-access-{width}-{scheme}.png")
-            shot.goto(chat)
-            shot.locator(".conversation-settings summary").click()
-            shot.screenshot(path=SCREENSHOTS / f"settings-web-{width}-{scheme}.png")
-            shot.context.close()
+    for shot, width, scheme in each_view(browser, live_app, "alice", sizes=((1280, 720), (390, 700))):
+        shot.goto(url)
+        shot.screenshot(path=SCREENSHOTS / f"team-web-access-{width}-{scheme}.png")
+        shot.goto(chat)
+        shot.locator(".conversation-settings summary").click()
+        shot.screenshot(path=SCREENSHOTS / f"settings-web-{width}-{scheme}.png")
 
 
 TEAM_SEED = """
@@ -215,23 +216,18 @@ def test_a_team_reads_the_cited_answer_in_a_share(
     page.get_by_label("Conversation actions").click()
     shared = live_app.url + page.get_by_role("link", name="Shared with Weather desk").get_attribute("href")
 
-    for width, height in ((1280, 900), (390, 844)):
-        for scheme in ("light", "dark"):
-            bob = new_page(
-                browser, live_app, "bob", viewport={"width": width, "height": height}, color_scheme=scheme
-            )
-            bob.goto(shared)
-            reply = bob.locator("[data-role=assistant]").last
-            expect(reply.locator(".block-web").first).to_have_text("Searching: paris weather monday")
-            expect(reply.locator("ol.citations li")).to_have_count(3)
-            assert reply.locator("a[href^='javascript']").count() == 0
-            quote = reply.locator(".cite-quote").nth(1)
-            reply.locator(".cite-link", has_text="[2]").hover()
-            expect(quote).to_contain_text("“A storm warning was issued.”")
-            assert bob.evaluate("document.scrollingElement.scrollWidth - window.innerWidth") <= 0
-            reply.scroll_into_view_if_needed()
-            bob.screenshot(path=SCREENSHOTS / f"shared-citations-{width}-{scheme}.png")
-            bob.context.close()
+    for bob, width, scheme in each_view(browser, live_app, "bob"):
+        bob.goto(shared)
+        reply = bob.locator("[data-role=assistant]").last
+        expect(reply.locator(".block-web").first).to_have_text("Searching: paris weather monday")
+        expect(reply.locator("ol.citations li")).to_have_count(3)
+        assert reply.locator("a[href^='javascript']").count() == 0
+        quote = reply.locator(".cite-quote").nth(1)
+        reply.locator(".cite-link", has_text="[2]").hover()
+        expect(quote).to_contain_text("“A storm warning was issued.”")
+        assert bob.evaluate("document.scrollingElement.scrollWidth - window.innerWidth") <= 0
+        reply.scroll_into_view_if_needed()
+        bob.screenshot(path=SCREENSHOTS / f"shared-citations-{width}-{scheme}.png")
 
     bob = new_page(browser, live_app, "bob")  # and goes on with it in his own chats
     bob.goto(shared)
