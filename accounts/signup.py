@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.models import Budget
-from teams.models import Membership
+from teams.models import Membership, Team
 
 from .models import Invitation
 
@@ -66,7 +66,12 @@ def invitation_by_token(token: str) -> Invitation | None:
     """The pending invitation with this token; None when unknown, used or expired."""
     if not token or len(token) > 100:
         return None
-    return pending_invitations_any().filter(token_hash=token_hash(token)).select_related("team").first()
+    return (
+        pending_invitations_any()
+        .filter(token_hash=token_hash(token))
+        .select_related("team", "invited_by")
+        .first()
+    )
 
 
 def invitation_used_by(token: str, user) -> Invitation | None:
@@ -79,8 +84,40 @@ def pending_invitations_any():
     return Invitation.objects.filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
 
 
+def invitable_teams(user):
+    """The teams this user may invite people to, with any role: staff all, owners those they own."""
+    if user is None or not user.is_active:
+        return Team.objects.none()
+    if user.is_staff:
+        return Team.objects.order_by("name")
+    return Team.objects.filter(memberships__user=user, memberships__role=Membership.Role.OWNER).order_by(
+        "name"
+    )
+
+
+def may_invite(user, team, role: str) -> bool:
+    """Whether this user may invite someone to this team (None: to no team, staff only) as this role."""
+    if user is None or not user.is_active or role not in Membership.Role.values:
+        return False
+    if team is None:
+        return user.is_staff
+    return invitable_teams(user).filter(pk=team.pk).exists()
+
+
+def invitation_refusal(invitation: Invitation) -> str:
+    """Why this invitation is no longer honoured, or "" when it is: its inviter must still be allowed
+    to send it (removed from the team, demoted, deactivated or deleted since, it is void)."""
+    if may_invite(invitation.invited_by, invitation.team, invitation.role):
+        return ""
+    where = f"to {invitation.team.name} as {invitation.role}" if invitation.team else "people here"
+    return f"This invitation is no longer valid: the person who sent it can no longer invite {where}."
+
+
 def invitation_accept(invitation: Invitation, user) -> bool:
-    """Use it up (once: a second use finds it accepted) and join its team. False when already used."""
+    """Use it up (once: a second use finds it accepted) and join its team. False when already used,
+    or when its inviter may no longer send it (invitation_refusal), which leaves it unused."""
+    if invitation_refusal(invitation):
+        return False
     used = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
         accepted_at=timezone.now(), accepted_by=user
     )
@@ -112,7 +149,10 @@ def free_username(hint: str) -> str:
 def signup_allowed_for(email: str, *, username_hint: str):
     """A new account for this address (single sign-on), as CHAT_SIGNUP allows; its pending
     invitations accepted. Raises SignupRefused, whose text the sign-in failure page shows."""
-    invitations = list(pending_invitations(email))
+    pending = list(pending_invitations(email).select_related("team", "invited_by"))
+    invitations = [invitation for invitation in pending if not invitation_refusal(invitation)]
+    if mode() == INVITE and pending and not invitations:
+        raise SignupRefused(invitation_refusal(pending[0]))
     if mode() == CLOSED or (mode() == INVITE and not invitations):
         why = "an invitation" if mode() == INVITE else "an administrator to create it"
         raise SignupRefused(f"There is no account for {email} here yet. It needs {why}.")

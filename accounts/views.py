@@ -11,8 +11,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from teams.models import Membership, Team
-
 from . import oidc, signup
 from .forms import InvitationForm, InvitedSignupForm
 
@@ -33,18 +31,10 @@ def signup_view(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-def _invitable_teams(user):
-    if user.is_staff:
-        return Team.objects.order_by("name")
-    return Team.objects.filter(memberships__user=user, memberships__role=Membership.Role.OWNER).order_by(
-        "name"
-    )
-
-
 @login_required
 def invite(request: HttpRequest) -> HttpResponse:
     """Staff invite to any team or none; team owners to the teams they own."""
-    teams = _invitable_teams(request.user)
+    teams = signup.invitable_teams(request.user)
     if not request.user.is_staff and not teams.exists():
         raise Http404("Only staff and team owners invite")
     form = InvitationForm(
@@ -80,6 +70,13 @@ def _send_invitation(request: HttpRequest, invitation, token: str) -> None:
     send_mail("You are invited to Chat", body, None, [invitation.email])
 
 
+def _unusable(request: HttpRequest, invitation) -> HttpResponse:
+    """Used up meanwhile (404), or no longer honoured because of its inviter (403, saying why)."""
+    refusal = signup.invitation_refusal(invitation)
+    context = {"invalid": True, "refusal": refusal}
+    return render(request, "accounts/invitation.html", context, status=403 if refusal else 404)
+
+
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     found = signup.invitation_by_token(token)
     if found is None and request.user.is_authenticated:
@@ -89,9 +86,13 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("team_detail", used.team_id) if used.team_id else redirect("home")
     if found is None:
         return render(request, "accounts/invitation.html", {"invalid": True}, status=404)
+    if signup.invitation_refusal(found):
+        return _unusable(request, found)
     if request.user.is_authenticated:
         if request.method == "POST":
-            signup.invitation_accept(found, request.user)
+            accepted = signup.invitation_accept(found, request.user)
+            if not accepted and signup.invitation_used_by(token, request.user) is None:
+                return _unusable(request, found)
             return redirect("team_detail", found.team_id) if found.team_id else redirect("home")
         return render(request, "accounts/invitation.html", {"invitation": found})
     form = None
@@ -107,6 +108,6 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             if accepted:
                 login(request, user, backend=PASSWORD_BACKEND)
                 return redirect("team_detail", found.team_id) if found.team_id else redirect("home")
-            return render(request, "accounts/invitation.html", {"invalid": True}, status=404)
+            return _unusable(request, found)
     context = {"invitation": found, "form": form, "sso": oidc.enabled(), "next": request.path}
     return render(request, "accounts/invitation.html", context, status=422 if form and form.errors else 200)

@@ -117,6 +117,28 @@ def test_invitation_only_sign_up_needs_an_invitation_for_the_address(sso, client
     assert Invitation.objects.get().accepted_by == erin
 
 
+def test_single_sign_on_honours_an_invitation_only_while_its_inviter_may_still_send_it(
+    sso, client, settings, staff
+):
+    settings.CHAT_SIGNUP = "invite"
+    team = Team.objects.create(name="Support")
+    signup.invitation_create(email="erin@example.com", team=team, role="owner", invited_by=staff)
+    staff.is_active = False
+    staff.save(update_fields=["is_active"])
+    response = sign_in(client, "erin")
+    assert response.status_code == 403
+    assert (
+        "This invitation is no longer valid: the person who sent it can no longer invite to Support as owner."
+        in response.content.decode()
+    )
+    assert not User.objects.filter(email="erin@example.com").exists()
+    settings.CHAT_SIGNUP = "open"  # an account of its own, but not the team the void invitation names
+    sign_in(client, "erin")
+    assert User.objects.filter(email="erin@example.com").exists()
+    assert not Membership.objects.filter(team=team).exists()
+    assert Invitation.objects.get().accepted_at is None
+
+
 def test_closed_sign_up_refuses_new_accounts_but_signs_in_existing_ones(sso, client, settings):
     settings.CHAT_SIGNUP = "closed"
     response = sign_in(client, "erin")

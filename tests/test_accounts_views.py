@@ -134,3 +134,76 @@ def test_with_sign_up_closed_the_link_offers_no_new_account(client, settings, te
     assert "Create your account" not in client.get(link).content.decode()
     client.post(link, {"username": "x", "password1": PASSWORD, "password2": PASSWORD})
     assert not User.objects.filter(username="x").exists()
+
+
+def removed(team, user) -> None:
+    Membership.objects.filter(team=team, user=user).delete()
+
+
+def demoted(team, user) -> None:
+    Membership.objects.filter(team=team, user=user).update(role="editor")
+
+
+def deactivated(team, user) -> None:
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def deleted(team, user) -> None:
+    user.delete()
+
+
+@pytest.mark.parametrize("change", [removed, demoted, deactivated, deleted])
+def test_an_invitation_is_void_once_its_inviter_may_no_longer_invite_with_that_role(
+    client, settings, team, people, change
+):
+    settings.CHAT_SIGNUP = "invite"
+    bob = people["editor"]
+    Membership.objects.filter(team=team, user=bob).update(role="owner")  # bob, an owner, invites
+    _, token = invitation_create(email="newcomer@example.com", team=team, role="owner", invited_by=bob)
+    change(team, bob)  # then the team (or an administrator) takes that away from him
+    link = reverse("invitation", args=[token])
+    reason = (
+        "This invitation is no longer valid: the person who sent it can no longer invite to Support as owner."
+    )
+    page = client.get(link)
+    assert page.status_code == 403 and reason in page.content.decode()
+    assert "Create your account" not in page.content.decode()
+    form = {"username": "newcomer", "password1": PASSWORD, "password2": PASSWORD}
+    response = client.post(link, form)
+    assert response.status_code == 403 and reason in response.content.decode()
+    assert not User.objects.filter(username="newcomer").exists()
+    client.force_login(people["outsider"])  # an existing account may not join with it either
+    response = client.post(link)
+    assert response.status_code == 403 and reason in response.content.decode()
+    assert not Membership.objects.filter(team=team, user=people["outsider"]).exists()
+    assert Invitation.objects.get().accepted_at is None
+
+
+def test_a_staff_invitation_without_a_team_is_void_once_the_inviter_is_no_longer_staff(
+    client, settings, staff
+):
+    settings.CHAT_SIGNUP = "invite"
+    _, token = invitation_create(email="solo@example.com", team=None, role="member", invited_by=staff)
+    staff.is_staff = False
+    staff.save(update_fields=["is_staff"])
+    form = {"username": "solo", "password1": PASSWORD, "password2": PASSWORD}
+    response = client.post(reverse("invitation", args=[token]), form)
+    assert response.status_code == 403
+    assert "the person who sent it can no longer invite people here" in response.content.decode()
+    assert not User.objects.filter(username="solo").exists()
+
+
+def test_an_invitation_stays_good_while_its_inviter_still_may_send_it(client, team, people, staff):
+    bob = people["editor"]
+    Membership.objects.filter(team=team, user=bob).update(role="owner")
+    _, by_bob = invitation_create(email="x@example.com", team=team, role="owner", invited_by=bob)
+    Membership.objects.filter(team=team, user=people["owner"]).update(role="member")  # someone else
+    _, by_staff = invitation_create(email="y@example.com", team=team, role="editor", invited_by=staff)
+    client.force_login(people["outsider"])
+    assert client.post(reverse("invitation", args=[by_bob])).status_code == 302
+    assert Membership.objects.get(team=team, user=people["outsider"]).role == "owner"
+    client.force_login(people["member"])
+    Membership.objects.filter(team=team, user=people["member"]).delete()
+    assert client.post(reverse("invitation", args=[by_staff])).status_code == 302  # staff: any team
+    assert Membership.objects.get(team=team, user=people["member"]).role == "editor"
