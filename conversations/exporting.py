@@ -11,6 +11,7 @@ were spent, not again here.
 """
 
 import json
+import re
 import tempfile
 import zipfile
 from datetime import datetime
@@ -32,6 +33,7 @@ from pydantic import (
     field_validator,
 )
 
+from chatsite import json_depth
 from teams.models import PromptVersion
 from teams.selectors import prompts_usable_by
 
@@ -82,7 +84,7 @@ def _message_data(message: Message, position: dict[int, int]) -> dict:
         "usage": {name: getattr(message, name) for name in USAGE_FIELDS},
         "cost": _money(message.cost),
         "cache_savings": _money(message.cache_savings),
-        "blocks": [block.payload for block in message.blocks.all()],
+        "blocks": [json_depth.cut(block.payload) for block in message.blocks.all()],
     }
 
 
@@ -127,10 +129,11 @@ def _block_markdown(block: dict, sources: citations.Sources) -> str:
     if kind == "thinking":
         return f"<details><summary>Thinking</summary>\n\n{block['thinking']}\n\n</details>"
     if kind == "tool_use":
-        return f"Tool call `{block['name']}`:\n\n```json\n{json.dumps(block['input'], indent=2)}\n```"
+        code = _fenced(json.dumps(block["input"], indent=2, ensure_ascii=False), "json")
+        return f"Tool call {_md_code(block['name'])}:\n\n{code}"
     if kind == "tool_result":
         content = block["content"] if isinstance(block["content"], str) else json.dumps(block["content"])
-        return f"Tool result:\n\n```\n{content}\n```"
+        return f"Tool result:\n\n{_fenced(content)}"
     if kind in ("image", "document"):
         label = "Image" if kind == "image" else "PDF" if block.get("pages") else "Text"
         return f"*[{label}: {block.get('name', 'file')}]*"
@@ -147,13 +150,29 @@ def _code_markdown(block: dict) -> str:
     if block["type"] == "server_tool_use":
         value = block["input"] if isinstance(block.get("input"), dict) else {}
         code = value.get("code") or value.get("file_text") or value.get("command") or ""
-        where = f" `{value['path']}`" if value.get("path") else ""
-        return f"Code execution{where}:\n\n```\n{code}\n```"
+        where = f" {_md_code(value['path'])}" if value.get("path") else ""
+        return f"Code execution{where}:\n\n{_fenced(str(code))}"
     content = block["content"] if isinstance(block.get("content"), dict) else {}
     if "error_code" in content:
         return f"*[Code execution failed: {content['error_code']}]*"
     output = "\n".join(str(content[name]) for name in ("stdout", "stderr") if content.get(name))
-    return f"Output:\n\n```\n{output}\n```" if output else "*[Code execution: no output]*"
+    return f"Output:\n\n{_fenced(output)}" if output else "*[Code execution: no output]*"
+
+
+def _fenced(text: str, info: str = "") -> str:
+    """`text` as a fenced code block whose fence is longer than any run of backticks in it, so
+    nothing inside can close it early (CommonMark: the closing fence is at least as long)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def _md_code(text) -> str:
+    """A short value (a tool's name, a path) as inline code, whatever backticks it holds."""
+    text = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    return f"{ticks} {text} {ticks}" if longest else f"`{text}`"
 
 
 def _web_markdown(block: dict) -> str:
@@ -244,7 +263,12 @@ def user_zip(user) -> IO[bytes]:
 
 Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Short = Annotated[str, StringConstraints(max_length=200)]
-Money = Annotated[Decimal, Field(max_digits=14, decimal_places=8, allow_inf_nan=False)]
+# An imported reply's cost is shown as the original chat's, never counted as spending here; still
+# it must be a sum the original could have cost (no negative cost to offset real spending).
+MAX_MONEY = Decimal(1_000_000)
+Money = Annotated[Decimal, Field(max_digits=14, decimal_places=8, allow_inf_nan=False, le=MAX_MONEY)]
+Cost = Annotated[Money, Field(ge=0)]
+Savings = Annotated[Money, Field(ge=-MAX_MONEY)]  # negative when a cache write cost more than it saved
 BLOCK_FIELDS: dict[str, dict[str, type | tuple]] = {
     "text": {"text": str},
     "thinking": {"thinking": str, "signature": str},
@@ -273,14 +297,16 @@ class ImportedMessage(BaseModel):
     error: Annotated[str, StringConstraints(max_length=5000)] = ""
     chosen_at: AwareDatetime | None = None
     usage: dict[Literal[USAGE_FIELDS], Count] = Field(default_factory=dict)  # type: ignore[valid-type]
-    cost: Money | None = None
-    cache_savings: Money | None = None
+    cost: Cost | None = None
+    cache_savings: Savings | None = None
     blocks: list[dict[str, Any]] = Field(max_length=MAX_BLOCKS)
 
     @field_validator("blocks")
     @classmethod
     def _blocks_have_their_fields(cls, blocks: list[dict]) -> list[dict]:
         for block in blocks:
+            if json_depth.depth(block) > json_depth.MAX_DEPTH:
+                raise ValueError(f"a block nests deeper than {json_depth.MAX_DEPTH} levels")
             kind = block.get("type")
             fields = BLOCK_FIELDS.get(kind) if isinstance(kind, str) else None
             if fields is None:
@@ -323,9 +349,12 @@ def parse(raw: bytes) -> ImportedConversation:
         raise Refused(f"The file is {len(raw) / 2**20:.1f} MB; imports are limited to {limit} MB.")
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        data = json.loads(text, parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError):
         raise Refused("The file is not JSON: import a conversation exported as JSON from this app.") from None
+    except RecursionError:
+        limit = json_depth.MAX_DEPTH
+        raise Refused(f"The file nests deeper than {limit} levels; an export never does.") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise Refused(
             "The file is not a conversation exported from this app (its format is not “chat-conversation”)."
@@ -338,6 +367,10 @@ def parse(raw: bytes) -> ImportedConversation:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise Refused(f"The file does not match the export format ({where}: {error['msg']}).") from None
+
+
+def _no_constant(name: str):
+    raise Refused(f"The file contains {name}, which is not a number JSON allows.")
 
 
 # --- import: the writes ----------------------------------------------------------------------

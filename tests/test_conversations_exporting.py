@@ -132,7 +132,7 @@ def with_message(**changes) -> dict:
     ("raw", "reason"),
     [
         (b"\xff\xfe not text", "not JSON"),
-        (b"[" * 100_000, "not JSON"),
+        (b"[" * 100_000, "nests deeper than 64 levels"),
         (b'{"messages": []}', "not a conversation exported from this app"),
         (json.dumps({**valid(), "version": 7}).encode(), "version"),
         (json.dumps(with_message(role="system")).encode(), "messages.0.role"),

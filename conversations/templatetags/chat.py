@@ -7,6 +7,7 @@ from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from chatsite import json_depth
 from conversations import citations, code_execution
 from conversations.serving import INLINE_IMAGES
 
@@ -16,8 +17,10 @@ register = template.Library()
 @register.filter
 def pretty_json(value) -> str:
     """Tool inputs as indented JSON (autoescaped by the template). A string is a tool call's input
-    still streaming: JSON so far, shown as it is."""
-    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    still streaming: JSON so far, shown as it is. Cut where it nests too deep (json_depth.py)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(json_depth.cut(value), indent=2, ensure_ascii=False)
 
 
 @register.filter
@@ -37,7 +40,8 @@ def message_url(name: str, pk: int) -> str:
 @register.simple_tag
 def usage_badge(message) -> str:
     """A reply's model, tokens and cost, with the cache detail on hover; nothing before its usage
-    is known. A tag, not template markup: a 1,000-message page has 500 of them (20 ms as markup)."""
+    is known. A copied reply's figures are labelled as the original chat's. A tag, not template
+    markup: a 1,000-message page has 500 of them (20 ms as markup)."""
     if not message.output_tokens:
         return ""
     sent = message.input_tokens + message.cache_read_input_tokens + message.cache_creation_input_tokens
@@ -50,6 +54,9 @@ def usage_badge(message) -> str:
     shown = f"{message.model} · {sent} in · {message.output_tokens} out"
     if message.cost is not None:
         shown += f" · ${_places(message.cost, 4)}"
+    if message.copied_at:  # imported or continued from a share: spent there, not here
+        shown += " · from the original chat"
+        detail = f"Copied: what the original chat's reply used, not spent here. {detail}"
     return format_html('<span class="usage muted" title="{}">{}</span>', detail, shown)
 
 
