@@ -230,3 +230,65 @@ def count_breakpoints(request: dict) -> int:
     for message in request["messages"]:
         blocks.extend(message["content"])
     return sum("cache_control" in block for block in blocks)
+
+
+# --- file references: a Files API file_id is readable by anyone with the key, so a request may
+# carry only the ids of files its conversation's owner has (reply_request.py, exporting.py).
+
+FILE_LEFT_OUT = "[A file that is not yours was left out.]"
+
+
+def file_ids_in(value) -> set[str]:
+    """Every Files API id referenced in `value`, at any depth: a block's `{"type": "file"}`
+    source (an image or document, in a turn or in a tool's result) or an item carrying its own
+    `file_id` (the files code execution made, a container upload)."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if (file_id := _file_id(item)) is not None:
+                found.add(file_id)
+            stack.extend(item.values())
+    return found
+
+
+def without_files(value, keep: set[str]):
+    """`value` with every reference to a file not in `keep` left out: an image becomes a text
+    block saying so, a document keeps its place with that text as its content (a web fetch's
+    result must hold a document), and an item that is a file (an output of code) is dropped.
+    Returns `value` itself when it refers to no other file."""
+    if file_ids_in(value) <= keep:
+        return value
+    kept = _without(value, keep)
+    return {"type": "text", "text": FILE_LEFT_OUT} if kept is _DROPPED else kept
+
+
+_DROPPED = object()
+
+
+def _file_id(item: dict) -> str | None:
+    source = item.get("source")
+    if isinstance(source, dict) and source.get("type") == "file" and "file_id" in source:
+        return str(source["file_id"])
+    if "type" in item and "file_id" in item:
+        return str(item["file_id"])
+    return None
+
+
+def _without(value, keep: set[str]):
+    if isinstance(value, list):
+        return [kept for item in value if (kept := _without(item, keep)) is not _DROPPED]
+    if not isinstance(value, dict):
+        return value
+    file_id = _file_id(value)
+    if file_id is not None and file_id not in keep:
+        if "source" not in value:
+            return _DROPPED
+        if value.get("type") == "document":
+            text = {"type": "text", "media_type": "text/plain", "data": FILE_LEFT_OUT}
+            return {**value, "source": text}
+        return {"type": "text", "text": FILE_LEFT_OUT}
+    return {key: kept for key, item in value.items() if (kept := _without(item, keep)) is not _DROPPED}

@@ -25,22 +25,23 @@ async def messages_to_leave_out(reply: Message, request: dict) -> int:
     messages = await sync_to_async(selectors.earlier_messages)(reply)
     skip = 0
     while total > budget and skip < len(messages) - 1:
-        total -= await _message_tokens(reply.model, messages[skip])
+        total -= await _message_tokens(reply, messages[skip])
         skip += 1
         while skip < len(messages) - 1 and messages[skip].role != Message.Role.USER:
-            total -= await _message_tokens(reply.model, messages[skip])  # start with a user turn
+            total -= await _message_tokens(reply, messages[skip])  # start with a user turn
             skip += 1
     return skip
 
 
-async def _message_tokens(model: str, message: Message) -> int:
+async def _message_tokens(reply: Message, message: Message) -> int:
     if message.token_count is None:
         # Counted alone; a reply gets a one-character user turn before it so the order is valid.
-        turns = await sync_to_async(reply_request.stored_turns)([message])
+        owner_id = reply.conversation.owner_id
+        turns = await sync_to_async(reply_request.stored_turns)([message], owner_id=owner_id)
         is_reply = message.role == Message.Role.ASSISTANT
         lead = [Turn("user", [{"type": "text", "text": "."}])] if is_reply else []
         # Counted without tools: a tool's calls and results count as the text they become.
-        counted = {"model": model, "messages": build_messages(lead + turns, offered=set())}
+        counted = {"model": reply.model, "messages": build_messages(lead + turns, offered=set())}
         message.token_count = await llm.count_tokens(counted)
         await Message.objects.filter(pk=message.pk).aupdate(token_count=message.token_count)
     return message.token_count

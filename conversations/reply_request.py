@@ -6,14 +6,25 @@ The database reads and the attachment files are here; the shaping is `anthropic_
 import base64
 import hashlib
 import hmac
+import logging
 from pathlib import Path
 
 from django.conf import settings
 
 from . import code_execution, memory_tool, params, selectors, tools, web
-from .anthropic_request import PinnedPrompt, Turn, build_request, turns_of
+from .anthropic_request import (
+    FILE_LEFT_OUT,
+    PinnedPrompt,
+    Turn,
+    build_request,
+    file_ids_in,
+    turns_of,
+    without_files,
+)
 from .capabilities import Capabilities, capabilities
 from .models import Attachment, Message
+
+log = logging.getLogger(__name__)
 
 
 def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_file_id: bool = False) -> dict:
@@ -26,7 +37,7 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_fil
     chosen = params.stored(conversation.params)
     earlier = selectors.earlier_messages(reply)[skip:]
     reply.cited_documents = document_ids(earlier)  # what a citation's document_index counts
-    history = stored_turns(earlier, by_file_id=by_file_id)
+    history = stored_turns(earlier, owner_id=conversation.owner_id, by_file_id=by_file_id)
     options = memory_tool.with_memory(request_options(chosen, caps), conversation.owner_id, caps)
     if web.enabled(conversation, chosen, caps):
         options["tools"] = [*options.get("tools", []), *web.tool_definitions()]
@@ -34,7 +45,7 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_fil
         options["tools"] = [*options.get("tools", []), code_execution.tool_definition()]
         if container := code_execution.container_for(conversation):
             options["container"] = container
-    return build_request(
+    request = build_request(
         turns=history + turns_of("assistant", own_blocks),
         model=reply.model,
         max_tokens=min(chosen.max_tokens or settings.CHAT_MAX_TOKENS, caps.max_output),
@@ -42,14 +53,27 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_fil
         prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
         options=options,
     )
+    return only_own_files(request, conversation.owner_id, reply.pk)
 
 
-def stored_turns(messages: list[Message], *, by_file_id: bool = False) -> list[Turn]:
+def only_own_files(request: dict, owner_id: int, reply_id: int) -> dict:
+    """Defence in depth: every file the request refers to is the conversation owner's. One key
+    reads every file, so a foreign id (forged into a copy, say) would let Claude read another
+    person's file; it is left out, and logged (never silently)."""
+    referenced = file_ids_in(request["messages"])
+    foreign = referenced - selectors.owned_file_ids(owner_id, referenced)
+    if not foreign:
+        return request
+    log.warning("reply %s: left out %d file(s) its owner does not have", reply_id, len(foreign))
+    return {**request, "messages": without_files(request["messages"], referenced - foreign)}
+
+
+def stored_turns(messages: list[Message], *, owner_id: int, by_file_id: bool = False) -> list[Turn]:
     """Messages (with their `block_list`: selectors.earlier_messages) as the API sees them. Image
     and document blocks are stored as references to an Attachment; here they become the API's
     blocks: by file_id when asked and it has one, else base64 read from storage."""
     ids = [b.payload["attachment_id"] for m in messages for b in m.block_list if "attachment_id" in b.payload]
-    stored = Attachment.objects.in_bulk(ids) if ids else {}
+    stored = Attachment.objects.filter(owner_id=owner_id).in_bulk(ids) if ids else {}
     return [
         turn
         for m in messages
@@ -60,7 +84,9 @@ def stored_turns(messages: list[Message], *, by_file_id: bool = False) -> list[T
 def _api_block(payload: dict, stored: dict[int, Attachment], by_file_id: bool) -> dict:
     if "attachment_id" not in payload:
         return payload
-    attachment = stored[payload["attachment_id"]]
+    attachment = stored.get(payload["attachment_id"])
+    if attachment is None:  # not the owner's (only a forged copy could hold one)
+        return {"type": "text", "text": FILE_LEFT_OUT}
     if by_file_id and attachment.file_id and attachment.media_type != "text/plain":
         block = {"type": payload["type"], "source": {"type": "file", "file_id": attachment.file_id}}
         return cite_document(block, attachment)

@@ -163,3 +163,13 @@ def newer_prompt_version(user, conversation: Conversation):
         return None
     latest = pinned.prompt.latest
     return latest if latest.number > pinned.number else None
+
+
+def owned_file_ids(user_id: int, file_ids: set[str]) -> set[str]:
+    """Those of `file_ids` that are the user's: an attachment they uploaded, or a file code made
+    in one of their conversations (no query when there are none to check)."""
+    if not file_ids:
+        return set()
+    attachments = Attachment.objects.filter(owner_id=user_id, file_id__in=file_ids)
+    produced = ProducedFile.objects.filter(conversation__owner_id=user_id, file_id__in=file_ids)
+    return {*attachments.values_list("file_id", flat=True), *produced.values_list("file_id", flat=True)}

@@ -10,9 +10,10 @@ import pytest
 from django.urls import reverse
 
 from chatsite import json_depth
-from conversations import budgets, exporting, services, sharing
-from conversations.models import Budget, ContentBlock, Conversation, Message
-from tests.helpers import finish
+from conversations import budgets, exporting, reply_request, services, sharing
+from conversations.anthropic_request import FILE_LEFT_OUT
+from conversations.models import Attachment, Budget, ContentBlock, Conversation, Message, ProducedFile
+from tests.helpers import add_blocks, finish, image_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_catalog")]
 
@@ -21,7 +22,13 @@ MODEL = "claude-sonnet-4-6"
 
 def export_with(*messages: dict) -> bytes:
     return json.dumps(
-        {"format": "chat-conversation", "version": 1, "title": "Copied", "model": MODEL, "messages": list(messages)}
+        {
+            "format": "chat-conversation",
+            "version": 1,
+            "title": "Copied",
+            "model": MODEL,
+            "messages": list(messages),
+        }
     ).encode()
 
 
@@ -94,6 +101,157 @@ def test_a_copied_reply_shows_its_figures_as_the_original_chats(client, fake_api
     assert 'class="model-name conversation-cost"' not in page  # nothing spent in this conversation
 
 
+# --- row 2: a file id never crosses owners ------------------------------------------------------
+
+
+def file_source(file_id: str) -> dict:
+    return {"type": "file", "file_id": file_id}
+
+
+def forged_blocks(foreign: str, foreign_code: str, own_code: str) -> list[dict]:
+    """A reply that refers to files at every depth the API has: a tool's result (an image and a
+    document), a fetched document, the files code made, and a container upload."""
+    return [
+        {"type": "tool_use", "id": "toolu_1", "name": "calculator", "input": {"expression": "1+1"}},
+        {
+            "type": "tool_result",
+            "tool_use_id": "toolu_1",
+            "content": [
+                {"type": "image", "source": file_source(foreign)},
+                {"type": "document", "source": file_source(foreign), "title": "Salaries"},
+                {"type": "text", "text": "2"},
+            ],
+        },
+        {
+            "type": "server_tool_use",
+            "id": "srvtoolu_1",
+            "name": "web_fetch",
+            "input": {"url": "https://a.example"},
+        },
+        {
+            "type": "web_fetch_tool_result",
+            "tool_use_id": "srvtoolu_1",
+            "content": {
+                "type": "web_fetch_result",
+                "url": "https://a.example",
+                "content": {"type": "document", "source": file_source(foreign), "title": "A"},
+            },
+        },
+        {
+            "type": "server_tool_use",
+            "id": "srvtoolu_2",
+            "name": "bash_code_execution",
+            "input": {"command": "ls"},
+        },
+        {
+            "type": "bash_code_execution_tool_result",
+            "tool_use_id": "srvtoolu_2",
+            "content": {
+                "type": "bash_code_execution_result",
+                "stdout": "",
+                "stderr": "",
+                "return_code": 0,
+                "content": [
+                    {"type": "bash_code_execution_output", "file_id": foreign_code},
+                    {"type": "bash_code_execution_output", "file_id": own_code},
+                ],
+            },
+        },
+        {"type": "text", "text": "Done."},
+    ]
+
+
+@pytest.fixture
+def alices_files(fake_api, alice, media) -> tuple[str, str]:
+    """A file alice uploaded (its Files API id) and one her code made."""
+    picture = services.attachment_store(user=alice, name="salaries.png", data=image_bytes(8, 8))
+    Attachment.objects.filter(pk=picture.pk).update(file_id="file_alice_upload")
+    conversation = Conversation.objects.create(owner=alice, title="Payroll", model=MODEL)
+    ProducedFile.objects.create(conversation=conversation, file_id="file_alice_code", filename="pay.csv")
+    return "file_alice_upload", "file_alice_code"
+
+
+@pytest.fixture
+def bobs_code_file(bob) -> str:
+    conversation = Conversation.objects.create(owner=bob, title="Mine", model=MODEL)
+    ProducedFile.objects.create(conversation=conversation, file_id="file_bob_code", filename="mine.csv")
+    return "file_bob_code"
+
+
+def test_an_import_keeps_no_file_its_importer_does_not_own_at_any_depth(
+    alices_files, alice, bob, bobs_code_file
+):
+    upload, code = alices_files
+    blocks = forged_blocks(upload, code, bobs_code_file)
+    image = {"type": "image", "attachment_id": 1, "name": "x.png", "source": file_source(upload)}
+    question = {"role": "user", "blocks": [image, {"type": "text", "text": "Look"}]}
+
+    copy = imported(bob, export_with(question, reply("0", blocks=blocks)))
+
+    stored = [
+        b.payload
+        for b in ContentBlock.objects.filter(message__conversation=copy).order_by("message", "index")
+    ]
+    text = json.dumps(stored)
+    assert upload not in text and code not in text
+    assert stored[0] == {"type": "text", "text": "[Image not included: x.png]"}
+    assert stored[3]["content"][:2] == [
+        {"type": "text", "text": FILE_LEFT_OUT},
+        {
+            "type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": FILE_LEFT_OUT},
+            "title": "Salaries",
+        },
+    ]
+    assert stored[5]["content"]["content"]["source"]["data"] == FILE_LEFT_OUT
+    assert stored[7]["content"]["content"] == [
+        {"type": "bash_code_execution_output", "file_id": bobs_code_file}
+    ]
+
+    # Alice's own export of the same blocks keeps her files.
+    mine = imported(alice, export_with(QUESTION, reply("0", blocks=blocks)))
+    assert upload in json.dumps([b.payload for b in ContentBlock.objects.filter(message__conversation=mine)])
+
+
+def test_the_request_carries_only_files_its_owner_has_whatever_is_stored(
+    alices_files, bob, bobs_code_file, caplog
+):
+    """Defence in depth: blocks written past the import's check (forged at every nesting) still
+    send none of alice's files in bob's request."""
+    upload, code = alices_files
+    conversation, first = services.conversation_start(user=bob, text="Look", model=MODEL)
+    services.conversation_configure(
+        conversation=conversation, model=MODEL, params={"web": True, "code": True}
+    )
+    finish(first, *forged_blocks(upload, code, bobs_code_file))
+    question = conversation.messages.get(role="user")
+    add_blocks(question, [{"type": "image", "source": file_source(upload)}], start=1)
+    _, second = services.message_send(conversation=conversation, text="And now?")
+
+    request = reply_request.request_for(
+        Message.objects.select_related("conversation__prompt_version").get(pk=second.pk), own_blocks=[]
+    )
+
+    text = json.dumps(request)
+    assert upload not in text and code not in text
+    assert request["messages"][0]["content"][1] == {"type": "text", "text": FILE_LEFT_OUT}
+    assert request["messages"][2]["content"][0]["content"] == [
+        {"type": "text", "text": FILE_LEFT_OUT},
+        {
+            "type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": FILE_LEFT_OUT},
+            "title": "Salaries",
+        },
+        {"type": "text", "text": "2"},
+    ]
+    assistant = request["messages"][3]["content"]
+    assert assistant[1]["content"]["content"]["source"]["data"] == FILE_LEFT_OUT
+    assert assistant[3]["content"]["content"] == [
+        {"type": "bash_code_execution_output", "file_id": bobs_code_file}
+    ]
+    assert "left out 2 file(s) its owner does not have" in caplog.text
+
+
 # --- row 4: nesting ------------------------------------------------------------------------------
 
 
@@ -115,7 +273,9 @@ def test_an_import_nested_deeper_than_the_limit_is_refused_with_the_reason(alice
 
 
 @pytest.mark.parametrize("levels", [950, 1150])
-def test_what_is_stored_deep_already_renders_everywhere(client, fake_api, people, team, staff, levels) -> None:
+def test_what_is_stored_deep_already_renders_everywhere(
+    client, fake_api, people, team, staff, levels
+) -> None:
     owner = people["owner"]
     conversation, first = services.conversation_start(user=owner, text="Deep", model=MODEL)
     finish(

@@ -233,8 +233,9 @@ def test_the_snapshot_shows_searches_citations_and_code_as_the_owner_saw_them(cl
 
 
 def test_a_copy_keeps_the_code_and_its_output_but_not_the_files_it_made(client, people, team) -> None:
-    """Continue in my chats copies server tool blocks as they are (the import format takes them);
-    the files stay the original conversation's: the copy neither names nor links them."""
+    """Continue in my chats copies server tool blocks as they are (the import format takes them),
+    but for the files code made: they stay the original conversation's owner's, so the copy
+    neither names nor links them, nor sends their ids to the API."""
     conversation, reply = services.conversation_start(user=people["owner"], text="Build", model=MODEL)
     blocks = fake_tools.blocks(
         GroundedReply([Code("make", files=[Output("made.txt", b"", file_id="file_made")])])
@@ -253,7 +254,9 @@ def test_a_copy_keeps_the_code_and_its_output_but_not_the_files_it_made(client, 
     assert "made.txt" not in html and original not in html
     assert client.get(original).status_code == 404
     copied = ContentBlock.objects.filter(message__conversation=copy, index=1).get()
-    assert copied.payload == blocks[1]  # as the API sent it: replayed verbatim in later turns
+    assert blocks[1]["content"]["content"] == [{"type": "bash_code_execution_output", "file_id": "file_made"}]
+    without_the_file = {**blocks[1], "content": {**blocks[1]["content"], "content": []}}
+    assert copied.payload == without_the_file  # else as the API sent it: replayed in later turns
 
 
 def test_the_snapshot_names_attached_files_by_kind(client, people, team) -> None:
