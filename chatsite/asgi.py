@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (auth + origin checked)."""
+"""ASGI entry point: HTTP through Django, websockets through Channels (auth; origin: chatsite.origin)."""
 
 import os
 import sys
@@ -27,13 +27,13 @@ _require_database()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from chatsite.origin import SameOriginValidator  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
