@@ -238,6 +238,8 @@ ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL", "")
 # Neither set: the embedded local model (see conversations/local_model.py).
 CHAT_USE_LOCAL_MODEL = not (ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL)
 CHAT_LOCAL_MODEL_URL = os.environ.get("CHAT_LOCAL_MODEL_URL", "http://127.0.0.1:8765")
+# Where `manage.py localmodel` writes the key it generates at each start, and workers read it.
+CHAT_LOCAL_MODEL_KEY_FILE = Path(os.environ.get("CHAT_LOCAL_MODEL_KEY_FILE", DATA_DIR / "local_model.key"))
 CHAT_LOCAL_MODEL_NAME = "smollm2-135m-local"
 CHAT_DEFAULT_MODEL = os.environ.get(
     "CHAT_DEFAULT_MODEL", CHAT_LOCAL_MODEL_NAME if CHAT_USE_LOCAL_MODEL else "claude-sonnet-4-6"

@@ -12,6 +12,8 @@ import anthropic
 import httpx2
 from django.conf import settings
 
+from conversations import local_model
+
 log = logging.getLogger(__name__)
 
 # What can go wrong while a reply streams: API errors (including an SSE `error` event),
@@ -20,12 +22,13 @@ STREAM_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, httpx2.Tra
 
 _client: anthropic.AsyncAnthropic | None = None
 _client_loop: asyncio.AbstractEventLoop | None = None
+_client_key: str | None = None
 
 
 def reset() -> None:
     """Drop the client; the next call makes one from the current settings (tests)."""
-    global _client, _client_loop
-    _client = _client_loop = None
+    global _client, _client_loop, _client_key
+    _client = _client_loop = _client_key = None
 
 
 async def close() -> None:
@@ -36,19 +39,24 @@ async def close() -> None:
 
 
 def get_client() -> anthropic.AsyncAnthropic:
-    """The process's client. A new event loop (tests) gets a new client; httpx pools are per loop."""
-    global _client, _client_loop
+    """The process's client. A new event loop (tests) gets a new client; httpx pools are per loop.
+
+    The embedded model wants the key it was started with (local_model.api_key(), from the key
+    file); a restarted model has a new one, and the next call makes a client with it.
+    """
+    global _client, _client_loop, _client_key
     loop = asyncio.get_running_loop()
-    if _client is None or _client_loop is not loop:
-        if settings.CHAT_USE_LOCAL_MODEL:
-            base_url, api_key = settings.CHAT_LOCAL_MODEL_URL, "local"
+    local_key = (local_model.api_key() or "local") if settings.CHAT_USE_LOCAL_MODEL else None
+    if _client is None or _client_loop is not loop or _client_key != local_key:
+        if local_key is not None:
+            base_url, api_key = settings.CHAT_LOCAL_MODEL_URL, local_key
         else:
             base_url = settings.ANTHROPIC_BASE_URL or None
             api_key = settings.ANTHROPIC_API_KEY or "unset"
         _client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=settings.CHAT_API_MAX_RETRIES
         )
-        _client_loop = loop
+        _client_loop, _client_key = loop, local_key
     return _client
 
 

@@ -185,6 +185,11 @@ class EmbeddedModel:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def key_file(self) -> Path:
+        """Where it wrote the key it wants (its CHAT_DATA_DIR); an app gets this path."""
+        return self.data_dir / "local_model.key"
+
     def start(self, timeout: float = 120) -> EmbeddedModel:
         self.data_dir = Path(tempfile.mkdtemp(prefix="chat-model-"))
         self.log_path = self.data_dir / "localmodel.log"
@@ -240,7 +245,13 @@ def embedded_model() -> Iterator[EmbeddedModel]:
 def live_app_embedded(embedded_model: EmbeddedModel) -> Iterator[LiveApp]:
     # Neither ANTHROPIC_* variable: the app uses the embedded model. A short max_tokens keeps a
     # chatty small model from rambling for seconds; it does not change the first-token time.
-    app = LiveApp({"CHAT_LOCAL_MODEL_URL": embedded_model.url, "CHAT_MAX_TOKENS": "200"}).start()
+    app = LiveApp(
+        {
+            "CHAT_LOCAL_MODEL_URL": embedded_model.url,
+            "CHAT_LOCAL_MODEL_KEY_FILE": str(embedded_model.key_file),
+            "CHAT_MAX_TOKENS": "200",
+        }
+    ).start()
     try:
         yield app
     finally:
