@@ -412,8 +412,8 @@ def conversation_import(*, user, data: ImportedConversation, title: str | None =
     return conversation
 
 
-CHUNK_BLOCKS = 500  # per transaction: about 50 ms of writing on SQLite here (bench: --import)
-Prepared = list[tuple[str, dict, str]]  # a message's blocks: (type, payload, rendered HTML)
+CHUNK_BLOCKS = 250  # per transaction: about 40 ms of writing on SQLite here (python -m bench.imports)
+Prepared = list[ContentBlock]  # a message's blocks, made before the writes (its message set then)
 
 
 def _chunks(messages: list[tuple[ImportedMessage, Prepared]]):
@@ -437,10 +437,9 @@ def _write_chunk(conversation: Conversation, chunk, created: list[Message], now:
         for message, prepared in chunk:
             row = _message_row(conversation, message, created, now)
             created.append(row)
-            blocks += [
-                ContentBlock(message=row, index=i, type=kind, payload=payload, rendered=html)
-                for i, (kind, payload, html) in enumerate(prepared)
-            ]
+            for block in prepared:
+                block.message = row
+            blocks += prepared
         ContentBlock.objects.bulk_create(blocks)
     time.sleep(0)  # let a writer that waited for this chunk go before the next one
 
@@ -475,12 +474,12 @@ def _prepared_blocks(user, data: ImportedConversation) -> list[Prepared]:
     owned_attachments = {attachment.pk for attachment in owned}
     owned_files = selectors.owned_file_ids(user.pk, file_ids_in(blocks))
     return [
-        [_prepared(message.role, b, owned_attachments, owned_files) for b in message.blocks]
+        [_prepared(message.role, i, b, owned_attachments, owned_files) for i, b in enumerate(message.blocks)]
         for message in data.messages
     ]
 
 
-def _prepared(role: str, payload: dict, owned_attachments: set[int], owned_files: set[str]):
+def _prepared(role: str, index: int, payload: dict, owned_attachments: set[int], owned_files: set[str]):
     if payload["type"] in ("image", "document") and payload["attachment_id"] not in owned_attachments:
         kind = "Image" if payload["type"] == "image" else "File"
         payload = {"type": "text", "text": f"[{kind} not included: {payload['name']}]"}
@@ -488,7 +487,7 @@ def _prepared(role: str, payload: dict, owned_attachments: set[int], owned_files
     rendered = ""
     if payload["type"] == "text" and role == Message.Role.ASSISTANT:
         rendered = render_markdown_blocks(payload["text"])
-    return payload["type"], payload, rendered
+    return ContentBlock(index=index, type=payload["type"], payload=payload, rendered=rendered)
 
 
 def _usable_prompt_version(user, system_prompt: dict | None):

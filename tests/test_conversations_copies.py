@@ -4,9 +4,11 @@ never breaks a page, and the Markdown export's code blocks cannot be closed from
 
 import json
 import re
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from chatsite import json_depth
@@ -250,6 +252,73 @@ def test_the_request_carries_only_files_its_owner_has_whatever_is_stored(
         {"type": "bash_code_execution_output", "file_id": bobs_code_file}
     ]
     assert "left out 2 file(s) its owner does not have" in caplog.text
+
+
+# --- row 3: a big import never holds others' writes ---------------------------------------------
+
+
+def many_messages(count: int) -> bytes:
+    messages = [
+        {
+            "parent": i - 1 if i else None,
+            "role": "assistant" if i % 2 else "user",
+            "blocks": [{"type": "text", "text": f"Part {j} of message {i}"} for j in range(5)],
+        }
+        for i in range(count)
+    ]
+    return export_with(*messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_others_write_between_the_chunks_of_a_big_import_which_stays_hidden_until_done(
+    fake_api, alice, bob, monkeypatch
+) -> None:
+    monkeypatch.setattr(exporting, "CHUNK_BLOCKS", 12)
+    bobs = Conversation.objects.create(owner=bob, title="Bob's", model=MODEL)
+    written = exporting._write_chunk
+    seen: list[int] = []
+
+    def rename_bobs() -> None:
+        services.conversation_rename(conversation=bobs, title="Renamed by bob")
+        connection.close()
+
+    def write_chunk(*args, **kwargs) -> None:
+        written(*args, **kwargs)
+        seen.append(Conversation.objects.visible().filter(owner=alice).count())
+        if len(seen) == 1:  # midway: another person writes, and is not kept waiting for the rest
+            other = threading.Thread(target=rename_bobs)
+            other.start()
+            other.join(timeout=10)
+            assert not other.is_alive(), "bob's rename waited for alice's whole import"
+
+    monkeypatch.setattr(exporting, "_write_chunk", write_chunk)
+    copy = imported(alice, many_messages(40))
+
+    assert len(seen) >= 10 and set(seen) == {0}  # nothing of it on show while it was written
+    bobs.refresh_from_db()
+    assert bobs.title == "Renamed by bob"
+    assert copy.deleted_at is None and Conversation.objects.visible().get(owner=alice) == copy
+    assert (
+        copy.messages.count() == 40 and ContentBlock.objects.filter(message__conversation=copy).count() == 200
+    )
+
+
+def test_an_import_that_fails_midway_leaves_nothing(fake_api, alice, monkeypatch) -> None:
+    monkeypatch.setattr(exporting, "CHUNK_BLOCKS", 12)
+    written = exporting._write_chunk
+    calls: list[int] = []
+
+    def write_chunk(*args, **kwargs) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        written(*args, **kwargs)
+
+    monkeypatch.setattr(exporting, "_write_chunk", write_chunk)
+    with pytest.raises(OSError):
+        imported(alice, many_messages(40))
+    assert not Conversation.objects.filter(owner=alice).exists()
+    assert not Message.objects.filter(conversation__owner=alice).exists()
 
 
 # --- row 4: nesting ------------------------------------------------------------------------------
