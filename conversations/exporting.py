@@ -91,10 +91,15 @@ def _message_data(message: Message, position: dict[int, int]) -> dict:
     }
 
 
-def conversation_data(conversation: Conversation) -> dict:
+def conversation_data(conversation: Conversation, *, finished_only: bool = False) -> dict:
     """The conversation as the JSON export holds it. Messages in the order they were written;
-    `parent` is the position of the message each one follows (null for a first message)."""
-    messages = list(selectors.messages_with_blocks(conversation).order_by("id"))
+    `parent` is the position of the message each one follows (null for a first message).
+    `finished_only` leaves out a reply still streaming (a share's snapshot: it would stay
+    "streaming" there for ever); one is always a leaf, so no other message loses its parent."""
+    rows = selectors.messages_with_blocks(conversation).order_by("id")
+    if finished_only:
+        rows = rows.exclude(status=Message.Status.STREAMING)
+    messages = list(rows)
     position = {message.pk: i for i, message in enumerate(messages)}
     version = conversation.prompt_version
     return {

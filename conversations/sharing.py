@@ -37,8 +37,9 @@ def team_for_sharing(user, team_id: int) -> Team | None:
 
 
 def share_create(*, conversation: Conversation, team: Team) -> Share:
-    """Share the conversation as it is now with `team`, replacing an earlier snapshot there."""
-    data = exporting.conversation_data(conversation)
+    """Share the conversation as it is now with `team`, replacing an earlier snapshot there. Only
+    finished messages: a reply still being written is left out (the page says so)."""
+    data = exporting.conversation_data(conversation, finished_only=True)
     try:
         with transaction.atomic():
             Share.objects.filter(conversation=conversation, team=team, revoked_at__isnull=True).update(

@@ -276,3 +276,32 @@ def test_the_snapshot_names_attached_files_by_kind(client, people, team) -> None
     assert "Text · notes.txt (files are not shared)" in html
     assert "Image · chart.png (files are not shared)" in html
     assert "/attachments/" not in html
+
+
+def test_sharing_while_a_reply_streams_snapshots_the_finished_messages_only(client, people, team) -> None:
+    conversation, first = services.conversation_start(user=people["owner"], text="First", model=MODEL)
+    finish(first, {"type": "text", "text": "Finished answer."})
+    _, running = services.message_send(conversation=conversation, text="Second")
+    add_blocks(running, [{"type": "text", "text": "Half an ans"}])
+
+    page = call(client, people, "owner", "get", reverse("conversation", args=[conversation.pk]))
+    assert "a reply still being written is left out" in page.content.decode()
+    call(
+        client,
+        people,
+        "owner",
+        "post",
+        reverse("share_conversation", args=[conversation.pk]),
+        {"team": team.pk},
+    )
+
+    share = Share.objects.get(conversation=conversation)
+    assert [(m["role"], m["status"]) for m in share.snapshot["messages"]] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+        ("user", "complete"),
+    ]
+    html = call(
+        client, people, "member", "get", reverse("shared_conversation", args=[share.pk])
+    ).content.decode()
+    assert "Finished answer." in html and "Half an ans" not in html and "· streaming" not in html
