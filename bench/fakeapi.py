@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from fakes import FakeAnthropic, Reply
-from fakes.fake_anthropic import last_user_text
+from fakes.scripts import last_user_text
 
 _REQUEST_RE = re.compile(r"bench (\S+) (\d+) ([\d.]+)((?: [a-z]+(?:=[\d.]+)?)*)")
 
@@ -189,8 +189,7 @@ class BenchFake(FakeAnthropic):
                 self._release.set()
                 self._release = None
 
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(release)
+        self.loop_thread.call_soon(release)
 
 
 if not hasattr(FakeAnthropic, "_next_script"):  # pragma: no cover - guards against a fake refactor

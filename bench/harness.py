@@ -34,7 +34,7 @@ from bench.metrics import (
     parse_exposition,
     summary,
 )
-from fakes.fake_anthropic import last_user_text
+from fakes.scripts import last_user_text
 
 _TAG_RE = re.compile(r"^bench (\S+) ")
 POISSON_USERS = 100  # Poisson arrivals are spread over this many users (each send its own conversation)
@@ -337,11 +337,11 @@ class Run:
                 procs.reset_peak_rss(server.pid)
                 entry.update(server.memory())
             servers.append(entry)
-        fake_thread = self.fake._thread
+        fake_thread = self.fake.loop_thread.native_id
         return {
             "servers": servers,
             "harness_cpu": procs.proc_cpu_seconds(os.getpid()),
-            "fake_cpu": procs.thread_cpu_seconds(os.getpid(), fake_thread.native_id) if fake_thread else 0.0,
+            "fake_cpu": procs.thread_cpu_seconds(os.getpid(), fake_thread) if fake_thread else 0.0,
             "machine_cpu": procs.machine_busy_seconds(),
             "time": time.monotonic(),
         }

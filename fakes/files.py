@@ -19,21 +19,16 @@ Uploads are recorded in ``fake.requests`` with the body ``{"filename", "mime_typ
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
+from fakes.wire import RecordedRequest, error_response, new_id, request_id_header
+
 DEFAULT_PAGE_SIZE = 20
-
-
-class _Owner(Protocol):
-    requests: list
-    _lock: threading.Lock
 
 
 @dataclass
@@ -58,25 +53,11 @@ class StoredFile:
         }
 
 
-def error_response(status: int, error_type: str, message: str, error_code: str | None = None) -> web.Response:
-    request_id = "req_" + uuid.uuid4().hex[:24]
-    error: dict[str, Any] = {"type": error_type, "message": message}
-    if error_code:
-        error["details"] = {"error_code": error_code}
-    return web.json_response(
-        {"type": "error", "error": error, "request_id": request_id},
-        status=status,
-        headers={"request-id": request_id},
-    )
-
-
-def _request_id() -> dict[str, str]:
-    return {"request-id": "req_" + uuid.uuid4().hex[:24]}
-
-
 class FakeFiles:
-    def __init__(self, owner: _Owner) -> None:
-        self._owner = owner
+    """The store and its routes; `keep` records each request in the fake's ``requests``."""
+
+    def __init__(self, keep: Callable[[RecordedRequest], None]) -> None:
+        self._keep = keep
         self.stored: dict[str, StoredFile] = {}  # insertion order: oldest first
         self.deleted: list[str] = []
         self.fail_uploads: int | None = None
@@ -109,22 +90,15 @@ class FakeFiles:
             if stored is None:
                 return error_response(404, "not_found_error", f"File not found: {file_id}")
             if stored.expired:
-                return error_response(404, "not_found_error", f"File expired: {file_id}", "file_expired")
+                return error_response(
+                    404, "not_found_error", f"File expired: {file_id}", error_code="file_expired"
+                )
         return None
 
     # --- handlers -----------------------------------------------------------------------------
 
     def _record(self, request: web.Request, body: dict[str, Any]) -> None:
-        from fakes.fake_anthropic import RecordedRequest
-
-        recorded = RecordedRequest(
-            path=request.path,
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=body,
-            at=time.monotonic(),
-        )
-        with self._owner._lock:
-            self._owner.requests.append(recorded)
+        self._keep(RecordedRequest.of(request, body))
 
     async def _upload(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -138,9 +112,9 @@ class FakeFiles:
         self._record(request, {"filename": filename, "mime_type": mime_type, "size_bytes": len(data)})
         if self.fail_uploads is not None:
             return error_response(self.fail_uploads, "api_error", "fake upload failure")
-        stored = StoredFile("file_" + uuid.uuid4().hex[:24], filename, mime_type, data)
+        stored = StoredFile(new_id("file_"), filename, mime_type, data)
         self.stored[stored.id] = stored
-        return web.json_response(stored.metadata(), headers=_request_id())
+        return web.json_response(stored.metadata(), headers=request_id_header())
 
     async def _list(self, request: web.Request) -> web.Response:
         self._record(request, {})
@@ -150,7 +124,7 @@ class FakeFiles:
             wanted = set(ids)
             return web.json_response(
                 {"data": [f.metadata() for f in files if f.id in wanted], "next_page": None},
-                headers=_request_id(),
+                headers=request_id_header(),
             )
         limit = int(request.query.get("limit", DEFAULT_PAGE_SIZE))
         start = int(request.query.get("page", "page_0").removeprefix("page_") or 0)
@@ -158,7 +132,7 @@ class FakeFiles:
         more = start + limit < len(files)
         return web.json_response(
             {"data": [f.metadata() for f in page], "next_page": f"page_{start + limit}" if more else None},
-            headers=_request_id(),
+            headers=request_id_header(),
         )
 
     def _found(self, request: web.Request) -> StoredFile | web.Response:
@@ -174,7 +148,7 @@ class FakeFiles:
         return (
             found
             if isinstance(found, web.Response)
-            else web.json_response(found.metadata(), headers=_request_id())
+            else web.json_response(found.metadata(), headers=request_id_header())
         )
 
     async def _download(self, request: web.Request) -> web.Response:
@@ -183,7 +157,7 @@ class FakeFiles:
             return found
         if not found.downloadable:
             return error_response(400, "invalid_request_error", f"File {found.id} is not downloadable")
-        return web.Response(body=found.data, content_type=found.mime_type, headers=_request_id())
+        return web.Response(body=found.data, content_type=found.mime_type, headers=request_id_header())
 
     async def _delete(self, request: web.Request) -> web.Response:
         found = self._found(request)
@@ -191,7 +165,7 @@ class FakeFiles:
             return found
         del self.stored[found.id]
         self.deleted.append(found.id)
-        return web.json_response({"id": found.id, "type": "file_deleted"}, headers=_request_id())
+        return web.json_response({"id": found.id, "type": "file_deleted"}, headers=request_id_header())
 
 
 def _file_sources(value: Any):
