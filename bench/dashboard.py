@@ -53,11 +53,12 @@ def main() -> None:
 
 
 def _fill(rows: int):
-    """Users, teams with prompts, conversations, and `rows` assistant replies over the last 30 days."""
+    """Users, teams with prompts, conversations each with its title call, and `rows` assistant
+    replies over the last 30 days."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from conversations.models import Conversation, Message
+    from conversations.models import ApiCall, Conversation, Message
     from teams import services as team_services
 
     random.seed(7)
@@ -105,6 +106,20 @@ def _fill(rows: int):
             Message.objects.bulk_create(batch)
             batch = []
     Message.objects.bulk_create(batch)
+    teams = {version.pk: version.prompt.team_id for version in versions}
+    ApiCall.objects.bulk_create(
+        ApiCall(
+            kind="title",
+            user_id=conversation.owner_id,
+            team_id=teams.get(conversation.prompt_version_id),
+            conversation=conversation,
+            model="claude-haiku-4-5",
+            input_tokens=400,
+            output_tokens=8,
+            cost=Decimal("0.00044"),
+        )
+        for conversation in conversations
+    )
     # Spread them over the last 30 days.
     ids = list(Message.objects.values_list("id", flat=True))
     for day in range(30):

@@ -1,7 +1,8 @@
 """Monthly spending limits. A send is refused, before any API call, when a limit is reached.
 
-Spending is kept as a running monthly total on each budget row, added to in each reply's final
-write, so a send reads one row instead of summing replies.
+Spending (spending.py: every request, replies and the calls that are not one, such as titles) is
+kept as a running monthly total on each budget row, added to in each reply's final write and as
+each other call is recorded, so a send reads one row instead of summing requests.
 
 Race safety: the check runs inside the send's transaction with the budget rows locked
 (`select_for_update` on PostgreSQL; SQLite transactions here take the write lock at BEGIN), so two
@@ -9,17 +10,18 @@ sends are checked one after the other. A reply's cost is only known when it ends
 running count at the cost of the subject's most expensive reply this month: near the limit, a new
 send waits for the running one, and a limit is overshot by at most about one reply.
 
-Team spending is what conversations started from the team's prompts cost.
+Team spending is what conversations started from the team's prompts cost, their titles included.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import F, Max, Q, QuerySet, Sum, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from . import spending
 from .models import Budget, Message
 
 WARN_AT = Decimal("0.8")
@@ -59,13 +61,13 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+def _spent(budget: Budget, since: datetime) -> spending.Spending:
+    spent = spending.spent(since)
+    return spent.of_user(budget.user_id) if budget.user_id else spent.of_team(budget.team_id)
+
+
 def _replies(budget: Budget, since: datetime) -> QuerySet[Message]:
-    scope = (
-        Q(conversation__owner_id=budget.user_id)
-        if budget.user_id
-        else Q(conversation__prompt_version__prompt__team_id=budget.team_id)
-    )
-    return Message.objects.filter(scope, role=Message.Role.ASSISTANT, created_at__gte=since)
+    return _spent(budget, since).replies
 
 
 def _label(budget: Budget) -> str:
@@ -78,12 +80,11 @@ def _budgets(user, team_id: int | None) -> QuerySet[Budget]:
 
 
 def _month_figures(budget: Budget, start: datetime) -> tuple[Decimal, Decimal]:
-    """(spent, biggest single reply) this month: the running totals, or a sum when they are from
+    """(spent, biggest single request) this month: the running totals, or a sum when they are from
     another month (or the budget is new)."""
     if budget.month_start == start.date():
         return budget.month_spent, budget.month_biggest
-    figures = _replies(budget, start).aggregate(spent=Sum("cost"), biggest=Max("cost"))
-    return figures["spent"] or Decimal(0), figures["biggest"] or Decimal(0)
+    return spending.cost_figures(_spent(budget, start))
 
 
 def statuses(user, team_ids: list[int] = ()) -> list[BudgetStatus]:
@@ -125,8 +126,9 @@ def check_can_send(*, user, team_id: int | None) -> None:
 
 
 def spend_record(*, user_id: int, team_id: int | None, cost: Decimal) -> None:
-    """Add a finished reply's cost to the running totals of this month's budgets (in the reply's
-    final write). Budgets whose totals are from another month are summed afresh at their next check."""
+    """Add a finished request's cost to the running totals of this month's budgets (in a reply's
+    final write, or as another call is recorded). Budgets whose totals are from another month are
+    summed afresh at their next check."""
     start, _ = month_bounds(timezone.now())
     scope = Q(user_id=user_id) | Q(team_id=team_id) if team_id else Q(user_id=user_id)
     Budget.objects.filter(scope, month_start=start.date()).update(

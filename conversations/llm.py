@@ -7,12 +7,14 @@ real API when ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set, the embedded local
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 
 import anthropic
 import httpx2
 from django.conf import settings
 
 from conversations import local_model
+from conversations.pricing import Usage
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,22 @@ async def open_stream(request: dict):
     return stream, stream.response.headers.get("request-id", "")
 
 
-async def complete_text(request: dict) -> str:
-    """A short, unstreamed call (a title): the text of its answer. No retries: it is optional."""
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage  # what the call spent, whatever its text is worth
+    request_id: str
+
+
+async def complete_text(request: dict) -> Completion:
+    """A short, unstreamed call (a title): its answer's text, and its usage. No retries: it is
+    optional."""
     message = await get_client().with_options(max_retries=0, timeout=30).messages.create(**request)
-    return "".join(block.text for block in message.content if block.type == "text")
+    return Completion(
+        text="".join(block.text for block in message.content if block.type == "text"),
+        usage=Usage().plus(usage_fields(message.usage)),
+        request_id=message._request_id or "",
+    )
 
 
 async def count_tokens(request: dict) -> int:

@@ -67,7 +67,34 @@ class Conversation(models.Model):
         return self.title
 
 
-class Message(models.Model):
+class MessageQuerySet(models.QuerySet):
+    def spending(self) -> "MessageQuerySet":
+        """Replies whose tokens were spent here: what usage, budgets and costs add up. Not a copy
+        (imported, or continued from a share), whose figures are the original chat's."""
+        return self.filter(role=Message.Role.ASSISTANT, copied_at__isnull=True)
+
+
+class RequestUsage(models.Model):
+    """What requests to the Messages API used and cost, as the API reported it: the columns a reply
+    and an ApiCall share, so one set of sums reads both (spending.py)."""
+
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_input_tokens = models.PositiveIntegerField(default=0)
+    cache_read_input_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_1h_input_tokens = models.PositiveIntegerField(default=0)  # part of the writes
+    # usage.server_tool_use: searches are billed per 1,000 (pricing.py); fetches only as tokens.
+    web_search_requests = models.PositiveIntegerField(default=0)
+    web_fetch_requests = models.PositiveIntegerField(default=0)
+    # US dollars at the prices in force when the request ended; null when the model has no price.
+    cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    cache_savings = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Message(RequestUsage):
     class Role(models.TextChoices):
         USER = "user"
         ASSISTANT = "assistant"
@@ -99,19 +126,8 @@ class Message(models.Model):
     chosen_at = models.DateTimeField(default=dj_timezone.now)
     request_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cache_creation_input_tokens = models.PositiveIntegerField(default=0)
-    cache_read_input_tokens = models.PositiveIntegerField(default=0)
-    cache_creation_1h_input_tokens = models.PositiveIntegerField(default=0)  # part of the writes
-    # usage.server_tool_use: searches are billed per 1,000 (pricing.py); fetches only as tokens.
-    web_search_requests = models.PositiveIntegerField(default=0)
-    web_fetch_requests = models.PositiveIntegerField(default=0)
     # The attachment ids of the documents its request sent, in order: a citation's document_index.
     cited_documents = models.JSONField(default=list, blank=True)
-    # US dollars at the prices in force when the reply ended; null when the model has no price.
-    cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
-    cache_savings = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     # Which process runs a `streaming` reply, and when it last said it was alive.
     worker = models.CharField(max_length=100, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -121,6 +137,8 @@ class Message(models.Model):
     # and cost were spent before, elsewhere or by someone else, so usage totals leave it out; it
     # keeps them for the export. Nullable: adding it leaves SQLite's search triggers in place.
     copied_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
 
     # Set when a page is built (selectors.py): where it sits among the versions of its turn (None
     # when it has no siblings), and whether it is the last message of its branch (Retry, Continue).
@@ -144,6 +162,40 @@ class Message(models.Model):
     @property
     def is_streaming(self) -> bool:
         return self.status == self.Status.STREAMING
+
+
+class ApiCall(RequestUsage):
+    """A request to the Messages API that is not a reply: overhead, such as a conversation's
+    generated title (titles.py); graders and batches are to be recorded the same way. A reply keeps
+    its usage on its own row; these rows hold every other request, so that the usage pages and the
+    budgets count them all (spending.py).
+
+    It names whose budgets paid (the user, and the team whose prompt the conversation uses), so it
+    needs no conversation to be counted: when its conversation is purged it stays, with its money,
+    in the usage history and in the month's budget sums.
+    """
+
+    class Kind(models.TextChoices):
+        TITLE = "title"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_calls")
+    team = models.ForeignKey(
+        "teams.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="api_calls"
+    )
+    # The conversation it is overhead of; null when it belongs to none (or that one was purged).
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="api_calls"
+    )
+    model = models.CharField(max_length=100)
+    request_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} call {self.pk}"
 
 
 class ContentBlock(models.Model):

@@ -1,12 +1,12 @@
 """Reads, always scoped to the requesting user."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
 from teams.selectors import prompts_usable_by
 
+from . import spending
 from .models import Attachment, ContentBlock, Conversation, Message, ModelPrice, ProducedFile
-from .pricing import Price, hit_rate
+from .pricing import Price
 from .versions import Tree
 
 
@@ -120,40 +120,10 @@ def price_for_model(model: str) -> Price | None:
     )
 
 
-# Usage sums, by the names the usage pages show, for any queryset of replies.
-TOKENS = {
-    "input": "input_tokens",
-    "cache_write": "cache_creation_input_tokens",
-    "cache_read": "cache_read_input_tokens",
-    "output": "output_tokens",
-}
-
-
-def usage_sums() -> dict:
-    sums = {name: Coalesce(Sum(field), 0) for name, field in TOKENS.items()}
-    sums["cost"] = Sum("cost")
-    sums["saved"] = Sum("cache_savings")
-    sums["replies"] = Count("id")
-    sums["web_searches"] = Coalesce(Sum("web_search_requests"), 0)  # their fee is in `cost`
-    return sums
-
-
-def with_hit_rate(row: dict) -> dict:
-    row["hit_rate"] = hit_rate(
-        input_tokens=row["input"],
-        cache_creation_input_tokens=row["cache_write"],
-        cache_read_input_tokens=row["cache_read"],
-    )
-    return row
-
-
-def reply_totals(replies: QuerySet[Message]) -> dict:
-    """Token, cost and savings sums, and the cache hit rate, over these replies."""
-    return with_hit_rate(replies.aggregate(**usage_sums()))
-
-
 def conversation_totals(conversation: Conversation) -> dict:
-    return reply_totals(conversation.messages.filter(role=Message.Role.ASSISTANT))
+    """What was spent in the conversation: its replies made here (a copy's figures are the original
+    chat's), and its overhead (its title call)."""
+    return spending.totals(spending.spent().of_conversation(conversation.pk))
 
 
 def newer_prompt_version(user, conversation: Conversation):

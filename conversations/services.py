@@ -19,7 +19,7 @@ from . import metrics, pricing, selectors
 from . import params as chat_params
 from .budgets import BudgetExceeded, check_can_send, spend_record
 from .capabilities import capabilities, reads_files
-from .models import Attachment, ContentBlock, Conversation, Message
+from .models import ApiCall, Attachment, ContentBlock, Conversation, Message
 from .rendering import render_markdown_blocks
 
 TITLE_LENGTH = 60
@@ -341,8 +341,7 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
             "conversation__prompt_version__prompt__team_id",
             "conversation_id",
         ).get(pk=message_id)
-        price = selectors.price_for_model(model)
-        cost = pricing.cost(outcome.usage, price) if price else None
+        money = _money(model, outcome.usage)
         Message.objects.filter(pk=message_id).update(
             status=outcome.status,
             error=outcome.error,
@@ -352,12 +351,11 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
             request_id=outcome.request_id,
             cited_documents=outcome.cited_documents,
             worker="",
-            cost=cost,
-            cache_savings=pricing.cache_savings(outcome.usage, price) if price else None,
+            **money,
             **asdict(outcome.usage),
         )
-        if cost:
-            spend_record(user_id=user_id, team_id=team_id, cost=cost)
+        if money["cost"]:
+            spend_record(user_id=user_id, team_id=team_id, cost=money["cost"])
         if outcome.container:  # later requests reuse it (code_execution.py)
             container_id, expires_at = outcome.container
             Conversation.objects.filter(pk=conversation_id).update(
@@ -365,6 +363,45 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
             )
     metrics.DB_WRITES.labels("final").inc()
     return Message.objects.select_related("conversation").get(pk=message_id)
+
+
+def api_call_record(
+    *,
+    kind: ApiCall.Kind,
+    model: str,
+    usage: pricing.Usage,
+    user_id: int,
+    team_id: int | None,
+    conversation_id: int | None = None,
+    request_id: str = "",
+) -> ApiCall:
+    """A request that is not a reply (a title: overhead of its conversation), stored with its usage
+    and cost, and its cost added to the budgets that pay for it, as a reply's final write does."""
+    money = _money(model, usage)
+    with transaction.atomic():
+        if conversation_id and not Conversation.objects.filter(pk=conversation_id).exists():
+            conversation_id = None  # purged while the call was out: the money still counts
+        call = ApiCall.objects.create(
+            kind=kind,
+            model=model,
+            user_id=user_id,
+            team_id=team_id,
+            conversation_id=conversation_id,
+            request_id=request_id,
+            **money,
+            **asdict(usage),
+        )
+        if money["cost"]:
+            spend_record(user_id=user_id, team_id=team_id, cost=money["cost"])
+    return call
+
+
+def _money(model: str, usage: pricing.Usage) -> dict:
+    """A request's cost and what caching saved, at the model's price now; None when it has none."""
+    price = selectors.price_for_model(model)
+    if price is None:
+        return {"cost": None, "cache_savings": None}
+    return {"cost": pricing.cost(usage, price), "cache_savings": pricing.cache_savings(usage, price)}
 
 
 def orphaned_replies_interrupt() -> int:

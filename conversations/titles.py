@@ -7,6 +7,10 @@ a small `max_tokens`, and stores them only while the title is still the truncate
 a title the user renamed is never overwritten, even one renamed while the call was out. Open tabs
 on the conversation get the new title as a frame (`realtime.title_frame`); others show it on their
 next load. Any failure (an API error, an empty answer) leaves the fallback title as it is.
+
+The call is a real request: every answer, even one that makes no title, is recorded as an ApiCall
+(overhead of the conversation) with its usage and cost, and paid from the budgets its replies are
+paid from: the owner's, and the team's when the conversation is on a team prompt (spending.py).
 """
 
 import logging
@@ -16,8 +20,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from . import catalog, llm, realtime, selectors
-from .models import Conversation, Message
-from .services import title_from_text
+from .models import ApiCall, Conversation, Message
+from .services import api_call_record, title_from_text
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,8 @@ class TitleJob:
     conversation_id: int
     fallback: str  # the title now, which a generated one may replace
     request: dict
+    user_id: int  # whose budgets pay for the call, as for the conversation's replies
+    team_id: int | None
 
 
 def wanted() -> bool:
@@ -76,7 +82,7 @@ def cheapest_model(choices: list[str], prices: dict[str, object], default: str) 
 def plan(reply_id: int) -> TitleJob | None:
     """The title call for this reply, when it is the conversation's first reply, it completed,
     and the title is still the truncated first message. None otherwise."""
-    reply = Message.objects.select_related("conversation").get(pk=reply_id)
+    reply = Message.objects.select_related("conversation__prompt_version__prompt").get(pk=reply_id)
     conversation = reply.conversation
     if reply.status != Message.Status.COMPLETE or reply.copied_at:
         return None
@@ -89,11 +95,26 @@ def plan(reply_id: int) -> TitleJob | None:
     prices = {model: selectors.price_for_model(model) for model in models}
     model = cheapest_model(models, prices, conversation.model)
     request = title_request(model=model, question=question, answer=_text(reply))
-    return TitleJob(conversation.pk, conversation.title, request)
+    version = conversation.prompt_version
+    team_id = version.prompt.team_id if version else None
+    return TitleJob(conversation.pk, conversation.title, request, conversation.owner_id, team_id)
 
 
 def _text(message: Message) -> str:
     return "\n\n".join(b.payload["text"] for b in message.blocks.order_by("index") if b.type == "text")
+
+
+def record(job: TitleJob, answer: llm.Completion) -> None:
+    """The call's usage and cost, as overhead of the conversation, on the budgets that pay for it."""
+    api_call_record(
+        kind=ApiCall.Kind.TITLE,
+        model=job.request["model"],
+        usage=answer.usage,
+        user_id=job.user_id,
+        team_id=job.team_id,
+        conversation_id=job.conversation_id,
+        request_id=answer.request_id,
+    )
 
 
 def store(job: TitleJob, title: str) -> bool:
@@ -107,7 +128,9 @@ async def title_conversation(reply_id: int) -> None:
         job = await sync_to_async(plan)(reply_id)
         if job is None:
             return
-        title = cleaned(await llm.complete_text(job.request))
+        answer = await llm.complete_text(job.request)
+        await sync_to_async(record)(job, answer)  # spent, whether or not it makes a title
+        title = cleaned(answer.text)
         if title and title != job.fallback and await sync_to_async(store)(job, title):
             realtime.publish(job.conversation_id, realtime.title_frame(job.conversation_id, title))
     except llm.STREAM_ERRORS as exc:

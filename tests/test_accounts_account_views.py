@@ -13,11 +13,10 @@ from conversations.models import (
     Attachment,
     ContentBlock,
     Conversation,
-    Message,
     ProducedFile,
     RemoteFileDeletion,
 )
-from conversations.selectors import reply_totals
+from conversations.spending import spent, totals
 from memory.models import MemoryFile, MemorySetting
 from teams import services as team_services
 from teams.models import Membership, SystemPrompt
@@ -63,8 +62,8 @@ def test_deleting_removes_the_data_and_keeps_anonymised_usage(
     made = ProducedFile.objects.create(conversation=chats[0], file_id="file_made", filename="chart.png")
     Conversation.objects.filter(pk=chats[0].pk).update(container_id="container_1")
     MemorySetting.objects.create(user=member, enabled=True)
-    everyone = Message.objects.filter(role="assistant")
-    totals, teams = reply_totals(everyone), by_team(everyone)
+    everyone = spent()
+    before = totals(everyone), by_team(everyone)
     client.force_login(member)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("account_delete"), {"password": "member-pass-123"})
@@ -84,7 +83,7 @@ def test_deleting_removes_the_data_and_keeps_anonymised_usage(
     assert not ProducedFile.objects.filter(pk=made.pk).exists()  # and its copy in the Files API:
     assert RemoteFileDeletion.objects.filter(file_id="file_made").exists()
     assert not Conversation.objects.filter(owner=member, container_id__isnull=False).exists()
-    assert (reply_totals(everyone), by_team(everyone)) == (totals, teams)  # the team's totals stay right
+    assert (totals(everyone), by_team(everyone)) == before  # the team's totals stay right, titles too
     assert f"deleted-{member.pk}" in {row["label"] for row in by_user(everyone)}
     assert not client.get(reverse("new_chat")).wsgi_request.user.is_authenticated
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts import lifecycle, retention
 from accounts.models import TeamRetention
 from conversations import services, sharing
-from conversations.models import Attachment, ContentBlock, Conversation, Message
-from conversations.selectors import reply_totals
+from conversations.models import ApiCall, Attachment, ContentBlock, Conversation, Message
+from conversations.spending import spent, totals
 from review.models import TranscriptView
 from teams import services as team_services
 from tests.helpers import image_bytes
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 def chat(user, text: str, *, days_old: int, prompt=None, image: bytes | None = None) -> Conversation:
-    """A finished exchange with a priced reply, last touched `days_old` days ago."""
+    """A finished exchange with a priced reply and its title call, last touched `days_old` days ago."""
     files = [services.attachment_store(user=user, name="a.png", data=image)] if image else []
     version = prompt.latest if prompt else None
     conversation, reply = services.conversation_start(
@@ -34,6 +34,16 @@ def chat(user, text: str, *, days_old: int, prompt=None, image: bytes | None = N
     )
     Message.objects.filter(pk=reply.pk).update(
         status="complete", input_tokens=1000, output_tokens=200, cost=Decimal("0.0060"), error="boom"
+    )
+    ApiCall.objects.create(
+        kind="title",
+        user=user,
+        team=prompt.team if prompt else None,
+        conversation=conversation,
+        model="claude-haiku-4-5",
+        input_tokens=300,
+        output_tokens=5,
+        cost=Decimal("0.000325"),
     )
     Conversation.objects.filter(pk=conversation.pk).update(
         updated_at=timezone.now() - timedelta(days=days_old),
@@ -71,8 +81,8 @@ def test_dry_run_reports_and_changes_nothing(history):
 def test_purge_scrubs_what_is_past_the_policy_and_keeps_usage_and_the_audit_trail(
     history, media, django_capture_on_commit_callbacks
 ):
-    everyone = Message.objects.filter(role="assistant")
-    totals, users, teams = reply_totals(everyone), by_user(everyone), by_team(everyone)
+    everyone = spent()
+    before = totals(everyone), by_user(everyone), by_team(everyone)
     files_before = {p.name for p in media.rglob("*") if p.is_file()}
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):  # files are removed once committed
@@ -88,7 +98,8 @@ def test_purge_scrubs_what_is_past_the_policy_and_keeps_usage_and_the_audit_trai
     assert set(Message.objects.filter(conversation_id__in=gone).values_list("error", flat=True)) == {""}
     assert ContentBlock.objects.filter(message__conversation_id__in=kept).count() == 5
     # The usage rows, and so every total, stay as they were.
-    assert (reply_totals(everyone), by_user(everyone), by_team(everyone)) == (totals, users, teams)
+    assert (totals(everyone), by_user(everyone), by_team(everyone)) == before
+    assert ApiCall.objects.filter(conversation_id__in=gone).count() == 3  # the titles' rows too
     # Bob's drawing is gone from disk; the image the recent chat also uses stays.
     assert Attachment.objects.count() == 1
     files_after = {p.name for p in media.rglob("*") if p.is_file()}

@@ -14,7 +14,7 @@ from conversations import exporting, organising, services
 from conversations.models import ContentBlock, Conversation
 from fakes import server_tools as fake_tools
 from tests.helpers import add_blocks, finish, image_bytes
-from usage.selectors import replies_between
+from usage.selectors import spent_between
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_catalog")]
 
@@ -84,7 +84,7 @@ def test_json_round_trip_keeps_every_version_block_usage_and_model(chat, alice) 
     assert image.type == "image" and image.payload["name"] == "graph.png"
     # Its replies' tokens were spent before: counted there, not again in today's usage.
     today = timezone.now().date()
-    assert set(replies_between(today, today)) == set(chat.messages.filter(role="assistant"))
+    assert set(spent_between(today, today).replies) == set(chat.messages.filter(role="assistant"))
 
 
 def test_markdown_is_the_branch_on_screen(chat) -> None:

@@ -9,7 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from conversations.models import Conversation, Message
+from conversations.models import ApiCall, Conversation, Message
+from conversations.spending import spent, totals
 from teams import services as team_services
 
 pytestmark = pytest.mark.django_db
@@ -81,23 +82,79 @@ def test_invalid_date_ranges_are_a_clear_error(client, staff, since, until, erro
 
 def test_query_count_does_not_grow_with_the_data(client, staff, alice):
     client.force_login(staff)
-    conversation = Conversation.objects.create(owner=alice, title="t", model="claude-sonnet-4-6")
 
     def count_queries() -> int:
         with CaptureQueriesContext(connection) as queries:
             assert client.get(reverse("usage_dashboard")).status_code == 200
         return len(queries)
 
-    Message.objects.bulk_create(
-        Message(conversation=conversation, role="assistant", input_tokens=1, cost=Decimal("0.001"))
-        for _ in range(10)
-    )
+    def add(count: int) -> None:
+        conversations = Conversation.objects.bulk_create(
+            Conversation(owner=alice, title="t", model="claude-sonnet-4-6") for _ in range(count)
+        )
+        reply, title = {"role": "assistant", "cost": Decimal("0.001")}, {"cost": Decimal("0.0001")}
+        Message.objects.bulk_create(Message(conversation=c, **reply) for c in conversations)
+        ApiCall.objects.bulk_create(
+            ApiCall(kind="title", user=alice, conversation=c, model="claude-haiku-4-5", **title)
+            for c in conversations
+        )
+
+    add(10)
     small = count_queries()
-    Message.objects.bulk_create(
-        Message(conversation=conversation, role="assistant", input_tokens=1, cost=Decimal("0.001"))
-        for _ in range(9990)
-    )
+    add(2990)
     assert count_queries() == small
+
+
+def test_overhead_is_in_every_table_and_ranks_its_conversation(client, staff, alice, bob, usage_fixture):
+    legal, plain = Conversation.objects.get(title="Contract"), Conversation.objects.get(owner=bob)
+    title = {"kind": "title", "model": "claude-haiku-4-5", "input_tokens": 50, "output_tokens": 5}
+    ApiCall.objects.create(
+        user=alice, team=usage_fixture, conversation=legal, cost=Decimal("0.0001"), **title
+    )
+    # Bob's conversation cost less in replies ($0.0007 against $0.012), more with its overhead.
+    ApiCall.objects.create(user=bob, conversation=plain, cost=Decimal("0.02"), **title)
+    client.force_login(staff)
+    context = client.get(reverse("usage_dashboard")).context
+    totals = context["totals"]
+    counts = (totals["replies"], totals["overhead_calls"], totals["input"], totals["output"])
+    assert counts == (3, 2, 500, 210)
+    assert (totals["cost"], totals["overhead_cost"]) == (Decimal("0.0328"), Decimal("0.0201"))
+    assert [(row["label"], row["cost"], row["overhead_cost"]) for row in context["expensive"]] == [
+        ("=HYPERLINK(evil)", Decimal("0.0207"), Decimal("0.02")),
+        ("Contract", Decimal("0.0121"), Decimal("0.0001")),
+    ]
+    assert [(row["label"], row["cost"]) for row in context["teams"]] == [
+        (None, Decimal("0.0207")),
+        ("Legal", Decimal("0.0121")),
+    ]
+    assert [(row["label"], row["replies"]) for row in context["models"]] == [
+        ("claude-haiku-4-5", 1),
+        ("claude-sonnet-4-6", 2),
+    ]
+    assert sum(day["cost"] for day in context["days"]) == totals["cost"]
+    response = client.get(reverse("usage_dashboard"), {"export": "users"})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    columns = [
+        (r["user"], Decimal(r["cost"]), r["overhead_calls"], Decimal(r["overhead_cost"])) for r in rows
+    ]
+    assert columns == [
+        ("bob", Decimal("0.0207"), "1", Decimal("0.02")),
+        ("alice", Decimal("0.0121"), "1", Decimal("0.0001")),
+    ]
+    client.force_login(alice)  # the team's owner: its overhead, not bob's
+    team = client.get(reverse("team_usage", args=[usage_fixture.pk])).context["totals"]
+    assert (team["cost"], team["overhead_calls"]) == (Decimal("0.0121"), 1)
+
+
+def test_a_purged_conversations_overhead_stays_in_usage(alice):
+    conversation = Conversation.objects.create(owner=alice, title="t", model="claude-sonnet-4-6")
+    call = ApiCall.objects.create(
+        kind="title", user=alice, conversation=conversation, model="claude-haiku-4-5", cost=Decimal("0.001")
+    )
+    conversation.delete()  # as a purge does
+    call.refresh_from_db()
+    assert call.conversation_id is None
+    assert totals(spent().of_user(alice.pk))["cost"] == Decimal("0.001")
 
 
 def test_team_usage_is_for_that_teams_owners_only(client, alice, bob, usage_fixture):

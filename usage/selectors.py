@@ -1,77 +1,89 @@
-"""Usage aggregates, computed in the database. The number of queries does not grow with the data."""
+"""Usage aggregates over what was spent (conversations.spending: replies, and the calls that are not
+one, such as titles), computed in the database. The number of queries does not grow with the data."""
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import F, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDate
 
-from conversations.models import Message
-from conversations.selectors import usage_sums, with_hit_rate
+from conversations.spending import Spending, grouped, merged, spent, usage_sums
 from teams.models import SystemPrompt
 
 
-def replies_between(since: date, until: date) -> QuerySet[Message]:
-    """Replies created on those UTC days. A plain datetime range, so an index can serve it."""
+def spent_between(since: date, until: date) -> Spending:
+    """What was spent on those UTC days."""
     start = datetime.combine(since, time.min, tzinfo=UTC)
-    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
-    # Not copied in: an imported or shared copy's tokens were spent before, and are counted there.
-    return Message.objects.filter(
-        role=Message.Role.ASSISTANT, copied_at__isnull=True, created_at__gte=start, created_at__lt=end
-    )
+    return spent(start, datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC))
 
 
-def per_day(replies: QuerySet[Message]) -> list[dict]:
-    rows = (
-        replies.annotate(day=TruncDate("created_at")).values("day").annotate(**usage_sums()).order_by("day")
-    )
-    return [with_hit_rate(row) for row in rows]
+def per_day(spending: Spending) -> list[dict]:
+    return sorted(grouped(spending, {"day": TruncDate("created_at")}), key=lambda row: row["day"])
 
 
-def breakdown(replies: QuerySet[Message], **label) -> list[dict]:
-    rows = (
-        replies.annotate(**label)
-        .values(*label)
-        .annotate(**usage_sums())
-        .order_by(F("cost").desc(nulls_last=True))
-    )
-    return [with_hit_rate(row) for row in rows]
+def breakdown(spending: Spending, labels: dict, call_labels: dict | None = None) -> list[dict]:
+    """Rows per group, the costliest first. Two queries."""
+    return _costliest_first(grouped(spending, labels, call_labels))
 
 
-def by_user(replies: QuerySet[Message]) -> list[dict]:
-    return breakdown(replies, label=F("conversation__owner__username"))
+def _costliest_first(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda row: (row["cost"] is None, -(row["cost"] or 0)))  # unpriced last
 
 
-def by_team(replies: QuerySet[Message]) -> list[dict]:
-    """Attributed by the team whose prompt the conversation uses; no team prompt: no team."""
-    return breakdown(replies, label=F("conversation__prompt_version__prompt__team__name"))
+def by_user(spending: Spending) -> list[dict]:
+    """Attributed to the person who paid: a conversation's owner, a call's user."""
+    return breakdown(spending, {"label": F("conversation__owner__username")}, {"label": F("user__username")})
 
 
-def by_model(replies: QuerySet[Message]) -> list[dict]:
-    return breakdown(replies, label=F("model"))
-
-
-def by_prompt_version(replies: QuerySet[Message]) -> list[dict]:
+def by_team(spending: Spending) -> list[dict]:
+    """Attributed by the team whose prompt the conversation uses (a call names the team that paid);
+    no team prompt: no team."""
     return breakdown(
-        replies,
-        label=F("conversation__prompt_version__prompt__name"),
-        version=F("conversation__prompt_version__number"),
+        spending, {"label": F("conversation__prompt_version__prompt__team__name")}, {"label": F("team__name")}
     )
 
 
-def most_expensive_conversations(replies: QuerySet[Message], limit: int = 10) -> list[dict]:
-    rows = (
-        replies.filter(cost__isnull=False)
-        .values(conversation_pk=F("conversation_id"), label=F("conversation__title"))
+def by_model(spending: Spending) -> list[dict]:
+    return breakdown(spending, {"label": F("model")})
+
+
+def by_prompt_version(spending: Spending) -> list[dict]:
+    return breakdown(
+        spending,
+        {
+            "label": F("conversation__prompt_version__prompt__name"),
+            "version": F("conversation__prompt_version__number"),
+        },
+    )
+
+
+def most_expensive_conversations(spending: Spending, limit: int = 10) -> list[dict]:
+    """The costliest conversations with priced replies, each with its overhead (its title call):
+    ranked in the database by their replies' cost plus their calls' (a subquery), then the calls of
+    those few summed. Two queries."""
+    labels = {"conversation_pk": F("conversation_id"), "label": F("conversation__title")}
+    overhead = (
+        spending.calls.filter(conversation_id=OuterRef("conversation_id"))
+        .order_by()
+        .values("conversation_id")
+        .annotate(total=Sum("cost"))
+        .values("total")
+    )
+    replies = list(
+        spending.replies.filter(cost__isnull=False)
+        .annotate(**labels)
+        .values(*labels)
         .annotate(**usage_sums())
-        .order_by("-cost")[:limit]
+        # Not Coalesce(Subquery(...), 0) + cost: the database would then group by the subquery too,
+        # and run it for every reply instead of once per conversation.
+        .annotate(ranked=Coalesce(F("cost") + Subquery(overhead), F("cost")))
+        .order_by("-ranked")[:limit]
     )
-    return [with_hit_rate(row) for row in rows]
+    chosen = spending.calls.filter(conversation_id__in=[row["conversation_pk"] for row in replies])
+    calls = chosen.annotate(**labels).values(*labels).annotate(**usage_sums()).order_by()
+    return _costliest_first(merged(replies, calls, labels))
 
 
 def prompt_version_stats(prompt: SystemPrompt) -> list[dict]:
     """Per version, newest first: replies, tokens, cache hit rate, tokens read from cache, money saved."""
-    replies = Message.objects.filter(
-        conversation__prompt_version__prompt=prompt, role=Message.Role.ASSISTANT, copied_at__isnull=True
-    )
-    rows = breakdown(replies, version=F("conversation__prompt_version__number"))
+    rows = breakdown(spent().of_prompt(prompt.pk), {"version": F("conversation__prompt_version__number")})
     return sorted(rows, key=lambda row: -row["version"])

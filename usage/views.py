@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from chatsite.access import staff_required
-from conversations.selectors import reply_totals
+from conversations.spending import totals
 from teams.models import Membership
 from teams.selectors import membership_for, prompt_access
 
@@ -25,7 +25,20 @@ TABLES = {
     "prompts": ("prompt", selectors.by_prompt_version),
     "conversations": ("conversation", selectors.most_expensive_conversations),
 }
-COLUMNS = ["replies", "input", "cache_write", "cache_read", "output", "hit_rate", "cost", "saved"]
+# `cost` and the tokens cover every request; the overhead columns the calls that are not a reply
+# (titles), which the table's groups paid for.
+COLUMNS = [
+    "replies",
+    "input",
+    "cache_write",
+    "cache_read",
+    "output",
+    "hit_rate",
+    "cost",
+    "saved",
+    "overhead_calls",
+    "overhead_cost",
+]
 
 
 def date_range(request: HttpRequest) -> tuple[date, date, str]:
@@ -65,27 +78,27 @@ def csv_response(name: str, label: str, rows: list[dict]) -> HttpResponse:
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     since, until, error = date_range(request)
-    replies = selectors.replies_between(since, until)
+    spent = selectors.spent_between(since, until)
     export = request.GET.get("export")
     if export:
         if export not in TABLES:
             raise Http404("No such table")
         label, table = TABLES[export]
-        return csv_response(export, label, table(replies))
-    days = selectors.per_day(replies)
+        return csv_response(export, label, table(spent))
+    days = selectors.per_day(spent)
     context = {
         "since": since,
         "until": until,
         "error": error,
-        "totals": reply_totals(replies),
+        "totals": totals(spent),
         "days": days,
         "bars": charts.stacked_bars(days),
         "series": charts.SERIES,
-        "users": charts.bar_list(selectors.by_user(replies)),
-        "teams": charts.bar_list(selectors.by_team(replies)),
-        "models": charts.bar_list(selectors.by_model(replies)),
-        "prompts": selectors.by_prompt_version(replies),
-        "expensive": selectors.most_expensive_conversations(replies),
+        "users": charts.bar_list(selectors.by_user(spent)),
+        "teams": charts.bar_list(selectors.by_team(spent)),
+        "models": charts.bar_list(selectors.by_model(spent)),
+        "prompts": selectors.by_prompt_version(spent),
+        "expensive": selectors.most_expensive_conversations(spent),
         "query": request.GET.urlencode(),
     }
     return render(request, "usage/dashboard.html", context)
@@ -101,16 +114,14 @@ def team_usage(request: HttpRequest, team_id: int) -> HttpResponse:
     if membership.role != Membership.Role.OWNER:
         raise PermissionDenied("Only the team's owners see its usage.")
     since, until, error = date_range(request)
-    replies = selectors.replies_between(since, until).filter(
-        conversation__prompt_version__prompt__team_id=team_id
-    )
+    spent = selectors.spent_between(since, until).of_team(team_id)
     context = {
         "team": membership.team,
         "since": since,
         "until": until,
         "error": error,
-        "totals": reply_totals(replies),
-        "members": charts.bar_list(selectors.by_user(replies)),
+        "totals": totals(spent),
+        "members": charts.bar_list(selectors.by_user(spent)),
     }
     return render(request, "usage/team.html", context)
 
