@@ -1,11 +1,11 @@
-"""Benchmark clients: real HTTP logins, real websockets, and the browser's frame handling.
+"""Benchmark clients: the browser (one HTTP session, real logins) and its tabs (real websockets).
 
 A `Client` is one browser tab: it logs in over HTTP, opens its conversation's websocket, sends a
 message the way the composer does (over that open socket by default: `{"type": "send", ...}`,
 answered by an `a` frame carrying the turn's HTML; or by POST to the htmx endpoint, the fallback),
-and applies frames the way static/conversations/chat.js does (sequence numbers, gap -> resync,
-snapshots), recording when each frame arrives (time.monotonic(), the clock the fake API stamps its
-deltas with).
+and applies frames the way static/conversations/chat.js does (bench/frames.py: sequence numbers,
+gap -> resync, snapshots), recording when each frame arrives (time.monotonic(), the clock the fake
+API stamps its deltas with). The `Browser` logs each user in once and opens a phase's tabs.
 """
 
 import asyncio
@@ -16,17 +16,28 @@ import re
 import socket
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 
 import aiohttp
 
+from bench.frames import ReplyView
+
 _ASSISTANT_ID_RE = re.compile(r'id="message-(\d+)"[^>]*data-role="assistant"')
 _REPLY_IN_TURN_RE = re.compile(r'data-message="(\d+)"[^>]*data-role="assistant"')
-_STATUS_RE = re.compile(r'data-status="(\w+)"')
 
 
 class BenchError(Exception):
     pass
+
+
+async def bounded(coros, limit: int) -> list:
+    """Await the coroutines, at most `limit` at a time; their results in order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(coro):
+        async with gate:
+            return await coro
+
+    return await asyncio.gather(*(one(c) for c in coros))
 
 
 async def login(session: aiohttp.ClientSession, base: str, username: str, password: str) -> dict[str, str]:
@@ -57,39 +68,30 @@ def cookie_header(cookies: dict[str, str]) -> str:
     return "; ".join(f"{k}={v}" for k, v in cookies.items())
 
 
-@dataclass
-class ReplyView:
-    """One reply as the tab sees it."""
-
-    message_id: int
-    last_seq: int = 0  # the POST's partial renders the reply with data-seq="0"
-    awaiting_snapshot: bool = False
-    parts: list[str] = field(default_factory=list)
-    length: int = 0
-    # (arrival, cumulative text length after this frame) for each applied "d" frame
-    deltas: list[tuple[float, int]] = field(default_factory=list)
-    # (arrival, cumulative length before, after) for each applied "d" frame
-    spans: list[tuple[float, int, int]] = field(default_factory=list)
-    first_frame_at: float | None = None
-    ended_at: float | None = None
-    final_status: str = ""
-    final_html: str = ""
-    frames: Counter = field(default_factory=Counter)
-    bytes_by_kind: Counter = field(default_factory=Counter)
-    ignored: int = 0  # frames already covered (seq <= last)
-    gaps: int = 0
-    snapshots: int = 0
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    @property
-    def bytes(self) -> int:
-        return sum(self.bytes_by_kind.values())
+async def post_message(
+    session: aiohttp.ClientSession, base: str, conversation: int, cookies: dict[str, str], text: str
+) -> tuple[int, str, float]:
+    """The composer's htmx POST to /c/<id>/send/: its status, body, and when the body arrived."""
+    page = base + f"/c/{conversation}/"
+    async with session.post(
+        page + "send/",
+        data={"text": text},
+        headers={
+            "Cookie": cookie_header(cookies),
+            "X-CSRFToken": cookies["csrftoken"],
+            "Origin": base,
+            "Referer": page,
+            "HX-Request": "true",
+            "HX-Current-URL": page,
+        },
+    ) as resp:
+        body = await resp.text()
+        return resp.status, body, time.monotonic()
 
 
 class Client:
+    """One browser tab on one conversation: its socket, its send, and the replies it has seen."""
+
     def __init__(
         self,
         index: int,
@@ -173,44 +175,12 @@ class Client:
         view = self.replies.get(frame[1])
         if view is None:
             view = self.replies[frame[1]] = ReplyView(frame[1])
-        view.frames[kind] += 1
-        view.bytes_by_kind[kind] += size
-        if view.first_frame_at is None:
-            view.first_frame_at = now
+        if view.apply(now, size, frame):
+            self._resync(view)
         if self.reply_id is None or view.message_id == self.reply_id:
             self._first_frame.set()
-        seq = frame[2]
-        if kind == "e":
-            view.ended_at = now
-            view.final_html = frame[3]
-            status = _STATUS_RE.search(frame[3])
-            view.final_status = status.group(1) if status else "?"
-            if self.reply_id is None or view.message_id == self.reply_id:
+            if view.ended_at is not None:
                 self._ended.set()
-            return
-        if kind == "s":
-            view.snapshots += 1
-            view.parts = ["".join(block[2] for block in frame[3] if block[0] == "text")]
-            view.length = len(view.parts[0])
-            view.last_seq = seq
-            view.awaiting_snapshot = False
-            return
-        if view.awaiting_snapshot:
-            return
-        if seq <= view.last_seq:
-            view.ignored += 1
-            return
-        if seq != view.last_seq + 1:
-            view.gaps += 1
-            self._resync(view)
-            return
-        view.last_seq = seq
-        if kind == "d":
-            view.parts.append(frame[3])
-            start = view.length
-            view.length += len(frame[3])
-            view.deltas.append((now, view.length))
-            view.spans.append((now, start, view.length))
 
     def _resync(self, view: ReplyView) -> None:
         view.awaiting_snapshot = True
@@ -265,27 +235,15 @@ class Client:
         self.via = "post"
         self.sent_at = time.monotonic()
         try:
-            async with session.post(
-                self.send_base + f"/c/{self.conversation}/send/",
-                data={"text": text},
-                headers={
-                    "Cookie": cookie_header(self.cookies),
-                    "X-CSRFToken": self.cookies["csrftoken"],
-                    "Origin": self.send_base,
-                    "Referer": self.send_base + f"/c/{self.conversation}/",
-                    "HX-Request": "true",
-                    "HX-Current-URL": self.send_base + f"/c/{self.conversation}/",
-                },
-            ) as resp:
-                body = await resp.text()
-                self.answered_at = time.monotonic()
-                self.post_status = resp.status
+            self.post_status, body, self.answered_at = await post_message(
+                session, self.send_base, self.conversation, self.cookies, text
+            )
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.error = f"POST failed: {exc!r}"
             return
         match = _ASSISTANT_ID_RE.search(body)
-        if resp.status != 200 or match is None:
-            self.error = f"POST answered {resp.status}: {body[:200]!r}"
+        if self.post_status != 200 or match is None:
+            self.error = f"POST answered {self.post_status}: {body[:200]!r}"
             return
         self._learned(int(match.group(1)))
 
@@ -300,11 +258,6 @@ class Client:
         elif self._first_frame.is_set() or self._ended.is_set():
             self._first_frame.clear()
             self._ended.clear()
-
-    async def stop_reply(self) -> None:
-        """The Stop button: `{"type": "stop"}` for this tab's reply."""
-        if self.ws is not None and not self.ws.closed and self.reply_id is not None:
-            await self.ws.send_str(json.dumps({"type": "stop", "message": self.reply_id}))
 
     async def wait(self, first_frame_timeout: float, stream_timeout: float) -> None:
         """Until the reply's end frame; records why not on timeout (never raises)."""
@@ -325,6 +278,58 @@ class Client:
     @property
     def view(self) -> ReplyView | None:
         return self.replies.get(self.reply_id) if self.reply_id is not None else None
+
+
+class Browser:
+    """The run's HTTP session: each user logged in once, the tabs a phase opens, the pages it reads."""
+
+    def __init__(self, users: list[dict], password: str):
+        self.users = users  # bench.dbsetup's: username and conversation ids, one per phase
+        self.password = password
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120),
+        )
+        self._cookies: dict[str, dict[str, str]] = {}
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def cookies_for(self, base: str, username: str, password: str = "") -> dict[str, str]:
+        if username not in self._cookies:
+            self._cookies[username] = await login(self.session, base, username, password or self.password)
+        return self._cookies[username]
+
+    def assignments(self, index: int, n: int) -> list[tuple[str, int]]:
+        """(username, conversation) of the first n users, for the phase in slot `index`."""
+        return [(u["username"], u["conversations"][index]) for u in self.users[:n]]
+
+    async def tabs(self, assignments: list[tuple[str, int]], servers: list, cross: bool) -> list[Client]:
+        """A logged-in tab per assignment, spread over the servers; with `cross` each watches on the
+        server after the one it sends through."""
+        cookies = await bounded([self.cookies_for(servers[0].base_url, u) for u, _ in assignments], 16)
+        tabs = []
+        k = len(servers)
+        for i, ((username, conversation), jar) in enumerate(zip(assignments, cookies, strict=True)):
+            send = servers[i % k]
+            watch = servers[(i + 1) % k] if cross else send
+            tabs.append(Client(i, username, conversation, send.base_url, watch.base_url, jar))
+        return tabs
+
+    async def stored_statuses(self, clients: list[Client]) -> Counter:
+        """For replies a tab never saw end: the status the watching server's page shows for each."""
+        return Counter(await bounded([self._stored_status(c) for c in clients], 16))
+
+    async def _stored_status(self, client: Client) -> str:
+        url = f"{client.watch_base}/c/{client.conversation}/"
+        try:
+            async with self.session.get(url, headers={"Cookie": cookie_header(client.cookies)}) as resp:
+                body = await resp.text()
+        except aiohttp.ClientError as exc:
+            return f"page failed: {exc!r}"
+        match = re.search(rf'id="message-{client.reply_id}"[^>]*data-status="(\w+)"', body)
+        return match.group(1) if match else "missing"
 
 
 async def open_slow_socket(base: str, conversation: int, cookies: dict[str, str]) -> socket.socket:
