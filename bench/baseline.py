@@ -9,6 +9,9 @@ own requests reached the fake, so both face the same arrival pattern). It
 prints one JSON object: per stream the request id, the arrival time (time.monotonic(), a
 system-wide clock on Linux, the same one the fake stamps deltas with) and the text of each text
 delta; plus the process CPU spent between the first request and the last event.
+
+`measure` is the harness's side: it starts this process beside a phase and reads its output
+against what the fake sent.
 """
 
 import argparse
@@ -16,13 +19,22 @@ import asyncio
 import ctypes
 import json
 import os
+import re
 import signal
 import sys
 import time
+from pathlib import Path
 
 import anthropic
 
-from bench.fakeapi import request_text
+from bench import procs
+from bench.clients import BenchError
+from bench.config import Phase
+from bench.fakeapi import BenchFake, chunk_token_counts, request_text
+from bench.metrics import lost_and_duplicated, summary
+from fakes.scripts import last_user_text
+
+_TAG_RE = re.compile(r"^bench (\S+) ")
 
 
 async def _one(
@@ -121,6 +133,88 @@ def main(argv: list[str] | None = None) -> None:
     )
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
+
+
+def upstream_offsets(fake: BenchFake, phase: Phase) -> list[float]:
+    """When the app's request for each stream of this phase reached the fake, from the first one."""
+    arrivals: dict[str, float] = {}
+    for request in list(fake.requests):
+        if request.path == "/v1/messages":
+            match = _TAG_RE.search(last_user_text(request.body))
+            if match and match.group(1).startswith(f"{phase.key}-"):
+                arrivals[match.group(1)] = request.at
+    if not arrivals:
+        return []
+    first = min(arrivals.values())
+    return [round(arrivals.get(f"{phase.key}-{i}", first) - first, 4) for i in range(phase.n)]
+
+
+async def measure(phase: Phase, fake: BenchFake, data_dir: Path) -> dict:
+    """Run this baseline beside a phase (its streams started as the app's reached the fake); its figures."""
+    prefix = f"b-{phase.key}"
+    offsets_file = data_dir / f"offsets-{phase.key}.json"
+    offsets = upstream_offsets(fake, phase)
+    offsets_file.write_text(json.dumps(offsets))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.baseline",
+        "--base-url",
+        fake.base_url,
+        "--prefix",
+        prefix,
+        "--streams",
+        str(phase.n),
+        "--tokens",
+        str(phase.tokens),
+        "--rate",
+        str(phase.rate),
+        "--offsets",
+        str(offsets_file),
+        "--parent-pid",
+        str(os.getpid()),
+        *(["--words"] if phase.words else []),
+        cwd=procs.ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = await proc.communicate()
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+        raise
+    if proc.returncode != 0:
+        raise BenchError(f"baseline failed: {err.decode()[-3000:]}")
+    data = json.loads(out)
+    logs = fake.logs()
+    first_token, lags = [], []
+    tokens = lost = duplicated = 0
+    errors = 0
+    for stream in data["streams"]:
+        entry = logs.get(stream.get("request_id", ""))
+        if stream["error"] or entry is None:
+            errors += 1
+            continue
+        tokens += sum(chunk_token_counts(stream["tag"], phase.tokens, phase.words)[: len(entry.delta_times)])
+        if stream["times"] and entry.first_delta_at is not None:
+            first_token.append((stream["times"][0] - entry.first_delta_at) * 1000)
+        lags += [(t - e) * 1000 for t, e in zip(stream["times"], entry.delta_times, strict=False)]
+        lc, dc = lost_and_duplicated(entry.text_sent, "".join(stream["texts"]))
+        lost, duplicated = lost + lc, duplicated + dc
+    return {
+        "streams": phase.n,
+        "start_spread_s": max(offsets) if offsets else 0.0,
+        "errors": errors,
+        "first_token_ms": summary(first_token),
+        "delivery_lag_ms": summary(lags),
+        "cpu_s": data["cpu_s"],
+        "tokens": tokens,
+        "cpu_s_per_1k_tokens": data["cpu_s"] / (tokens / 1000) if tokens else None,
+        "lost_chars": lost,
+        "duplicated_chars": duplicated,
+    }
 
 
 if __name__ == "__main__":

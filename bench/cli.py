@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from bench import procs
-from bench.harness import Config, Run
+from bench.config import Config
+from bench.harness import Run
 from bench.report import render
 
 RESULTS = Path(__file__).resolve().parent / "results"

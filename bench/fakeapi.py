@@ -21,7 +21,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from fakes import FakeAnthropic, Reply
+from fakes import FakeAnthropic, Reply, ReplyLog
 from fakes.scripts import last_user_text
 
 _REQUEST_RE = re.compile(r"bench (\S+) (\d+) ([\d.]+)((?: [a-z]+(?:=[\d.]+)?)*)")
@@ -180,6 +180,10 @@ class BenchFake(FakeAnthropic):
                 finally:
                     self.held -= 1
         return await super()._handle_messages(request)
+
+    def logs(self) -> dict[str, ReplyLog]:
+        """What the fake sent, by request id (of a copy: the server thread appends)."""
+        return {r.request_id: r for r in list(self.replies)}
 
     def release_held(self) -> None:
         """Answer every held request now (thread-safe)."""

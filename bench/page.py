@@ -1,4 +1,5 @@
-"""The conversation page in-process: CPU time and wall time per request (medians), by size.
+"""The conversation page: over HTTP behind daphne (`over_http`, for `python -m bench --page`), and
+in-process: CPU time and wall time per request (medians), by size (`python -m bench.page`).
 
     .venv/bin/python -m bench.page                     # 10 and 1,000 messages, SQLite in a temp dir
     .venv/bin/python -m bench.page --messages 1000 --runs 40
@@ -11,10 +12,15 @@ be compared run against run; `python -m bench --page` gives the server time behi
 """
 
 import argparse
+import asyncio
+import json
 import statistics
 import time
 
+from bench.clients import BenchError, Browser, cookie_header
+from bench.config import Config, log
 from bench.inprocess import setup_django
+from bench.stack import Stack
 
 
 def main() -> None:
@@ -55,6 +61,49 @@ def main() -> None:
             f"| {size:,} | {statistics.median(cpu):.1f} | {statistics.median(wall):.1f} "
             f"| {len(queries)} | {len(response.content):,} |"
         )
+
+
+async def over_http(cfg: Config, stack: Stack, browser: Browser) -> dict:
+    """Each --page-messages size: timed GETs of the page from the first server, and its own counters."""
+    server = stack.servers[0]
+    out = {}
+    for messages in cfg.page_messages:
+        info = json.loads(await stack.python(["-m", "bench.dbsetup", "page", "--messages", str(messages)]))
+        cookies = await browser.cookies_for(server.base_url, info["username"], info["password"])
+        url = f"{server.base_url}/c/{info['conversation']}/"
+        headers = {"Cookie": cookie_header(cookies)}
+        for _ in range(3):  # warm-up: template loading, first queries
+            async with browser.session.get(url, headers=headers) as resp:
+                await resp.read()
+        client_ms, sizes = [], []
+        for i in range(cfg.page_requests):
+            start = time.perf_counter()
+            async with browser.session.get(f"{url}?timed={i}", headers=headers) as resp:
+                body = await resp.read()
+                if resp.status != 200:
+                    raise BenchError(f"GET {url} answered {resp.status}")
+            client_ms.append((time.perf_counter() - start) * 1000)
+            sizes.append(len(body))
+        stats = await asyncio.to_thread(server.stats, False)
+        mine = [
+            r
+            for r in stats["requests"]
+            if r["path"] == f"/c/{info['conversation']}/" and r["query"].startswith("timed=")
+        ]
+        queries = sorted({r.get("statements", 0) for r in mine})
+        out[str(messages)] = {
+            "messages": messages,
+            "messages_rendered": body.decode().count('data-role="'),
+            "requests": len(mine),
+            "queries_per_request": queries[0] if len(queries) == 1 else queries,
+            "write_statements": sum(r.get("write_statements", 0) for r in mine),
+            "client_ms_median": statistics.median(client_ms),
+            "client_ms_p90": sorted(client_ms)[int(0.9 * (len(client_ms) - 1))],
+            "server_ms_median": statistics.median(r["server_seconds"] * 1000 for r in mine),
+            "response_bytes": statistics.median(sizes),
+        }
+        log(cfg, f"page {messages} messages: {out[str(messages)]}")
+    return out
 
 
 if __name__ == "__main__":

@@ -132,6 +132,42 @@ def stop_all() -> None:
         _stop(_children.pop())
 
 
+def start_py_spy(binary: str, pid: int, path: str) -> subprocess.Popen:
+    """py-spy recording process `pid` (every thread, 250 samples/s, raw format) into `path`."""
+    proc = subprocess.Popen(
+        [
+            binary,
+            "record",
+            "--nonblocking",
+            "--threads",
+            "-r",
+            "250",
+            "-f",
+            "raw",
+            "-o",
+            path,
+            "-p",
+            str(pid),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    _children.append(proc)
+    return proc
+
+
+def stop_py_spy(proc: subprocess.Popen) -> None:
+    """SIGINT, on which py-spy writes its file."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if proc in _children:
+        _children.remove(proc)
+
+
 def proc_cpu_times(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds of a process, from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as f:

@@ -1,4 +1,4 @@
-"""The printed table, and the SPEC.md targets checked against a run's results."""
+"""The printed table and lines, and the SPEC.md targets checked against a run's results."""
 
 # Open WebUI 0.12.4 on this machine (SPEC.md, "Targets"): the peer to beat.
 OPEN_WEBUI_CPU_PER_1K_TOKENS = (0.6, 1.4)
@@ -350,8 +350,6 @@ def render(results: dict) -> str:
         heads, rows = poisson_rows(trials)
         parts.append(render_table(heads, rows))
     for capacity in results.get("capacity") or []:
-        from bench.harness import capacity_line
-
         parts.append(capacity_line(capacity))
     lin = results.get("bytes_linearity")
     if lin:
@@ -380,3 +378,57 @@ def render(results: dict) -> str:
             lines.append(f"  {mark}  {t['target']}: {measured} (limit {_fmt(t['limit'], 2)})")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
+
+
+def ms(v: float | None) -> str:
+    """Milliseconds to one decimal, "-" when not measured."""
+    return "-" if v is None else f"{v:.1f}"
+
+
+def phase_line(result: dict) -> str:
+    """A burst or Poisson phase in one progress line."""
+    ft = result["ttft_from_send_ms"]
+    lag = result["delta_lag_ms"]
+    relay = result["relay"]
+    return (
+        f"  completed {result['completed']}/{result['streams']}, first token from Send p50 "
+        f"{ms(ft['p50'])} ms p99 {ms(ft['p99'])} ms, lag per delta p99 {ms(lag['p99'])} ms, "
+        f"lost {result['lost_chars']} dup {result['duplicated_chars']}, relay messages "
+        f"{relay['messages']:g} / frames {relay['frames']:g}, errors {result['errors'] or 'none'}"
+    )
+
+
+def send_cpu_line(result: dict) -> str:
+    """A sends-only burst in one progress line."""
+    return (
+        f"  {result['answered']}/{result['streams']} sends answered, {result['upstream_requests']} upstream "
+        f"requests: {result['cpu_ms_per_send']:.2f} ms CPU per send (event loop "
+        f"{result['main_thread_cpu_ms_per_send']:.2f}, threads "
+        f"{result['other_threads_cpu_ms_per_send']:.2f}); "
+        f"send service {ms(result['send_service_cpu_ms']['p50'])} ms CPU p50 in its thread"
+    )
+
+
+def capacity_line(capacity: dict) -> str:
+    """The capacity search's finding, for the progress log and the report."""
+    k = capacity["procs"]
+    if capacity["rps"] is None:
+        return (
+            f"Capacity, {k} process(es): none found (failed at {capacity['failed_rps']:g} sends/s) "
+            f"with first token from Send p99 <= {capacity['first_token_limit_ms']:g} ms "
+            f"and lag per delta p99 <= {capacity['lag_limit_ms']:g} ms"
+        )
+    relay = (
+        f"; relay messages {capacity.get('relay_messages', 0):g} for {capacity.get('frames', 0):g} frames"
+        if k > 1
+        else ""
+    )
+    failed = f", fails at {capacity['failed_rps']:g}/s" if capacity["failed_rps"] is not None else ""
+    return (
+        f"Capacity, {k} process(es), {capacity['placement']} placement, send via {capacity['via']}: "
+        f"{capacity['concurrency']:.0f} concurrent streams ({capacity['rps']:g} sends/s x "
+        f"{capacity['reply_s']:.1f} s replies{failed}), "
+        f"{capacity['concurrency_per_process']:.0f} per process, "
+        f"with first token from Send p99 <= {capacity['first_token_limit_ms']:g} ms and lag per delta "
+        f"p99 <= {capacity['lag_limit_ms']:g} ms{relay}"
+    )

@@ -1,0 +1,137 @@
+"""What a run measures: its options (Config), the phases of a round (Phase, plan), the progress log."""
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Config:
+    streams: list[int]
+    tokens: int = 200
+    rate: float = 20.0
+    words: bool = False  # deltas of 1-4 tokens instead of one token each
+    send_via: str = "ws"  # "ws": over the conversation's socket (the composer's default); "post"
+    arrivals: str = "burst"  # "burst": N sends at once per phase; "poisson": --rps for --duration
+    rps: float = 0.0
+    duration: float = 30.0
+    capacity: bool = False
+    capacity_first_token_ms: float = 250.0  # first token from Send p99, at most
+    capacity_lag_ms: float = 150.0  # delivery lag per delta p99, at most
+    capacity_precision: float = 0.15  # stop bisecting when the bracket is this narrow (hi/lo - 1)
+    capacity_trials: int = 10
+    lead: float = 1.0  # Poisson: a tab opens its socket this long before its Send
+    procs: list[int] = field(default_factory=lambda: [1])
+    placement: str = "local"  # or "cross": send by POST through one process, watch on another
+    send_cpu: int = 0  # a sends-only burst of this many, the fake holding every reply
+    database_url: str = ""
+    page: bool = False
+    page_messages: list[int] = field(default_factory=lambda: [10, 1000])
+    page_requests: int = 20
+    slow_clients: int = 0
+    redis_url: str = "redis://127.0.0.1:6379/13"
+    baseline: bool = True
+    probe: bool = True
+    ramp: float = 0.0
+    first_frame_timeout: float | None = None  # default 30 s + 50 ms per stream
+    stream_timeout: float | None = None
+    py_spy: str = ""
+    keep: bool = False
+    raw: bool = False
+    note: str = ""
+    server_switch_interval: float = 0.0  # experiment knob; 0 = the app as it is
+    wait_quiet: float = 0.0  # before each phase, wait up to this long for other processes to go idle
+    quiet_cores: float = 0.15  # "idle": other processes use less than this many cores
+    out: Path | None = None
+    quiet: bool = False
+
+    def cross(self, k: int) -> bool:
+        """Whether a round on k processes sends through one process and watches on another."""
+        return self.placement == "cross" and k > 1
+
+    def via(self, k: int) -> str:
+        # A send over a socket goes to that socket's process: sending on one process and watching
+        # on another is a POST (as the composer's fallback does it).
+        return "post" if self.cross(k) else self.send_via
+
+
+@dataclass
+class Phase:
+    key: str  # short, unique in the run; part of every request tag
+    label: str
+    n: int
+    tokens: int
+    rate: float
+    cross: bool = False  # send through one process (POST), watch on another
+    baseline: bool = False
+    slow: int = 0
+    via: str = "ws"
+    words: bool = False
+    kind: str = "burst"  # "burst", "send-cpu" (sends only, the fake holding the replies), "poisson"
+    rps: float = 0.0
+    duration: float = 0.0
+    spy: bool = False
+
+
+def reply_seconds(tokens: int, rate: float) -> float:
+    """How long the fake takes to stream a reply (its first to its last delta)."""
+    return (tokens - 1) / rate if rate else 0.0
+
+
+def plan(cfg: Config, k: int) -> list[Phase]:
+    """The phases of a round on k processes with a fixed number of streams (Poisson trials come after)."""
+    prefix = f"k{k}" if len(cfg.procs) > 1 else ""
+    label = f"K={k} " if len(cfg.procs) > 1 else ""
+    phases = [Phase(f"{prefix}w", "warm-up", k, 10, 0, via=cfg.send_via)]
+    if not cfg.streams and cfg.arrivals != "poisson" and not cfg.send_cpu:
+        return []
+    if cfg.probe and cfg.streams:
+        short = max(8, cfg.tokens // 4)
+        phases.append(
+            Phase(
+                f"{prefix}s",
+                f"{label}bytes probe ({short} tokens)",
+                1,
+                short,
+                cfg.rate,
+                cross=cfg.cross(k),
+                via=cfg.via(k),
+                words=cfg.words,
+            )
+        )
+    if cfg.send_cpu:
+        phases.append(
+            Phase(
+                f"{prefix}h",
+                f"{label}sends only ({cfg.send_cpu})",
+                cfg.send_cpu,
+                1,
+                0,
+                cross=cfg.cross(k),
+                via=cfg.via(k),
+                kind="send-cpu",
+                spy=bool(cfg.py_spy),
+            )
+        )
+    for n in cfg.streams:
+        phases.append(
+            Phase(
+                f"{prefix}n{n}",
+                f"{label}N={n}",
+                n,
+                cfg.tokens,
+                cfg.rate,
+                cross=cfg.cross(k),
+                baseline=cfg.baseline,
+                slow=cfg.slow_clients,
+                via=cfg.via(k),
+                words=cfg.words,
+                spy=bool(cfg.py_spy) and n == max(cfg.streams),
+            )
+        )
+    return phases
+
+
+def log(cfg: Config, message: str) -> None:
+    if not cfg.quiet:
+        print(message, file=sys.stderr, flush=True)
