@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q
 
+from conversations.library.organising import attachments_remove_unreferenced, conversations_scrub
 from conversations.models import Attachment, Budget, Conversation
-from conversations.organising import attachments_remove_unreferenced, conversations_scrub
 from teams.models import Membership, SystemPrompt
 
 from . import lifecycle

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from conversations.library.organising import conversations_scrub
 from conversations.models import Conversation, Message
-from conversations.organising import conversations_scrub
 
 from . import lifecycle
 from .models import TeamRetention

@@ -68,7 +68,8 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from conversations import exporting, services
+    from conversations import services
+    from conversations.library import exporting
 
     raw = export(args.messages, args.blocks) if args.messages else largest_export(args.blocks)
     make = get_user_model().objects.create_user

@@ -39,6 +39,7 @@ def main() -> None:
 
     setup_django("chat-search-", args.database_url)
     from django.db import connection
+
     started = time.perf_counter()
     words = _vocabulary()
     searcher = _fill(words, args.conversations, args.messages)

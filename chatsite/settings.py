@@ -235,7 +235,7 @@ LOGGING = {
 # --- The chat itself --------------------------------------------------------
 ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY", "")
 ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL", "")
-# Neither set: the embedded local model (see conversations/local_model.py).
+# Neither set: the embedded local model (see conversations/claude/local_model.py).
 CHAT_USE_LOCAL_MODEL = not (ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL)
 CHAT_LOCAL_MODEL_URL = os.environ.get("CHAT_LOCAL_MODEL_URL", "http://127.0.0.1:8765")
 # Where `manage.py localmodel` writes the key it generates at each start, and workers read it.
@@ -307,14 +307,14 @@ CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
 CHAT_GENERATED_TITLES = env_flag("CHAT_GENERATED_TITLES", True)
 CHAT_MAX_TOKENS = int(os.environ.get("CHAT_MAX_TOKENS", 4096))
 CHAT_MAX_TOOL_ITERATIONS = int(os.environ.get("CHAT_MAX_TOOL_ITERATIONS", 8))
-# Web search and web fetch (Claude's server tools; conversations/web.py). Off here: off for everyone.
+# Web search and web fetch (Claude's server tools; conversations/claude/web.py). Off here: off for everyone.
 CHAT_WEB_ACCESS = env_flag("CHAT_WEB_ACCESS", True)
 CHAT_WEB_MAX_USES = int(os.environ.get("CHAT_WEB_MAX_USES", 5))  # per tool, per API call; 0: no limit
 CHAT_WEB_ALLOWED_DOMAINS = env_list("CHAT_WEB_ALLOWED_DOMAINS", "")
 CHAT_WEB_BLOCKED_DOMAINS = env_list("CHAT_WEB_BLOCKED_DOMAINS", "")
 if CHAT_WEB_ALLOWED_DOMAINS and CHAT_WEB_BLOCKED_DOMAINS:
     raise ImproperlyConfigured("Set CHAT_WEB_ALLOWED_DOMAINS or CHAT_WEB_BLOCKED_DOMAINS, not both.")
-# Code execution (Claude's server tool; conversations/code_execution.py). Off here: off for everyone.
+# Code execution (Claude's server tool; conversations/claude/code_execution.py). Off here: off for everyone.
 CHAT_CODE_EXECUTION = env_flag("CHAT_CODE_EXECUTION", True)
 CHAT_STALL_TIMEOUT = float(os.environ.get("CHAT_STALL_TIMEOUT", 60))
 CHAT_API_MAX_RETRIES = int(os.environ.get("CHAT_API_MAX_RETRIES", 2))

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Budget, Conversation, ModelPrice
+from conversations.models import Budget, Conversation, ModelPrice
 
 
 @admin.register(Conversation)

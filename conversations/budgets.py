@@ -21,8 +21,8 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from . import spending
-from .models import Budget, Message
+from conversations import spending
+from conversations.models import Budget, Message
 
 WARN_AT = Decimal("0.8")
 

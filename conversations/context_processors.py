@@ -4,8 +4,8 @@ a delete that landed here, and whether sign-up is open."""
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
-from . import organising, sidebar
-from .forms import parse_id
+from conversations.forms import parse_id
+from conversations.library import organising, sidebar
 
 
 def chat(request) -> dict:

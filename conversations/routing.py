@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .consumers import ConversationConsumer
+from conversations.live.consumers import ConversationConsumer
 
 websocket_urlpatterns = [
     path("ws/c/<id:conversation_id>/", ConversationConsumer.as_asgi()),

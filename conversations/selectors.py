@@ -2,12 +2,11 @@
 
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
+from conversations import spending
+from conversations.claude.pricing import Price
+from conversations.models import Attachment, ContentBlock, Conversation, Message, ModelPrice, ProducedFile
+from conversations.versions import Tree
 from teams.selectors import prompts_usable_by
-
-from . import spending
-from .models import Attachment, ContentBlock, Conversation, Message, ModelPrice, ProducedFile
-from .pricing import Price
-from .versions import Tree
 
 
 def conversation_list_for_user(user) -> QuerySet[Conversation]:

@@ -12,12 +12,12 @@ from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils.datastructures import MultiValueDict
 
+from conversations import forms, selectors, services
+from conversations.claude import catalog
+from conversations.models import Attachment, Conversation, Message
+from conversations.services import ChatError
 from teams.models import PromptVersion
 from teams.selectors import prompts_usable_by
-
-from . import catalog, forms, selectors, services
-from .models import Attachment, Conversation, Message
-from .services import ChatError
 
 NO_SUCH_PROMPT = "That system prompt is not available to you."
 

@@ -12,15 +12,16 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
 
+from conversations import attachments as files
+from conversations import selectors
+from conversations.budgets import BudgetExceeded, check_can_send, spend_record
+from conversations.claude import params as chat_params
+from conversations.claude import pricing
+from conversations.claude.capabilities import capabilities, reads_files
+from conversations.live import metrics
+from conversations.models import ApiCall, Attachment, ContentBlock, Conversation, Message
+from conversations.rendering import render_markdown_blocks
 from teams.models import PromptVersion
-
-from . import attachments as files
-from . import metrics, pricing, selectors
-from . import params as chat_params
-from .budgets import BudgetExceeded, check_can_send, spend_record
-from .capabilities import capabilities, reads_files
-from .models import ApiCall, Attachment, ContentBlock, Conversation, Message
-from .rendering import render_markdown_blocks
 
 TITLE_LENGTH = 60
 

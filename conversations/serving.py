@@ -8,8 +8,8 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponse
 from django.utils.http import content_disposition_header
 
-from . import llm
-from .models import Attachment, ProducedFile
+from conversations.claude import llm
+from conversations.models import Attachment, ProducedFile
 
 log = logging.getLogger(__name__)
 

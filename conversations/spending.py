@@ -25,8 +25,8 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from .models import ApiCall, Message
-from .pricing import hit_rate
+from conversations.claude.pricing import hit_rate
+from conversations.models import ApiCall, Message
 
 # Sums, by the names the usage pages show; the two tables have the same columns.
 TOKENS = {

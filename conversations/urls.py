@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import export_views, share_views, sidebar_views, views, web_views
+from conversations import views, web_views
+from conversations.library import export_views, share_views, sidebar_views
 
 urlpatterns = [
     # Conversations

@@ -12,30 +12,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from conversations import attachments, forms, selectors, sending, services, serving
+from conversations.budgets import statuses as budget_statuses
+from conversations.claude import catalog, code_execution, params, web
+from conversations.claude.capabilities import capabilities, reads_files
+from conversations.library import organising, sharing, sidebar_views
+from conversations.live import health, metrics
+from conversations.models import Conversation, Message
+from conversations.reply import generation
+from conversations.services import ChatError
 from teams.selectors import prompts_usable_by, teams_for_user
-
-from . import (
-    attachments,
-    catalog,
-    code_execution,
-    forms,
-    generation,
-    health,
-    metrics,
-    organising,
-    params,
-    selectors,
-    sending,
-    services,
-    serving,
-    sharing,
-    sidebar_views,
-    web,
-)
-from .budgets import statuses as budget_statuses
-from .capabilities import capabilities, reads_files
-from .models import Conversation, Message
-from .services import ChatError
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:

@@ -8,10 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from conversations.models import TeamPolicy
 from teams.models import Membership
 from teams.selectors import membership_for
-
-from .models import TeamPolicy
 
 
 @login_required

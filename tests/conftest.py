@@ -6,8 +6,10 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import connections
 
-from conversations import catalog, generation, llm, realtime
+from conversations.claude import catalog, llm
+from conversations.live import realtime
 from conversations.models import Conversation
+from conversations.reply import generation
 from fakes import FakeAnthropic
 from teams import services as team_services
 from tests.helpers import reply_with_usage

@@ -13,8 +13,9 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 from PIL import Image
 
-from conversations import generation, services
+from conversations import services
 from conversations.models import ContentBlock, Conversation, Message
+from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 
 if TYPE_CHECKING:

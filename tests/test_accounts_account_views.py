@@ -9,13 +9,7 @@ from django.urls import reverse
 
 from accounts import account_views
 from accounts.models import Identity
-from conversations.models import (
-    Attachment,
-    ContentBlock,
-    Conversation,
-    ProducedFile,
-    RemoteFileDeletion,
-)
+from conversations.models import Attachment, ContentBlock, Conversation, ProducedFile, RemoteFileDeletion
 from conversations.spending import spent, totals
 from memory.models import MemoryFile, MemorySetting
 from teams import services as team_services

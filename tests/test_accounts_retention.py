@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from accounts import lifecycle, retention
 from accounts.models import TeamRetention
-from conversations import services, sharing
+from conversations import services
+from conversations.library import sharing
 from conversations.models import ApiCall, Attachment, ContentBlock, Conversation, Message
 from conversations.spending import spent, totals
 from review.models import TranscriptView

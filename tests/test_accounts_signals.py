@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from accounts.models import SignedInSession
 from accounts.signals import forget_expired_sessions
-from conversations import generation
 from conversations.models import Conversation, Message
+from conversations.reply import generation
 from fakes import Reply
 from tests.helpers import connect, start_chat
 

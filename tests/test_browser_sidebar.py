@@ -21,7 +21,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from conversations.sidebar import group_of
+from conversations.library.sidebar import group_of
 from tests.live import PYTHON, ROOT, USERS, LiveApp, fake_api, live_app  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser

@@ -37,9 +37,12 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts import oidc
 from accounts.signup import invitation_create
-from conversations import generation, params, services, sharing
-from conversations.capabilities import capabilities
+from conversations import services
+from conversations.claude import params
+from conversations.claude.capabilities import capabilities
+from conversations.library import sharing
 from conversations.models import ContentBlock, Message
+from conversations.reply import generation
 from memory.models import MemoryFile
 from review.models import TranscriptView
 from teams import services as team_services

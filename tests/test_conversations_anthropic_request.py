@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from conversations.anthropic_request import PinnedPrompt, Turn, build_request, count_breakpoints
+from conversations.reply.anthropic_request import PinnedPrompt, Turn, build_request, count_breakpoints
 
 EPHEMERAL = {"type": "ephemeral"}
 

@@ -14,10 +14,12 @@ from django.core.management import call_command
 from PIL import Image
 from pypdf import PdfWriter
 
-from conversations import attachment_files, llm, organising, services
-from conversations.anthropic_request import count_breakpoints
-from conversations.capabilities import uses_files_api
+from conversations import services
+from conversations.claude import attachment_files, llm
+from conversations.claude.capabilities import uses_files_api
+from conversations.library import organising
 from conversations.models import Attachment, Conversation, RemoteFileDeletion
+from conversations.reply.anthropic_request import count_breakpoints
 from fakes import HttpError, Reply
 from tests.helpers import image_bytes, run_to_end, send
 
@@ -180,12 +182,12 @@ async def test_a_files_api_failure_sends_base64_for_that_reply_and_logs_once(
     settings.CHAT_API_MAX_RETRIES = 0
     llm.reset()
     fake_api.files.fail_uploads = 503
-    with caplog.at_level(logging.WARNING, logger="conversations.attachment_files"):
+    with caplog.at_level(logging.WARNING, logger="conversations.claude.attachment_files"):
         conversation, reply, (image, pdf) = await chat_with_files(
             alice, ("cat.png", image_bytes()), ("form.pdf", pdf_bytes())
         )
     assert reply.status == "complete"
-    [warning] = [r for r in caplog.records if r.name == "conversations.attachment_files"]
+    [warning] = [r for r in caplog.records if r.name == "conversations.claude.attachment_files"]
     assert "Files API failed" in warning.getMessage()
     content = fake_api.message_requests[-1].body["messages"][0]["content"]
     assert [b["source"]["type"] for b in content[:2]] == ["base64", "base64"]
@@ -306,7 +308,7 @@ async def test_a_failing_delete_stays_queued_and_one_already_gone_counts_as_dele
 
     llm.delete_file = failing
     try:
-        with caplog.at_level(logging.WARNING, logger="conversations.attachment_files"):
+        with caplog.at_level(logging.WARNING, logger="conversations.claude.attachment_files"):
             assert await attachment_files.remote_deletions_run() == 0
     finally:
         llm.delete_file = original

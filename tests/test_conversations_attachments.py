@@ -9,9 +9,10 @@ from django.urls import reverse
 from PIL import Image
 from pypdf import PdfWriter
 
-from conversations import attachments, generation, services
+from conversations import attachments, services
 from conversations.attachments import Refused, process
 from conversations.models import Attachment, Message
+from conversations.reply import generation
 from tests.helpers import image_bytes
 
 pytestmark = pytest.mark.django_db

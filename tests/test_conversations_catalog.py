@@ -2,7 +2,7 @@
 
 import pytest
 
-from conversations import catalog, llm
+from conversations.claude import catalog, llm
 
 pytestmark = pytest.mark.usefixtures("fresh_catalog")
 

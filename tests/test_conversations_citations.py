@@ -8,8 +8,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from conversations import citations, generation, rendering
+from conversations import rendering
+from conversations.claude import citations
 from conversations.models import ContentBlock, Message
+from conversations.reply import generation
 from fakes import Cited, Fetch, GroundedReply, Search
 from fakes import server_tools as fake_tools
 from tests.helpers import connect, frames_until_end, start_chat

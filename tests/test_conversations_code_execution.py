@@ -11,18 +11,11 @@ from asgiref.sync import sync_to_async
 from django.urls import reverse
 from django.utils import timezone
 
-from conversations import (
-    attachment_files,
-    code_execution,
-    generation,
-    params,
-    rendering,
-    services,
-    tools,
-    web,
-)
-from conversations.capabilities import capabilities
+from conversations import rendering, services
+from conversations.claude import attachment_files, code_execution, params, tools, web
+from conversations.claude.capabilities import capabilities
 from conversations.models import ContentBlock, Conversation, ProducedFile, RemoteFileDeletion
+from conversations.reply import generation
 from fakes import Code, EditFile, GroundedReply, Output, Reply
 from fakes import server_tools as fake_tools
 from tests.helpers import (

@@ -6,7 +6,7 @@ import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from conversations import generation
+from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 from tests.helpers import connect, reload, start_chat
 

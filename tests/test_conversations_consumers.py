@@ -11,8 +11,9 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 from django.test import AsyncClient
 
-from conversations import generation, services
+from conversations import services
 from conversations.models import Budget, Conversation, Message
+from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 from fakes import Reply
 

@@ -4,9 +4,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.template.loader import render_to_string
 
-from conversations import context_window
-from conversations.capabilities import Capabilities
+from conversations.claude.capabilities import Capabilities
 from conversations.models import ContentBlock, Conversation, Message
+from conversations.reply import context_window
 from fakes import Reply
 from tests.helpers import send
 
@@ -78,7 +78,7 @@ async def test_a_tool_call_is_never_separated_from_its_result(fake_api, alice, w
 
 
 async def test_count_tokens_failing_falls_back_to_an_estimate(fake_api, alice, window, monkeypatch):
-    from conversations import llm
+    from conversations.claude import llm
 
     async def broken(**kwargs):
         raise llm.anthropic.APIConnectionError(request=None)

@@ -12,9 +12,11 @@ from django.db import connection
 from django.urls import reverse
 
 from chatsite import json_depth
-from conversations import budgets, exporting, reply_request, services, sharing
-from conversations.anthropic_request import FILE_LEFT_OUT
+from conversations import budgets, services
+from conversations.library import exporting, sharing
 from conversations.models import Attachment, Budget, ContentBlock, Conversation, Message, ProducedFile
+from conversations.reply import reply_request
+from conversations.reply.anthropic_request import FILE_LEFT_OUT
 from tests.helpers import add_blocks, finish, image_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_catalog")]

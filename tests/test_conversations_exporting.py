@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from conversations import exporting, organising, services
+from conversations import services
+from conversations.library import exporting, organising
 from conversations.models import ContentBlock, Conversation
 from fakes import server_tools as fake_tools
 from tests.helpers import add_blocks, finish, image_bytes

@@ -9,8 +9,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db.backends.utils import CursorWrapper
 
-from conversations import generation, realtime, services
+from conversations import services
+from conversations.live import realtime
 from conversations.models import ContentBlock, Message
+from conversations.reply import generation
 from fakes import Cut, HttpError, Reply
 from tests.helpers import (
     LONG_TEXT,

@@ -5,9 +5,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.urls import reverse
 
-from conversations import params, tools
-from conversations.capabilities import capabilities
-from conversations.memory_tool import TOOL, with_memory
+from conversations.claude import params, tools
+from conversations.claude.capabilities import capabilities
+from conversations.claude.memory_tool import TOOL, with_memory
 from conversations.models import Conversation
 from fakes import Reply
 from memory import store

@@ -2,8 +2,8 @@
 
 import pytest
 
-from conversations import params
-from conversations.capabilities import capabilities
+from conversations.claude import params
+from conversations.claude.capabilities import capabilities
 
 
 @pytest.mark.parametrize(

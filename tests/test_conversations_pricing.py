@@ -6,9 +6,11 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import generation, pricing, selectors
+from conversations import selectors
 from conversations import services as chat_services
+from conversations.claude import pricing
 from conversations.models import Message, ModelPrice
+from conversations.reply import generation
 from teams import services as team_services
 from usage.selectors import prompt_version_stats
 

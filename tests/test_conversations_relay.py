@@ -4,7 +4,7 @@ import asyncio
 
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from conversations import relay
+from conversations.live import relay
 
 
 class SlowLayer:

@@ -9,9 +9,10 @@ from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from conversations import generation, services
+from conversations import services
 from conversations.models import ContentBlock
 from conversations.rendering import LiveMarkdown, render_markdown_blocks
+from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 from fakes import Reply
 

@@ -3,8 +3,10 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import generation, params, reply_request, services
-from conversations.capabilities import capabilities
+from conversations import services
+from conversations.claude import params
+from conversations.claude.capabilities import capabilities
+from conversations.reply import generation, reply_request
 from fakes import Reply
 from tests.helpers import start_chat
 

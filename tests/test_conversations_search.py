@@ -5,7 +5,8 @@ set for the second)."""
 import pytest
 from django.utils import timezone
 
-from conversations import organising, search, services
+from conversations import services
+from conversations.library import organising, search
 from conversations.models import ContentBlock, Conversation, Message
 
 pytestmark = pytest.mark.django_db

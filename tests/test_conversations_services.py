@@ -4,8 +4,9 @@ The sweep of replies a dead worker left streaming is a fault: tests/test_faults.
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import generation, selectors, services
+from conversations import selectors, services
 from conversations.models import Message
+from conversations.reply import generation
 from fakes import Reply
 from tests.helpers import LONG_TEXT, payloads, run_reply, start_chat
 

@@ -10,7 +10,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from conversations import organising, services, sharing
+from conversations import services
+from conversations.library import organising, sharing
 from conversations.models import ContentBlock, Conversation, Message, ProducedFile, Share
 from fakes import Cited, Code, GroundedReply, Output, Search
 from fakes import server_tools as fake_tools

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from conversations import organising, sidebar
+from conversations.library import organising, sidebar
 from conversations.models import Conversation
 
 pytestmark = pytest.mark.django_db

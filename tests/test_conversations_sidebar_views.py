@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from conversations import organising, services
+from conversations import services
+from conversations.library import organising
 from conversations.models import Attachment, Conversation, Message
 from tests.helpers import image_bytes
 

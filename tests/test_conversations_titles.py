@@ -13,9 +13,11 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 from django.urls import reverse
 
-from conversations import budgets, generation, llm, services, titles
+from conversations import budgets, services
+from conversations.claude import llm
+from conversations.claude.pricing import Price, Usage, seed_default_prices
 from conversations.models import Budget, Conversation, ModelPrice
-from conversations.pricing import Price, Usage, seed_default_prices
+from conversations.reply import generation, titles
 from fakes import HttpError, Reply
 from teams import services as team_services
 from tests.helpers import connect, frames_until_end, run_reply, run_to_end, send, start_chat

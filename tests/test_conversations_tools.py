@@ -3,7 +3,8 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import services, tools
+from conversations import services
+from conversations.claude import tools
 from fakes import Reply
 from tests.helpers import run_to_end, send, start_chat
 

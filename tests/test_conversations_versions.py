@@ -11,8 +11,9 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from conversations import generation, selectors, services
+from conversations import selectors, services
 from conversations.models import Attachment, ContentBlock, Conversation, Message
+from conversations.reply import generation
 from conversations.versions import Tree, Versions
 from fakes import Reply
 from tests.helpers import connect, frames_until_end, image_bytes, run_reply, run_to_end, send

@@ -5,8 +5,9 @@ import pytest
 from django.test import AsyncClient
 from django.urls import reverse
 
-from conversations import generation, services
+from conversations import services
 from conversations.models import Conversation, Message
+from conversations.reply import generation
 from fakes import Reply
 from teams import services as team_services
 

@@ -9,8 +9,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.urls import reverse
 
-from conversations import pricing, services, tools, web
-from conversations.capabilities import capabilities
+from conversations import services
+from conversations.claude import pricing, tools, web
+from conversations.claude.capabilities import capabilities
 from conversations.models import Conversation, Message, ModelPrice, TeamPolicy
 from fakes import Cited, Fetch, GroundedReply, HttpError, Reply, Search
 from fakes import server_tools as fake_tools
@@ -306,7 +307,7 @@ async def test_a_paused_turn_resumes_with_its_server_blocks_verbatim(fake_api, a
 def test_the_api_model_list_can_say_a_model_has_no_web_search(alice, settings, monkeypatch):
     from types import SimpleNamespace
 
-    from conversations import catalog
+    from conversations.claude import catalog
 
     def listed(model_id, supported):
         support = SimpleNamespace(web_search=SimpleNamespace(supported=supported))

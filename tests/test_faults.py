@@ -37,8 +37,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 import tests.cluster as mp
-from conversations import consumers, generation, llm, realtime, services
+from conversations import services
+from conversations.claude import llm
+from conversations.live import consumers, realtime
 from conversations.models import ContentBlock, Message
+from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 from fakes import Cut, HttpError, Reply, SSEError, Stall
 from tests.cluster import cluster_fixture, fake_fixture, session_fixture  # noqa: F401 (fixtures)
@@ -480,7 +483,7 @@ async def test_fault_redis_down(fake_api, alice, settings, caplog):
     await assert_stored_once(reply, "Redis is down")
     # What should hold too: the tab on this process gets every frame, and the relay says it failed.
     relay_logged = [
-        r for r in caplog.records if r.name == "conversations.relay" and r.levelno >= logging.WARNING
+        r for r in caplog.records if r.name == "conversations.live.relay" and r.levelno >= logging.WARNING
     ]
     assert socket_error is None, f"the tab's socket died: {socket_error!r}"
     assert relay_logged, "the relay says Redis is unreachable"

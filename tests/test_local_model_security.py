@@ -9,7 +9,7 @@ import httpx
 import pytest
 from django.core.management import CommandError, call_command
 
-from conversations import llm, local_model
+from conversations.claude import llm, local_model
 from tests.live import embedded_model  # noqa: F401 (module-scoped: the model loads once)
 
 EVIL = "http://evil.example"

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from conversations.pricing import seed_default_prices
+from conversations.claude.pricing import seed_default_prices
 
 
 def add_prices(apps, schema_editor):

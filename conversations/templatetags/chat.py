@@ -8,7 +8,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from chatsite import json_depth
-from conversations import citations, code_execution
+from conversations.claude import citations, code_execution
 from conversations.serving import INLINE_IMAGES
 
 register = template.Library()
@@ -70,7 +70,7 @@ def _id_pattern(name: str, script_prefix: str) -> str:
     return reverse(name, args=[0])  # NoReverseMatch for a URL that does not take one id
 
 
-# --- citations and web results (conversations/citations.py) ------------------------------------
+# --- citations and web results (conversations/claude/citations.py) ------------------------------------
 
 
 @register.filter
@@ -128,7 +128,7 @@ def web_link(url, title=""):
     return format_html('<a href="{}" target="_blank" rel="{}">{}</a>', href, citations.REL, text)
 
 
-# --- code execution (conversations/code_execution.py) -----------------------------------------
+# --- code execution (conversations/claude/code_execution.py) -----------------------------------------
 
 
 @register.filter

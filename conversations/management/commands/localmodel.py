@@ -4,7 +4,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from conversations import local_model
+from conversations.claude import local_model
 
 
 class Command(BaseCommand):

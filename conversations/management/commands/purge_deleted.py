@@ -2,9 +2,9 @@ import asyncio
 
 from django.core.management.base import BaseCommand
 
-from conversations import llm
-from conversations.attachment_files import remote_deletions_run
-from conversations.organising import UNDO_SECONDS, deleted_conversations_purge
+from conversations.claude import llm
+from conversations.claude.attachment_files import remote_deletions_run
+from conversations.library.organising import UNDO_SECONDS, deleted_conversations_purge
 
 
 class Command(BaseCommand):

@@ -15,27 +15,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from chatsite.logs import request_id
-
-from . import (
-    attachment_files,
-    code_execution,
-    context_window,
-    llm,
-    metrics,
-    organising,
-    params,
-    realtime,
-    relay,
-    rendering,
-    reply_request,
-    selectors,
-    services,
-    titles,
-    tools,
-)
-from .models import ContentBlock, Message
-from .reply_blocks import ReplyBlocks
-from .services import ReplyOutcome
+from conversations import rendering, selectors, services
+from conversations.claude import attachment_files, code_execution, llm, params, tools
+from conversations.library import organising
+from conversations.live import metrics, realtime, relay
+from conversations.models import ContentBlock, Message
+from conversations.reply import context_window, reply_request, titles
+from conversations.reply.reply_blocks import ReplyBlocks
+from conversations.services import ReplyOutcome
 
 log = logging.getLogger(__name__)
 

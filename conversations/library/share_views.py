@@ -7,10 +7,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import sending, sharing
-from .forms import parse_id
-from .models import Share
-from .services import ChatError
+from conversations import sending
+from conversations.forms import parse_id
+from conversations.library import sharing
+from conversations.models import Share
+from conversations.services import ChatError
 
 
 def _readable(request: HttpRequest, share_id: int) -> Share:

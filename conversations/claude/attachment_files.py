@@ -27,9 +27,9 @@ from django.db.models import F
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from . import llm
-from .capabilities import uses_files_api
-from .models import Attachment, ContentBlock, Message, RemoteFileDeletion
+from conversations.claude import llm
+from conversations.claude.capabilities import uses_files_api
+from conversations.models import Attachment, ContentBlock, Message, RemoteFileDeletion
 
 log = logging.getLogger(__name__)
 

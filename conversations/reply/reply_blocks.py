@@ -6,8 +6,10 @@ import json
 import jiter
 from asgiref.sync import sync_to_async
 
-from . import citations, code_execution, realtime, rendering, services
-from .models import ContentBlock
+from conversations import rendering, services
+from conversations.claude import citations, code_execution
+from conversations.live import realtime
+from conversations.models import ContentBlock
 
 # What a code execution call shows while its input streams, by tool name.
 CODE_FIELDS = {

@@ -19,7 +19,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from . import metrics, realtime
+from conversations.live import metrics, realtime
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ citations in the answer are stored exactly as they arrived and sent back verbati
 
 from django.conf import settings
 
-from . import catalog
-from .capabilities import Capabilities
-from .models import Conversation, TeamPolicy
-from .params import ChatParams
+from conversations.claude import catalog
+from conversations.claude.capabilities import Capabilities
+from conversations.claude.params import ChatParams
+from conversations.models import Conversation, TeamPolicy
 
 SEARCH_TOOL = "web_search_20260318"
 FETCH_TOOL = "web_fetch_20260318"

@@ -15,7 +15,7 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Attachment, ContentBlock, Conversation, Message, ProducedFile, Share
+from conversations.models import Attachment, ContentBlock, Conversation, Message, ProducedFile, Share
 
 UNDO_SECONDS = 10
 # An Undo pressed in the toast's last moment still arrives after the toast is gone.

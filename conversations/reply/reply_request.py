@@ -11,8 +11,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import code_execution, memory_tool, params, selectors, tools, web
-from .anthropic_request import (
+from conversations import selectors
+from conversations.claude import code_execution, memory_tool, params, tools, web
+from conversations.claude.capabilities import Capabilities, capabilities
+from conversations.models import Attachment, Message
+from conversations.reply.anthropic_request import (
     FILE_LEFT_OUT,
     PinnedPrompt,
     Turn,
@@ -21,8 +24,6 @@ from .anthropic_request import (
     turns_of,
     without_files,
 )
-from .capabilities import Capabilities, capabilities
-from .models import Attachment, Message
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from .models import Conversation
-from .params import ZONES
+from conversations.claude.params import ZONES
+from conversations.models import Conversation
 
 PAGE_SIZE = 50
 PINNED = "Pinned"

@@ -8,10 +8,12 @@ import json
 
 from asgiref.sync import sync_to_async
 
-from . import llm, reply_request, selectors
-from .anthropic_request import Turn, build_messages
-from .capabilities import capabilities
-from .models import Message
+from conversations import selectors
+from conversations.claude import llm
+from conversations.claude.capabilities import capabilities
+from conversations.models import Message
+from conversations.reply import reply_request
+from conversations.reply.anthropic_request import Turn, build_messages
 
 
 async def messages_to_leave_out(reply: Message, request: dict) -> int:

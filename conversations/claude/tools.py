@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Q
 from pydantic import BaseModel, Field, ValidationError
 
-from . import memory_tool
-from .models import ContentBlock
+from conversations.claude import memory_tool
+from conversations.models import ContentBlock
 
 
 @dataclass(frozen=True)

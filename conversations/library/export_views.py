@@ -8,7 +8,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import exporting, sending
+from conversations import sending
+from conversations.library import exporting
 
 IMPORT_PAGE = "conversations/data.html"
 

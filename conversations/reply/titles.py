@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from . import catalog, llm, realtime, selectors
-from .models import ApiCall, Conversation, Message
-from .services import api_call_record, title_from_text
+from conversations import selectors
+from conversations.claude import catalog, llm
+from conversations.live import realtime
+from conversations.models import ApiCall, Conversation, Message
+from conversations.services import api_call_record, title_from_text
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import forms, organising, search, selectors, services, sidebar
-from .models import Conversation
-from .services import ChatError
+from conversations import forms, selectors, services
+from conversations.library import organising, search, sidebar
+from conversations.models import Conversation
+from conversations.services import ChatError
 
 TEMPLATE = "conversations/_sidebar.html"
 

@@ -32,11 +32,11 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from . import catalog, llm
-from .anthropic_request import CODE_RESULTS
-from .capabilities import Capabilities
-from .models import Conversation, ProducedFile, RemoteFileDeletion
-from .params import ChatParams
+from conversations.claude import catalog, llm
+from conversations.claude.capabilities import Capabilities
+from conversations.claude.params import ChatParams
+from conversations.models import Conversation, ProducedFile, RemoteFileDeletion
+from conversations.reply.anthropic_request import CODE_RESULTS
 
 log = logging.getLogger(__name__)
 

@@ -36,17 +36,17 @@ from pydantic import (
 )
 
 from chatsite import json_depth
+from conversations import selectors
+from conversations.claude import catalog, citations, code_execution
+from conversations.claude import params as chat_params
+from conversations.claude.capabilities import capabilities
+from conversations.forms import MAX_ID
+from conversations.models import Attachment, ContentBlock, Conversation, Message
+from conversations.rendering import render_markdown_blocks
+from conversations.reply.anthropic_request import file_ids_in, without_files
+from conversations.versions import Tree
 from teams.models import PromptVersion
 from teams.selectors import prompts_usable_by
-
-from . import catalog, citations, code_execution, selectors
-from . import params as chat_params
-from .anthropic_request import file_ids_in, without_files
-from .capabilities import capabilities
-from .forms import MAX_ID
-from .models import Attachment, ContentBlock, Conversation, Message
-from .rendering import render_markdown_blocks
-from .versions import Tree
 
 FORMAT = "chat-conversation"
 VERSION = 1

@@ -40,7 +40,7 @@ from typing import Protocol
 
 from django.conf import settings
 
-from . import metrics, relay
+from conversations.live import metrics, relay
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,11 @@ from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from . import generation, metrics, realtime, relay, rendering, selectors, sending
-from .models import Message
-from .services import ChatError
+from conversations import rendering, selectors, sending
+from conversations.live import metrics, realtime, relay
+from conversations.models import Message
+from conversations.reply import generation
+from conversations.services import ChatError
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from conversations.library import exporting
+from conversations.models import Conversation, Share
+from conversations.rendering import render_markdown_blocks
+from conversations.services import ChatError
 from teams.models import Team
 from teams.selectors import teams_for_user
-
-from . import exporting
-from .models import Conversation, Share
-from .rendering import render_markdown_blocks
-from .services import ChatError
 
 
 def _live() -> QuerySet[Share]:

@@ -17,7 +17,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 
-from .models import ContentBlock, Conversation
+from conversations.models import ContentBlock, Conversation
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from . import llm
-from .capabilities import capabilities
+from conversations.claude import llm
+from conversations.claude.capabilities import capabilities
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 3600

@@ -6,7 +6,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .capabilities import Capabilities
+from conversations.claude.capabilities import Capabilities
 
 ZONES = available_timezones() | {"UTC"}
 

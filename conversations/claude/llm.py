@@ -13,8 +13,8 @@ import anthropic
 import httpx2
 from django.conf import settings
 
-from conversations import local_model
-from conversations.pricing import Usage
+from conversations.claude import local_model
+from conversations.claude.pricing import Usage
 
 log = logging.getLogger(__name__)
 

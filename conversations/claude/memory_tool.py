@@ -9,9 +9,8 @@ stored, shown, and seen in staff review as tool calls; a refused path is an `is_
 
 import logging
 
+from conversations.claude.capabilities import Capabilities
 from memory import store
-
-from .capabilities import Capabilities
 
 log = logging.getLogger(__name__)
 
