@@ -1,11 +1,9 @@
-"""Writes. Views and the generator call these; each runs in one transaction."""
+"""A conversation's turns: start it, send, edit, retry, continue, regenerate, and choose a version.
+Each commits the user's message (when there is one) and a streaming reply in one transaction."""
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -14,25 +12,15 @@ from django.utils import timezone as dj_timezone
 
 from conversations import attachments as files
 from conversations import selectors
-from conversations.budgets import BudgetExceeded, check_can_send, spend_record
+from conversations.budgets import BudgetExceeded, check_can_send
 from conversations.claude import params as chat_params
-from conversations.claude import pricing
-from conversations.claude.capabilities import capabilities, reads_files
+from conversations.claude.capabilities import reads_files
 from conversations.live import metrics
-from conversations.models import ApiCall, Attachment, ContentBlock, Conversation, Message
-from conversations.rendering import render_markdown_blocks
+from conversations.models import Attachment, ContentBlock, Conversation, Message
+from conversations.services.errors import ChatError, ReplyInProgress
 from teams.models import PromptVersion
 
 TITLE_LENGTH = 60
-
-
-class ChatError(Exception):
-    """A request the user made that cannot be done; the message is shown to them."""
-
-
-class ReplyInProgress(ChatError):
-    def __init__(self) -> None:
-        super().__init__("A reply is still streaming in this conversation. Wait for it or press Stop.")
 
 
 def check_message_text(text: str, *, attachments: list[Attachment] = ()) -> str:
@@ -246,198 +234,3 @@ def _choose_branch(conversation_id: int, message_id: int | None) -> datetime:
         branch = [*tree.ancestors(message_id), message_id]
         Message.objects.filter(pk__in=branch).update(chosen_at=chosen_at)
     return chosen_at
-
-
-def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
-    title = " ".join(title.split())[:200]
-    if not title:
-        raise ChatError("A title cannot be empty.")
-    conversation.title = title
-    # Not `updated_at`: a rename must not move it to the top of the sidebar's list.
-    conversation.save(update_fields=["title"])
-    return conversation
-
-
-def conversation_configure(*, conversation: Conversation, model: str, params: dict) -> Conversation:
-    """Change the model and parameters; they apply from the next turn. ChatError lists what is wrong."""
-    parsed, errors = chat_params.parse(
-        {"timezone": (conversation.params or {}).get("timezone", "UTC"), **params}, capabilities(model)
-    )
-    if errors:
-        raise ChatError(" ".join(errors))
-    conversation.model = model
-    conversation.params = parsed.model_dump(exclude_defaults=True)
-    conversation.save(update_fields=["model", "params", "updated_at"])
-    return conversation
-
-
-def conversation_switch_prompt(*, conversation: Conversation, version: PromptVersion) -> None:
-    """Pin the conversation to another prompt version; only ever on the user's explicit request."""
-    conversation.prompt_version = version
-    conversation.save(update_fields=["prompt_version", "updated_at"])
-
-
-# --- persistence of a streaming reply (called by generation.py) ---------------------------
-
-
-def block_save(*, message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
-    """Store one content block (insert, or replace a checkpointed partial). Returns its rendered
-    markdown; `rendered` is that HTML when the stream has rendered it already."""
-    with transaction.atomic():
-        rendered = _store_block(message_id, index, payload, rendered)
-    metrics.DB_WRITES.labels("block").inc()
-    return rendered
-
-
-def _store_block(message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
-    if rendered is None:
-        rendered = render_markdown_blocks(payload["text"]) if payload["type"] == "text" else ""
-    _put_block(message_id, index, payload, rendered=rendered)
-    return rendered
-
-
-def _put_block(message_id: int, index: int, payload: dict, **extra) -> None:
-    """One UPDATE, or an INSERT the first time (no SELECT first: this runs every checkpoint)."""
-    fields = {"type": payload["type"], "payload": payload, **extra}
-    if not ContentBlock.objects.filter(message_id=message_id, index=index).update(**fields):
-        ContentBlock.objects.create(message_id=message_id, index=index, **fields)
-
-
-def reply_checkpoint(*, message_id: int, index: int | None, payload: dict | None, worker: str) -> None:
-    """Keep the open block's partial text and say this worker is still alive."""
-    with transaction.atomic():
-        if payload is not None and index is not None:
-            _put_block(message_id, index, payload)
-        Message.objects.filter(pk=message_id).update(heartbeat_at=dj_timezone.now(), worker=worker)
-    metrics.DB_WRITES.labels("checkpoint").inc()
-
-
-@dataclass
-class ReplyOutcome:
-    """How a reply ended, as its final write stores it (the cost is priced from `usage` there)."""
-
-    status: str = Message.Status.COMPLETE
-    error: str = ""
-    stop_reason: str = ""
-    stop_sequence: str = ""
-    trimmed: int = 0  # oldest messages left out to fit the context window
-    request_id: str = ""
-    usage: pricing.Usage = field(default_factory=pricing.Usage)
-    cited_documents: list[int] = field(default_factory=list)  # what citations' document_index counts
-    container: tuple[str, datetime] | None = None  # code execution's sandbox: (id, expires_at)
-
-    def add_usage(self, counts: dict[str, int]) -> None:
-        """Add one API call's token counts (a tool loop makes several calls)."""
-        self.usage = self.usage.plus(counts)
-
-
-def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: ReplyOutcome) -> Message:
-    """The final write: status, usage, cost, stop reason; plus any block that never reached its stop."""
-    with transaction.atomic():
-        for index, payload in open_blocks.items():
-            _store_block(message_id, index, payload)
-        model, user_id, team_id, conversation_id = Message.objects.values_list(
-            "model",
-            "conversation__owner_id",
-            "conversation__prompt_version__prompt__team_id",
-            "conversation_id",
-        ).get(pk=message_id)
-        money = _money(model, outcome.usage)
-        Message.objects.filter(pk=message_id).update(
-            status=outcome.status,
-            error=outcome.error,
-            stop_reason=outcome.stop_reason,
-            stop_sequence=outcome.stop_sequence,
-            trimmed=outcome.trimmed,
-            request_id=outcome.request_id,
-            cited_documents=outcome.cited_documents,
-            worker="",
-            **money,
-            **asdict(outcome.usage),
-        )
-        if money["cost"]:
-            spend_record(user_id=user_id, team_id=team_id, cost=money["cost"])
-        if outcome.container:  # later requests reuse it (code_execution.py)
-            container_id, expires_at = outcome.container
-            Conversation.objects.filter(pk=conversation_id).update(
-                container_id=container_id, container_expires_at=expires_at
-            )
-    metrics.DB_WRITES.labels("final").inc()
-    return Message.objects.select_related("conversation").get(pk=message_id)
-
-
-def api_call_record(
-    *,
-    kind: ApiCall.Kind,
-    model: str,
-    usage: pricing.Usage,
-    user_id: int,
-    team_id: int | None,
-    conversation_id: int | None = None,
-    request_id: str = "",
-) -> ApiCall:
-    """A request that is not a reply (a title: overhead of its conversation), stored with its usage
-    and cost, and its cost added to the budgets that pay for it, as a reply's final write does."""
-    money = _money(model, usage)
-    with transaction.atomic():
-        if conversation_id and not Conversation.objects.filter(pk=conversation_id).exists():
-            conversation_id = None  # purged while the call was out: the money still counts
-        call = ApiCall.objects.create(
-            kind=kind,
-            model=model,
-            user_id=user_id,
-            team_id=team_id,
-            conversation_id=conversation_id,
-            request_id=request_id,
-            **money,
-            **asdict(usage),
-        )
-        if money["cost"]:
-            spend_record(user_id=user_id, team_id=team_id, cost=money["cost"])
-    return call
-
-
-def _money(model: str, usage: pricing.Usage) -> dict:
-    """A request's cost and what caching saved, at the model's price now; None when it has none."""
-    price = selectors.price_for_model(model)
-    if price is None:
-        return {"cost": None, "cache_savings": None}
-    return {"cost": pricing.cost(usage, price), "cache_savings": pricing.cache_savings(usage, price)}
-
-
-def orphaned_replies_interrupt() -> int:
-    """Replies left `streaming` by a process that died become `interrupted`; their text stays."""
-    stale = dj_timezone.now() - timedelta(seconds=settings.CHAT_ORPHAN_AFTER)
-    return Message.objects.filter(status=Message.Status.STREAMING, heartbeat_at__lt=stale).update(
-        status=Message.Status.INTERRUPTED,
-        error="The server stopped while this reply was streaming.",
-    )
-
-
-def attachment_store(*, user, name: str, data: bytes) -> Attachment:
-    """Check, re-encode and store an upload; the same content from the same user is stored once."""
-    processed = files.process(name, data)
-    digest = hashlib.sha256(processed.data).hexdigest()
-    existing = Attachment.objects.filter(owner=user, sha256=digest).first()
-    if existing is not None:
-        return existing
-    extension = processed.media_type.split("/")[1]
-    key = f"attachments/{user.pk}/{digest[:2]}/{digest}.{extension}"
-    path = Path(settings.MEDIA_ROOT) / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(processed.data)
-    try:
-        with transaction.atomic():
-            return Attachment.objects.create(
-                owner=user,
-                name=Path(name).name[:255] or "file",
-                media_type=processed.media_type,
-                size=len(processed.data),
-                width=processed.width,
-                height=processed.height,
-                pages=processed.pages,
-                sha256=digest,
-                storage_key=key,
-            )
-    except IntegrityError:  # the same file uploaded twice at once
-        return Attachment.objects.get(owner=user, sha256=digest)

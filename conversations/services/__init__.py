@@ -1,0 +1,57 @@
+"""Writes: nothing in conversations writes to the database anywhere else. Each function runs in one
+transaction. Split by job: turns.py (start, send, edit, retry, continue, regenerate, choose),
+replies.py (the reply store), settings.py (rename, configure, switch prompt), attachments.py
+(uploads), errors.py; callers use them from here: `services.<function>`."""
+
+from conversations.services.attachments import attachment_store
+from conversations.services.errors import ChatError, ReplyInProgress
+from conversations.services.replies import (
+    ReplyOutcome,
+    api_call_record,
+    block_save,
+    orphaned_replies_interrupt,
+    reply_checkpoint,
+    reply_finish,
+)
+from conversations.services.settings import (
+    conversation_configure,
+    conversation_rename,
+    conversation_switch_prompt,
+)
+from conversations.services.turns import (
+    TITLE_LENGTH,
+    check_message_text,
+    conversation_start,
+    message_edit,
+    message_send,
+    reply_continue,
+    reply_regenerate,
+    reply_retry,
+    title_from_text,
+    version_choose,
+)
+
+__all__ = [
+    "TITLE_LENGTH",
+    "ChatError",
+    "ReplyInProgress",
+    "ReplyOutcome",
+    "api_call_record",
+    "attachment_store",
+    "block_save",
+    "check_message_text",
+    "conversation_configure",
+    "conversation_rename",
+    "conversation_start",
+    "conversation_switch_prompt",
+    "message_edit",
+    "message_send",
+    "orphaned_replies_interrupt",
+    "reply_checkpoint",
+    "reply_continue",
+    "reply_finish",
+    "reply_regenerate",
+    "reply_retry",
+    "title_from_text",
+    "version_choose",
+]

@@ -1,0 +1,151 @@
+"""The reply store: what a streaming reply writes (generation.py calls these): each block at its
+stop, checkpoints of the open block, the final write with usage and cost; other API calls' usage;
+and replies orphaned by a process that died."""
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone as dj_timezone
+
+from conversations import selectors
+from conversations.budgets import spend_record
+from conversations.claude import pricing
+from conversations.live import metrics
+from conversations.models import ApiCall, ContentBlock, Conversation, Message
+from conversations.rendering import render_markdown_blocks
+
+
+def block_save(*, message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
+    """Store one content block (insert, or replace a checkpointed partial). Returns its rendered
+    markdown; `rendered` is that HTML when the stream has rendered it already."""
+    with transaction.atomic():
+        rendered = _store_block(message_id, index, payload, rendered)
+    metrics.DB_WRITES.labels("block").inc()
+    return rendered
+
+
+def _store_block(message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
+    if rendered is None:
+        rendered = render_markdown_blocks(payload["text"]) if payload["type"] == "text" else ""
+    _put_block(message_id, index, payload, rendered=rendered)
+    return rendered
+
+
+def _put_block(message_id: int, index: int, payload: dict, **extra) -> None:
+    """One UPDATE, or an INSERT the first time (no SELECT first: this runs every checkpoint)."""
+    fields = {"type": payload["type"], "payload": payload, **extra}
+    if not ContentBlock.objects.filter(message_id=message_id, index=index).update(**fields):
+        ContentBlock.objects.create(message_id=message_id, index=index, **fields)
+
+
+def reply_checkpoint(*, message_id: int, index: int | None, payload: dict | None, worker: str) -> None:
+    """Keep the open block's partial text and say this worker is still alive."""
+    with transaction.atomic():
+        if payload is not None and index is not None:
+            _put_block(message_id, index, payload)
+        Message.objects.filter(pk=message_id).update(heartbeat_at=dj_timezone.now(), worker=worker)
+    metrics.DB_WRITES.labels("checkpoint").inc()
+
+
+@dataclass
+class ReplyOutcome:
+    """How a reply ended, as its final write stores it (the cost is priced from `usage` there)."""
+
+    status: str = Message.Status.COMPLETE
+    error: str = ""
+    stop_reason: str = ""
+    stop_sequence: str = ""
+    trimmed: int = 0  # oldest messages left out to fit the context window
+    request_id: str = ""
+    usage: pricing.Usage = field(default_factory=pricing.Usage)
+    cited_documents: list[int] = field(default_factory=list)  # what citations' document_index counts
+    container: tuple[str, datetime] | None = None  # code execution's sandbox: (id, expires_at)
+
+    def add_usage(self, counts: dict[str, int]) -> None:
+        """Add one API call's token counts (a tool loop makes several calls)."""
+        self.usage = self.usage.plus(counts)
+
+
+def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: ReplyOutcome) -> Message:
+    """The final write: status, usage, cost, stop reason; plus any block that never reached its stop."""
+    with transaction.atomic():
+        for index, payload in open_blocks.items():
+            _store_block(message_id, index, payload)
+        model, user_id, team_id, conversation_id = Message.objects.values_list(
+            "model",
+            "conversation__owner_id",
+            "conversation__prompt_version__prompt__team_id",
+            "conversation_id",
+        ).get(pk=message_id)
+        money = _money(model, outcome.usage)
+        Message.objects.filter(pk=message_id).update(
+            status=outcome.status,
+            error=outcome.error,
+            stop_reason=outcome.stop_reason,
+            stop_sequence=outcome.stop_sequence,
+            trimmed=outcome.trimmed,
+            request_id=outcome.request_id,
+            cited_documents=outcome.cited_documents,
+            worker="",
+            **money,
+            **asdict(outcome.usage),
+        )
+        if money["cost"]:
+            spend_record(user_id=user_id, team_id=team_id, cost=money["cost"])
+        if outcome.container:  # later requests reuse it (sandbox.py)
+            container_id, expires_at = outcome.container
+            Conversation.objects.filter(pk=conversation_id).update(
+                container_id=container_id, container_expires_at=expires_at
+            )
+    metrics.DB_WRITES.labels("final").inc()
+    return Message.objects.select_related("conversation").get(pk=message_id)
+
+
+def api_call_record(
+    *,
+    kind: ApiCall.Kind,
+    model: str,
+    usage: pricing.Usage,
+    user_id: int,
+    team_id: int | None,
+    conversation_id: int | None = None,
+    request_id: str = "",
+) -> ApiCall:
+    """A request that is not a reply (a title: overhead of its conversation), stored with its usage
+    and cost, and its cost added to the budgets that pay for it, as a reply's final write does."""
+    money = _money(model, usage)
+    with transaction.atomic():
+        if conversation_id and not Conversation.objects.filter(pk=conversation_id).exists():
+            conversation_id = None  # purged while the call was out: the money still counts
+        call = ApiCall.objects.create(
+            kind=kind,
+            model=model,
+            user_id=user_id,
+            team_id=team_id,
+            conversation_id=conversation_id,
+            request_id=request_id,
+            **money,
+            **asdict(usage),
+        )
+        if money["cost"]:
+            spend_record(user_id=user_id, team_id=team_id, cost=money["cost"])
+    return call
+
+
+def _money(model: str, usage: pricing.Usage) -> dict:
+    """A request's cost and what caching saved, at the model's price now; None when it has none."""
+    price = selectors.price_for_model(model)
+    if price is None:
+        return {"cost": None, "cache_savings": None}
+    return {"cost": pricing.cost(usage, price), "cache_savings": pricing.cache_savings(usage, price)}
+
+
+def orphaned_replies_interrupt() -> int:
+    """Replies left `streaming` by a process that died become `interrupted`; their text stays."""
+    stale = dj_timezone.now() - timedelta(seconds=settings.CHAT_ORPHAN_AFTER)
+    return Message.objects.filter(status=Message.Status.STREAMING, heartbeat_at__lt=stale).update(
+        status=Message.Status.INTERRUPTED,
+        error="The server stopped while this reply was streaming.",
+    )
