@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from conversations import services
 from conversations.models import TeamPolicy
 from teams.models import Membership
 from teams.selectors import membership_for
@@ -21,8 +22,7 @@ def team_web_access(request: HttpRequest, team_id: int) -> HttpResponse:
     if membership.role != Membership.Role.OWNER:
         raise PermissionDenied("Only the team's owners decide its web access.")
     if request.method == "POST":
-        allowed = request.POST.get("web_access") == "on"
-        TeamPolicy.objects.update_or_create(team_id=team_id, defaults={"web_access": allowed})
+        services.team_policy_update(team_id=team_id, web_access=request.POST.get("web_access") == "on")
         return redirect(reverse("team_web_access", args=[team_id]) + "?saved=1")
     policy = TeamPolicy.objects.filter(team_id=team_id).first()
     context = {"team": membership.team, "web_access": policy.web_access if policy else True}

@@ -20,7 +20,6 @@ from conversations.serving import attachment_response, produced_file_response
 
 from . import selectors, services
 from .forms import OpeningForm, ReviewFilterForm
-from .models import TranscriptView
 
 LISTED = 200
 
@@ -67,12 +66,8 @@ def transcript(request: HttpRequest, conversation_id: int) -> HttpResponse:
     form = OpeningForm(request.POST)
     if not form.is_valid():
         return _open_page(request, conversation, form, 422)
-    TranscriptView.objects.create(
-        staff=request.user,
-        conversation=conversation,
-        conversation_title=conversation.title,
-        conversation_owner=conversation.owner,
-        reason=form.cleaned_data["reason"],
+    services.transcript_view_create(
+        staff=request.user, conversation=conversation, reason=form.cleaned_data["reason"]
     )
     messages = chat_selectors.messages_with_blocks(conversation)
     # review_conversation: the shared block template links files through transcript_attachment.

@@ -142,7 +142,9 @@ async def test_a_renamed_title_is_never_replaced(titled, alice) -> None:
     fallback = services.title_from_text("Another question about bread")
     job = titles.TitleJob(other.pk, fallback, {}, alice.pk, None)
     await sync_to_async(services.conversation_rename)(conversation=other, title="Mine")
-    assert not await sync_to_async(titles.store)(job, "Generated")
+    assert not await sync_to_async(services.conversation_title_replace)(
+        conversation_id=job.conversation_id, fallback=job.fallback, title="Generated"
+    )
     assert (await Conversation.objects.aget(pk=other.pk)).title == "Mine"
 
 

@@ -8,7 +8,7 @@ import json
 
 from asgiref.sync import sync_to_async
 
-from conversations import selectors
+from conversations import selectors, services
 from conversations.claude import llm
 from conversations.claude.capabilities import capabilities
 from conversations.models import Message
@@ -45,5 +45,7 @@ async def _message_tokens(reply: Message, message: Message) -> int:
         # Counted without tools: a tool's calls and results count as the text they become.
         counted = {"model": reply.model, "messages": build_messages(lead + turns, offered=set())}
         message.token_count = await llm.count_tokens(counted)
-        await Message.objects.filter(pk=message.pk).aupdate(token_count=message.token_count)
+        await sync_to_async(services.message_token_count_set)(
+            message_id=message.pk, token_count=message.token_count
+        )
     return message.token_count

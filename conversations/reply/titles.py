@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from conversations import selectors
+from conversations import selectors, services
 from conversations.claude import catalog, llm
 from conversations.live import realtime
-from conversations.models import ApiCall, Conversation, Message
-from conversations.services import api_call_record, title_from_text
+from conversations.models import ApiCall, Message
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ def cleaned(answer: str) -> str:
     if line.lower().startswith("title:"):
         line = line[len("title:") :]
     line = line.strip().strip("\"'“”‘’`").strip().rstrip(".!;:,").strip()
-    return title_from_text(line) if line else ""
+    return services.title_from_text(line) if line else ""
 
 
 def cheapest_model(choices: list[str], prices: dict[str, object], default: str) -> str:
@@ -91,7 +90,7 @@ def plan(reply_id: int) -> TitleJob | None:
     if Message.objects.filter(conversation=conversation, role=Message.Role.ASSISTANT).count() != 1:
         return None
     question = _text(reply.parent) if reply.parent_id else ""
-    if not question or conversation.title != title_from_text(question):
+    if not question or conversation.title != services.title_from_text(question):
         return None
     models = [choice.id for choice in catalog.available()]
     prices = {model: selectors.price_for_model(model) for model in models}
@@ -108,7 +107,7 @@ def _text(message: Message) -> str:
 
 def record(job: TitleJob, answer: llm.Completion) -> None:
     """The call's usage and cost, as overhead of the conversation, on the budgets that pay for it."""
-    api_call_record(
+    services.api_call_record(
         kind=ApiCall.Kind.TITLE,
         model=job.request["model"],
         usage=answer.usage,
@@ -119,9 +118,10 @@ def record(job: TitleJob, answer: llm.Completion) -> None:
     )
 
 
-def store(job: TitleJob, title: str) -> bool:
-    """Replace the fallback title, unless it changed since (a rename): one conditional UPDATE."""
-    return bool(Conversation.objects.filter(pk=job.conversation_id, title=job.fallback).update(title=title))
+async def _store(job: TitleJob, title: str) -> bool:
+    """Replace the fallback title, unless it changed since (a rename)."""
+    replace = sync_to_async(services.conversation_title_replace)
+    return await replace(conversation_id=job.conversation_id, fallback=job.fallback, title=title)
 
 
 async def title_conversation(reply_id: int) -> None:
@@ -133,7 +133,7 @@ async def title_conversation(reply_id: int) -> None:
         answer = await llm.complete_text(job.request)
         await sync_to_async(record)(job, answer)  # spent, whether or not it makes a title
         title = cleaned(answer.text)
-        if title and title != job.fallback and await sync_to_async(store)(job, title):
+        if title and title != job.fallback and await _store(job, title):
             realtime.publish(job.conversation_id, realtime.title_frame(job.conversation_id, title))
     except llm.STREAM_ERRORS as exc:
         log.warning("no generated title for reply %s: %s", reply_id, llm.describe_error(exc)[0])

@@ -9,7 +9,9 @@ from conversations.services.replies import (
     ReplyOutcome,
     api_call_record,
     block_save,
+    message_token_count_set,
     orphaned_replies_interrupt,
+    produced_file_record,
     reply_checkpoint,
     reply_finish,
 )
@@ -17,6 +19,8 @@ from conversations.services.settings import (
     conversation_configure,
     conversation_rename,
     conversation_switch_prompt,
+    conversation_title_replace,
+    team_policy_update,
 )
 from conversations.services.turns import (
     TITLE_LENGTH,
@@ -44,14 +48,18 @@ __all__ = [
     "conversation_rename",
     "conversation_start",
     "conversation_switch_prompt",
+    "conversation_title_replace",
     "message_edit",
     "message_send",
+    "message_token_count_set",
     "orphaned_replies_interrupt",
+    "produced_file_record",
     "reply_checkpoint",
     "reply_continue",
     "reply_finish",
     "reply_regenerate",
     "reply_retry",
+    "team_policy_update",
     "title_from_text",
     "version_choose",
 ]

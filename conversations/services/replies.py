@@ -1,9 +1,11 @@
 """The reply store: what a streaming reply writes (generation.py calls these): each block at its
-stop, checkpoints of the open block, the final write with usage and cost; other API calls' usage;
-and replies orphaned by a process that died."""
+stop, checkpoints of the open block, the files its code made, the final write with usage and cost;
+messages' token counts (context_window.py); other API calls' usage; and replies orphaned by a
+process that died."""
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import transaction
@@ -13,7 +15,7 @@ from conversations import selectors
 from conversations.budgets import spend_record
 from conversations.claude import pricing
 from conversations.live import metrics
-from conversations.models import ApiCall, ContentBlock, Conversation, Message
+from conversations.models import ApiCall, ContentBlock, Conversation, Message, ProducedFile
 from conversations.rendering import render_markdown_blocks
 
 
@@ -47,6 +49,27 @@ def reply_checkpoint(*, message_id: int, index: int | None, payload: dict | None
             _put_block(message_id, index, payload)
         Message.objects.filter(pk=message_id).update(heartbeat_at=dj_timezone.now(), worker=worker)
     metrics.DB_WRITES.labels("checkpoint").inc()
+
+
+def produced_file_record(
+    *, conversation_id: int, file_id: str, name: str, mime_type: str, size: int | None
+) -> ProducedFile:
+    """A file code execution made (sandbox.py), named as the Files API names it; once per file."""
+    produced, _ = ProducedFile.objects.get_or_create(
+        conversation_id=conversation_id,
+        file_id=file_id[:200],
+        defaults={
+            "filename": (PurePosixPath(name).name or file_id)[:255],
+            "mime_type": mime_type[:100],
+            "size_bytes": size,
+        },
+    )
+    return produced
+
+
+def message_token_count_set(*, message_id: int, token_count: int) -> None:
+    """A message's size in tokens, counted once (context_window.py) and kept for later requests."""
+    Message.objects.filter(pk=message_id).update(token_count=token_count)
 
 
 @dataclass

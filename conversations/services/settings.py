@@ -1,9 +1,9 @@
-"""A conversation's settings, changed on the user's request: its title, model and parameters, and
-the prompt version it is pinned to."""
+"""Settings: a conversation's title (renamed, or generated), model, parameters and pinned prompt
+version; and what a team's owners decide for the conversations on its prompts."""
 
 from conversations.claude import params as chat_params
 from conversations.claude.capabilities import capabilities
-from conversations.models import Conversation
+from conversations.models import Conversation, TeamPolicy
 from conversations.services.errors import ChatError
 from teams.models import PromptVersion
 
@@ -16,6 +16,12 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
     # Not `updated_at`: a rename must not move it to the top of the sidebar's list.
     conversation.save(update_fields=["title"])
     return conversation
+
+
+def conversation_title_replace(*, conversation_id: int, fallback: str, title: str) -> bool:
+    """A generated title (titles.py) in place of `fallback`, unless the title changed since (a
+    rename, even one made while the call was out): one conditional UPDATE. Whether it replaced it."""
+    return bool(Conversation.objects.filter(pk=conversation_id, title=fallback).update(title=title))
 
 
 def conversation_configure(*, conversation: Conversation, model: str, params: dict) -> Conversation:
@@ -35,3 +41,9 @@ def conversation_switch_prompt(*, conversation: Conversation, version: PromptVer
     """Pin the conversation to another prompt version; only ever on the user's explicit request."""
     conversation.prompt_version = version
     conversation.save(update_fields=["prompt_version", "updated_at"])
+
+
+def team_policy_update(*, team_id: int, web_access: bool) -> TeamPolicy:
+    """Whether conversations on the team's prompts may use web search and fetch (web.py)."""
+    policy, _ = TeamPolicy.objects.update_or_create(team_id=team_id, defaults={"web_access": web_access})
+    return policy
