@@ -234,7 +234,7 @@ def test_the_request_carries_only_files_its_owner_has_whatever_is_stored(
 
     request = reply_request.request_for(
         Message.objects.select_related("conversation__prompt_version").get(pk=second.pk), own_blocks=[]
-    )
+    ).body
 
     text = json.dumps(request)
     assert upload not in text and code not in text

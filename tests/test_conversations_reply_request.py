@@ -6,6 +6,7 @@ from asgiref.sync import sync_to_async
 from conversations import services
 from conversations.claude import params
 from conversations.claude.capabilities import capabilities
+from conversations.models import Message
 from conversations.reply import generation, reply_request
 from fakes import Reply
 from tests.helpers import start_chat
@@ -51,3 +52,17 @@ def test_valid_parameters_map_to_the_request():
     assert reply_request.request_options(sonnet, capabilities("claude-sonnet-4-6")) == {
         "extra_body": {"temperature": 0.3, "top_k": 40}
     }
+
+
+def test_the_request_says_which_documents_it_sends_and_leaves_the_reply_untouched(alice, media):
+    notes = services.attachment_store(user=alice, name="notes.md", data=b"# Notes\nShip Friday.\n")
+    _, reply = services.conversation_start(
+        user=alice, text="When?", model="claude-sonnet-4-6", attachments=[notes]
+    )
+    reply = Message.objects.select_related("conversation__prompt_version").get(pk=reply.pk)
+
+    built = reply_request.request_for(reply, own_blocks=[])
+
+    assert built.cited_documents == [notes.pk]  # what a citation's document_index counts
+    assert built.body["messages"][0]["content"][0]["title"] == "notes.md"
+    assert reply.cited_documents == []  # read from the result, never written onto the reply

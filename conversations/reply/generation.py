@@ -162,11 +162,11 @@ class ReplyRun:
         by_file_id = self.files is not None and self.files.by_file_id
         if self.outcome.container:  # a tool loop or a paused turn goes on in the same sandbox
             reply.conversation.container_id, reply.conversation.container_expires_at = self.outcome.container
-        request = reply_request.request_for(
+        built = reply_request.request_for(
             reply, own_blocks=own, skip=self.outcome.trimmed, by_file_id=by_file_id
         )
-        self.blocks.sources.documents = self.outcome.cited_documents = reply.cited_documents
-        return request
+        self.blocks.sources.documents = self.outcome.cited_documents = built.cited_documents
+        return built.body
 
     async def _run_tools(self, reply: Message) -> None:
         """Answer every tool_use of the last call with a tool_result block, stored and shown."""

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -28,7 +29,18 @@ from conversations.reply.anthropic_request import (
 log = logging.getLogger(__name__)
 
 
-def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_file_id: bool = False) -> dict:
+@dataclass(frozen=True)
+class ReplyRequest:
+    """What a reply sends, and the attachment ids of the documents it sends, in request order:
+    what a citation's document_index counts (Message.cited_documents)."""
+
+    body: dict
+    cited_documents: list[int]
+
+
+def request_for(
+    reply: Message, *, own_blocks: list[dict], skip: int = 0, by_file_id: bool = False
+) -> ReplyRequest:
     """What `reply` sends: the conversation so far (but its oldest `skip` messages), then the
     reply's own blocks so far (a tool loop or a Continue resumes after them). `by_file_id`:
     attachments uploaded to the Files API are referenced by file_id (attachment_files.py)."""
@@ -37,7 +49,6 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_fil
     caps = capabilities(reply.model)
     chosen = params.stored(conversation.params)
     earlier = selectors.earlier_messages(reply)[skip:]
-    reply.cited_documents = document_ids(earlier)  # what a citation's document_index counts
     history = stored_turns(earlier, owner_id=conversation.owner_id, by_file_id=by_file_id)
     options = memory_tool.with_memory(request_options(chosen, caps), conversation.owner_id, caps)
     if web.enabled(conversation, chosen, caps):
@@ -54,7 +65,7 @@ def request_for(reply: Message, *, own_blocks: list[dict], skip: int = 0, by_fil
         prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
         options=options,
     )
-    return only_own_files(request, conversation.owner_id, reply.pk)
+    return ReplyRequest(only_own_files(request, conversation.owner_id, reply.pk), document_ids(earlier))
 
 
 def only_own_files(request: dict, owner_id: int, reply_id: int) -> dict:
