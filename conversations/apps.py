@@ -13,4 +13,4 @@ class ConversationsConfig(AppConfig):
         # Before any URLconf or the websocket routing is imported: every app's `<id:...>` uses it.
         register_converter(IdConverter, "id")
 
-        from conversations.claude import attachment_files, code_execution  # noqa: F401  (connect their post_delete receivers)
+        from conversations.claude import attachment_files, sandbox  # noqa: F401  (connect their post_delete receivers)

@@ -42,7 +42,7 @@ class Conversation(models.Model):
     # Set when retention or the owner's account deletion removed its text and files: the row and
     # its replies' usage rows stay so usage totals and budgets still add up (organising.py).
     scrubbed_at = models.DateTimeField(null=True, blank=True)
-    # Code execution's sandbox (code_execution.py): later requests reuse it until it expires. Null
+    # Code execution's sandbox (sandbox.py): later requests reuse it until it expires. Null
     # when there is none: SQLite then adds the column without rebuilding the table (and its triggers).
     container_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     container_expires_at = models.DateTimeField(null=True, blank=True)
@@ -83,7 +83,7 @@ class RequestUsage(models.Model):
     cache_creation_input_tokens = models.PositiveIntegerField(default=0)
     cache_read_input_tokens = models.PositiveIntegerField(default=0)
     cache_creation_1h_input_tokens = models.PositiveIntegerField(default=0)  # part of the writes
-    # usage.server_tool_use: searches are billed per 1,000 (pricing.py); fetches only as tokens.
+    # The usage's server tool counts: searches are billed per 1,000 (pricing.py); fetches only as tokens.
     web_search_requests = models.PositiveIntegerField(default=0)
     web_fetch_requests = models.PositiveIntegerField(default=0)
     # US dollars at the prices in force when the request ended; null when the model has no price.
@@ -205,7 +205,7 @@ class ContentBlock(models.Model):
         THINKING = "thinking"
         REDACTED_THINKING = "redacted_thinking"
         TOOL_USE = "tool_use"
-        SERVER_TOOL_USE = "server_tool_use"  # run by the API: web.py, code_execution.py
+        SERVER_TOOL_USE = "server_tool_use"  # run by the API: web.py, sandbox.py
         WEB_SEARCH_TOOL_RESULT = "web_search_tool_result"
         WEB_FETCH_TOOL_RESULT = "web_fetch_tool_result"
         CODE_EXECUTION_TOOL_RESULT = "code_execution_tool_result"
@@ -335,7 +335,7 @@ class RemoteFileDeletion(models.Model):
 
 
 class ProducedFile(models.Model):
-    """A file code execution made in a conversation (code_execution.py). The bytes stay in the
+    """A file code execution made in a conversation (sandbox.py). The bytes stay in the
     endpoint's Files API; its owner downloads them through the ownership-checked view, and the
     file there is deleted with this row (its conversation purged, its owner deleted)."""
 

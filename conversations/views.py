@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from conversations import attachments, forms, selectors, sending, services, serving
 from conversations.budgets import statuses as budget_statuses
-from conversations.claude import catalog, code_execution, params, web
+from conversations.claude import catalog, params, sandbox, web
 from conversations.claude.capabilities import capabilities, reads_files
 from conversations.library import organising, sharing, sidebar_views
 from conversations.live import health, metrics
@@ -63,17 +63,13 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
             newer_prompt=selectors.newer_prompt_version(user, conversation),
             caps=capabilities(conversation.model),
             web_offered=web.offered(conversation, capabilities(conversation.model)),
-            code_offered=code_execution.offered(conversation, capabilities(conversation.model)),
+            code_offered=sandbox.offered(conversation, capabilities(conversation.model)),
             chosen=params.stored(conversation.params),
             efforts=["low", "medium", "high", "max"],
             share_teams=teams_for_user(user),
             shares=sharing.shares_of(conversation),
         )
     return {**context, **extra}
-
-
-def _owned_conversation(user, conversation_id: int) -> Conversation:
-    return sending.owned_conversation(user, conversation_id)
 
 
 def _team_ids(conversation: Conversation | None) -> list[int]:
@@ -108,7 +104,8 @@ async def start_chat(request: HttpRequest) -> HttpResponse:
 def _start(request: HttpRequest, user) -> tuple[HttpResponse, int | None]:
     request.user = user
     try:
-        sent = sending.conversation_post(user=user, data=request.POST)
+        command = sending.command_from_post(request.POST, start=True)
+        sent = sending.conversation_post(user=user, command=command)
     except ChatError as exc:
         return _composer_error(request, str(exc), None), None
     return _redirect(request, reverse("conversation", args=[sent.conversation.pk])), sent.reply.pk
@@ -116,7 +113,7 @@ def _start(request: HttpRequest, user) -> tuple[HttpResponse, int | None]:
 
 @login_required
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = _owned_conversation(request.user, conversation_id)
+    conversation = selectors.owned_conversation(request.user, conversation_id)
     return render(request, "conversations/conversation.html", _page_context(request.user, conversation))
 
 
@@ -134,7 +131,7 @@ def _params_from_form(post) -> dict:
 @require_POST
 def conversation_settings(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Model and parameters for the next turns; an invalid combination is a form error."""
-    conversation = _owned_conversation(request.user, conversation_id)
+    conversation = selectors.owned_conversation(request.user, conversation_id)
     model = request.POST.get("model", conversation.model)
     try:
         if not catalog.is_available(model):
@@ -152,7 +149,7 @@ def conversation_settings(request: HttpRequest, conversation_id: int) -> HttpRes
 @login_required
 @require_POST
 def switch_prompt(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = _owned_conversation(request.user, conversation_id)
+    conversation = selectors.owned_conversation(request.user, conversation_id)
     newer = selectors.newer_prompt_version(request.user, conversation)
     if newer is None:
         raise Http404("No newer prompt version available to you")
@@ -176,9 +173,10 @@ async def send_message(request: HttpRequest, conversation_id: int) -> HttpRespon
 def _send(request: HttpRequest, user, conversation_id: int) -> tuple[HttpResponse, int | None]:
     request.user = user
     try:
-        sent = sending.message_post(user=user, conversation_id=conversation_id, data=request.POST)
+        command = sending.command_from_post(request.POST)
+        sent = sending.message_post(user=user, conversation_id=conversation_id, command=command)
     except ChatError as exc:
-        conversation = _owned_conversation(user, conversation_id)
+        conversation = selectors.owned_conversation(user, conversation_id)
         return _composer_error(request, str(exc), conversation), None
     if not request.htmx:
         return redirect("conversation", conversation_id), sent.reply.pk
@@ -284,7 +282,7 @@ async def edit_message(request: HttpRequest, message_id: int) -> HttpResponse:
 async def delete_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Stop its reply if one streams, then delete it with an Undo (organising.py)."""
     user = await request.auser()
-    conversation = await sync_to_async(_owned_conversation)(user, conversation_id)
+    conversation = await sync_to_async(selectors.owned_conversation)(user, conversation_id)
     streaming = await sync_to_async(list)(
         conversation.messages.filter(status=Message.Status.STREAMING).values_list("pk", flat=True)
     )

@@ -1,4 +1,4 @@
-"""Code execution (conversations/code_execution.py) end to end against the fake Messages API and
+"""Code execution (conversations/claude/sandbox.py) end to end against the fake Messages API and
 its Files API: the exact tool a request offers and when, the blocks replayed verbatim, the
 container reused, the files the code made (named, downloaded behind the ownership check, deleted
 with their conversation), and how a result reads on the page."""
@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conversations import rendering, services
-from conversations.claude import attachment_files, code_execution, params, tools, web
+from conversations.claude import attachment_files, params, sandbox, tools, web
 from conversations.claude.capabilities import capabilities
 from conversations.models import ContentBlock, Conversation, ProducedFile, RemoteFileDeletion
 from conversations.reply import generation
@@ -93,7 +93,7 @@ def test_offered_only_where_the_capability_table_allows(settings, alice):
     local = settings.CHAT_LOCAL_MODEL_NAME
     for model, expected in [("claude-sonnet-4-6", True), ("claude-3-5-haiku", False), (local, False)]:
         conversation = Conversation(owner=alice, model=model)
-        assert code_execution.offered(conversation, capabilities(model)) is expected, model
+        assert sandbox.offered(conversation, capabilities(model)) is expected, model
 
 
 @pytest.mark.django_db

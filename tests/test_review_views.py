@@ -11,8 +11,11 @@ from django.utils import timezone
 
 from conversations import services
 from conversations.models import ContentBlock, Message
+from conversations.rendering import render_markdown_blocks
+from fakes import Cited, GroundedReply, Search
+from fakes import server_tools as fake_tools
 from review.models import SearchAudit, TranscriptView
-from tests.helpers import image_bytes
+from tests.helpers import finish, image_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -276,3 +279,21 @@ def test_a_bad_reason_is_a_form_error_and_nothing_is_opened(client, staff, chats
         response = client.post(reverse("review_transcript", args=[salary.pk]), {"reason": reason})
         assert response.status_code == 422 and error in response.content.decode()
     assert not TranscriptView.objects.exists()
+
+
+def test_the_transcript_shows_citations_as_the_owners_page_does(client, staff, alice, fake_api) -> None:
+    conversation, reply = services.conversation_start(user=alice, text="News?", model="claude-sonnet-4-6")
+    source = fake_tools.search_result("https://news.example/storm", "Storm warning")
+    cited = Cited("Rain on Monday.", [fake_tools.web_citation(source, "Rain Monday")])
+    finish(reply, *fake_tools.blocks(GroundedReply([Search("storm", [source]), cited])))
+    for block in ContentBlock.objects.filter(message=reply, type="text"):  # as the stream stores them
+        ContentBlock.objects.filter(pk=block.pk).update(
+            rendered=render_markdown_blocks(block.payload["text"])
+        )
+
+    client.force_login(staff)
+    html = client.post(
+        reverse("review_transcript", args=[conversation.pk]), {"reason": "ticket 9"}
+    ).content.decode()
+    assert '<ol class="citations" aria-label="Sources">' in html and "“Rain Monday”" in html
+    assert 'href="https://news.example/storm"' in html and "Searching: <q>storm</q>" in html

@@ -19,7 +19,7 @@ class Capabilities:
     tools: bool = True
     files: bool = True  # images and PDFs
     web: bool = True  # the web_search and web_fetch server tools (their 20260318 versions)
-    code: bool = True  # the code execution server tool (code_execution_20260521)
+    code: bool = True  # the code execution server tool (sandbox.py)
     files_api: bool = True  # referenced by file_id (uploaded once) rather than sent as base64
     context_window: int = 200_000
     max_output: int = 32_000

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
+from conversations.blocks import code
 from conversations.claude import llm
 from conversations.claude.capabilities import capabilities
 
@@ -57,7 +58,7 @@ def _from_table(
     )
 
 
-SERVER_TOOLS = ("web_search", "code_execution")
+SERVER_TOOLS = ("web_search", code.TOOL)
 
 
 def listed_server_tools(model) -> dict[str, bool]:
@@ -68,8 +69,8 @@ def listed_server_tools(model) -> dict[str, bool]:
 
 
 def listed_without(model_id: str, tool: str) -> bool:
-    """True when the cached model list says this model lacks this server tool ("web_search",
-    "code_execution"); never lists to find out."""
+    """True when the cached model list says this model lacks this server tool (one of
+    SERVER_TOOLS); never lists to find out."""
     listed = _cache[1] if _cache is not None else []
     return any(choice.id == model_id and choice.server_tools.get(tool) is False for choice in listed)
 

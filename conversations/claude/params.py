@@ -23,7 +23,7 @@ class ChatParams(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=500)
     tools: bool = True
     web: bool = False  # web search and fetch (web.py); off until the user turns it on
-    code: bool = False  # code execution in Anthropic's sandbox (code_execution.py); off until turned on
+    code: bool = False  # code execution in Anthropic's sandbox (sandbox.py); off until turned on
     timezone: str = "UTC"  # the user's, from the browser; used by the date-and-time tool
 
     @field_validator("timezone")

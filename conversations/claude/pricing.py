@@ -36,7 +36,7 @@ class Usage:
     cache_creation_input_tokens: int = 0  # all cache writes, both TTLs
     cache_creation_1h_input_tokens: int = 0  # the part of them written with the 1-hour TTL
     cache_read_input_tokens: int = 0
-    web_search_requests: int = 0  # usage.server_tool_use
+    web_search_requests: int = 0  # from the usage's server tool counts (llm.py)
     web_fetch_requests: int = 0  # billed as the tokens it adds, no fee
 
     def plus(self, counts: dict[str, int]) -> "Usage":

@@ -7,7 +7,7 @@ owners), and the user turned them on for this conversation.
 The tool versions are the installed SDK's (anthropic 2.12: web_search_20260318 and
 web_fetch_20260318). `max_uses`, `allowed_domains` and `blocked_domains` are instance settings.
 
-The blocks they produce (server_tool_use, web_search_tool_result, web_fetch_tool_result) and the
+The blocks they produce (declared with the block kinds, conversations/blocks/web.py) and the
 citations in the answer are stored exactly as they arrived and sent back verbatim in later turns,
 `encrypted_content` and `encrypted_index` included (anthropic_request.py replays them).
 """

@@ -12,7 +12,6 @@ as the original chat's and never counted as spending here.
 """
 
 import json
-import re
 import tempfile
 import time
 import zipfile
@@ -36,8 +35,9 @@ from pydantic import (
 )
 
 from chatsite import json_depth
-from conversations import selectors
-from conversations.claude import catalog, citations, code_execution
+from conversations import blocks, selectors
+from conversations.blocks.kind import md_text, md_url
+from conversations.claude import catalog, citations
 from conversations.claude import params as chat_params
 from conversations.claude.capabilities import capabilities
 from conversations.forms import MAX_ID
@@ -127,102 +127,13 @@ def chosen_branch(data: dict) -> list[dict]:
     return [messages[i] for i in Tree(rows).path()]
 
 
-def _block_markdown(block: dict, sources: citations.Sources) -> str:
-    kind = block.get("type")
-    if kind == "text":
-        marks = "".join(
-            f" [{sources.source(c).number}]" for c in block.get("citations") or [] if isinstance(c, dict)
-        )
-        return block["text"] + marks
-    if kind == "thinking":
-        return f"<details><summary>Thinking</summary>\n\n{block['thinking']}\n\n</details>"
-    if kind == "tool_use":
-        code = _fenced(json.dumps(block["input"], indent=2, ensure_ascii=False), "json")
-        return f"Tool call {_md_code(block['name'])}:\n\n{code}"
-    if kind == "tool_result":
-        content = block["content"] if isinstance(block["content"], str) else json.dumps(block["content"])
-        return f"Tool result:\n\n{_fenced(content)}"
-    if kind in ("image", "document"):
-        label = "Image" if kind == "image" else "PDF" if block.get("pages") else "Text"
-        return f"*[{label}: {block.get('name', 'file')}]*"
-    if kind in code_execution.RESULTS or (
-        kind == "server_tool_use" and "code_execution" in str(block.get("name"))
-    ):
-        return _code_markdown(block)
-    if kind in ("server_tool_use", "web_search_tool_result", "web_fetch_tool_result"):
-        return _web_markdown(block)
-    return f"*[{kind}]*"
-
-
-def _code_markdown(block: dict) -> str:
-    if block["type"] == "server_tool_use":
-        value = block["input"] if isinstance(block.get("input"), dict) else {}
-        code = value.get("code") or value.get("file_text") or value.get("command") or ""
-        where = f" {_md_code(value['path'])}" if value.get("path") else ""
-        return f"Code execution{where}:\n\n{_fenced(str(code))}"
-    content = block["content"] if isinstance(block.get("content"), dict) else {}
-    if "error_code" in content:
-        return f"*[Code execution failed: {content['error_code']}]*"
-    output = "\n".join(str(content[name]) for name in ("stdout", "stderr") if content.get(name))
-    return f"Output:\n\n{_fenced(output)}" if output else "*[Code execution: no output]*"
-
-
-def _fenced(text: str, info: str = "") -> str:
-    """`text` as a fenced code block whose fence is longer than any run of backticks in it, so
-    nothing inside can close it early (CommonMark: the closing fence is at least as long)."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{text}\n{fence}"
-
-
-def _md_code(text) -> str:
-    """A short value (a tool's name, a path) as inline code, whatever backticks it holds."""
-    text = " ".join(str(text).split())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (longest + 1)
-    return f"{ticks} {text} {ticks}" if longest else f"`{text}`"
-
-
-def _web_markdown(block: dict) -> str:
-    """What a web search or fetch did, as the page shows it; titles and URLs as escaped text."""
-    value = block.get("input") if isinstance(block.get("input"), dict) else {}
-    content = block.get("content")
-    if block["type"] == "server_tool_use":
-        if block.get("name") == "web_search":
-            return f"*Searched: {_md_text(value.get('query'))}*"
-        return f"*Read: {_md_url(value.get('url'))}*"
-    if isinstance(content, dict) and "error_code" in content:
-        what = "search" if block["type"] == "web_search_tool_result" else "fetch"
-        return f"*[Web {what} failed: {_md_text(content['error_code'])}]*"
-    if block["type"] == "web_fetch_tool_result":
-        return ""  # the call above already says what was read
-    results = [r for r in content if isinstance(r, dict)] if isinstance(content, list) else []
-    return "\n".join(
-        f"- {_md_text(r.get('title') or r.get('url'))} — {_md_url(r.get('url'))}" for r in results
-    )
-
-
-def _md_text(value) -> str:
-    """A value from the web, as Markdown that shows it literally (no links, markup or HTML)."""
-    text = " ".join(str(value or "").split())
-    return "".join(f"\\{c}" if c in "\\`*_[]()<>#!|~" else c for c in text)
-
-
-def _md_url(url) -> str:
-    """An http(s) URL as an autolink; anything else as literal text."""
-    safe = citations.safe_url(url)
-    if safe and not any(c in safe for c in "<> "):
-        return f"<{safe}>"
-    return _md_text(url)
-
-
 def _footnotes_markdown(sources: citations.Sources) -> list[str]:
     lines = []
     for source in sources.by_key.values():
         where = citations.pages(source.citation)
         label = f"{source.label}, {where}" if where else source.label
         url = source.citation.get("url")
-        lines.append(f"[{source.number}] {_md_text(label)}" + (f" — {_md_url(url)}" if url else ""))
+        lines.append(f"[{source.number}] {md_text(label)}" + (f" — {md_url(url)}" if url else ""))
     return lines
 
 
@@ -236,7 +147,7 @@ def as_markdown(data: dict) -> str:
         who = "You" if message["role"] == "user" else f"Assistant ({message['model'] or data['model']})"
         lines += ["", f"## {who}", ""]
         sources = citations.Sources()
-        parts = [_block_markdown(block, sources) for block in message["blocks"]]
+        parts = [blocks.markdown(block, sources) for block in message["blocks"]]
         lines.append("\n\n".join(part for part in parts if part))
         if footnotes := _footnotes_markdown(sources):
             lines += ["", "Sources:", "", *footnotes]
@@ -277,21 +188,10 @@ MAX_MONEY = Decimal(1_000_000)
 Money = Annotated[Decimal, Field(max_digits=14, decimal_places=8, allow_inf_nan=False, le=MAX_MONEY)]
 Cost = Annotated[Money, Field(ge=0)]
 Savings = Annotated[Money, Field(ge=-MAX_MONEY)]  # negative when a cache write cost more than it saved
-BLOCK_FIELDS: dict[str, dict[str, type | tuple]] = {
-    "text": {"text": str},
-    "thinking": {"thinking": str, "signature": str},
-    "redacted_thinking": {"data": str},
-    "tool_use": {"id": str, "name": str, "input": dict},
-    "tool_result": {"tool_use_id": str, "content": (str, list)},
-    "image": {"attachment_id": int, "name": str},
-    "document": {"attachment_id": int, "name": str},
-    # Server tools' blocks, kept as the API sent them (replayed in later turns, or sent as text
-    # when the tool is off there). The files code made stay the original conversation's.
-    "server_tool_use": {"id": str, "name": str, "input": dict},
-    "web_search_tool_result": {"tool_use_id": str, "content": (list, dict)},
-    "web_fetch_tool_result": {"tool_use_id": str, "content": dict},
-    **{kind: {"tool_use_id": str, "content": dict} for kind in code_execution.RESULTS},
-}
+# What a stored block of each type must hold (the registry's kinds, blocks/). Server tools' blocks
+# are kept as the API sent them (replayed in later turns, or sent as text when the tool is off
+# there); the files code made stay the original conversation's.
+BLOCK_FIELDS = {kind.type: kind.fields for kind in blocks.KINDS}
 
 
 class ImportedMessage(BaseModel):
@@ -423,9 +323,9 @@ Prepared = list[ContentBlock]  # a message's blocks, made before the writes (its
 
 def _chunks(messages: list[tuple[ImportedMessage, Prepared]]):
     chunk, size = [], 0
-    for message, blocks in messages:
-        chunk.append((message, blocks))
-        size += len(blocks) + 1
+    for message, prepared in messages:
+        chunk.append((message, prepared))
+        size += len(prepared) + 1
         if size >= CHUNK_BLOCKS:
             yield chunk
             chunk, size = [], 0
@@ -473,11 +373,11 @@ def _message_row(
 def _prepared_blocks(user, data: ImportedConversation) -> list[Prepared]:
     """Each message's blocks as they will be stored: a file the user does not own (an attachment,
     or a Files API id at any depth) becomes a text placeholder; replies' text is rendered."""
-    blocks = [b for m in data.messages for b in m.blocks]
-    attachment_ids = {b["attachment_id"] for b in blocks if "attachment_id" in b}
+    every = [b for m in data.messages for b in m.blocks]
+    attachment_ids = {b["attachment_id"] for b in every if "attachment_id" in b}
     owned = Attachment.objects.filter(owner=user, pk__in=attachment_ids) if attachment_ids else []
     owned_attachments = {attachment.pk for attachment in owned}
-    owned_files = selectors.owned_file_ids(user.pk, file_ids_in(blocks))
+    owned_files = selectors.owned_file_ids(user.pk, file_ids_in(every))
     return [
         [_prepared(message.role, i, b, owned_attachments, owned_files) for i, b in enumerate(message.blocks)]
         for message in data.messages
@@ -486,8 +386,7 @@ def _prepared_blocks(user, data: ImportedConversation) -> list[Prepared]:
 
 def _prepared(role: str, index: int, payload: dict, owned_attachments: set[int], owned_files: set[str]):
     if payload["type"] in ("image", "document") and payload["attachment_id"] not in owned_attachments:
-        kind = "Image" if payload["type"] == "image" else "File"
-        payload = {"type": "text", "text": f"[{kind} not included: {payload['name']}]"}
+        payload = {"type": "text", "text": f"[{blocks.files.label(payload)} not included: {payload['name']}]"}
     payload = without_files(payload, owned_files)
     rendered = ""
     if payload["type"] == "text" and role == Message.Role.ASSISTANT:

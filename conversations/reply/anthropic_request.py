@@ -8,18 +8,13 @@ prefix. Nothing volatile may go before it. A second, rolling breakpoint sits on 
 the newest user turn, so each turn reads the previous turns from the cache.
 """
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from conversations import blocks
+from conversations.blocks import code
+
 MAX_BREAKPOINTS = 4  # the API's limit per request
-# Blocks the API made and answers itself (web.py, code_execution.py): replayed verbatim, like thinking.
-CODE_RESULTS = (
-    "code_execution_tool_result",
-    "bash_code_execution_tool_result",
-    "text_editor_code_execution_tool_result",
-)
-SERVER_TOOL_RESULTS = ("web_search_tool_result", "web_fetch_tool_result", *CODE_RESULTS)
 
 
 @dataclass(frozen=True)
@@ -73,16 +68,11 @@ def build_messages(turns: Iterable[Turn], offered: set[str] | None = None) -> li
     Turns left empty (a reply that failed before any output) disappear, and neighbours with the
     same role are merged, so a failed reply never breaks alternation. A tool_use whose result never
     came (a reply stopped mid-loop) is dropped, and so is a result without its call; so is a
-    server_tool_use without its result, but in the last turn (a paused turn resumes with it).
+    server tool's call without its result, but in the last turn (a paused turn resumes with it).
     With `offered` (the tools this request defines), other tools' calls and results become text.
     """
     turns = [Turn(t.role, [b for b in map(replayable_block, t.blocks) if b is not None]) for t in turns]
-    results = {
-        b["tool_use_id"]
-        for t in turns
-        for b in t.blocks
-        if b["type"] == "tool_result" or b["type"] in SERVER_TOOL_RESULTS
-    }
+    results = {b["tool_use_id"] for t in turns for b in t.blocks if "tool_use_id" in b}
     calls = {b["id"] for t in turns if t.role == "assistant" for b in t.blocks if b["type"] == "tool_use"}
     names = _tools_of_calls(turns)
     messages: list[dict] = []
@@ -92,7 +82,7 @@ def build_messages(turns: Iterable[Turn], offered: set[str] | None = None) -> li
             for b in turn.blocks
             if not (b["type"] == "tool_use" and b["id"] not in results)
             and not (b["type"] == "tool_result" and b["tool_use_id"] not in calls)
-            and not (b["type"] == "server_tool_use" and b["id"] not in results and position < len(turns))
+            and not (_is_server_call(b) and b["id"] not in results and position < len(turns))
         ]
         if offered is not None:
             content = [_as_text(b, offered, names) for b in content]
@@ -109,73 +99,39 @@ def build_messages(turns: Iterable[Turn], offered: set[str] | None = None) -> li
     return messages
 
 
-CODE_EXECUTION = "code_execution"  # its calls are named after the sandbox's tools:
-CODE_CALLS = ("code_execution", "bash_code_execution", "text_editor_code_execution")
+def _is_server_call(block: dict) -> bool:
+    """A call the API runs itself (web search, code execution): its result comes in the same turn."""
+    return block["type"] != "tool_use" and blocks.kind_of(block).is_call
 
 
 def _tools_of_calls(turns: list[Turn]) -> dict[str, str]:
     """Call id -> the name of the tool it belongs to (as the request's `tools` name it)."""
     return {
-        b["id"]: CODE_EXECUTION if b["name"] in CODE_CALLS else b["name"]
+        b["id"]: code.TOOL if b["name"] in code.CALLS else b["name"]
         for t in turns
         for b in t.blocks
-        if b["type"] in ("tool_use", "server_tool_use")
+        if blocks.kind_of(b).is_call
     }
 
 
 def _as_text(block: dict, offered: set[str], names: dict[str, str]) -> dict:
     """A tool block as text when this request does not define its tool (the user turned it off):
     the API refuses calls and results of tools a request does not define ("Requests which include
-    tool_use or tool_result blocks must define tools"), and the model still reads what happened.
-    A text block citing web search results loses the citations once web search is off."""
-    kind = block["type"]
-    if kind == "text":
+    tool_use or tool_result blocks must define tools"), and the model still reads what happened
+    (each kind's `as_text`, blocks/). A text block citing web search results loses the citations
+    once web search is off."""
+    kind = blocks.kind_of(block)
+    if block["type"] == "text":
         cites = block.get("citations") or []
         if "web_search" not in offered and any(c.get("type") == "web_search_result_location" for c in cites):
             return {k: v for k, v in block.items() if k != "citations"}
         return block
-    if kind in ("tool_use", "server_tool_use"):
-        tool = names.get(block["id"], block.get("name"))
-        if tool in offered:
-            return block
-        return {
-            "type": "text",
-            "text": f"[{block['name']} call: {json.dumps(block.get('input'), ensure_ascii=False)}]",
-        }
-    if kind == "tool_result" or kind in SERVER_TOOL_RESULTS:
-        tool = names.get(block["tool_use_id"])
-        if tool in offered:
-            return block
-        content = block.get("content")
-        return {"type": "text", "text": f"[{tool or 'tool'} result: {_result_text(content)}]"}
-    return block
-
-
-def _result_text(content) -> str:
-    """What a tool's result said, in words: its text, each search result's title and URL, a code
-    run's output and errors, or the error code."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "; ".join(
-            item.get("text")
-            or " ".join(filter(None, [item.get("title"), item.get("url")]))
-            or item.get("type", "")
-            for item in content
-            if isinstance(item, dict)
-        )
-    if isinstance(content, dict):
-        if "error_code" in content:
-            return f"error {content['error_code']}"
-        if content.get("type") == "web_fetch_result":
-            return " ".join(filter(None, [(content.get("content") or {}).get("title"), content.get("url")]))
-        parts = [
-            content.get(name)
-            for name in ("stdout", "stderr", "content")
-            if isinstance(content.get(name), str)
-        ]
-        return "\n".join(filter(None, parts)) or content.get("type", "")
-    return ""
+    if kind.as_text is None:
+        return block
+    tool = names.get(block["id"], block.get("name")) if kind.is_call else names.get(block["tool_use_id"])
+    if tool in offered:
+        return block
+    return {"type": "text", "text": kind.as_text(block, tool)}
 
 
 def _strip_prefill(messages: list[dict]) -> None:

@@ -16,9 +16,9 @@ from django.conf import settings
 
 from chatsite.logs import request_id
 from conversations import rendering, selectors, services
-from conversations.claude import attachment_files, code_execution, llm, params, tools
+from conversations.claude import attachment_files, llm, params, sandbox, tools
 from conversations.library import organising
-from conversations.live import metrics, realtime, relay
+from conversations.live import metrics, realtime, relay, runtime
 from conversations.models import ContentBlock, Message
 from conversations.reply import context_window, reply_request, titles
 from conversations.reply.reply_blocks import ReplyBlocks
@@ -28,37 +28,26 @@ log = logging.getLogger(__name__)
 
 WORKER_ID = realtime.WORKER_ID
 
-_tasks: set[asyncio.Task] = set()
-_sweeper: asyncio.Task | None = None
-
 
 def start(message_id: int, *, received_at: float | None = None) -> None:
     """Start generating a reply in this process's event loop. `received_at` (time.perf_counter())
     is when its send reached the server: the first text frame reports the time since."""
     ensure_sweeper()
-    _track(realtime.detached(ReplyRun(message_id, received_at).run()))
+    _track(runtime.detached(ReplyRun(message_id, received_at).run()))
 
 
 def _track(task: asyncio.Task) -> None:
     """Keep a reference (a task only weakly held can be collected mid-run) and let wait_all see it."""
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    tasks = runtime.current().tasks
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 async def wait_all() -> None:
     """Wait for every reply running in this event loop (tests and shutdown)."""
-    loop = asyncio.get_running_loop()
-    # A task left by an event loop that has since closed never finishes: forget it.
-    _tasks.difference_update([task for task in _tasks if task.get_loop() is not loop])
-    while pending := [task for task in _tasks if not task.done()]:
+    tasks = runtime.current().tasks
+    while pending := [task for task in tasks if not task.done()]:
         await asyncio.gather(*pending, return_exceptions=True)
-
-
-def reset() -> None:
-    """Forget this process's replies and sweeper (tests start each event loop afresh)."""
-    global _sweeper
-    _tasks.clear()
-    _sweeper = None
 
 
 class ReplyRun:
@@ -120,7 +109,7 @@ class ReplyRun:
             unregister()
             self.frames.ended(html)
             if self.first_turn and self.outcome.status == Message.Status.COMPLETE and titles.wanted():
-                _track(realtime.detached(titles.title_conversation(self.message_id)))
+                _track(runtime.detached(titles.title_conversation(self.message_id)))
 
     def _failed(self, status: str, error: str, kind: str = "") -> None:
         self.outcome.status, self.outcome.error = status, error
@@ -211,7 +200,7 @@ class ReplyRun:
             self.call_usage.update(llm.usage_fields(event.message.usage))
         elif kind == "message_delta":
             self.outcome.stop_reason = event.delta.stop_reason or ""
-            self.outcome.container = code_execution.container_of(event.delta) or self.outcome.container
+            self.outcome.container = sandbox.container_of(event.delta) or self.outcome.container
             self.outcome.stop_sequence = getattr(event.delta, "stop_sequence", None) or ""
             # Within one call, message_delta's counts are cumulative: they replace message_start's.
             self.call_usage.update(llm.usage_fields(event.usage))
@@ -235,14 +224,14 @@ async def _checkpoints(run: ReplyRun) -> None:
 
 
 def ensure_sweeper() -> None:
-    """Once per process: mark replies orphaned by dead workers as interrupted, and purge the
-    conversations whose Undo has expired (organising.py), now and periodically."""
-    global _sweeper
-    realtime.loop_lag.watch()
+    """Once per process (per event loop): watch the loop's lag, start the relay (REDIS_URL set),
+    and sweep: mark replies orphaned by dead workers as interrupted, and purge the conversations
+    whose Undo has expired (organising.py), now and periodically."""
+    here = runtime.current()
+    here.watch_lag()
     if realtime.cross_process():
         relay.start()
-    if _sweeper is None or _sweeper.done() or _sweeper.get_loop() is not asyncio.get_running_loop():
-        _sweeper = realtime.detached(_sweep_forever())
+    here.ensure("orphan sweep", _sweep_forever)
 
 
 async def _sweep_forever() -> None:
@@ -260,7 +249,8 @@ async def _sweep_forever() -> None:
 
 async def stop_and_wait(message_ids: list[int]) -> None:
     """Stop these replies if they run here, and wait until their final state is stored."""
-    runs = [run for mid in message_ids if (run := realtime.live_replies.get(mid)) is not None]
+    live_replies = runtime.current().live_replies
+    runs = [run for mid in message_ids if (run := live_replies.get(mid)) is not None]
     for run in runs:
         run.stop()
     tasks = [run.task for run in runs if run.task is not None]

@@ -6,17 +6,10 @@ import json
 import jiter
 from asgiref.sync import sync_to_async
 
-from conversations import rendering, services
-from conversations.claude import citations, code_execution
+from conversations import blocks, rendering, services
+from conversations.claude import citations, sandbox
 from conversations.live import realtime
 from conversations.models import ContentBlock
-
-# What a code execution call shows while its input streams, by tool name.
-CODE_FIELDS = {
-    "code_execution": ("code",),
-    "bash_code_execution": ("command",),
-    "text_editor_code_execution": ("file_text", "new_str"),
-}
 
 
 class ReplyBlocks:
@@ -59,10 +52,11 @@ class ReplyBlocks:
         return index, (dict(self.blocks[index]) if index is not None else None)
 
     def open(self, index: int, block: dict) -> None:
-        if block["type"] in ("tool_use", "server_tool_use"):
+        streams = blocks.kind_of(block).streams
+        if streams in ("input", "code"):
             block["input"] = {}
             self.tool_json[index] = ""
-        if block["type"] == "server_tool_use" and block.get("name") in CODE_FIELDS:
+        if streams == "code":
             self.code[index] = ""
         if not block.get("citations"):  # a cited text block starts with []; citations_delta fills it
             block.pop("citations", None)
@@ -106,8 +100,8 @@ class ReplyBlocks:
         self.dirty = False
         live = self.live.pop(index, None)
         rendered = live.finish(block["text"]) if live else None
-        if code_execution.file_ids(block):  # named before the block shows them
-            await code_execution.record_files(self.frames.conversation_id, block)
+        if blocks.code.file_ids(block):  # named before the block shows them
+            await sandbox.record_files(self.frames.conversation_id, block)
         self.html[index] = await sync_to_async(_save)(
             self.message_id, index, dict(block), rendered, self.sources
         )
@@ -121,7 +115,8 @@ class ReplyBlocks:
         except ValueError:
             return ""
         value = value if isinstance(value, dict) else {}
-        fields = CODE_FIELDS[self.blocks[index]["name"]]
+        block = self.blocks[index]
+        fields = blocks.kind_of(block).code_fields[block["name"]]
         code = next((value[f] for f in fields if isinstance(value.get(f), str)), "")
         shown = self.code[index]
         if not code.startswith(shown):

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from conversations import selectors
-from conversations.claude import code_execution, memory_tool, params, tools, web
+from conversations.claude import memory_tool, params, sandbox, tools, web
 from conversations.claude.capabilities import Capabilities, capabilities
 from conversations.models import Attachment, Message
 from conversations.reply.anthropic_request import (
@@ -53,9 +53,9 @@ def request_for(
     options = memory_tool.with_memory(request_options(chosen, caps), conversation.owner_id, caps)
     if web.enabled(conversation, chosen, caps):
         options["tools"] = [*options.get("tools", []), *web.tool_definitions()]
-    if code_execution.enabled(conversation, chosen, caps):
-        options["tools"] = [*options.get("tools", []), code_execution.tool_definition()]
-        if container := code_execution.container_for(conversation):
+    if sandbox.enabled(conversation, chosen, caps):
+        options["tools"] = [*options.get("tools", []), sandbox.tool_definition()]
+        if container := sandbox.container_for(conversation):
             options["container"] = container
     request = build_request(
         turns=history + turns_of("assistant", own_blocks),

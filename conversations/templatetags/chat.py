@@ -8,7 +8,8 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from chatsite import json_depth
-from conversations.claude import citations, code_execution
+from conversations import blocks
+from conversations.claude import citations, sandbox
 from conversations.serving import INLINE_IMAGES
 
 register = template.Library()
@@ -128,36 +129,47 @@ def web_link(url, title=""):
     return format_html('<a href="{}" target="_blank" rel="{}">{}</a>', href, citations.REL, text)
 
 
-# --- code execution (conversations/claude/code_execution.py) -----------------------------------------
+# --- blocks (conversations/blocks/) -----------------------------------------------------------
 
 
 @register.filter
-def streaming_input(value) -> bool:
-    """A server tool call's input still arriving (the JSON so far, a string), not yet parsed."""
-    return isinstance(value, str)
+def code_call(payload) -> dict:
+    """A code execution call as its partial shows it (blocks/code.py)."""
+    return blocks.code.call_view(payload)
 
 
-@register.inclusion_tag("conversations/_code_result.html", takes_context=True)
-def code_result(context, block):
-    """A code execution result: its output, errors or file operation, and the files the code made
-    in the conversation shown, linked for the owner or, in a review transcript, through the
-    audited review view; a shared snapshot names them without links. A copy (an import, Continue
-    in my chats) lists none: the files stay the original conversation's."""
-    content = block.payload.get("content")
-    content = content if isinstance(content, dict) else {}
+@register.simple_tag(takes_context=True)
+def code_result(context, block) -> dict:
+    """A code execution result as its partial shows it: its content, what it did, and the files
+    the code made in the conversation shown, linked for the owner or, in a review transcript,
+    through the audited review view; a shared snapshot names them without links. A copy (an
+    import, Continue in my chats) lists none: the files stay the original conversation's."""
+    content = blocks.kind.content_of(block.payload)
     share = context.get("share")
     # The conversation shown; None for a reply streaming here, whose files were just recorded.
     shown_in = share.conversation_id if share else getattr(context.get("message"), "conversation_id", None)
     view = "review_produced_file" if context.get("review_conversation") else "produced_file"
     files = []
-    for row in [] if block.streaming else code_execution.produced_files(block.payload, shown_in):
+    for row in [] if block.streaming else sandbox.produced_files(block.payload, shown_in):
         try:
             url = None if share else reverse(view, args=[row.conversation_id, row.file_id])
         except NoReverseMatch:  # not an id the Files API gives: shown, never linked
             url = None
         image = row.mime_type in INLINE_IMAGES
         files.append({"name": row.filename, "url": url, "size": row.size_bytes, "image": image})
-    return {"block": block, "content": content, "kind": content.get("type", ""), "files": files}
+    return {"content": content, "op": blocks.code.result_op(block.payload), "files": files}
+
+
+@register.filter
+def block_partial(block) -> str:
+    """The template that shows a block (the registry's, blocks/)."""
+    return blocks.partial(block.payload)
+
+
+@register.filter
+def file_label(payload) -> str:
+    """What an attached file is called: Image, PDF or Text (blocks/files.py)."""
+    return blocks.files.label(payload)
 
 
 # --- a message's blocks --------------------------------------------------------------------------

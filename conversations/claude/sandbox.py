@@ -4,10 +4,10 @@ Offered where the instance allows it (CHAT_CODE_EXECUTION), the model has it (th
 table, unless the API's model list says otherwise) and the user turned it on for the
 conversation. The tool version is the installed SDK's (anthropic 2.12: code_execution_20260521).
 
-What it streams: `server_tool_use` blocks named bash_code_execution (a shell command),
-text_editor_code_execution (a file created, viewed or edited) or code_execution (Python), each
-followed by its *_tool_result block: stdout, stderr and the return code, the file operation's
-result, or an error code. They are stored and replayed verbatim, like the web tools' blocks.
+What it streams is declared with the block kinds (conversations/blocks/code.py): calls (Python
+code, a shell command, or a file created, viewed or edited), each followed by its result: stdout,
+stderr and the return code, the file operation's result, or an error code. They are stored and
+replayed verbatim, like the web tools' blocks.
 
 The container: each response names the one it ran in (message_delta.container); the
 conversation keeps it, and later requests pass it back until it expires, so files and state
@@ -24,7 +24,6 @@ not include it (README, "Code execution").
 
 import logging
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -32,27 +31,27 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
+from conversations import services
+from conversations.blocks import code
 from conversations.claude import catalog, llm
 from conversations.claude.capabilities import Capabilities
 from conversations.claude.params import ChatParams
 from conversations.models import Conversation, ProducedFile, RemoteFileDeletion
-from conversations.reply.anthropic_request import CODE_RESULTS
 
 log = logging.getLogger(__name__)
 
-TOOL = "code_execution_20260521"
-RESULTS = CODE_RESULTS
+VERSION = f"{code.TOOL}_20260521"
 # A container this close to expiring is not reused: a new one is safer than a 400 mid-reply.
 EXPIRY_MARGIN = timedelta(minutes=1)
 
 
 def tool_definition() -> dict:
-    return {"type": TOOL, "name": "code_execution"}
+    return {"type": VERSION, "name": code.TOOL}
 
 
 def offered(conversation: Conversation, caps: Capabilities) -> bool:
     """Whether the settings popover offers the toggle."""
-    if catalog.listed_without(conversation.model, "code_execution"):  # the API's model list knows better
+    if catalog.listed_without(conversation.model, code.TOOL):  # the API's model list knows better
         return False
     return settings.CHAT_CODE_EXECUTION and caps.code
 
@@ -76,23 +75,10 @@ def container_of(delta) -> tuple[str, datetime] | None:
     return (container.id, container.expires_at) if container is not None else None
 
 
-def file_ids(block: dict) -> list[str]:
-    """The files a code execution result lists (its outputs), in order."""
-    content = block.get("content")
-    if block.get("type") not in RESULTS or not isinstance(content, dict):
-        return []
-    outputs = content.get("content")
-    return [
-        output["file_id"]
-        for output in (outputs if isinstance(outputs, list) else [])
-        if isinstance(output, dict) and isinstance(output.get("file_id"), str)
-    ]
-
-
 async def record_files(conversation_id: int, block: dict) -> None:
     """A ProducedFile row for each file the result lists, named from the Files API's metadata
     (its id when the metadata cannot be read: the download still works)."""
-    for file_id in file_ids(block):
+    for file_id in code.file_ids(block):
         name, mime_type, size = file_id, "", None
         try:
             metadata = await llm.file_metadata(file_id)
@@ -100,26 +86,16 @@ async def record_files(conversation_id: int, block: dict) -> None:
         except llm.FILE_ERRORS as exc:
             error, request_id = llm.describe_error(exc)
             log.warning("reading file %s's metadata failed: %s (request %s)", file_id, error, request_id)
-        await sync_to_async(_store)(conversation_id, file_id, name, mime_type, size)
-
-
-def _store(conversation_id: int, file_id: str, name: str, mime_type: str, size: int | None) -> None:
-    ProducedFile.objects.get_or_create(
-        conversation_id=conversation_id,
-        file_id=file_id[:200],
-        defaults={
-            "filename": (PurePosixPath(name).name or file_id)[:255],
-            "mime_type": mime_type[:100],
-            "size_bytes": size,
-        },
-    )
+        await sync_to_async(services.produced_file_record)(
+            conversation_id=conversation_id, file_id=file_id, name=name, mime_type=mime_type, size=size
+        )
 
 
 def produced_files(block: dict, conversation_id: int | None) -> list[ProducedFile]:
     """The rows of the files a stored result lists, in its order (no query when it lists none):
     those of `conversation_id` when it is given, so an id copied or forged into another
     conversation names nothing."""
-    ids = file_ids(block)
+    ids = code.file_ids(block)
     if not ids:
         return []
     found = ProducedFile.objects.filter(file_id__in=ids)
