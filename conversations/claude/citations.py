@@ -12,25 +12,15 @@ ownership-checked attachment view at `#page=N` (the review view inside a staff t
 """
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from conversations.blocks.kind import safe_url
+
 REL = "noopener noreferrer nofollow"
 QUOTE_CHARS = 300  # a longer cited text is cut for the hover box
-
-
-def safe_url(url) -> str | None:
-    """The URL when it is http(s) with a host, else None (shown as text, never a link)."""
-    if not isinstance(url, str) or any(ord(c) < 32 for c in url):
-        return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 
 def pages(citation: dict) -> str:
