@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import io
 import json
+import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
+from pypdf import PdfWriter
 
 from conversations import services
-from conversations.models import ContentBlock, Conversation, Message
+from conversations.models import ApiCall, ContentBlock, Conversation, Message
 from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 
@@ -24,6 +32,36 @@ if TYPE_CHECKING:
     from tests.live import LiveApp
 
 LONG_TEXT = " ".join(f"word{i}" for i in range(60))
+
+
+# --- waiting on a condition, never on the clock ------------------------------------------------
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float = 10, what: str = "the condition") -> Any:
+    """Call `condition` until it returns something truthy, and return that; fail after `timeout`
+    seconds. For a test that waits on another process (a sleep assumes how fast it is)."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what} did not hold within {timeout} s"
+        time.sleep(0.05)
+    return value
+
+
+async def eventually(
+    condition: Callable[[], Any], *, timeout: float = 10, what: str = "the condition"
+) -> Any:
+    """`wait_until` on the event loop: the reply and the sockets run while it waits. `condition`
+    may return an awaitable (a query), whose result counts."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        assert loop.time() < deadline, f"{what} did not hold within {timeout} s"
+        await asyncio.sleep(0.02)
 
 
 # --- a reply against the fake Messages API -----------------------------------------------------
@@ -114,13 +152,61 @@ def reply_with_usage(
     return message
 
 
+def chat_with_usage(
+    user, text: str, *, days_old: int, prompt=None, image: bytes | None = None
+) -> Conversation:
+    """A finished exchange with a priced reply and its title call, last touched `days_old` days ago."""
+    files = [services.attachment_store(user=user, name="a.png", data=image)] if image else []
+    version = prompt.latest if prompt else None
+    conversation, reply = services.conversation_start(
+        user=user, text=text, model="claude-sonnet-4-6", prompt_version=version, attachments=files
+    )
+    ContentBlock.objects.create(
+        message=reply, index=0, type="text", payload={"type": "text", "text": "Secret"}
+    )
+    Message.objects.filter(pk=reply.pk).update(
+        status="complete", input_tokens=1000, output_tokens=200, cost=Decimal("0.0060"), error="boom"
+    )
+    ApiCall.objects.create(
+        kind="title",
+        user=user,
+        team=prompt.team if prompt else None,
+        conversation=conversation,
+        model="claude-haiku-4-5",
+        input_tokens=300,
+        output_tokens=5,
+        cost=Decimal("0.000325"),
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(
+        updated_at=timezone.now() - timedelta(days=days_old),
+        title=text[:60],
+        params={"stop_sequences": ["x"]},
+    )
+    return conversation
+
+
 def image_bytes(width=64, height=48, fmt="PNG", mode="RGB", **save) -> bytes:
     out = io.BytesIO()
     Image.new(mode, (width, height), (200, 100, 50) if mode == "RGB" else None).save(out, fmt, **save)
     return out.getvalue()
 
 
+def pdf_bytes(pages: int = 1, password: str | None = None) -> bytes:
+    """A PDF of blank pages, encrypted when given a password."""
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(200, 200)
+    if password:
+        writer.encrypt(password)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 # --- pages -------------------------------------------------------------------------------------
+
+# axe-core, vendored (tests/test_browser_layout.py pins its version): the accessibility checks.
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 
 
 def as_user(client, people: dict, who: str):
@@ -128,6 +214,11 @@ def as_user(client, people: dict, who: str):
     if who != "anonymous":
         client.force_login(people[who])
     return client
+
+
+def open_transcript(client, conversation: Conversation):
+    """Staff open a conversation's transcript for review, giving the reason the audit row keeps."""
+    return client.post(reverse("review_transcript", args=[conversation.pk]), {"reason": "ticket 7"})
 
 
 def login(page: Page, app: LiveApp, user: str = "alice") -> None:

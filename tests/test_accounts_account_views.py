@@ -14,8 +14,7 @@ from conversations.spending import spent, totals
 from memory.models import MemoryFile, MemorySetting
 from teams import services as team_services
 from teams.models import Membership, SystemPrompt
-from tests.helpers import image_bytes
-from tests.test_accounts_retention import chat
+from tests.helpers import chat_with_usage, image_bytes
 from usage.selectors import by_team, by_user
 
 User = get_user_model()
@@ -26,8 +25,8 @@ pytestmark = pytest.mark.django_db
 def member_chats(people, team, prompt, media):
     member = people["member"]
     team_services.prompt_create(user=member, name="Mine", text="Be brief.", team=None, cache_ttl="5m")
-    return member, [chat(member, "Team question", days_old=1, prompt=prompt, image=image_bytes(9, 9)),
-                    chat(member, "Private question", days_old=2)]  # fmt: skip
+    team_chat = chat_with_usage(member, "Team question", days_old=1, prompt=prompt, image=image_bytes(9, 9))
+    return member, [team_chat, chat_with_usage(member, "Private question", days_old=2)]
 
 
 def test_the_account_page_offers_deletion_and_the_export_only_when_it_exists(client, alice, monkeypatch):

@@ -1,57 +1,22 @@
 """Retention: `manage.py purge` scrubs conversations past the policy (instance, or a stricter
 team's), with their files, and keeps the usage rows and the audit trail."""
 
-from datetime import timedelta
-from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
 
 from accounts import lifecycle, retention
 from accounts.models import TeamRetention
-from conversations import services
 from conversations.library import sharing
 from conversations.models import ApiCall, Attachment, ContentBlock, Conversation, Message
 from conversations.spending import spent, totals
 from review.models import TranscriptView
 from teams import services as team_services
-from tests.helpers import image_bytes
+from tests.helpers import chat_with_usage, image_bytes
 from usage.selectors import by_team, by_user
 
 pytestmark = pytest.mark.django_db
-
-
-def chat(user, text: str, *, days_old: int, prompt=None, image: bytes | None = None) -> Conversation:
-    """A finished exchange with a priced reply and its title call, last touched `days_old` days ago."""
-    files = [services.attachment_store(user=user, name="a.png", data=image)] if image else []
-    version = prompt.latest if prompt else None
-    conversation, reply = services.conversation_start(
-        user=user, text=text, model="claude-sonnet-4-6", prompt_version=version, attachments=files
-    )
-    ContentBlock.objects.create(
-        message=reply, index=0, type="text", payload={"type": "text", "text": "Secret"}
-    )
-    Message.objects.filter(pk=reply.pk).update(
-        status="complete", input_tokens=1000, output_tokens=200, cost=Decimal("0.0060"), error="boom"
-    )
-    ApiCall.objects.create(
-        kind="title",
-        user=user,
-        team=prompt.team if prompt else None,
-        conversation=conversation,
-        model="claude-haiku-4-5",
-        input_tokens=300,
-        output_tokens=5,
-        cost=Decimal("0.000325"),
-    )
-    Conversation.objects.filter(pk=conversation.pk).update(
-        updated_at=timezone.now() - timedelta(days=days_old),
-        title=text[:60],
-        params={"stop_sequences": ["x"]},
-    )
-    return conversation
 
 
 @pytest.fixture
@@ -59,16 +24,17 @@ def history(alice, bob, staff, team, prompt, media, settings):
     settings.CHAT_RETENTION_DAYS = 30
     TeamRetention.objects.create(team=team, days=7)
     shared_image = image_bytes(10, 10)
-    old = chat(alice, "An old plan about the merger", days_old=40, image=shared_image)
+    old = chat_with_usage(alice, "An old plan about the merger", days_old=40, image=shared_image)
     TranscriptView.objects.create(
         staff=staff, conversation=old, conversation_title=old.title, conversation_owner=alice, reason="audit"
     )
     return {
         "old": old,
-        "recent": chat(alice, "A recent question", days_old=3, image=shared_image),  # shares the file
-        "old_only_file": chat(bob, "Bob's old drawing", days_old=31, image=image_bytes(12, 12)),
-        "team_old": chat(alice, "Team chat", days_old=8, prompt=prompt),
-        "team_recent": chat(alice, "Team chat, fresh", days_old=2, prompt=prompt),
+        # The recent chat shares the old one's file.
+        "recent": chat_with_usage(alice, "A recent question", days_old=3, image=shared_image),
+        "old_only_file": chat_with_usage(bob, "Bob's old drawing", days_old=31, image=image_bytes(12, 12)),
+        "team_old": chat_with_usage(alice, "Team chat", days_old=8, prompt=prompt),
+        "team_recent": chat_with_usage(alice, "Team chat, fresh", days_old=2, prompt=prompt),
     }
 
 

@@ -12,7 +12,6 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from PIL import Image
-from pypdf import PdfWriter
 
 from conversations import services
 from conversations.claude import attachment_files, llm
@@ -21,17 +20,9 @@ from conversations.library import organising
 from conversations.models import Attachment, Conversation, RemoteFileDeletion
 from conversations.reply.anthropic_request import count_breakpoints
 from fakes import HttpError, Reply
-from tests.helpers import image_bytes, run_to_end, send
+from tests.helpers import image_bytes, pdf_bytes, run_to_end, send
 
 EPHEMERAL = {"type": "ephemeral"}
-
-
-def pdf_bytes() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(200, 200)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def photo_bytes(width: int = 1568, height: int = 1176, noise: int = 45) -> bytes:

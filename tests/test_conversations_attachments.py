@@ -7,13 +7,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.urls import reverse
 from PIL import Image
-from pypdf import PdfWriter
 
 from conversations import attachments, services
 from conversations.attachments import Refused, process
 from conversations.models import Attachment, Message
 from conversations.reply import generation
-from tests.helpers import image_bytes
+from tests.helpers import image_bytes, pdf_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -23,17 +22,6 @@ def photo_bytes(width: int, height: int, **save) -> bytes:
     image = Image.effect_noise((width, height), 60).convert("RGB")
     out = io.BytesIO()
     image.save(out, "JPEG", quality=92, **save)
-    return out.getvalue()
-
-
-def pdf_bytes(pages: int = 1, password: str | None = None) -> bytes:
-    writer = PdfWriter()
-    for _ in range(pages):
-        writer.add_blank_page(200, 200)
-    if password:
-        writer.encrypt(password)
-    out = io.BytesIO()
-    writer.write(out)
     return out.getvalue()
 
 

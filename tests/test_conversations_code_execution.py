@@ -23,12 +23,12 @@ from tests.helpers import (
     connect,
     frames_until_end,
     image_bytes,
+    open_transcript,
     payloads,
     run_to_end,
     send,
     start_chat,
 )
-from tests.test_review_views import open_transcript
 
 TOOL = {"type": "code_execution_20260521", "name": "code_execution"}
 CHART = image_bytes(32, 24)

@@ -15,8 +15,7 @@ from conversations.claude.capabilities import capabilities
 from conversations.models import Conversation, Message, ModelPrice, TeamPolicy
 from fakes import Cited, Fetch, GroundedReply, HttpError, Reply, Search
 from fakes import server_tools as fake_tools
-from tests.helpers import payloads, run_to_end, send, start_chat
-from tests.test_conversations_attachments import pdf_bytes
+from tests.helpers import payloads, pdf_bytes, run_to_end, send, start_chat
 
 SEARCH = {"type": "web_search_20260318", "name": "web_search", "max_uses": 5}
 FETCH = {"type": "web_fetch_20260318", "name": "web_fetch", "max_uses": 5, "citations": {"enabled": True}}

@@ -15,7 +15,7 @@ from conversations.rendering import render_markdown_blocks
 from fakes import Cited, GroundedReply, Search
 from fakes import server_tools as fake_tools
 from review.models import SearchAudit, TranscriptView
-from tests.helpers import finish, image_bytes
+from tests.helpers import finish, image_bytes, open_transcript
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +37,6 @@ def chat(alice):
         message=reply, index=0, type="text", payload={"type": "text", "text": "Noted."}
     )
     return conversation
-
-
-def open_transcript(client, conversation):
-    return client.post(reverse("review_transcript", args=[conversation.pk]), {"reason": "ticket 7"})
 
 
 # --- titles only, audited openings -----------------------------------------------------------
