@@ -1,6 +1,7 @@
 """Reads, always scoped to the requesting user."""
 
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.http import Http404
 
 from conversations import spending
 from conversations.claude.pricing import Price
@@ -19,6 +20,14 @@ def conversation_for_user(user, conversation_id: int) -> Conversation | None:
     if not user.is_authenticated:
         return None
     return Conversation.objects.visible().filter(owner=user, pk=conversation_id).first()
+
+
+def owned_conversation(user, conversation_id: int) -> Conversation:
+    """One of the user's conversations; Http404 for anyone else's (and for none), alike."""
+    conversation = conversation_for_user(user, conversation_id)
+    if conversation is None:
+        raise Http404("No such conversation")
+    return conversation
 
 
 def messages_with_blocks(conversation: Conversation) -> QuerySet[Message]:

@@ -1,11 +1,12 @@
 """A send, the same whether it arrives over the conversation's websocket or by POST (the fallback):
-parse it, commit the user message and a streaming reply in one transaction, render the turn.
+both make one SendCommand (the frame from its pydantic model, the POST from its form); here it is
+checked, the user message and a streaming reply committed in one transaction, and the turn rendered.
 
 Callers run these in one thread hop, then start the reply (`generation.start`) in their process,
 after the turn's HTML is on its way, so the reply's first frame never precedes its element.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.http import Http404
@@ -23,60 +24,75 @@ NO_SUCH_PROMPT = "That system prompt is not available to you."
 
 
 @dataclass(frozen=True)
+class SendCommand:
+    """One message from the composer, however it came. A new conversation's first message also
+    carries what the new-chat page chose: the model, the system prompt and the browser's zone."""
+
+    text: str
+    attachment_ids: tuple[int, ...] = ()
+    model: str = ""
+    prompt_id: int | None = None
+    timezone: str = ""
+
+
+@dataclass(frozen=True)
 class Sent:
     conversation: Conversation
     reply: Message
     html: str  # the turn (the user's message and the empty reply) as the page shows it
 
 
-def message_post(*, user, conversation_id: int, data: MultiValueDict) -> Sent:
+def command_from_post(data: MultiValueDict, *, start: bool = False) -> SendCommand:
+    """The composer's POST as a command (`start`: the new-chat page's, with its choices). Http404
+    for an attachment id that cannot exist; ChatError (shown in the composer) for anything else."""
+    form = (forms.StartForm if start else forms.MessageForm)(data)
+    if not form.is_valid():
+        if "attachment" in form.errors:
+            raise Http404("No such attachment")
+        if "prompt" in form.errors:
+            raise ChatError(NO_SUCH_PROMPT)
+        raise ChatError(forms.first_error(form))
+    fields = form.cleaned_data
+    command = SendCommand(fields["text"], tuple(fields["attachment"]))
+    if start:
+        chosen = {"model": fields["model"], "prompt_id": fields["prompt"], "timezone": fields["timezone"]}
+        command = replace(command, **chosen)
+    return command
+
+
+def message_post(*, user, conversation_id: int, command: SendCommand) -> Sent:
     """A message in one of the user's conversations. Http404 for anything not theirs; ChatError
     (shown in the composer, the text kept) for anything refused."""
-    conversation = owned_conversation(user, conversation_id)
-    fields = _parsed(data, forms.MessageForm)
+    conversation = selectors.owned_conversation(user, conversation_id)
+    attachments = _attachments(user, command.attachment_ids)
     user_message, reply = services.message_send(
-        conversation=conversation, text=fields["text"], attachments=_attachments(user, fields["attachment"])
+        conversation=conversation, text=command.text, attachments=attachments
     )
     return Sent(conversation, reply, _turn_html(user_message, reply))
 
 
-def conversation_post(*, user, data: MultiValueDict) -> Sent:
+def conversation_post(*, user, command: SendCommand) -> Sent:
     """A new conversation from the new-chat composer (model and system prompt chosen there)."""
-    fields = _parsed(data, forms.StartForm)
-    model = fields["model"] if fields["model"] and catalog.is_available(fields["model"]) else None
+    attachments = _attachments(user, command.attachment_ids)
+    model = command.model if command.model and catalog.is_available(command.model) else None
     conversation, reply = services.conversation_start(
         user=user,
-        text=fields["text"],
+        text=command.text,
         model=model or settings.CHAT_DEFAULT_MODEL,
-        prompt_version=_chosen_prompt_version(user, fields["prompt"]),
-        attachments=_attachments(user, fields["attachment"]),
-        timezone=fields["timezone"],
+        prompt_version=_chosen_prompt_version(user, command.prompt_id),
+        attachments=attachments,
+        timezone=command.timezone,
     )
     user_message = conversation.messages.get(role=Message.Role.USER)
     return Sent(conversation, reply, _turn_html(user_message, reply))
 
 
-def owned_conversation(user, conversation_id: int) -> Conversation:
-    conversation = selectors.conversation_for_user(user, conversation_id)
-    if conversation is None:
-        raise Http404("No such conversation")
-    return conversation
-
-
-def _parsed(data: MultiValueDict, form_class) -> dict:
-    form = form_class(data)
-    if form.is_valid():
-        return form.cleaned_data
-    if "attachment" in form.errors:
+def _attachments(user, ids: tuple[int, ...]) -> list[Attachment]:
+    """The user's attachments with these ids; 404 if any is not the user's (forged ids included,
+    and ids no database row can have)."""
+    if any(not 0 < i <= forms.MAX_ID for i in ids):
         raise Http404("No such attachment")
-    if "prompt" in form.errors:
-        raise ChatError(NO_SUCH_PROMPT)
-    raise ChatError(forms.first_error(form))
-
-
-def _attachments(user, ids: list[int]) -> list[Attachment]:
-    """The user's attachments with these ids; 404 if any is not the user's (forged ids included)."""
-    found = selectors.attachments_for_user(user, ids)
+    found = selectors.attachments_for_user(user, list(ids))
     if found is None:
         raise Http404("No such attachment")
     return found
@@ -86,7 +102,7 @@ def _chosen_prompt_version(user, prompt_id: int | None) -> PromptVersion | None:
     """The latest version of a prompt the user may use; ChatError for anything else."""
     if prompt_id is None:
         return None
-    prompt = prompts_usable_by(user).filter(pk=prompt_id).first()
+    prompt = prompts_usable_by(user).filter(pk=prompt_id).first() if 0 < prompt_id <= forms.MAX_ID else None
     if prompt is None:
         raise ChatError(NO_SUCH_PROMPT)
     return prompt.latest

@@ -9,9 +9,11 @@ from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.http import QueryDict
 from django.test import AsyncClient
 
-from conversations import services
+from conversations import sending, services
+from conversations.live.consumers import Incoming
 from conversations.models import Budget, Conversation, Message
 from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
@@ -179,3 +181,16 @@ async def test_a_deactivated_account_loses_its_open_sockets_within_seconds(alice
     assert closed == {"type": "websocket.close", "code": 4401}
     assert await bobs.receive_nothing(timeout=0.5)  # other accounts keep theirs
     await bobs.disconnect()
+
+
+def test_a_frame_and_a_post_make_the_same_send_command():
+    """One typed command, whichever way the send came; the frame is never turned back into a form."""
+    frame = {"type": "start", "id": "1", "text": "Hi ", "attachments": [3, 4], "model": "m", "prompt": 7}
+    post = QueryDict(mutable=True)
+    post.update({"text": "Hi ", "model": "m", "prompt": "7", "timezone": "Europe/Oslo"})
+    post.setlist("attachment", ["3", "4"])
+    expected = sending.SendCommand("Hi ", (3, 4), model="m", prompt_id=7, timezone="Europe/Oslo")
+    assert Incoming.validate_python({**frame, "timezone": "Europe/Oslo"}).command() == expected
+    assert sending.command_from_post(post, start=True) == expected
+    send = Incoming.validate_python({"type": "send", "id": "2", "text": "Hi ", "attachments": [3, 4]})
+    assert send.command() == sending.command_from_post(post) == sending.SendCommand("Hi ", (3, 4))

@@ -18,7 +18,6 @@ from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from django.http import Http404
 from django.urls import reverse
-from django.utils.datastructures import MultiValueDict
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from conversations import rendering, selectors, sending
@@ -50,6 +49,9 @@ class Send(BaseModel):
     text: str = ""
     attachments: list[int] = Field(default_factory=list, max_length=100)
 
+    def command(self) -> sending.SendCommand:
+        return sending.SendCommand(self.text, tuple(self.attachments))
+
 
 class Start(Send):
     """The first message of a new conversation, with what the new-chat page chose."""
@@ -58,6 +60,15 @@ class Start(Send):
     model: str = Field(default="", max_length=100)
     prompt: int | None = None
     timezone: str = Field(default="", max_length=64)
+
+    def command(self) -> sending.SendCommand:
+        return sending.SendCommand(
+            self.text,
+            tuple(self.attachments),
+            model=self.model,
+            prompt_id=self.prompt,
+            timezone=self.timezone,
+        )
 
 
 Incoming = TypeAdapter(Annotated[Control | Send | Start, Field(discriminator="type")])
@@ -210,18 +221,14 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     def _commit_send(self, frame: Send) -> sending.Sent:
         close_old_connections()
-        data = MultiValueDict({"text": [frame.text], "attachment": [str(i) for i in frame.attachments]})
         user = self.scope["user"]
         if isinstance(frame, Start):
             if self.conversation_id is not None:
                 raise ChatError("This conversation has already started.")
-            data.update({"model": frame.model, "timezone": frame.timezone})
-            if frame.prompt is not None:
-                data["prompt"] = str(frame.prompt)
-            return sending.conversation_post(user=user, data=data)
+            return sending.conversation_post(user=user, command=frame.command())
         if self.conversation_id is None:
             raise ChatError("Start the conversation first.")
-        return sending.message_post(user=user, conversation_id=self.conversation_id, data=data)
+        return sending.message_post(user=user, conversation_id=self.conversation_id, command=frame.command())
 
     async def _control(self, control: Control) -> None:
         live = realtime.live_reply(control.message, self.conversation_id)

@@ -24,6 +24,8 @@ TITLE_LENGTH = 60
 
 
 def check_message_text(text: str, *, attachments: list[Attachment] = ()) -> str:
+    if "\x00" in text:  # PostgreSQL cannot store it; Django's forms refuse it with these words
+        raise ChatError("Null characters are not allowed.")
     text = text.strip()
     if not text and not attachments:
         raise ChatError("Type a message first.")
