@@ -113,5 +113,8 @@ def test_without_an_instance_policy_only_team_policies_apply(history, settings):
 
 def test_a_conversation_with_a_reply_streaming_waits(history):
     old = history["old"]
-    Message.objects.create(conversation=old, role="assistant", status="streaming", model="m")
+    assert old in retention.expired()
+    reply = Message.objects.create(conversation=old, role="assistant", status="streaming", model="m")
     assert old not in retention.expired()
+    Message.objects.filter(pk=reply.pk).update(status="complete")
+    assert old in retention.expired()  # once the reply has ended

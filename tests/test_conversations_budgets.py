@@ -45,10 +45,15 @@ def test_warning_at_80_percent_then_refusal_at_100_then_raising_the_limit(client
     assert client.post(reverse("start_chat"), {"text": "one more"}).status_code == 302
 
 
-def test_last_months_spending_does_not_count(alice):
-    Budget.objects.create(user=alice, monthly_limit=Decimal("1"))
+def test_last_months_spending_does_not_count_and_this_months_does(alice, bob):
+    for user in (alice, bob):
+        Budget.objects.create(user=user, monthly_limit=Decimal("1"))
     spend(alice, "50", days_ago=40)
+    spend(bob, "50")
     chat.conversation_start(user=alice, text="fresh month", model="claude-sonnet-4-6")
+    with pytest.raises(chat.ChatError, match=r"limit of \$1\.00 is reached \(\$50\.00 spent\)"):
+        chat.conversation_start(user=bob, text="same month", model="claude-sonnet-4-6")
+    assert not Conversation.objects.filter(title="same month").exists()
 
 
 def test_a_team_budget_limits_its_prompts_only(alice, usage_fixture):
