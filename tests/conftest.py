@@ -6,10 +6,9 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import connections
 
-from conversations.claude import catalog, llm
-from conversations.live import realtime
+from conversations.claude import catalog
+from conversations.live import runtime
 from conversations.models import Conversation
-from conversations.reply import generation
 from fakes import FakeAnthropic
 from teams import services as team_services
 from tests.helpers import reply_with_usage
@@ -42,8 +41,7 @@ def _fresh_process_state():
     yield
     from channels.layers import channel_layers
 
-    realtime.reset()
-    generation.reset()
+    runtime.reset()
     channel_layers.backends.clear()
 
 
@@ -74,9 +72,7 @@ def fake_api(_fake_server, settings):
     settings.ANTHROPIC_API_KEY = "test-key"
     settings.CHAT_DEFAULT_MODEL = "claude-sonnet-4-6"
     settings.CHAT_API_MAX_RETRIES = 2
-    llm.reset()
     yield _fake_server
-    llm.reset()
 
 
 @pytest.fixture

@@ -140,7 +140,6 @@ async def test_an_expired_or_missing_file_is_uploaded_again_once_and_the_request
 @pytest.mark.django_db(transaction=True)
 async def test_when_the_upload_again_fails_the_retry_sends_base64(fake_api, media, alice, settings):
     settings.CHAT_API_MAX_RETRIES = 0
-    llm.reset()
     conversation, _, (image,) = await chat_with_files(alice, ("cat.png", image_bytes()))
     fake_api.files.expire((await Attachment.objects.aget(pk=image.pk)).file_id)
     fake_api.files.fail_uploads = 503
@@ -171,7 +170,6 @@ async def test_a_files_api_failure_sends_base64_for_that_reply_and_logs_once(
     fake_api, media, alice, settings, caplog
 ):
     settings.CHAT_API_MAX_RETRIES = 0
-    llm.reset()
     fake_api.files.fail_uploads = 503
     with caplog.at_level(logging.WARNING, logger="conversations.claude.attachment_files"):
         conversation, reply, (image, pdf) = await chat_with_files(
@@ -286,7 +284,6 @@ async def test_a_failing_delete_stays_queued_and_one_already_gone_counts_as_dele
     fake_api, media, alice, settings, caplog
 ):
     settings.CHAT_API_MAX_RETRIES = 0
-    llm.reset()
     await RemoteFileDeletion.objects.acreate(file_id="file_never_existed")
     assert await attachment_files.remote_deletions_run() == 1  # a 404: it is gone already
 

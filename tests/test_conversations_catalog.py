@@ -2,7 +2,7 @@
 
 import pytest
 
-from conversations.claude import catalog, llm
+from conversations.claude import catalog
 
 pytestmark = pytest.mark.usefixtures("fresh_catalog")
 
@@ -21,9 +21,7 @@ def test_listing_failure_falls_back_to_the_configured_list(settings):
     settings.CHAT_USE_LOCAL_MODEL = False
     settings.ANTHROPIC_BASE_URL = "http://127.0.0.1:9"  # nothing listens there
     settings.CHAT_API_MAX_RETRIES = 0
-    llm.reset()
     ids = [c.id for c in catalog.available()]
-    llm.reset()
     assert ids[: len(catalog.FALLBACK)] == catalog.FALLBACK or set(catalog.FALLBACK) <= set(ids)
 
 

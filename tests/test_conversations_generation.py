@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.db.backends.utils import CursorWrapper
 
 from conversations import services
-from conversations.live import realtime
+from conversations.live import runtime
 from conversations.models import ContentBlock, Message
 from conversations.reply import generation
 from fakes import Cut, HttpError, Reply
@@ -63,7 +63,7 @@ async def test_frames_arrive_in_order_with_only_new_text_and_the_reply_is_stored
     assert reply.output_tokens == 60
     assert reply.input_tokens + reply.cache_creation_input_tokens + reply.cache_read_input_tokens > 0
     assert await stored_text(reply) == LONG_TEXT
-    assert realtime.live_replies == {}
+    assert runtime.current().live_replies == {}
 
 
 async def test_thinking_is_stored_with_its_signature(fake_api, alice):

@@ -4,7 +4,7 @@ import asyncio
 
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from conversations.live import relay
+from conversations.live import relay, runtime
 
 
 class SlowLayer:
@@ -32,7 +32,7 @@ async def test_a_read_timeout_keeps_the_channel_its_watches_name(settings, monke
     settings.REDIS_URL = "redis://127.0.0.1:6379/12"
     layer = SlowLayer(timeouts=3)
     monkeypatch.setattr(relay, "get_channel_layer", lambda: layer)
-    relay.reset()
+    runtime.reset()
     process = relay._here()
     try:
         await asyncio.sleep(0.2)
@@ -40,4 +40,4 @@ async def test_a_read_timeout_keeps_the_channel_its_watches_name(settings, monke
         assert process.channel == "specific.test!1" and layer.named == 1
         assert process.ready.is_set() and not process.down
     finally:
-        relay.reset()
+        runtime.reset()

@@ -38,8 +38,7 @@ from django.utils import timezone
 
 import tests.cluster as mp
 from conversations import services
-from conversations.claude import llm
-from conversations.live import consumers, realtime
+from conversations.live import consumers, runtime
 from conversations.models import ContentBlock, Message
 from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
@@ -74,11 +73,9 @@ def upstream_process(settings):
     process = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdout=subprocess.PIPE, text=True)
     base_url = process.stdout.readline().strip()
     settings.CHAT_STALL_TIMEOUT = 60  # the default: failing fast must not depend on it
-    llm.reset()
     yield process, base_url
     process.kill()
     process.wait()
-    llm.reset()
 
 
 def point_at(settings, base_url: str, *, local: bool) -> None:
@@ -307,13 +304,11 @@ async def test_fault_upstream_refusing_connections(alice, settings, local, serve
 
     Nothing listens where the model server should be; the SDK retries twice first."""
     point_at(settings, "http://127.0.0.1:9", local=local)  # nothing listens on port 9
-    llm.reset()
     started = time.monotonic()
     ws, reply = await watch(alice)
     end = await until(ws, "e")
     shown = time.monotonic() - started
     await ws.disconnect()
-    llm.reset()
     reply = await Message.objects.aget(pk=reply.pk)
     assert reply.status == "error" and f"Could not reach {server}" in reply.error
     assert "Retry" in end[3]
@@ -448,7 +443,7 @@ async def test_fault_redis_down(fake_api, alice, settings, caplog):
     layer = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [settings.REDIS_URL]}}
     settings.CHANNEL_LAYERS = {"default": layer}
     channel_layers.backends.clear()
-    realtime.reset()
+    runtime.reset()
     fake_api.enqueue(Reply(LONG_TEXT, tokens_per_second=200))
     caplog.set_level(logging.WARNING)
     conversation, first = await start_chat(alice)

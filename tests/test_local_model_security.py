@@ -80,17 +80,13 @@ def test_a_container_network_is_an_explicit_choice(fake_server):
 async def test_the_client_sends_the_current_key(settings, tmp_path):
     settings.CHAT_USE_LOCAL_MODEL = True
     settings.CHAT_LOCAL_MODEL_KEY_FILE = key_file = tmp_path / "local_model.key"
-    llm.reset()
-    try:
-        assert llm.get_client().api_key == "local", "no key file: a server someone runs without one"
-        key_file.write_text("first-key")
-        assert llm.get_client().api_key == "first-key"
-        (tmp_path / "new").write_text("second-key")
-        os.replace(tmp_path / "new", key_file)  # the model restarted, as _write_key does it
-        assert llm.get_client().api_key == "second-key"
-        assert llm.get_client() is llm.get_client(), "one client while the key stays"
-    finally:
-        llm.reset()
+    assert llm.get_client().api_key == "local", "no key file: a server someone runs without one"
+    key_file.write_text("first-key")
+    assert llm.get_client().api_key == "first-key"
+    (tmp_path / "new").write_text("second-key")
+    os.replace(tmp_path / "new", key_file)  # the model restarted, as _write_key does it
+    assert llm.get_client().api_key == "second-key"
+    assert llm.get_client() is llm.get_client(), "one client while the key stays"
 
 
 # --------------------------------------------------------------------------- the real server
@@ -160,7 +156,6 @@ async def test_the_apps_client_streams_and_a_wrong_key_is_refused(embedded_model
         "max_tokens": 12,
         "messages": [{"role": "user", "content": "Say hello."}],
     }
-    llm.reset()
     try:
         stream, _ = await llm.open_stream(request)
         text = ""

@@ -1,10 +1,10 @@
 """The only module that imports the `anthropic` SDK.
 
-One AsyncAnthropic client per process (per event loop), pointed at the configured endpoint: the
-real API when ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set, the embedded local model otherwise.
+One AsyncAnthropic client per process (per event loop: it lives on the loop's runtime), pointed at
+the configured endpoint: the real API when ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set, the
+embedded local model otherwise.
 """
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -15,6 +15,7 @@ from django.conf import settings
 
 from conversations.claude import local_model
 from conversations.claude.pricing import Usage
+from conversations.live import runtime
 
 log = logging.getLogger(__name__)
 
@@ -22,44 +23,32 @@ log = logging.getLogger(__name__)
 # transport errors mid-body (a cut connection), and our own stall timeout.
 STREAM_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, httpx2.TransportError, TimeoutError)
 
-_client: anthropic.AsyncAnthropic | None = None
-_client_loop: asyncio.AbstractEventLoop | None = None
-_client_key: str | None = None
-
-
-def reset() -> None:
-    """Drop the client; the next call makes one from the current settings (tests)."""
-    global _client, _client_loop, _client_key
-    _client = _client_loop = _client_key = None
-
 
 async def close() -> None:
     """Close this loop's client (a command that ran its own event loop), and forget it."""
-    if _client is not None and _client_loop is asyncio.get_running_loop():
-        await _client.close()
-    reset()
+    here = runtime.current()
+    if here.client is not None:
+        await here.client.close()
+    here.client, here.client_config = None, ()
 
 
 def get_client() -> anthropic.AsyncAnthropic:
     """The process's client. A new event loop (tests) gets a new client; httpx pools are per loop.
 
-    The embedded model wants the key it was started with (local_model.api_key(), from the key
-    file); a restarted model has a new one, and the next call makes a client with it.
+    Made again when the settings it was made with change (tests point it elsewhere). The embedded
+    model wants the key it was started with (local_model.api_key(), from the key file); a restarted
+    model has a new one, and the next call makes a client with it.
     """
-    global _client, _client_loop, _client_key
-    loop = asyncio.get_running_loop()
-    local_key = (local_model.api_key() or "local") if settings.CHAT_USE_LOCAL_MODEL else None
-    if _client is None or _client_loop is not loop or _client_key != local_key:
-        if local_key is not None:
-            base_url, api_key = settings.CHAT_LOCAL_MODEL_URL, local_key
-        else:
-            base_url = settings.ANTHROPIC_BASE_URL or None
-            api_key = settings.ANTHROPIC_API_KEY or "unset"
-        _client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=settings.CHAT_API_MAX_RETRIES
-        )
-        _client_loop, _client_key = loop, local_key
-    return _client
+    here = runtime.current()
+    if settings.CHAT_USE_LOCAL_MODEL:
+        base_url, api_key = settings.CHAT_LOCAL_MODEL_URL, local_model.api_key() or "local"
+    else:
+        base_url, api_key = settings.ANTHROPIC_BASE_URL or None, settings.ANTHROPIC_API_KEY or "unset"
+    config = (base_url, api_key, settings.CHAT_API_MAX_RETRIES)
+    if here.client is None or here.client_config != config:
+        here.client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=config[2])
+        here.client_config = config
+    return here.client
 
 
 async def open_stream(request: dict):

@@ -21,7 +21,7 @@ from django.urls import reverse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from conversations import rendering, selectors, sending
-from conversations.live import metrics, realtime, relay
+from conversations.live import metrics, realtime, relay, runtime
 from conversations.models import Message
 from conversations.reply import generation
 from conversations.services import ChatError
@@ -78,17 +78,17 @@ ACCOUNT_CLOSED = 4401
 
 
 class _OpenSockets:
-    """This process's sockets by user; every CHAT_ACCOUNT_CHECK_INTERVAL one query finds the
-    accounts deactivated (or deleted) since, and their sockets are closed."""
+    """This process's sockets by user (kept on the event loop's runtime); every
+    CHAT_ACCOUNT_CHECK_INTERVAL one query finds the accounts deactivated (or deleted) since, and
+    their sockets are closed."""
 
-    def __init__(self) -> None:
-        self.by_user: dict[int, set[ConversationConsumer]] = {}
-        self.task: asyncio.Task | None = None
+    @property
+    def by_user(self) -> dict[int, set["ConversationConsumer"]]:
+        return runtime.current().sockets
 
     def add(self, consumer: "ConversationConsumer") -> None:
         self.by_user.setdefault(consumer.scope["user"].pk, set()).add(consumer)
-        if self.task is None or self.task.done() or self.task.get_loop() is not asyncio.get_running_loop():
-            self.task = realtime.detached(self._close_deactivated())
+        runtime.current().ensure("account check", self._close_deactivated)
 
     def discard(self, consumer: "ConversationConsumer") -> None:
         sockets = self.by_user.get(consumer.scope["user"].pk, set())
@@ -100,7 +100,8 @@ class _OpenSockets:
         """Also stops the replies running here for deactivated (or deleted) accounts."""
         while True:
             await asyncio.sleep(settings.CHAT_ACCOUNT_CHECK_INTERVAL)
-            users, running = list(self.by_user), list(realtime.live_replies)
+            live_replies = runtime.current().live_replies
+            users, running = list(self.by_user), list(live_replies)
             if not users and not running:
                 continue
             try:
@@ -109,7 +110,7 @@ class _OpenSockets:
                 log.exception("could not check the accounts of open sockets")
                 continue
             for message_id in doomed:
-                if (reply := realtime.live_replies.get(message_id)) is not None:
+                if (reply := live_replies.get(message_id)) is not None:
                     reply.stop()
             for user_id in set(users) - active:
                 for consumer in list(self.by_user.get(user_id, ())):

@@ -5,7 +5,8 @@ with no channel-layer round trip and no thread hop (a direct send costs about 10
 consumer about 200 µs under daphne, because `AsyncConsumer.dispatch` makes a thread hop per message).
 
 With several workers (REDIS_URL set), `relay` also routes frames, in order and batched, to the
-other processes that have a tab on that conversation, and only to those.
+other processes that have a tab on that conversation, and only to those: once started, it sits on
+the event loop's runtime, where `publish` and `subscribe` find it.
 
 Frames are compact JSON arrays, `[kind, message_id, seq, ...]`; seq counts up from 1 per reply so
 a tab can spot a gap and ask for a snapshot:
@@ -28,7 +29,6 @@ All HTML comes from the server's templates (`rendering`); the page's script only
 """
 
 import asyncio
-import contextvars
 import json
 import logging
 import os
@@ -36,33 +36,16 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from typing import Protocol
 
 from django.conf import settings
 
-from conversations.live import metrics, relay
+from conversations.live import metrics, runtime
+from conversations.live.runtime import LiveReply, Subscriber
 
 log = logging.getLogger(__name__)
 
 # Names this process in Message.worker.
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class Subscriber(Protocol):
-    def push(self, frame: str) -> None: ...
-
-
-class LiveReply(Protocol):
-    conversation_id: int
-
-    def snapshot(self) -> list: ...
-
-    def stop(self) -> None: ...
-
-
-_subscribers: dict[int, set[Subscriber]] = {}
-# Replies streaming in this process, by message id.
-live_replies: dict[int, LiveReply] = {}
 
 
 def encode(frame: list) -> str:
@@ -92,28 +75,7 @@ def refusal_frame(reason: str) -> list:
 RESYNC_FRAME = ["r"]
 
 
-LAGGING = 0.005  # event-loop lag past which text is coalesced even after a quiet interval
-
-
-class LoopLag:
-    """How late this process's event loop runs a timer (sampled every 10 ms by `watch`)."""
-
-    seconds = 0.0
-    task: asyncio.Task | None = None
-
-    def watch(self) -> None:
-        if self.task is None or self.task.done() or self.task.get_loop() is not asyncio.get_running_loop():
-            self.task = detached(self._sample())
-
-    async def _sample(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            due = loop.time() + 0.01
-            await asyncio.sleep(0.01)
-            self.seconds = max(0.0, loop.time() - due)
-
-
-loop_lag = LoopLag()
+LAGGING = 0.005  # event-loop lag (runtime.lag) past which text is coalesced even after a quiet interval
 
 
 class FrameWriter:
@@ -138,9 +100,10 @@ class FrameWriter:
         waits for the next frame, so frames grow instead of queueing."""
         self.pending += text
         if self.flush_handle is None:
-            loop = asyncio.get_running_loop()
+            here = runtime.current()
+            loop = here.loop
             due = self.last_flush + settings.CHAT_FRAME_INTERVAL
-            if due <= loop.time() and loop_lag.seconds < LAGGING:
+            if due <= loop.time() and here.lag < LAGGING:
                 self.flush()
             else:
                 self.flush_handle = loop.call_at(max(due, loop.time()), self.flush)
@@ -184,25 +147,29 @@ class FrameWriter:
 
 
 def subscribe(conversation_id: int, subscriber: Subscriber) -> None:
-    watchers = _subscribers.setdefault(conversation_id, set())
-    if not watchers and cross_process():
-        relay.watch(conversation_id)  # the first tab here: other processes route its frames to us
+    """A tab here watches the conversation. Before the relay starts, there is nothing to tell it:
+    once it has its channel, it watches every conversation tabs here watch."""
+    here = runtime.current()
+    watchers = here.subscribers.setdefault(conversation_id, set())
+    if not watchers and here.relay is not None:
+        here.relay.watch_soon(conversation_id)  # the first tab here: other processes route its frames to us
     watchers.add(subscriber)
 
 
 def unsubscribe(conversation_id: int, subscriber: Subscriber) -> None:
-    watchers = _subscribers.get(conversation_id)
+    here = runtime.current()
+    watchers = here.subscribers.get(conversation_id)
     if watchers is not None:
         watchers.discard(subscriber)
         if not watchers:
-            del _subscribers[conversation_id]
-            if cross_process():
-                relay.unwatch(conversation_id)
+            del here.subscribers[conversation_id]
+            if here.relay is not None:
+                here.relay.unwatch_soon(conversation_id)
 
 
 def watched() -> list[int]:
     """The conversations some tab in this process watches."""
-    return list(_subscribers)
+    return list(runtime.current().subscribers)
 
 
 def cross_process() -> bool:
@@ -210,47 +177,33 @@ def cross_process() -> bool:
 
 
 def publish(conversation_id: int, frame: list) -> None:
-    """One encode and one push per watching tab; never blocks."""
+    """One encode and one push per watching tab, and to the relay when it runs; never blocks."""
     text = encode(frame)
     metrics.FRAMES.inc()
-    deliver(conversation_id, text)
-    if cross_process():
-        relay.put(conversation_id, text)
+    here = runtime.current()
+    _push(here, conversation_id, text)
+    if here.relay is not None:
+        here.relay.put(conversation_id, text)
 
 
 def deliver(conversation_id: int, text: str) -> None:
     """Hand an encoded frame to this process's tabs on that conversation."""
-    for subscriber in tuple(_subscribers.get(conversation_id, ())):
+    _push(runtime.current(), conversation_id, text)
+
+
+def _push(here: runtime.Runtime, conversation_id: int, text: str) -> None:
+    for subscriber in tuple(here.subscribers.get(conversation_id, ())):
         subscriber.push(text)
-
-
-def reset() -> None:
-    """Forget this process's background tasks (each test has its own event loop)."""
-    global loop_lag
-    if loop_lag.task is not None:
-        try:
-            loop_lag.task.cancel()
-        except RuntimeError:  # its loop is already closed
-            pass
-    loop_lag = LoopLag()
-    relay.reset()
-
-
-def detached(coro) -> asyncio.Task:
-    """A task that outlives the request or socket that started it.
-
-    It runs in an empty context: inheriting a request's would tie its database calls to that
-    request's thread executor, which shuts down when the response is sent.
-    """
-    return asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
 
 
 def live_reply(message_id: int, conversation_id: int) -> LiveReply | None:
     """The reply streaming here, if it belongs to that conversation (the ownership check)."""
-    reply = live_replies.get(message_id)
+    reply = runtime.current().live_replies.get(message_id)
     return reply if reply is not None and reply.conversation_id == conversation_id else None
 
 
 def register(message_id: int, reply: LiveReply) -> Callable[[], None]:
+    """Make a reply findable while it streams here; the returned function forgets it."""
+    live_replies = runtime.current().live_replies
     live_replies[message_id] = reply
     return lambda: live_replies.pop(message_id, None)

@@ -7,6 +7,9 @@ refreshed every WATCH_TTL / 3, so a dead process drops out). Frames published he
 those channels; with every tab on the generating process, nothing crosses Redis at all.
 
 Every process also listens on WORKERS_GROUP for `stop` and snapshot requests about replies it runs.
+
+Started by `start()`, the relay sits on the event loop's runtime: `realtime` hands it frames and
+watch changes there, and never imports this module.
 """
 
 import asyncio
@@ -19,7 +22,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from conversations.live import metrics, realtime
+from conversations.live import metrics, realtime, runtime
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +34,17 @@ RETRY = 2.0  # seconds between reconnects while Redis is down
 
 class _Process:
     """This process's side of the relay, in one event loop: its channel, its Redis client, and
-    the tasks that listen, relay and keep its watches fresh."""
+    the tasks that listen, relay and keep its watches fresh (on the runtime, which cancels them)."""
 
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
+    def __init__(self, here: runtime.Runtime) -> None:
         self.channel = ""  # named by the listener before anything is relayed to us; kept after
         self.ready = asyncio.Event()
         self.down = False  # Redis failed, and the listener is retrying
         self.redis = aioredis.from_url(settings.REDIS_URL)
         self.queue: asyncio.Queue = asyncio.Queue()  # drained even while Redis is down
-        self.tasks = [realtime.detached(coro) for coro in (self._listen(), self._relay(), self._refresh())]
+        here.ensure("relay: listen", self._listen)
+        here.ensure("relay: send", self._relay)
+        here.ensure("relay: refresh watches", self._refresh)
 
     async def _listen(self) -> None:
         """Receive other processes' frames and requests; when Redis fails, log it once and try
@@ -123,6 +127,19 @@ class _Process:
                 routes[channel].append((conversation_id, text))
         return routes
 
+    # --- what realtime calls, through the runtime ---------------------------------------------
+
+    def put(self, conversation_id: int, text: str) -> None:
+        self.queue.put_nowait((conversation_id, text))
+
+    def watch_soon(self, conversation_id: int) -> None:
+        runtime.detached(self.quietly(self.watch(conversation_id)))
+
+    def unwatch_soon(self, conversation_id: int) -> None:
+        runtime.detached(self.quietly(self.unwatch(conversation_id)))
+
+    # --- Redis ------------------------------------------------------------------------------------
+
     async def watch(self, conversation_id: int) -> None:
         if self.channel:
             key = _key(conversation_id)
@@ -157,34 +174,18 @@ def _key(conversation_id: int) -> str:
     return f"chat:watchers:{conversation_id}"
 
 
-_process: _Process | None = None
-
-
 def _here() -> _Process:
-    """This process's relay, started on first use (per event loop)."""
-    global _process
-    if _process is None or _process.loop is not asyncio.get_running_loop():
-        _process = _Process()
-    return _process
+    """This event loop's relay, started on first use."""
+    here = runtime.current()
+    if not isinstance(here.relay, _Process):
+        here.relay = _Process(here)
+    return here.relay
 
 
 def start() -> None:
-    """Once per process: listen for other processes' frames and requests."""
+    """Once per process (per event loop): listen for other processes' frames and requests, and
+    take this process's frames to the processes that watch them."""
     _here()
-
-
-def put(conversation_id: int, text: str) -> None:
-    _here().queue.put_nowait((conversation_id, text))
-
-
-def watch(conversation_id: int) -> None:
-    process = _here()
-    realtime.detached(process.quietly(process.watch(conversation_id)))
-
-
-def unwatch(conversation_id: int) -> None:
-    process = _here()
-    realtime.detached(process.quietly(process.unwatch(conversation_id)))
 
 
 async def ask_workers(kind: str, message_id: int, conversation_id: int) -> bool:
@@ -200,16 +201,3 @@ async def ask_workers(kind: str, message_id: int, conversation_id: int) -> bool:
         log.warning("relay: could not ask the other workers (Redis is unreachable)")
         return False
     return True
-
-
-def reset() -> None:
-    """Cancel this process's relay tasks and forget them (each test has its own event loop, and a
-    Redis client and the tasks reading it belong to one loop)."""
-    global _process
-    if _process is not None:
-        for task in _process.tasks:
-            try:
-                task.cancel()
-            except RuntimeError:  # its loop is already closed
-                pass
-    _process = None
