@@ -2,7 +2,6 @@
 tests/oidc_provider), driven with Django's test client: the code, PKCE verifier, ID token signature,
 issuer and audience are all real. The same flow in Chromium: test_browser_accounts.py."""
 
-import time
 from decimal import Decimal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -23,7 +22,7 @@ CALLBACK = "http://testserver/accounts/oidc/callback/"
 
 @pytest.fixture(scope="module")
 def provider():
-    idp = Provider(code_seconds=3).start()
+    idp = Provider().start()
     idp.register_client(CALLBACK)
     try:
         yield idp
@@ -173,7 +172,7 @@ def test_a_code_used_twice_is_refused_the_second_time(sso, client):
 
 def test_an_expired_code_is_refused_without_an_account(sso, client):
     url = sign_in_at_provider(start(client), "carol")
-    time.sleep(3.5)  # the provider's codes live 3 s here
+    sso.expire_codes()
     response = callback(client, url)
     assert response.status_code == 403 and "took too long or was already used" in response.content.decode()
     assert not User.objects.exists()

@@ -3,8 +3,10 @@ drive the app with Django's test client instead of a browser)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -65,6 +67,12 @@ class Provider:
             "CHAT_OIDC_STAFF_VALUES": "chat-admins",
             **extra,
         }
+
+    def expire_codes(self) -> None:
+        """Every authorization code issued so far expires now: the test moves their expiry into the
+        past in the provider's database, instead of waiting for their lifetime to run out."""
+        with contextlib.closing(sqlite3.connect(self.data_dir / "idp.sqlite3")) as db, db:
+            db.execute("UPDATE oauth2_provider_grant SET expires = datetime('now', '-1 minute')")
 
     def pause(self) -> None:
         """Stop serving (the provider is down) until start() again; its data stays."""
