@@ -141,9 +141,11 @@ class Message(RequestUsage):
     objects = MessageQuerySet.as_manager()
 
     # Set when a page is built (selectors.py): where it sits among the versions of its turn (None
-    # when it has no siblings), and whether it is the last message of its branch (Retry, Continue).
+    # when it has no siblings), whether it is the last message of its branch, and so what it offers
+    # (versions.Actions: Edit, Retry, Continue, Regenerate; None: nothing).
     versions = None
     is_leaf = False
+    actions = None
 
     class Meta:
         ordering = ["id"]

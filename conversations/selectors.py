@@ -6,7 +6,7 @@ from django.http import Http404
 from conversations import spending
 from conversations.claude.pricing import Price
 from conversations.models import Attachment, ContentBlock, Conversation, Message, ModelPrice, ProducedFile
-from conversations.versions import Tree
+from conversations.versions import Actions, Tree, offered
 from teams.selectors import prompts_usable_by
 
 
@@ -56,27 +56,45 @@ def _with_blocks(messages: list[Message]) -> list[Message]:
 
 
 def chosen_messages(conversation_id: int) -> list[Message]:
-    """The page's messages: the chosen branch, first to last, each with its `versions` and its
-    `block_list`, and the last one marked `is_leaf`. Two queries, however many messages and branches."""
+    """The page's messages: the chosen branch, first to last, each with its `versions`, its
+    `actions` and its `block_list`, and the last one marked `is_leaf`. Two queries, however many
+    messages and branches."""
     messages, tree = _messages_and_tree(conversation_id)
     branch = [messages[i] for i in tree.path()]
-    for message in branch:
+    for i, message in enumerate(branch):
         message.versions = tree.versions(message.pk)
-    if branch:
-        branch[-1].is_leaf = True
+        with_actions(message, is_leaf=i == len(branch) - 1)
     return _with_blocks(branch)
 
 
 def with_versions(message: Message) -> Message:
-    """`message` marked as the page shows it (its `versions`, `is_leaf`) when it is rendered alone,
-    as a reply that ended is: one query of its siblings and its children."""
+    """`message` marked as the page shows it (its `versions`, `is_leaf`, `actions`) when it is
+    rendered alone, as a reply that ended is: one query of its siblings and its children."""
     rows = Message.objects.filter(
         Q(parent_id=message.parent_id) | Q(parent_id=message.pk), conversation_id=message.conversation_id
     ).values_list("id", "parent_id", "chosen_at")
     tree = Tree(rows)
     message.versions = tree.versions(message.pk)
-    message.is_leaf = tree.is_leaf(message.pk)
+    return with_actions(message, is_leaf=tree.is_leaf(message.pk))
+
+
+def with_actions(message: Message, *, is_leaf: bool) -> Message:
+    """`message` marked with what it offers (Edit, Retry, Continue, Regenerate), which the page shows."""
+    message.is_leaf = is_leaf
+    message.actions = offered(
+        role=message.role, status=message.status, stop_reason=message.stop_reason, is_leaf=is_leaf
+    )
     return message
+
+
+def message_actions(message: Message) -> Actions:
+    """What `message` offers as it is stored now: the services check this before they act, so
+    they accept exactly what the page offers (one query for a reply: does anything follow it)."""
+    is_reply = message.role == Message.Role.ASSISTANT
+    followed = is_reply and Message.objects.filter(parent_id=message.pk).exists()
+    return offered(
+        role=message.role, status=message.status, stop_reason=message.stop_reason, is_leaf=not followed
+    )
 
 
 def message_for_user(user, message_id: int) -> Message | None:

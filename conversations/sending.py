@@ -109,5 +109,7 @@ def _chosen_prompt_version(user, prompt_id: int | None) -> PromptVersion | None:
 
 
 def _turn_html(user_message: Message, reply: Message) -> str:
+    selectors.with_actions(user_message, is_leaf=False)
+    selectors.with_actions(reply, is_leaf=True)
     turn = [(user_message, user_message.blocks.all()), (reply, [])]
     return render_to_string("conversations/_turn.html", {"turn": turn})

@@ -3,7 +3,8 @@
 Each message follows its parent (a first message has none). Editing a message or regenerating a
 reply adds a sibling: another version of that turn. At each message the chosen branch goes on
 through the child chosen last (`chosen_at`, the later id on a tie), so switching back to a version
-brings back the later messages that were shown under it.
+brings back the later messages that were shown under it. Where a message sits (the end of its
+branch or not) also decides what it offers: Edit, Retry, Continue, Regenerate (`offered`).
 
 Pure (standard library only): it works on (id, parent_id, chosen_at) rows, read in one query.
 """
@@ -82,3 +83,30 @@ class Tree:
         """A `chosen_at` later than every one in the tree, even if another worker's clock is ahead."""
         latest = max(self.chosen_at.values(), default=None)
         return now if latest is None or now > latest else latest + timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What a message offers: the buttons the page shows under it, and what the services accept."""
+
+    can_edit: bool = False
+    can_retry: bool = False
+    can_continue: bool = False
+    can_regenerate: bool = False
+
+
+def offered(*, role: str, status: str, stop_reason: str, is_leaf: bool) -> Actions:
+    """The one rule. A user's message can be edited (a new version of it). A reply that failed,
+    stopped or was interrupted at the end of its branch is retried in place; any other finished
+    reply is regenerated (a new version). A complete reply cut off at its length limit, at the end
+    of its branch, can be continued. A reply still streaming offers nothing."""
+    if role == "user":
+        return Actions(can_edit=True)
+    if status == "streaming":
+        return Actions()
+    retry = status != "complete" and is_leaf
+    return Actions(
+        can_retry=retry,
+        can_continue=status == "complete" and stop_reason == "max_tokens" and is_leaf,
+        can_regenerate=not retry,
+    )

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from conversations import selectors, services
+from conversations import rendering, selectors, services
 from conversations.models import Attachment, ContentBlock, Conversation, Message
 from conversations.reply import generation
 from conversations.versions import Tree, Versions
@@ -150,6 +150,55 @@ def test_retry_and_continue_only_for_the_last_reply_of_a_branch(alice):
     with pytest.raises(services.ChatError, match="last reply"):
         services.reply_retry(reply=a1)
     assert services.reply_regenerate(reply=a1).parent_id == u1.pk  # its way to another answer
+
+
+ACTIONS = {
+    "Retry": services.reply_retry,
+    "Continue": services.reply_continue,
+    "Regenerate": services.reply_regenerate,
+}
+
+
+class _Undone(Exception):
+    """Raised to roll back a service call that was accepted."""
+
+
+def accepted(service, reply: Message) -> bool:
+    try:
+        with transaction.atomic():
+            service(reply=Message.objects.get(pk=reply.pk))
+            raise _Undone
+    except _Undone:
+        return True
+    except services.ChatError:
+        return False
+
+
+@pytest.mark.parametrize("status", ["complete", "error", "stopped", "interrupted"])
+@pytest.mark.parametrize("stop_reason", ["end_turn", "max_tokens"])
+@pytest.mark.parametrize("last", [True, False])
+def test_each_service_accepts_exactly_what_the_page_offers(alice, status, stop_reason, last):
+    """One rule (versions.offered): before, the page offered Regenerate on a complete last reply
+    while reply_retry accepted it too (wiping the answer), and reply_regenerate accepted a failed
+    last reply, whose page offered only Retry."""
+    conversation, reply = services.conversation_start(user=alice, text="one", model="claude-sonnet-4-6")
+    finished(reply, "answer")
+    Message.objects.filter(pk=reply.pk).update(status=status, stop_reason=stop_reason)
+    if not last:
+        finished(services.message_send(conversation=conversation, text="two")[1])
+    html = rendering.message_html(selectors.chosen_messages(conversation.pk)[1])
+    shown = {name for name in ACTIONS if f">{name}</button>" in html}
+    assert shown == {name for name, service in ACTIONS.items() if accepted(service, reply)}
+
+
+def test_a_complete_last_reply_is_regenerated_never_retried_in_place(client, alice):
+    conversation, (*_, last) = three_turns(alice)
+    client.force_login(alice)
+    response = client.post(reverse("retry_reply", args=[last.pk]))
+    assert response.status_code == 409 and "last reply" in response.content.decode()
+    last.refresh_from_db()
+    assert last.status == "complete" and [b.payload["text"] for b in last.blocks.all()] == ["reply three"]
+    assert services.reply_regenerate(reply=last).parent_id == last.parent_id
 
 
 def test_an_edit_keeps_the_files_of_the_message(alice, settings, tmp_path):

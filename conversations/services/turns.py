@@ -147,11 +147,6 @@ def _add_turn(
     return user_message, _new_reply(conversation, parent=user_message, chosen_at=user_message.chosen_at)
 
 
-def _ends_its_branch(reply: Message) -> bool:
-    """Retry and Continue change a reply in place: only one that nothing follows yet."""
-    return reply.role == Message.Role.ASSISTANT and not Message.objects.filter(parent_id=reply.pk).exists()
-
-
 def _restart(reply: Message, **fields) -> Message:
     """The same reply streams again (Retry, Continue)."""
     with _opening_reply(reply.conversation):
@@ -163,9 +158,10 @@ def _restart(reply: Message, **fields) -> Message:
 
 
 def reply_retry(*, reply: Message) -> Message:
-    """Run a failed, stopped or interrupted reply again, in place of its old partial output."""
-    if reply.is_streaming or not _ends_its_branch(reply):
-        raise ChatError("Only the last reply can be retried, once it has finished; regenerate others.")
+    """Run a failed, stopped or interrupted reply again, in place of its old partial output: only
+    one that nothing follows yet, as the page offers it (selectors.message_actions)."""
+    if not selectors.message_actions(reply).can_retry:
+        raise ChatError("Only the last reply can be retried, once it failed or stopped; regenerate others.")
     with transaction.atomic():
         restarted = _restart(
             reply,
@@ -184,18 +180,23 @@ def reply_retry(*, reply: Message) -> Message:
 
 
 def reply_continue(*, reply: Message) -> Message:
-    """Resume a reply that hit max_tokens: the same message streams on after its last block."""
-    if reply.stop_reason != "max_tokens" or reply.status != Message.Status.COMPLETE:
-        raise ChatError("Only a reply that was cut off at its length limit can be continued.")
-    if not _ends_its_branch(reply):
+    """Resume a reply that hit max_tokens, the last of its branch: the same message streams on
+    after its last block."""
+    if not selectors.message_actions(reply).can_continue:
+        if reply.stop_reason != "max_tokens" or reply.status != Message.Status.COMPLETE:
+            raise ChatError("Only a reply that was cut off at its length limit can be continued.")
         raise ChatError("Only the last reply can be continued; regenerate others.")
     return _restart(reply, stop_reason="")
 
 
 def reply_regenerate(*, reply: Message) -> Message:
     """A new version of a finished reply, any reply: another answer to the same question. It is
-    the chosen version now; the old one (and what followed it) stays one switch away."""
-    if reply.role != Message.Role.ASSISTANT or reply.is_streaming:
+    the chosen version now; the old one (and what followed it) stays one switch away. A failed
+    last reply is retried instead, as the page offers it."""
+    actions = selectors.message_actions(reply)
+    if actions.can_retry:
+        raise ChatError("This reply did not finish: retry it instead.")
+    if not actions.can_regenerate:
         raise ChatError("Only a reply that has finished can be regenerated.")
     conversation = reply.conversation
     with _opening_reply(conversation):
@@ -206,7 +207,7 @@ def reply_regenerate(*, reply: Message) -> Message:
 def message_edit(*, message: Message, text: str) -> tuple[Message, Message]:
     """A new version of one of the user's messages, any of them, with the same files, and a reply
     to it. It is the chosen version now; the old one and what followed it stay one switch away."""
-    if message.role != Message.Role.USER:
+    if not selectors.message_actions(message).can_edit:
         raise ChatError("Only your own messages can be edited.")
     conversation = message.conversation
     ids = [b.payload["attachment_id"] for b in message.blocks.all() if "attachment_id" in b.payload]
