@@ -22,6 +22,7 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from conversations import services
+from conversations.live import realtime
 from conversations.models import ApiCall, ContentBlock, Conversation, Message
 from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
@@ -42,7 +43,7 @@ def wait_until(condition: Callable[[], Any], *, timeout: float = 10, what: str =
     seconds. For a test that waits on another process (a sleep assumes how fast it is)."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} did not hold within {timeout} s"
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
         time.sleep(0.05)
     return value
 
@@ -60,7 +61,7 @@ async def eventually(
             value = await value
         if value:
             return value
-        assert loop.time() < deadline, f"{what} did not hold within {timeout} s"
+        assert loop.time() < deadline, f"waited {timeout} s for {what}"
         await asyncio.sleep(0.02)
 
 
@@ -103,6 +104,13 @@ async def send(conversation: Conversation, text: str) -> Message:
     """Send `text` in `conversation` and run the reply to its end; the stored reply."""
     _, reply = await sync_to_async(services.message_send)(conversation=conversation, text=text)
     return await run_to_end(reply)
+
+
+def streamed_text(reply: Message) -> str:
+    """The text of a reply streaming in this process so far, as a tab joining now would get it
+    (its snapshot); "" before it starts or once it ended."""
+    live = realtime.live_reply(reply.pk, reply.conversation_id)
+    return "".join(text for _, _, text in live.snapshot()[3]) if live else ""
 
 
 async def reload(message: Message) -> Message:

@@ -4,12 +4,14 @@ failures, a closed tab, ...) are in tests/test_faults.py."""
 
 import asyncio
 import json
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.db.backends.utils import CursorWrapper
 
 from conversations import services
+from conversations.claude import attachment_files
 from conversations.live import runtime
 from conversations.models import ContentBlock, Message
 from conversations.reply import generation
@@ -17,12 +19,14 @@ from fakes import Cut, HttpError, Reply
 from tests.helpers import (
     LONG_TEXT,
     connect,
+    eventually,
     frames_until_end,
     payloads,
     reload,
     run_reply,
     start_chat,
     stored_text,
+    streamed_text,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,7 +86,7 @@ async def test_a_tab_joining_mid_stream_gets_a_snapshot_then_live_frames(fake_ap
     fake_api.enqueue(Reply(LONG_TEXT, tokens_per_second=60))
     conversation, reply = await start_chat(alice)
     generation.start(reply.pk)
-    await asyncio.sleep(0.3)  # some text has streamed with nobody watching
+    await eventually(lambda: streamed_text(reply), what="some text to stream with nobody watching")
 
     ws = await connect(alice, conversation.pk)
     await ws.send_json_to({"type": "resync", "message": reply.pk})
@@ -114,9 +118,11 @@ async def test_stop_cancels_the_upstream_request_and_keeps_the_partial_text(fake
     assert reply.status == "stopped"
     partial = await stored_text(reply)
     assert partial and LONG_TEXT.startswith(partial) and partial != LONG_TEXT
-    await asyncio.sleep(0.3)
-    # The fake server saw the client hang up and stopped sending.
-    assert len(fake_api.replies[-1].text_sent) < len(LONG_TEXT)
+    # The fake server saw the client hang up and stopped sending: its stream falls silent (running,
+    # it sends a word every 25 ms) before the whole text is out.
+    sent = fake_api.replies[-1]
+    await eventually(lambda: time.monotonic() - sent.delta_times[-1] > 0.2, what="the stream to fall silent")
+    assert len(sent.text_sent) < len(LONG_TEXT)
 
 
 # --- errors and retry --------------------------------------------------------------------------
@@ -296,14 +302,25 @@ def write_log(monkeypatch):
 
 
 async def test_a_1000_token_reply_costs_blocks_plus_one_plus_checkpoints(
-    fake_api, alice, settings, write_log
+    fake_api, alice, settings, write_log, monkeypatch
 ):
     assert settings.CHAT_CHECKPOINT_INTERVAL == 2.0  # the default, so the printed figure is the real one
     text = "".join(f"t{i} " for i in range(1000))
     fake_api.enqueue(Reply(text, tokens_per_second=300))  # about 3.3 s of streaming
     _, reply = await sync_to_async(services.conversation_start)(user=alice, text="Go", model="m")
-    generation.ensure_sweeper()  # the process-wide orphan sweep is not part of the reply's cost
-    await asyncio.sleep(0.1)
+    # The process-wide orphan sweep is not part of the reply's cost: its first pass ends first.
+    swept = asyncio.Event()
+    remote_deletions_run = attachment_files.remote_deletions_run
+
+    async def last_step_of_the_sweep():
+        try:
+            return await remote_deletions_run()
+        finally:
+            swept.set()
+
+    monkeypatch.setattr(attachment_files, "remote_deletions_run", last_step_of_the_sweep)
+    generation.ensure_sweeper()
+    await asyncio.wait_for(swept.wait(), 10)
     write_log.clear()
     started = asyncio.get_running_loop().time()
     generation.start(reply.pk)
@@ -325,8 +342,12 @@ async def test_partial_text_is_checkpointed_while_streaming(fake_api, alice, set
     fake_api.enqueue(Reply(text, tokens_per_second=100))
     _, reply = await sync_to_async(services.conversation_start)(user=alice, text="Go", model="m")
     generation.start(reply.pk)
-    await asyncio.sleep(0.6)
-    block = await ContentBlock.objects.aget(message_id=reply.pk, index=0)
+
+    async def checkpointed() -> ContentBlock | None:
+        block = await ContentBlock.objects.filter(message_id=reply.pk, index=0).afirst()
+        return block if block and block.payload["text"] else None
+
+    block = await eventually(checkpointed, what="a checkpoint of the text so far")
     stored = await Message.objects.aget(pk=reply.pk)
     assert stored.status == "streaming" and stored.worker == generation.WORKER_ID
     assert block.payload["text"] and text.startswith(block.payload["text"]) and block.payload["text"] != text

@@ -44,7 +44,17 @@ from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 from fakes import Cut, HttpError, Reply, SSEError, Stall
 from tests.cluster import cluster_fixture, fake_fixture, session_fixture  # noqa: F401 (fixtures)
-from tests.helpers import LONG_TEXT, connect, frames_until_end, reload, start_chat, stored_text
+from tests.helpers import (
+    LONG_TEXT,
+    connect,
+    eventually,
+    frames_until_end,
+    reload,
+    start_chat,
+    stored_text,
+    streamed_text,
+    wait_until,
+)
 from tests.live import PYTHON, ROOT, app_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -351,7 +361,7 @@ async def test_fault_two_tabs_and_a_late_third(fake_api, alice):
     two = await open_tab(alice, conversation.pk)
     started = time.monotonic()
     generation.start(reply.pk)
-    await asyncio.sleep(0.3)  # some text has streamed
+    await eventually(lambda: streamed_text(reply), what="some text to stream")
     three = await connect(alice, conversation.pk)
     await three.send_json_to({"type": "resync", "message": reply.pk})
     frames = await asyncio.gather(*(frames_until_end(ws, reply.pk) for ws in (one, two, three)))
@@ -468,7 +478,6 @@ async def test_fault_redis_down(fake_api, alice, settings, caplog):
         socket_error = exc
     await generation.wait_all()
     seconds = time.monotonic() - started
-    await asyncio.sleep(0.2)  # the relay's tasks have had their turn
     with contextlib.suppress(Exception):
         await ws.disconnect()
 
@@ -477,11 +486,14 @@ async def test_fault_redis_down(fake_api, alice, settings, caplog):
     assert reply.status == "complete" and await stored_text(reply) == LONG_TEXT
     await assert_stored_once(reply, "Redis is down")
     # What should hold too: the tab on this process gets every frame, and the relay says it failed.
-    relay_logged = [
-        r for r in caplog.records if r.name == "conversations.live.relay" and r.levelno >= logging.WARNING
-    ]
     assert socket_error is None, f"the tab's socket died: {socket_error!r}"
-    assert relay_logged, "the relay says Redis is unreachable"
+    await eventually(
+        lambda: [
+            r for r in caplog.records if r.name == "conversations.live.relay" and r.levelno >= logging.WARNING
+        ],
+        timeout=5,
+        what="the relay to say Redis is unreachable",
+    )
     assert [f[2] for f in frames] == list(range(1, len(frames) + 1)), "every frame, in order"
     assert shown(frames) == LONG_TEXT and 'data-status="complete"' in frames[-1][3]
     report("Redis down", f"all {len(frames)} frames in the same-process tab, reply complete", seconds)
@@ -609,10 +621,11 @@ async def test_fault_restart_mid_reply(fake_api, alice, settings):
     # The other reply's process dies too; a live worker's sweep finds it.
     await Message.objects.filter(pk=alive.pk).aupdate(heartbeat_at=timezone.now() - timedelta(seconds=60))
     generation.ensure_sweeper()
-    for _ in range(50):
-        if (await reload(alive)).status != "streaming":
-            break
-        await asyncio.sleep(0.05)
+
+    async def swept() -> bool:
+        return (await reload(alive)).status != "streaming"
+
+    await eventually(swept, what="the sweep")
     assert (await reload(alive)).status == "interrupted"
 
     await retry_from_the_page(fake_api, alice, orphan)
@@ -622,6 +635,22 @@ async def test_fault_restart_mid_reply(fake_api, alice, settings):
 
 
 # --- 12, 15, 16 across processes: two daphne workers on PostgreSQL and Redis --------------------
+
+
+def streaming_replies(cluster) -> int:
+    [(count,)] = cluster.sql("SELECT count(*) FROM conversations_message WHERE status = 'streaming'")
+    return count
+
+
+def message_status(cluster, message_id: int) -> str:
+    [(status,)] = cluster.sql("SELECT status FROM conversations_message WHERE id = %s", message_id)
+    return status
+
+
+def checkpointed_text(cluster, message_id: int) -> str:
+    """The reply's text as its last checkpoint stored it ("" before the first)."""
+    rows = cluster.sql("SELECT payload FROM conversations_contentblock WHERE message_id = %s", message_id)
+    return "".join(payload.get("text", "") for (payload,) in rows)
 
 
 @pytest.mark.multiprocess
@@ -642,9 +671,11 @@ def test_fault_stop_across_processes(cluster, fake, session):
         stopped_after = time.monotonic() - stop_at
     print(f"\nstop on B -> cancelled on A, final frame on B: {stopped_after * 1000:.0f} ms")
     assert 'data-status="stopped"' in frames[-1][3]
-    time.sleep(0.5)
-    assert len(fake.replies[-1].text_sent) < len(mp.LONG)  # the upstream request was closed
-    assert len(fake.replies[-1].text_sent) >= sent_before
+    # The upstream request was closed: the fake's stream falls silent (running, it sends a word
+    # every 33 ms) before the whole text is out.
+    upstream = fake.replies[-1]
+    wait_until(lambda: time.monotonic() - upstream.delta_times[-1] > 0.3, what="the stream to fall silent")
+    assert sent_before <= len(upstream.text_sent) < len(mp.LONG)
     [(status,)] = cluster.sql("SELECT status FROM conversations_message WHERE id = %s", message)
     assert status == "stopped"
     assert "Stopped." in frames[-1][3] and ">Retry<" in frames[-1][3]
@@ -662,7 +693,7 @@ def test_fault_concurrent_send_on_two_workers(cluster, fake, session):
     cookies = dict(client.cookies)
     # One reply only: exactly one send is taken (a second script would be left for the next test).
     fake.enqueue(Reply(mp.LONG, tokens_per_second=100))
-    time.sleep(1)  # earlier replies are done
+    wait_until(lambda: not streaming_replies(cluster), what="earlier replies to end")
 
     def send(worker: str) -> tuple[int, str]:
         with httpx.Client(base_url=cluster.url(worker), cookies=cookies) as c:
@@ -680,12 +711,8 @@ def test_fault_concurrent_send_on_two_workers(cluster, fake, session):
     codes = [code for code, _ in answers]
     assert codes == [200, 422]
     assert STILL_STREAMING in answers[1][1], "the refused tab is told why"
-    streaming = cluster.sql("SELECT count(*) FROM conversations_message WHERE status = 'streaming'")
-    assert streaming == [(1,)]
-    deadline = time.monotonic() + 15
-    while cluster.sql("SELECT count(*) FROM conversations_message WHERE status = 'streaming'") != [(0,)]:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    assert streaming_replies(cluster) == 1
+    wait_until(lambda: not streaming_replies(cluster), timeout=15, what="the reply to end")
     sent = cluster.sql(
         "SELECT count(*) FROM conversations_contentblock b"
         " JOIN conversations_message m ON m.id = b.message_id"
@@ -705,16 +732,16 @@ def test_fault_worker_killed_mid_reply(cluster, fake, session):
     Within CHAT_ORPHAN_AFTER (2 s here) plus one sweep interval."""
     fake.enqueue(Reply(mp.LONG, tokens_per_second=40))
     message = mp.send_on_a(session, "crash now")
-    time.sleep(1.2)  # a few checkpoints
+    wait_until(lambda: checkpointed_text(cluster, message), what="a checkpoint of the text so far")
     cluster.procs["A"].send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
     cluster.procs["A"].wait(5)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        [(status,)] = cluster.sql("SELECT status FROM conversations_message WHERE id = %s", message)
-        if status != "streaming":
-            break
-        time.sleep(0.3)
+
+    def swept() -> str | None:
+        status = message_status(cluster, message)
+        return None if status == "streaming" else status
+
+    status = wait_until(swept, timeout=15, what="the sweep")
     print(f"\nSIGKILL -> interrupted: {time.monotonic() - killed_at:.1f} s (CHAT_ORPHAN_AFTER=2)")
     assert status == "interrupted"  # swept by worker B
     [(payload,)] = cluster.sql(
@@ -733,10 +760,7 @@ def test_fault_worker_killed_mid_reply(cluster, fake, session):
         headers={"X-CSRFToken": token, "HX-Request": "true"},
     )
     assert retried.status_code == 200 and 'data-status="streaming"' in retried.text
-    deadline = time.monotonic() + 10
-    while cluster.sql("SELECT status FROM conversations_message WHERE id = %s", message) != [("complete",)]:
-        assert time.monotonic() < deadline, "the retry on B never finished"
-        time.sleep(0.1)
+    wait_until(lambda: message_status(cluster, message) == "complete", what="the retry on B to finish")
     assert cluster.sql("SELECT payload FROM conversations_contentblock WHERE message_id = %s", message) == [
         ({"type": "text", "text": "Back again"},)
     ]
