@@ -224,6 +224,10 @@ class ContentBlock(models.Model):
     payload = models.JSONField()
     # Sanitized HTML for text blocks, rendered once when the block is complete.
     rendered = models.TextField(blank=True)
+    # The rendering.RENDERER_VERSION that made `rendered`: `manage.py rerender` renders again what
+    # an older renderer made. Null: stored before versions were kept, by version 1. Nullable, so
+    # SQLite adds the column without rebuilding the table (and its search triggers).
+    rendered_version = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["message_id", "index"]

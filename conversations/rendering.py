@@ -15,6 +15,11 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+# The version of what this module makes, stored with every block's HTML (ContentBlock.rendered_version).
+# Bump it when a change here (markdown-it's options, the allow-list, highlighting, LiveMarkdown's
+# cuts) changes the HTML; `manage.py rerender` then renders the stored HTML made before again.
+RENDERER_VERSION = 1
+
 _formatter = HtmlFormatter(nowrap=True)
 
 

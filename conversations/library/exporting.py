@@ -35,14 +35,13 @@ from pydantic import (
 )
 
 from chatsite import json_depth
-from conversations import blocks, selectors
+from conversations import blocks, rendering, selectors
 from conversations.blocks.kind import md_text, md_url
 from conversations.claude import catalog, citations
 from conversations.claude import params as chat_params
 from conversations.claude.capabilities import capabilities
 from conversations.forms import MAX_ID
 from conversations.models import Attachment, ContentBlock, Conversation, Message
-from conversations.rendering import render_markdown_blocks
 from conversations.reply.anthropic_request import file_ids_in, without_files
 from conversations.versions import Tree
 from teams.models import PromptVersion
@@ -390,8 +389,14 @@ def _prepared(role: str, index: int, payload: dict, owned_attachments: set[int],
     payload = without_files(payload, owned_files)
     rendered = ""
     if payload["type"] == "text" and role == Message.Role.ASSISTANT:
-        rendered = render_markdown_blocks(payload["text"])
-    return ContentBlock(index=index, type=payload["type"], payload=payload, rendered=rendered)
+        rendered = rendering.render_markdown_blocks(payload["text"])
+    return ContentBlock(
+        index=index,
+        type=payload["type"],
+        payload=payload,
+        rendered=rendered,
+        rendered_version=rendering.RENDERER_VERSION,
+    )
 
 
 def _usable_prompt_version(user, system_prompt: dict | None):

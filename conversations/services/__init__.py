@@ -1,10 +1,12 @@
 """Writes: nothing in conversations writes to the database anywhere else. Each function runs in one
 transaction. Split by job: turns.py (start, send, edit, retry, continue, regenerate, choose),
 replies.py (the reply store), settings.py (rename, configure, switch prompt), attachments.py
-(uploads), errors.py; callers use them from here: `services.<function>`."""
+(uploads), rendered.py (stored HTML brought up to date), errors.py; callers use them from here:
+`services.<function>`."""
 
 from conversations.services.attachments import attachment_store
 from conversations.services.errors import ChatError, ReplyInProgress
+from conversations.services.rendered import blocks_rerender
 from conversations.services.replies import (
     ReplyOutcome,
     api_call_record,
@@ -43,6 +45,7 @@ __all__ = [
     "api_call_record",
     "attachment_store",
     "block_save",
+    "blocks_rerender",
     "check_message_text",
     "conversation_configure",
     "conversation_rename",

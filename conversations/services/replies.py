@@ -11,12 +11,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone as dj_timezone
 
-from conversations import selectors
+from conversations import rendering, selectors
 from conversations.budgets import spend_record
 from conversations.claude import pricing
 from conversations.live import metrics
 from conversations.models import ApiCall, ContentBlock, Conversation, Message, ProducedFile
-from conversations.rendering import render_markdown_blocks
 
 
 def block_save(*, message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
@@ -30,8 +29,8 @@ def block_save(*, message_id: int, index: int, payload: dict, rendered: str | No
 
 def _store_block(message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
     if rendered is None:
-        rendered = render_markdown_blocks(payload["text"]) if payload["type"] == "text" else ""
-    _put_block(message_id, index, payload, rendered=rendered)
+        rendered = rendering.render_markdown_blocks(payload["text"]) if payload["type"] == "text" else ""
+    _put_block(message_id, index, payload, rendered=rendered, rendered_version=rendering.RENDERER_VERSION)
     return rendered
 
 
