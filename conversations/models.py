@@ -128,6 +128,10 @@ class Message(RequestUsage):
     error = models.TextField(blank=True)
     # The attachment ids of the documents its request sent, in order: a citation's document_index.
     cited_documents = models.JSONField(default=list, blank=True)
+    # A reply's options when it was made (or last ran again): its model and the conversation's
+    # parameters then (params.reply_options). Null for a user's message and for replies made before
+    # options were kept (only their model is known). Nullable: SQLite adds it without a rebuild.
+    options = models.JSONField(null=True, blank=True)
     # Which process runs a `streaming` reply, and when it last said it was alive.
     worker = models.CharField(max_length=100, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

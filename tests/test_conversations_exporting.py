@@ -88,6 +88,24 @@ def test_json_round_trip_keeps_every_version_block_usage_and_model(chat, alice) 
     assert set(spent_between(today, today).replies) == set(chat.messages.filter(role="assistant"))
 
 
+def test_a_reply_keeps_its_options_through_an_export_and_an_import(fake_api, alice) -> None:
+    conversation, reply = services.conversation_start(user=alice, text="Think", model=MODEL)
+    finish(reply, {"type": "text", "text": "Plain."}, output_tokens=3)
+    settings = {"thinking": True, "effort": "high", "web": True}
+    services.conversation_configure(conversation=conversation, model=MODEL, params=settings)
+    _, second = services.message_send(conversation=conversation, text="Harder")
+    finish(second, {"type": "text", "text": "Thought."}, output_tokens=9)
+    exported = exporting.conversation_data(conversation)
+    plain = {"model": MODEL, "thinking": False, "tools": True, "web": False, "code": False}
+    thought = {**plain, **settings}
+    assert [m["options"] for m in exported["messages"]] == [None, plain, None, thought]
+
+    exported["messages"][3]["options"]["from_a_later_version"] = 1  # an unknown key is dropped
+    raw = exporting.as_json(exported).encode()
+    copy = exporting.conversation_import(user=alice, data=exporting.parse(raw))
+    assert [r.options for r in copy.messages.filter(role="assistant").order_by("id")] == [plain, thought]
+
+
 def test_markdown_is_the_branch_on_screen(chat) -> None:
     text = exporting.as_markdown(exporting.conversation_data(chat))
     assert text.startswith("# What does this graph show?\n")
@@ -149,6 +167,9 @@ def with_message(**changes) -> dict:
         ),
         (json.dumps(with_message(usage={"input_tokens": -1})).encode(), "usage"),
         (json.dumps(with_message(cost="1e400")).encode(), "cost"),
+        (json.dumps(with_message(options={"model": "m", "temperature": 7})).encode(), "options.temperature"),
+        (json.dumps(with_message(options={"model": "m" * 101})).encode(), "options.model"),
+        (json.dumps(with_message(options=["thinking"])).encode(), "options"),
         (json.dumps(with_message(blocks=[{"type": "text", "text": "a\x00b"}])).encode(), "NUL"),
         (b" " * (exporting.MAX_IMPORT_BYTES + 1), "imports are limited to 10 MB"),
         (

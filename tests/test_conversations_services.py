@@ -1,4 +1,5 @@
-"""Writes around a reply: regenerate, edit and resend, and one streaming reply per conversation.
+"""Writes around a reply: regenerate, edit and resend, one streaming reply per conversation, and the
+options each reply keeps.
 The sweep of replies a dead worker left streaming is a fault: tests/test_faults.py (restart mid-reply)."""
 
 import pytest
@@ -7,6 +8,7 @@ from asgiref.sync import sync_to_async
 from conversations import selectors, services
 from conversations.models import Message
 from conversations.reply import generation
+from conversations.templatetags.chat import usage_badge
 from fakes import Reply
 from tests.helpers import LONG_TEXT, payloads, run_reply, start_chat
 
@@ -58,3 +60,28 @@ async def test_only_one_reply_streams_per_conversation(fake_api, alice):
         await sync_to_async(services.message_send)(conversation=conversation, text="again")
     await generation.wait_all()
     await sync_to_async(services.message_send)(conversation=conversation, text="now it works")
+
+
+def test_a_reply_keeps_the_options_it_was_made_with_when_the_settings_change(alice):
+    sonnet, opus = "claude-sonnet-4-6", "claude-opus-4-8"
+    conversation, first = services.conversation_start(user=alice, text="Hi", model=sonnet)
+    Message.objects.filter(pk=first.pk).update(status="complete")
+    services.conversation_configure(
+        conversation=conversation, model=sonnet, params={"temperature": 0.2, "max_tokens": 1000}
+    )
+    _, reply = services.message_send(conversation=conversation, text="Again")
+    switches = {"thinking": False, "tools": True, "web": False, "code": False}
+    made_with = {"model": sonnet, **switches, "temperature": 0.2, "max_tokens": 1000}
+    Message.objects.filter(pk=reply.pk).update(status="error", output_tokens=4)
+
+    services.conversation_configure(
+        conversation=conversation, model=opus, params={"thinking": True, "effort": "max", "code": True}
+    )
+
+    reply, first = Message.objects.get(pk=reply.pk), Message.objects.get(pk=first.pk)
+    assert reply.options == made_with and first.options == {"model": sonnet, **switches}
+    assert usage_badge(reply).split('title="')[1].startswith("input 0 · cache read 0")
+    assert "output 4 tokens · temperature 0.2 · max tokens 1,000" in usage_badge(reply)
+    # Retry runs it again as the conversation is set now, and keeps that instead.
+    retried = services.reply_retry(reply=reply)
+    assert retried.options == {"model": opus, **switches, "thinking": True, "effort": "max", "code": True}

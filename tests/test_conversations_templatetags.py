@@ -124,3 +124,21 @@ def test_usage_badge_is_what_the_markup_gave(tokens, cost, savings):
     expected = Template("{% load l10n %}" + USAGE_MARKUP).render(Context({"message": message}))
     assert usage_badge(message) == expected
     assert ("caching saved" in expected) == (savings is not None and tokens[3] > 0)
+
+
+def hover(message: Message) -> str:
+    return usage_badge(message).split('title="')[1].split('"')[0]
+
+
+def test_usage_badge_names_on_hover_the_options_the_reply_was_made_with():
+    options = {"model": "claude-opus-4-8", "thinking": True, "effort": "high", "tools": True, "web": True}
+    message = Message(model="claude-opus-4-8", input_tokens=10, output_tokens=5, options=options)
+    assert hover(message).endswith("output 5 tokens · thinking on · effort high · web search")
+    sampled = {**options, "thinking": False, "effort": None, "web": False, "code": True, "tools": False}
+    message.options = {**sampled, "temperature": 0.7, "top_k": 40, "max_tokens": 2000}
+    assert hover(message).endswith(
+        "tokens · code execution · tools off · temperature 0.7 · top_k 40 · max tokens 2,000"
+    )
+    # A plain reply (defaults only), and one made before options were kept, say nothing more.
+    plain = usage_badge(Message(model="m", output_tokens=5, options={"model": "m", "tools": True}))
+    assert plain == usage_badge(Message(model="m", output_tokens=5))

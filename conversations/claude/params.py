@@ -1,5 +1,6 @@
 """Per-conversation request parameters: validated on the server against the model's capabilities,
-so an invalid combination is a form error and never an API 400."""
+so an invalid combination is a form error and never an API 400; and the options each reply keeps,
+the ones it was generated with."""
 
 from typing import Literal
 from zoneinfo import available_timezones
@@ -11,12 +12,15 @@ from conversations.claude.capabilities import Capabilities
 ZONES = available_timezones() | {"UTC"}
 
 
+Effort = Literal["low", "medium", "high", "max"]
+
+
 class ChatParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_tokens: int | None = Field(default=None, ge=1)
     thinking: bool = False
-    effort: Literal["low", "medium", "high", "max"] | None = None
+    effort: Effort | None = None
     stop_sequences: list[str] = Field(default_factory=list, max_length=4)
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, gt=0, le=1)
@@ -80,3 +84,51 @@ def stored(raw: dict) -> ChatParams:
         return ChatParams.model_validate(raw or {})
     except ValidationError:
         return ChatParams()
+
+
+class ReplyOptions(BaseModel):
+    """What a reply was generated with (Message.options): its model and the conversation's
+    parameters at the time. Also what an import accepts, bounded; keys it does not know are dropped."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(max_length=100)
+    thinking: bool = False
+    effort: Effort | None = None
+    tools: bool = True
+    web: bool = False
+    code: bool = False
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=1, le=500)
+    max_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+
+    def stored(self) -> dict:
+        """As Message.options keeps it: the switches always, the numbers and effort when set."""
+        return self.model_dump(exclude_none=True)
+
+
+def reply_options(model: str, chosen: ChatParams) -> dict:
+    """The options a reply records when it is made (or runs again): `model` and `chosen`'s."""
+    fields = set(ReplyOptions.model_fields) - {"model"}
+    return ReplyOptions(model=model, **chosen.model_dump(include=fields)).stored()
+
+
+def described(options: dict | None) -> str:
+    """A reply's options in words, those that differ from a plain reply ("thinking on · effort
+    high · web search"); "" for none. The model is left out: the usage badge names it already."""
+    if not options:
+        return ""
+    parts = [
+        "thinking on" if options.get("thinking") else "",
+        f"effort {options['effort']}" if options.get("effort") else "",
+        "web search" if options.get("web") else "",
+        "code execution" if options.get("code") else "",
+        "tools off" if options.get("tools") is False else "",
+    ]
+    for name, label in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k")):
+        if options.get(name) is not None:
+            parts.append(f"{label} {options[name]:g}")
+    if options.get("max_tokens"):
+        parts.append(f"max tokens {options['max_tokens']:,}")
+    return " · ".join(part for part in parts if part)

@@ -1,5 +1,5 @@
 """Export a conversation as JSON (what is stored: every message of every version, its blocks as the
-API sent them, its model and usage) or as Markdown (the branch on screen, to read); every
+API sent them, its model, options and usage) or as Markdown (the branch on screen, to read); every
 conversation of a user as a zip; and the JSON back in as a new conversation.
 
 The JSON is also a team share's snapshot (sharing.py). An import is checked against the format
@@ -86,6 +86,7 @@ def _message_data(message: Message, position: dict[int, int]) -> dict:
         "usage": {name: getattr(message, name) for name in USAGE_FIELDS},
         "cost": _money(message.cost),
         "cache_savings": _money(message.cache_savings),
+        "options": message.options,
         "blocks": [json_depth.cut(block.payload) for block in message.blocks.all()],
     }
 
@@ -206,6 +207,7 @@ class ImportedMessage(BaseModel):
     usage: dict[Literal[USAGE_FIELDS], Count] = Field(default_factory=dict)  # type: ignore[valid-type]
     cost: Cost | None = None
     cache_savings: Savings | None = None
+    options: chat_params.ReplyOptions | None = None  # what a reply was generated with
     blocks: list[dict[str, Any]] = Field(max_length=MAX_BLOCKS)
 
     @field_validator("blocks")
@@ -364,6 +366,7 @@ def _message_row(
         chosen_at=message.chosen_at or now,
         cost=message.cost,
         cache_savings=message.cache_savings,
+        options=message.options.stored() if message.options and message.role == "assistant" else None,
         copied_at=now,
         **message.usage,
     )

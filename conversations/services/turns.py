@@ -119,9 +119,15 @@ def _new_reply(conversation: Conversation, **fields) -> Message:
         role=Message.Role.ASSISTANT,
         status=Message.Status.STREAMING,
         model=conversation.model,
+        options=_options(conversation, conversation.model),
         heartbeat_at=dj_timezone.now(),
         **fields,
     )
+
+
+def _options(conversation: Conversation, model: str) -> dict:
+    """What a reply keeps of how it is generated: `model` and the conversation's parameters now."""
+    return chat_params.reply_options(model, chat_params.stored(conversation.params))
 
 
 def _add_turn(
@@ -174,6 +180,7 @@ def reply_retry(*, reply: Message) -> Message:
             cache_read_input_tokens=0,
             trimmed=0,
             model=reply.conversation.model,
+            options=_options(reply.conversation, reply.conversation.model),
         )
         restarted.blocks.all().delete()
     return restarted
@@ -186,7 +193,8 @@ def reply_continue(*, reply: Message) -> Message:
         if reply.stop_reason != "max_tokens" or reply.status != Message.Status.COMPLETE:
             raise ChatError("Only a reply that was cut off at its length limit can be continued.")
         raise ChatError("Only the last reply can be continued; regenerate others.")
-    return _restart(reply, stop_reason="")
+    # It runs on with its own model, and the conversation's parameters as they are now.
+    return _restart(reply, stop_reason="", options=_options(reply.conversation, reply.model))
 
 
 def reply_regenerate(*, reply: Message) -> Message:

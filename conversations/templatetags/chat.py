@@ -9,7 +9,7 @@ from django.utils.safestring import mark_safe
 
 from chatsite import json_depth
 from conversations import blocks
-from conversations.claude import citations, sandbox
+from conversations.claude import citations, params, sandbox
 from conversations.serving import INLINE_IMAGES
 
 register = template.Library()
@@ -40,9 +40,10 @@ def message_url(name: str, pk: int) -> str:
 
 @register.simple_tag
 def usage_badge(message) -> str:
-    """A reply's model, tokens and cost, with the cache detail on hover; nothing before its usage
-    is known. A copied reply's figures are labelled as the original chat's. A tag, not template
-    markup: a 1,000-message page has 500 of them (20 ms as markup)."""
+    """A reply's model, tokens and cost, with the cache detail and the options it was generated with
+    on hover; nothing before its usage is known. A copied reply's figures are labelled as the
+    original chat's. A tag, not template markup: a 1,000-message page has 500 of them (20 ms as
+    markup)."""
     if not message.output_tokens:
         return ""
     sent = message.input_tokens + message.cache_read_input_tokens + message.cache_creation_input_tokens
@@ -52,6 +53,8 @@ def usage_badge(message) -> str:
     )
     if message.cache_savings is not None:
         detail += f" · caching saved ${_places(message.cache_savings, 6)}"
+    if options := params.described(message.options):
+        detail += f" · {options}"
     shown = f"{message.model} · {sent} in · {message.output_tokens} out"
     if message.cost is not None:
         shown += f" · ${_places(message.cost, 4)}"
