@@ -1,8 +1,9 @@
-"""Writes: nothing in conversations writes to the database anywhere else. Each function runs in one
-transaction. Split by job: turns.py (start, send, edit, retry, continue, regenerate, choose),
-replies.py (the reply store), settings.py (rename, configure, switch prompt), attachments.py
-(uploads), rendered.py (stored HTML brought up to date), errors.py; callers use them from here:
-`services.<function>`."""
+"""Writes of the chat: views, the consumer and the reply's run call these, each a transaction of its
+own. Split by job: turns.py (start, send, edit, retry, continue, regenerate, choose), replies.py
+(the reply store), settings.py (rename, configure, switch prompt, a team's web access),
+attachments.py (uploads), rendered.py (stored HTML brought up to date), errors.py. Callers use
+them from here: `services.<function>`. (The library's own writes, organising, sharing and import,
+are in conversations/library/.)"""
 
 from conversations.services.attachments import attachment_store
 from conversations.services.errors import ChatError, ReplyInProgress
