@@ -2,8 +2,9 @@
 
 Fixtures (import them into a test module with ``from tests.live import ...``):
 
-* ``fake_api``           module: a FakeAnthropic server (40 tokens/s unless a Reply says otherwise)
-* ``live_app``           module: the app pointed at ``fake_api``; users alice and bob
+* ``live_fake_api``      module: a FakeAnthropic server (40 tokens/s unless a Reply says otherwise),
+                         for the live app (conftest's ``fake_api`` is the in-process tests' own)
+* ``live_app``           module: the app pointed at ``live_fake_api``; users alice and bob
 * ``embedded_model``     module: ``manage.py localmodel`` on a free port (the embedded SmolLM2)
 * ``live_app_embedded``  module: the app with no API settings, using ``embedded_model``
 * ``browser``            session: Playwright's sync Chromium (/usr/bin/chromium)
@@ -218,14 +219,14 @@ class EmbeddedModel:
 
 
 @pytest.fixture(scope="module")
-def fake_api() -> Iterator[FakeAnthropic]:
+def live_fake_api() -> Iterator[FakeAnthropic]:
     with FakeAnthropic(default_tokens_per_second=40) as fake:
         yield fake
 
 
 @pytest.fixture(scope="module")
-def live_app(fake_api: FakeAnthropic) -> Iterator[LiveApp]:
-    app = LiveApp({"ANTHROPIC_BASE_URL": fake_api.base_url, "ANTHROPIC_API_KEY": "test-key"}).start()
+def live_app(live_fake_api: FakeAnthropic) -> Iterator[LiveApp]:
+    app = LiveApp({"ANTHROPIC_BASE_URL": live_fake_api.base_url, "ANTHROPIC_API_KEY": "test-key"}).start()
     try:
         yield app
     finally:

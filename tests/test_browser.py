@@ -20,9 +20,9 @@ from tests.helpers import login
 from tests.live import (  # noqa: F401 (pytest fixtures)
     LiveApp,
     embedded_model,
-    fake_api,
     live_app,
     live_app_embedded,
+    live_fake_api,
     open_new_chat,
 )
 
@@ -44,10 +44,10 @@ def squash(text: str) -> str:
 
 
 @pytest.fixture
-def api(fake_api: FakeAnthropic) -> FakeAnthropic:
+def api(live_fake_api: FakeAnthropic) -> FakeAnthropic:
     """The module's fake API with an empty script queue and request log."""
-    fake_api.reset()
-    return fake_api
+    live_fake_api.reset()
+    return live_fake_api
 
 
 def start_chat(page: Page, text: str) -> None:

@@ -13,9 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fakes import Code, EditFile, FakeAnthropic, GroundedReply, Output, Reply
-from tests.helpers import image_bytes, login
-from tests.live import ROOT, LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
-from tests.test_browser_versions import AXE
+from tests.helpers import AXE, image_bytes, login
+from tests.live import ROOT, LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -64,18 +63,20 @@ def chat_with_code(page: Page, fake: FakeAnthropic) -> None:
     page.locator(".conversation-settings summary").click()
 
 
-def test_a_reply_shows_its_code_output_and_files(browser, live_app: LiveApp, fake_api: FakeAnthropic) -> None:
-    fake_api.reset()
+def test_a_reply_shows_its_code_output_and_files(
+    browser, live_app: LiveApp, live_fake_api: FakeAnthropic
+) -> None:
+    live_fake_api.reset()
     page = new_page(browser, live_app, "alice")
-    chat_with_code(page, fake_api)
-    fake_api.enqueue(analysis())
+    chat_with_code(page, live_fake_api)
+    live_fake_api.enqueue(analysis())
     page.get_by_label("Message").fill("Plot monthly sales")
     page.get_by_role("button", name="Send").click()
 
     expect(page.locator("[data-role=assistant]")).to_have_count(2)
     reply = page.locator("[data-role=assistant]").last
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
-    assert fake_api.message_requests[-1].body["tools"][-1] == {
+    assert live_fake_api.message_requests[-1].body["tools"][-1] == {
         "type": "code_execution_20260521",
         "name": "code_execution",
     }

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from fakes import FakeAnthropic, Reply
 from tests.helpers import login
-from tests.live import LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.live import LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -26,8 +26,10 @@ def new_page(browser: Browser, app: LiveApp, user: str) -> Page:
     return page
 
 
-def test_team_prompt_is_pinned_per_conversation(browser, live_app: LiveApp, fake_api: FakeAnthropic) -> None:
-    fake_api.reset()
+def test_team_prompt_is_pinned_per_conversation(
+    browser, live_app: LiveApp, live_fake_api: FakeAnthropic
+) -> None:
+    live_fake_api.reset()
     editor = new_page(browser, live_app, "alice")
     editor.goto(f"{live_app.url}/teams/")
     editor.get_by_label("Team name").fill("Support")
@@ -53,7 +55,7 @@ def test_team_prompt_is_pinned_per_conversation(browser, live_app: LiveApp, fake
         "data-status", "complete", timeout=TIMEOUT
     )
     expect(member.locator(".prompt-badge")).to_contain_text("Support tone · v1")
-    assert fake_api.message_requests[-1].body["system"][0]["text"] == "Answer calmly."
+    assert live_fake_api.message_requests[-1].body["system"][0]["text"] == "Answer calmly."
     old_chat = member.url
 
     editor.get_by_role("link", name="Edit").click()
@@ -69,7 +71,8 @@ def test_team_prompt_is_pinned_per_conversation(browser, live_app: LiveApp, fake
     replies = member.locator("[data-role=assistant]")
     expect(replies).to_have_count(2)
     expect(replies.last).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
-    assert fake_api.message_requests[-1].body["system"][0]["text"] == "Answer calmly."  # nothing switched
+    # Nothing switched.
+    assert live_fake_api.message_requests[-1].body["system"][0]["text"] == "Answer calmly."
 
 
 def png_file(tmp_path, name="chart.png"):
@@ -81,10 +84,10 @@ def png_file(tmp_path, name="chart.png"):
 
 
 def test_attach_an_image_and_get_a_reply(
-    browser, live_app: LiveApp, fake_api: FakeAnthropic, tmp_path
+    browser, live_app: LiveApp, live_fake_api: FakeAnthropic, tmp_path
 ) -> None:
-    fake_api.reset()
-    fake_api.enqueue(Reply("I see a blue rectangle."))
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply("I see a blue rectangle."))
     page = new_page(browser, live_app, "alice")
     open_new_chat(page)
     page.get_by_label("Attach files").set_input_files(png_file(tmp_path))
@@ -94,7 +97,7 @@ def test_attach_an_image_and_get_a_reply(
     page.wait_for_url(re.compile(r"/c/\d+/$"))
     expect(page.locator("[data-role=user] img.thumb")).to_be_visible()
     expect(page.locator("[data-role=assistant]")).to_contain_text("I see a blue rectangle.", timeout=TIMEOUT)
-    content = fake_api.message_requests[-1].body["messages"][0]["content"]
+    content = live_fake_api.message_requests[-1].body["messages"][0]["content"]
     assert [block["type"] for block in content] == ["image", "text"]
     # The thumbnail loads through the auth-checked view.
     assert page.locator("[data-role=user] img.thumb").evaluate("img => img.naturalWidth") == 320
@@ -116,10 +119,10 @@ def test_a_bad_file_shows_an_error_and_keeps_the_text(browser, live_app: LiveApp
 
 
 def test_staff_dashboard_transcript_review_and_audit_log(
-    browser, live_app: LiveApp, fake_api: FakeAnthropic
+    browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
-    fake_api.reset()
-    fake_api.enqueue(Reply("Here is the contract summary."))
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply("Here is the contract summary."))
     user = new_page(browser, live_app, "alice")
     open_new_chat(user)
     user.get_by_label("Message").fill("Summarise the contract")
@@ -151,10 +154,10 @@ def test_staff_dashboard_transcript_review_and_audit_log(
 
 
 def test_a_tool_call_and_its_result_show_in_the_conversation(
-    browser, live_app: LiveApp, fake_api: FakeAnthropic
+    browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ):
-    fake_api.reset()
-    fake_api.enqueue(
+    live_fake_api.reset()
+    live_fake_api.enqueue(
         Reply(
             "Let me calculate.",
             tool_use={"id": "toolu_9", "name": "calculator", "input": {"expression": "6 * 7"}},

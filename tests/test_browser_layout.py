@@ -19,13 +19,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fakes import FakeAnthropic, Reply
+from tests.helpers import AXE
 from tests.layout_pages import LONG_WORD, REPLY, STAFF, TITLE_TEMPLATE, Seeded, seed
-from tests.live import USERS, LiveApp, fake_api, live_app  # noqa: F401 (pytest fixtures)
+from tests.live import USERS, LiveApp, live_app, live_fake_api  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-AXE = ROOT / "tests" / "vendor" / "axe.min.js"
 AXE_VERSION = "4.14.1"
 SCREENSHOTS = ROOT / "test-results"
 PHONE = {"width": 390, "height": 844}
@@ -216,11 +216,11 @@ def test_phone_conversation_controls_fit_and_can_be_tapped(browser, live_app, se
 
 
 def test_stop_fits_and_a_finished_reply_is_announced_once(
-    browser, live_app, sessions, fake_api: FakeAnthropic
+    browser, live_app, sessions, live_fake_api: FakeAnthropic
 ) -> None:
-    fake_api.reset()
-    fake_api.enqueue(Reply(" ".join(f"word{i}" for i in range(400)), tokens_per_second=40))
-    fake_api.enqueue(Reply("Short answer with " + LONG_WORD + "."))
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply(" ".join(f"word{i}" for i in range(400)), tokens_per_second=40))
+    live_fake_api.enqueue(Reply("Short answer with " + LONG_WORD + "."))
     with browsing(browser, sessions) as page:
         page.goto(f"{live_app.url}/new/")
         page.wait_for_load_state("load")

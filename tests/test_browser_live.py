@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from fakes import Reply
-from tests.live import PYTHON, ROOT, LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.live import PYTHON, ROOT, LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +27,9 @@ def log_in(page: Page, app: LiveApp) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def test_a_new_chat_and_a_follow_up_go_over_the_socket(page: Page, live_app: LiveApp, fake_api):
-    fake_api.reset()
-    fake_api.enqueue(Reply("First answer."), Reply("Second answer."))
+def test_a_new_chat_and_a_follow_up_go_over_the_socket(page: Page, live_app: LiveApp, live_fake_api):
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply("First answer."), Reply("Second answer."))
     log_in(page, live_app)
     open_new_chat(page)
     expect(page.locator("#messages")).to_have_attribute("data-socket", "open")
@@ -59,8 +59,8 @@ def test_a_new_chat_and_a_follow_up_go_over_the_socket(page: Page, live_app: Liv
     assert "Second answer." in page.locator("[data-role=assistant]").nth(1).inner_text()
 
 
-def test_a_refused_send_over_the_socket_keeps_the_text(page: Page, live_app: LiveApp, fake_api):
-    fake_api.reset()
+def test_a_refused_send_over_the_socket_keeps_the_text(page: Page, live_app: LiveApp, live_fake_api):
+    live_fake_api.reset()
     log_in(page, live_app)
     open_new_chat(page)
     expect(page.locator("#messages")).to_have_attribute("data-socket", "open")
@@ -80,9 +80,9 @@ REPLY = (
 STREAMING = "[data-role=assistant][data-status=streaming]"
 
 
-def test_blocks_render_mid_stream_and_stay_as_they_were(page: Page, live_app: LiveApp, fake_api):
-    fake_api.reset()
-    fake_api.enqueue(Reply(REPLY, tokens_per_second=40))
+def test_blocks_render_mid_stream_and_stay_as_they_were(page: Page, live_app: LiveApp, live_fake_api):
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply(REPLY, tokens_per_second=40))
     log_in(page, live_app)
     open_new_chat(page)
     composer = page.get_by_role("textbox", name="Message")
@@ -110,9 +110,9 @@ def test_blocks_render_mid_stream_and_stay_as_they_were(page: Page, live_app: Li
     assert after == during
 
 
-def test_send_turns_into_stop_and_escape_stops_with_focus_back(page: Page, live_app: LiveApp, fake_api):
-    fake_api.reset()
-    fake_api.enqueue(Reply("slow words " * 100, tokens_per_second=10))
+def test_send_turns_into_stop_and_escape_stops_with_focus_back(page: Page, live_app: LiveApp, live_fake_api):
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply("slow words " * 100, tokens_per_second=10))
     log_in(page, live_app)
     open_new_chat(page)
     composer = page.get_by_role("textbox", name="Message")
@@ -130,10 +130,10 @@ def test_send_turns_into_stop_and_escape_stops_with_focus_back(page: Page, live_
 
 
 def test_a_send_during_an_upload_waits_for_it_and_a_refused_file_blocks_it(
-    page: Page, live_app: LiveApp, fake_api, tmp_path
+    page: Page, live_app: LiveApp, live_fake_api, tmp_path
 ):
-    fake_api.reset()
-    fake_api.enqueue(Reply("A blue picture."), Reply("Just text."))
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply("A blue picture."), Reply("Just text."))
     log_in(page, live_app)
     open_new_chat(page)
     with page.expect_file_chooser() as chooser:
@@ -156,7 +156,7 @@ def test_a_send_during_an_upload_waits_for_it_and_a_refused_file_blocks_it(
     expect(page.locator("[data-role=user]")).to_have_count(0)
     held[0].continue_()
     expect(page.locator("[data-role=assistant]")).to_contain_text("A blue picture.")
-    content = fake_api.message_requests[-1].body["messages"][-1]["content"]
+    content = live_fake_api.message_requests[-1].body["messages"][-1]["content"]
     assert [block["type"] for block in content] == ["image", "text"]
     page.unroute("**/attachments/")
 

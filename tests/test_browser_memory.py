@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from fakes import FakeAnthropic, Reply
 from tests.helpers import login
-from tests.live import LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.live import LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -46,8 +46,10 @@ def chat_that_writes_a_note(page: Page, fake: FakeAnthropic) -> None:
     expect(page.get_by_text("Tool call: memory")).to_be_visible()
 
 
-def test_memory_page_turn_on_read_edit_and_clear(browser, live_app: LiveApp, fake_api: FakeAnthropic) -> None:
-    fake_api.reset()
+def test_memory_page_turn_on_read_edit_and_clear(
+    browser, live_app: LiveApp, live_fake_api: FakeAnthropic
+) -> None:
+    live_fake_api.reset()
     page = signed_in(browser, live_app)
     page.get_by_role("link", name="Memory", exact=True).click()
     expect(page.get_by_role("heading", name="Memory", exact=True)).to_be_visible()
@@ -57,8 +59,8 @@ def test_memory_page_turn_on_read_edit_and_clear(browser, live_app: LiveApp, fak
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Memory is on.")).to_be_visible()
 
-    chat_that_writes_a_note(page, fake_api)
-    assert {"type": "memory_20250818", "name": "memory"} in fake_api.message_requests[0].body["tools"]
+    chat_that_writes_a_note(page, live_fake_api)
+    assert {"type": "memory_20250818", "name": "memory"} in live_fake_api.message_requests[0].body["tools"]
 
     page.get_by_role("link", name="Memory", exact=True).click()
     box = page.get_by_label(f"Contents of {NOTE}")

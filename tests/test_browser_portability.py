@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from fakes import FakeAnthropic, Reply
 from tests.helpers import login
-from tests.live import PYTHON, ROOT, LiveApp, fake_api, live_app  # noqa: F401 (pytest fixtures)
+from tests.live import PYTHON, ROOT, LiveApp, live_app, live_fake_api  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -77,10 +77,10 @@ def person(browser: Browser, app: LiveApp, user: str, *, viewport=DESKTOP, schem
 
 
 @pytest.fixture(scope="module")
-def titled_app(fake_api: FakeAnthropic) -> Iterator[LiveApp]:
+def titled_app(live_fake_api: FakeAnthropic) -> Iterator[LiveApp]:
     """A second app on the same fake, with generated titles on."""
     env = {
-        "ANTHROPIC_BASE_URL": fake_api.base_url,
+        "ANTHROPIC_BASE_URL": live_fake_api.base_url,
         "ANTHROPIC_API_KEY": "test-key",
         "CHAT_GENERATED_TITLES": "1",
     }
@@ -221,10 +221,10 @@ def test_screenshots(browser, live_app, chat_id, scheme) -> None:
             page.wait_for_url(f"{live_app.url}/c/{chat_id}/")
 
 
-def test_a_generated_title_reaches_the_open_tab(browser, titled_app, fake_api) -> None:
+def test_a_generated_title_reaches_the_open_tab(browser, titled_app, live_fake_api) -> None:
     """Also when the sidebar's list, fetched as the chat started, arrives after the title: it
     must not bring back the provisional title (the chat's first words)."""
-    fake_api.enqueue(
+    live_fake_api.enqueue(
         Reply("Feed it weekly and keep it cool.", tokens_per_second=200),
         Reply("Sourdough care", first_delay=1.5),  # the title comes well after the list is read
     )
@@ -245,7 +245,7 @@ def test_a_generated_title_reaches_the_open_tab(browser, titled_app, fake_api) -
         expect(sidebar.locator("li.chat-item")).to_have_count(1)  # the server's list is in
         expect(sidebar.get_by_role("link", name="Sourdough care")).to_be_visible()
         expect(page).to_have_title("Sourdough care")
-    title_call = fake_api.message_requests[-1].body
+    title_call = live_fake_api.message_requests[-1].body
     assert (title_call["model"], title_call["max_tokens"], "stream" in title_call) == (
         "claude-haiku-4-5",
         24,

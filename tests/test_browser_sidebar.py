@@ -22,7 +22,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from conversations.library.sidebar import group_of
-from tests.live import PYTHON, ROOT, USERS, LiveApp, fake_api, live_app  # noqa: F401 (pytest fixtures)
+from tests.live import PYTHON, ROOT, USERS, LiveApp, live_app, live_fake_api  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 

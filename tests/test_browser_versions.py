@@ -11,14 +11,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from fakes import Reply
-from tests.helpers import login
-from tests.live import LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.helpers import AXE, login
+from tests.live import LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-results"
-AXE = ROOT / "tests" / "vendor" / "axe.min.js"
 USER = "[data-role=user]"
 ASSISTANT = "[data-role=assistant]"
 REGENERATED = " ".join(f"again{i}" for i in range(160)) + "."
@@ -44,9 +43,9 @@ def versions_of(message) -> str:
     return message.locator(".version-count").inner_text()
 
 
-def test_edit_switch_and_regenerate_without_a_page_load(page: Page, live_app: LiveApp, fake_api):
-    fake_api.reset()
-    fake_api.enqueue(
+def test_edit_switch_and_regenerate_without_a_page_load(page: Page, live_app: LiveApp, live_fake_api):
+    live_fake_api.reset()
+    live_fake_api.enqueue(
         Reply("Answer one."),
         Reply("Answer two."),
         Reply("Answer three."),
@@ -112,10 +111,10 @@ def test_edit_switch_and_regenerate_without_a_page_load(page: Page, live_app: Li
     expect(page.locator(USER).nth(1)).to_contain_text("Question two, edited")
 
 
-def test_versions_and_actions_fit_a_phone_and_pass_axe(browser, live_app: LiveApp, fake_api):
-    fake_api.reset()
-    fake_api.enqueue(Reply("Answer one."), Reply("Answer two."), Reply("Answer three."))
-    fake_api.enqueue(Reply("Answer to the edit."), Reply("Answer one, again."))
+def test_versions_and_actions_fit_a_phone_and_pass_axe(browser, live_app: LiveApp, live_fake_api):
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply("Answer one."), Reply("Answer two."), Reply("Answer three."))
+    live_fake_api.enqueue(Reply("Answer to the edit."), Reply("Answer one, again."))
     context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
     context.set_default_timeout(15_000)
     page = context.new_page()

@@ -13,9 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from fakes import Cited, FakeAnthropic, GroundedReply, Reply, Search
 from fakes import server_tools as fake_tools
-from tests.helpers import login
-from tests.live import ROOT, LiveApp, fake_api, live_app, open_new_chat  # noqa: F401 (pytest fixtures)
-from tests.test_conversations_attachments import pdf_bytes
+from tests.helpers import login, pdf_bytes
+from tests.live import ROOT, LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -78,18 +77,18 @@ def first_chat_with_web(page: Page, fake: FakeAnthropic) -> None:
     page.locator(".conversation-settings summary").click()
 
 
-def test_a_search_answer_cites_two_sources(browser, live_app: LiveApp, fake_api: FakeAnthropic) -> None:
-    fake_api.reset()
+def test_a_search_answer_cites_two_sources(browser, live_app: LiveApp, live_fake_api: FakeAnthropic) -> None:
+    live_fake_api.reset()
     page = new_page(browser, live_app, "alice")
-    first_chat_with_web(page, fake_api)
-    fake_api.enqueue(grounded())
+    first_chat_with_web(page, live_fake_api)
+    live_fake_api.enqueue(grounded())
     page.get_by_label("Message").fill("Weather in Paris on Monday?")
     page.get_by_role("button", name="Send").click()
 
     expect(page.locator("[data-role=assistant]")).to_have_count(2)
     reply = page.locator("[data-role=assistant]").last
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
-    assert fake_api.message_requests[-1].body["tools"][-2]["type"] == "web_search_20260318"
+    assert live_fake_api.message_requests[-1].body["tools"][-2]["type"] == "web_search_20260318"
     expect(reply.locator(".block-web").first).to_have_text("Searching: paris weather monday")
     footnotes = reply.locator("ol.citations li")
     expect(footnotes).to_have_count(3)
@@ -128,15 +127,15 @@ def shoot(browser: Browser, app: LiveApp, url: str) -> None:
 
 
 def test_a_cited_pdf_page_opens_through_the_owner_view(
-    browser, live_app: LiveApp, fake_api: FakeAnthropic, tmp_path
+    browser, live_app: LiveApp, live_fake_api: FakeAnthropic, tmp_path
 ) -> None:
-    fake_api.reset()
+    live_fake_api.reset()
     pdf = tmp_path / "q3-report.pdf"
     pdf.write_bytes(pdf_bytes(3))
     citation = fake_tools.page_citation(
         "Revenue grew 12% in Q3.", document_index=0, page=2, title="q3-report.pdf"
     )
-    fake_api.enqueue(GroundedReply(["The report says", Cited(" revenue grew 12%.", [citation])]))
+    live_fake_api.enqueue(GroundedReply(["The report says", Cited(" revenue grew 12%.", [citation])]))
     page = new_page(browser, live_app, "alice")
     open_new_chat(page)
     page.get_by_label("Attach files").set_input_files(pdf)
@@ -146,7 +145,7 @@ def test_a_cited_pdf_page_opens_through_the_owner_view(
     reply = page.locator("[data-role=assistant]")
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
 
-    document = fake_api.message_requests[-1].body["messages"][0]["content"][0]
+    document = live_fake_api.message_requests[-1].body["messages"][0]["content"][0]
     assert document["citations"] == {"enabled": True} and document["title"] == "q3-report.pdf"
     link = reply.locator("ol.citations a")
     expect(link).to_have_text("q3-report.pdf, page 2")
@@ -164,10 +163,10 @@ def test_a_cited_pdf_page_opens_through_the_owner_view(
     assert other.request.get(live_app.url + href.split("#")[0]).status == 404
 
 
-def test_a_team_owner_turns_web_access_off(browser, live_app: LiveApp, fake_api: FakeAnthropic) -> None:
-    fake_api.reset()
+def test_a_team_owner_turns_web_access_off(browser, live_app: LiveApp, live_fake_api: FakeAnthropic) -> None:
+    live_fake_api.reset()
     page = new_page(browser, live_app, "alice")
-    first_chat_with_web(page, fake_api)
+    first_chat_with_web(page, live_fake_api)
     chat = page.url
     page.goto(live_app.url + "/teams/")
     page.locator("#team-name").fill("Research <desk>")
@@ -197,14 +196,14 @@ member_add(team=team, identifier="bob", role="member")
 
 
 def test_a_team_reads_the_cited_answer_in_a_share(
-    browser, live_app: LiveApp, fake_api: FakeAnthropic
+    browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
     """The snapshot shows the search, the footnotes and the cited text as alice saw them."""
-    fake_api.reset()
+    live_fake_api.reset()
     live_app.manage("shell", "-c", TEAM_SEED)
     page = new_page(browser, live_app, "alice")
-    first_chat_with_web(page, fake_api)
-    fake_api.enqueue(grounded())
+    first_chat_with_web(page, live_fake_api)
+    live_fake_api.enqueue(grounded())
     page.get_by_label("Message").fill("Weather in Paris on Monday?")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("[data-role=assistant]").last).to_have_attribute(

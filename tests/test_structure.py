@@ -6,8 +6,6 @@ import graphlib
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 APPS = sorted(p.name for p in ROOT.iterdir() if (p / "apps.py").exists())
 # teams, memory <- conversations <- usage, review, accounts: an app may import only those to its left.
@@ -149,9 +147,6 @@ def test_benchmark_and_fake_files_import_without_cycles():
     assert import_cycle(TOOLS) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="5 test modules import helpers from others: moved by the Structure II tests step"
-)
 def test_no_test_module_imports_another():
     # What several test modules share lives in tests/helpers.py, live.py, cluster.py, layout_pages.py
     # or conftest.py, never in a test module.
