@@ -15,22 +15,16 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from fakes import Reply
+from tests.helpers import login
 from tests.live import PYTHON, ROOT, LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 
 
-def log_in(page: Page, app: LiveApp) -> None:
-    page.goto(f"{app.url}/accounts/login/")
-    page.locator("input[name=username]").fill("alice")
-    page.locator("input[name=password]").fill(app.users["alice"])
-    page.get_by_role("button", name="Log in").click()
-
-
 def test_a_new_chat_and_a_follow_up_go_over_the_socket(page: Page, live_app: LiveApp, live_fake_api):
     live_fake_api.reset()
     live_fake_api.enqueue(Reply("First answer."), Reply("Second answer."))
-    log_in(page, live_app)
+    login(page, live_app)
     open_new_chat(page)
     expect(page.locator("#messages")).to_have_attribute("data-socket", "open")
     posts = []
@@ -59,9 +53,69 @@ def test_a_new_chat_and_a_follow_up_go_over_the_socket(page: Page, live_app: Liv
     assert "Second answer." in page.locator("[data-role=assistant]").nth(1).inner_text()
 
 
+# The page's first websocket opens only after `ms` (a slow link, a busy server): until then it is
+# CONNECTING, as a real socket is; events and sends pass through once the real one exists.
+SLOW_SOCKET = """
+(() => {
+  const Real = window.WebSocket;
+  let first = true;
+  function Slow(url) {
+    if (!first) return new Real(url);
+    first = false;
+    const socket = new EventTarget();
+    let real = null;
+    Object.defineProperty(socket, "readyState", { get: () => (real ? real.readyState : Real.CONNECTING) });
+    socket.send = (data) => real.send(data);
+    socket.close = (...args) => (real ? real.close(...args) : undefined);
+    setTimeout(() => {
+      real = new Real(url);
+      const pass = (type, copy) => real.addEventListener(type, (e) => socket.dispatchEvent(copy(e)));
+      pass("open", () => new Event("open"));
+      pass("message", (e) => new MessageEvent("message", { data: e.data }));
+      pass("close", (e) => new CloseEvent("close", { code: e.code, reason: e.reason }));
+    }, %d);
+    return socket;
+  }
+  Object.assign(Slow, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = Slow;
+})();
+"""
+
+
+def test_a_send_right_after_the_page_loads_waits_for_the_socket(page: Page, live_app: LiveApp, live_fake_api):
+    """Sent the instant the page is usable, before its socket is up (as on a continued share
+    opened and answered at once): queued, then sent over the socket when it opens, once."""
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply("First answer."), Reply("Second answer."))
+    login(page, live_app)
+    open_new_chat(page)
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Start")
+    composer.press("Enter")
+    expect(page.locator("[data-role=assistant]")).to_have_attribute("data-status", "complete")
+
+    page.add_init_script(SLOW_SOCKET % 1500)
+    page.reload()
+    posts = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    composer.fill("Right away")
+    composer.press("Enter")
+    assert page.locator("#messages").get_attribute("data-socket") != "open"  # sent before it opened
+
+    replies = page.locator("[data-role=assistant]")
+    expect(replies).to_have_count(2, timeout=15_000)
+    expect(replies.nth(1)).to_have_attribute("data-status", "complete")
+    assert "Second answer." in replies.nth(1).inner_text()
+    expect(page.locator("[data-role=user]")).to_have_count(2)
+    assert posts == [], f"the send went over HTTP: {posts}"
+    page.reload()  # stored once
+    expect(page.locator("[data-role=user]")).to_have_count(2)
+    expect(page.locator("[data-role=assistant]")).to_have_count(2)
+
+
 def test_a_refused_send_over_the_socket_keeps_the_text(page: Page, live_app: LiveApp, live_fake_api):
     live_fake_api.reset()
-    log_in(page, live_app)
+    login(page, live_app)
     open_new_chat(page)
     expect(page.locator("#messages")).to_have_attribute("data-socket", "open")
     composer = page.get_by_role("textbox", name="Message")
@@ -83,7 +137,7 @@ STREAMING = "[data-role=assistant][data-status=streaming]"
 def test_blocks_render_mid_stream_and_stay_as_they_were(page: Page, live_app: LiveApp, live_fake_api):
     live_fake_api.reset()
     live_fake_api.enqueue(Reply(REPLY, tokens_per_second=40))
-    log_in(page, live_app)
+    login(page, live_app)
     open_new_chat(page)
     composer = page.get_by_role("textbox", name="Message")
     composer.fill("Make a plan")
@@ -113,7 +167,7 @@ def test_blocks_render_mid_stream_and_stay_as_they_were(page: Page, live_app: Li
 def test_send_turns_into_stop_and_escape_stops_with_focus_back(page: Page, live_app: LiveApp, live_fake_api):
     live_fake_api.reset()
     live_fake_api.enqueue(Reply("slow words " * 100, tokens_per_second=10))
-    log_in(page, live_app)
+    login(page, live_app)
     open_new_chat(page)
     composer = page.get_by_role("textbox", name="Message")
     expect(composer).to_have_attribute("placeholder", re.compile(r"^Message Claude .+…$"))
@@ -134,7 +188,7 @@ def test_a_send_during_an_upload_waits_for_it_and_a_refused_file_blocks_it(
 ):
     live_fake_api.reset()
     live_fake_api.enqueue(Reply("A blue picture."), Reply("Just text."))
-    log_in(page, live_app)
+    login(page, live_app)
     open_new_chat(page)
     with page.expect_file_chooser() as chooser:
         page.locator(".attach-button").click()  # the paperclip opens the picker
@@ -193,7 +247,7 @@ def test_a_killed_model_server_shows_an_error_within_seconds(page: Page):
     try:
         base_url = upstream.stdout.readline().strip()
         app = LiveApp({"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_API_KEY": "test-key"}).start()
-        log_in(page, app)
+        login(page, app)
         open_new_chat(page)
         composer = page.get_by_role("textbox", name="Message")
         composer.fill("Tell me a long story")

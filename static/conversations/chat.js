@@ -49,13 +49,16 @@
       } else if (streamingReply()) {
         event.preventDefault();
         showError("A reply is still streaming. Wait for it or press Stop.");
-      } else if (sending) {
+      } else if (sending || waitingForSocket) {
         event.preventDefault();
       } else {
         showError("");
         if (socket && socket.readyState === WebSocket.OPEN) {
           event.preventDefault(); // the lean path: over the open socket; POST is the fallback
           sendOverSocket(form);
+        } else if (socket && socket.readyState === WebSocket.CONNECTING && !form.dataset.viaPost) {
+          event.preventDefault(); // a send right after the page loads: it goes when the socket opens
+          sendWhenOpen(form);
         }
       }
     });
@@ -212,6 +215,27 @@
       frame.timezone = (form.querySelector(".timezone-input") || {}).value || "";
     }
     socket.send(JSON.stringify(frame));
+  }
+
+  // A send made while the socket is still opening waits for it, then takes it; if it does not open
+  // within SOCKET_WAIT_MS, the form posts instead (the fallback). Sent once either way.
+  const SOCKET_WAIT_MS = 3000;
+  let waitingForSocket = null;
+
+  function sendWhenOpen(form) {
+    waitingForSocket = setTimeout(function () {
+      waitingForSocket = null;
+      form.dataset.viaPost = "1";
+      form.requestSubmit();
+      delete form.dataset.viaPost;
+    }, SOCKET_WAIT_MS);
+  }
+
+  function socketOpened() {
+    if (!waitingForSocket) return;
+    clearTimeout(waitingForSocket);
+    waitingForSocket = null;
+    sendOverSocket(document.getElementById("composer"));
   }
 
   function sendAccepted(frame) {
@@ -416,6 +440,7 @@
       messages.dataset.socket = "open"; // sends now take the socket (and tests can wait for it)
       if (banner) banner.hidden = true;
       resyncAll();
+      socketOpened();
     });
     socket.addEventListener("message", function (event) { applyFrame(JSON.parse(event.data)); });
     socket.addEventListener("close", function (event) {
@@ -463,6 +488,12 @@
       if (el.dataset.seq === undefined) resync(el.dataset.message);
     });
     const from = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (from && from.id === "composer" && socket && socket.readyState === WebSocket.OPEN) {
+      // Sent by POST while the socket was opening: frames sent before it joined never come; ask.
+      messages.querySelectorAll('[data-role=assistant][data-status=streaming][data-seq="0"]').forEach(function (el) {
+        resync(el.dataset.message);
+      });
+    }
     if (from && from.classList.contains("version-step")) return; // htmx keeps focus on the switcher
     stickToBottom = true; // an edit or a regenerate: the new reply streams at the end of the branch
     scrollToBottom();
