@@ -59,7 +59,7 @@ ContentBlock.objects.create(
 team = team_create(user=alice, name="Team " + {LONG_WORD!r})
 prompt_name = "Prompt " + {LONG_WORD[:60]!r}
 prompt_create(user=alice, name=prompt_name, text="Be brief. " + {LONG_WORD!r}, team=team, cache_ttl="5m")
-from conversations.sharing import share_create
+from conversations.library.sharing import share_create
 share = share_create(conversation=c, team=team)
 from memory.models import MemoryFile
 MemoryFile.objects.create(
