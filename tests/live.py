@@ -282,6 +282,30 @@ def page(browser):
         context.close()
 
 
+ASSISTANT = "[data-role=assistant]"
+
+
+def send_message(page, text: str, *, click: bool = False, timeout: float = 30_000):
+    """Type `text` in the composer and send it (Enter, or the Send button with `click`); return
+    the new reply's element once it is in the page, found by its id.
+
+    Never wait on `[data-role=assistant]` `.last` (or `nth(-1)`) right after a send: until the
+    new turn is swapped in, that is the previous reply, which may well be complete already. The
+    replies are counted before the send, and the one to follow is the one after them."""
+    from playwright.sync_api import expect
+
+    replies = page.locator(ASSISTANT)
+    before = replies.count()
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill(text)
+    if click:
+        page.get_by_role("button", name="Send").click()
+    else:
+        composer.press("Enter")
+    expect(replies).to_have_count(before + 1, timeout=timeout)
+    return page.locator(f"#{replies.nth(before).get_attribute('id')}")
+
+
 def open_new_chat(page) -> None:
     """Click New chat and wait until chat.js has set up the composer: Enter typed (or a file
     picked) before that would be lost, as it would for a person on a slow link."""

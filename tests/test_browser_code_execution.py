@@ -14,7 +14,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from fakes import Code, EditFile, FakeAnthropic, GroundedReply, Output, Reply
 from tests.helpers import AXE, image_bytes, login
-from tests.live import ROOT, LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.live import (  # noqa: F401 (pytest fixtures)
+    ROOT,
+    LiveApp,
+    live_app,
+    live_fake_api,
+    open_new_chat,
+    send_message,
+)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -50,16 +57,13 @@ def analysis() -> GroundedReply:
 def chat_with_code(page: Page, fake: FakeAnthropic) -> None:
     fake.enqueue(Reply("Hello! Ask me anything."))
     open_new_chat(page)
-    page.get_by_label("Message").fill("Hi")
-    page.get_by_role("button", name="Send").click()
+    reply = send_message(page, "Hi", click=True)
     page.wait_for_url(re.compile(r"/c/\d+/$"))
-    expect(page.locator("[data-role=assistant]")).to_have_attribute(
-        "data-status", "complete", timeout=TIMEOUT
-    )
+    expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
     page.locator(".conversation-settings summary").click()
     page.get_by_label("Code execution").check()
-    page.get_by_role("button", name="Save settings").click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation():  # back to the same URL: only a new document says it is saved
+        page.get_by_role("button", name="Save settings").click()
     page.locator(".conversation-settings summary").click()
 
 
@@ -70,11 +74,7 @@ def test_a_reply_shows_its_code_output_and_files(
     page = new_page(browser, live_app, "alice")
     chat_with_code(page, live_fake_api)
     live_fake_api.enqueue(analysis())
-    page.get_by_label("Message").fill("Plot monthly sales")
-    page.get_by_role("button", name="Send").click()
-
-    expect(page.locator("[data-role=assistant]")).to_have_count(2)
-    reply = page.locator("[data-role=assistant]").last
+    reply = send_message(page, "Plot monthly sales", click=True)
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
     assert live_fake_api.message_requests[-1].body["tools"][-1] == {
         "type": "code_execution_20260521",

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from fakes import FakeAnthropic, Reply
 from tests.helpers import login
-from tests.live import LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.live import LiveApp, live_app, live_fake_api, open_new_chat, send_message  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -48,12 +48,9 @@ def test_team_prompt_is_pinned_per_conversation(
     member = new_page(browser, live_app, "bob")
     open_new_chat(member)
     member.get_by_label("System prompt").select_option(label="Support tone (Support)")
-    member.get_by_label("Message").fill("Hello support")
-    member.get_by_role("button", name="Send").click()
+    reply = send_message(member, "Hello support", click=True)
     member.wait_for_url(re.compile(r"/c/\d+/$"))
-    expect(member.locator("[data-role=assistant]")).to_have_attribute(
-        "data-status", "complete", timeout=TIMEOUT
-    )
+    expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
     expect(member.locator(".prompt-badge")).to_contain_text("Support tone · v1")
     assert live_fake_api.message_requests[-1].body["system"][0]["text"] == "Answer calmly."
     old_chat = member.url
@@ -66,11 +63,8 @@ def test_team_prompt_is_pinned_per_conversation(
     member.goto(old_chat)
     expect(member.locator(".prompt-badge")).to_contain_text("Support tone · v1")
     expect(member.locator(".prompt-badge")).to_contain_text("v2 available")
-    member.get_by_label("Message").fill("Still there?")
-    member.get_by_role("button", name="Send").click()
-    replies = member.locator("[data-role=assistant]")
-    expect(replies).to_have_count(2)
-    expect(replies.last).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
+    reply = send_message(member, "Still there?", click=True)
+    expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
     # Nothing switched.
     assert live_fake_api.message_requests[-1].body["system"][0]["text"] == "Answer calmly."
 
@@ -92,11 +86,10 @@ def test_attach_an_image_and_get_a_reply(
     open_new_chat(page)
     page.get_by_label("Attach files").set_input_files(png_file(tmp_path))
     expect(page.locator(".attachment img")).to_be_visible()
-    page.get_by_label("Message").fill("What is in this picture?")
-    page.get_by_role("button", name="Send").click()
+    reply = send_message(page, "What is in this picture?", click=True)
     page.wait_for_url(re.compile(r"/c/\d+/$"))
     expect(page.locator("[data-role=user] img.thumb")).to_be_visible()
-    expect(page.locator("[data-role=assistant]")).to_contain_text("I see a blue rectangle.", timeout=TIMEOUT)
+    expect(reply).to_contain_text("I see a blue rectangle.", timeout=TIMEOUT)
     content = live_fake_api.message_requests[-1].body["messages"][0]["content"]
     assert [block["type"] for block in content] == ["image", "text"]
     # The thumbnail loads through the auth-checked view.
@@ -125,11 +118,8 @@ def test_staff_dashboard_transcript_review_and_audit_log(
     live_fake_api.enqueue(Reply("Here is the contract summary."))
     user = new_page(browser, live_app, "alice")
     open_new_chat(user)
-    user.get_by_label("Message").fill("Summarise the contract")
-    user.get_by_role("button", name="Send").click()
-    expect(user.locator("[data-role=assistant]")).to_have_attribute(
-        "data-status", "complete", timeout=TIMEOUT
-    )
+    reply = send_message(user, "Summarise the contract", click=True)
+    expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
 
     live_app.manage(
         "shell",
@@ -167,9 +157,7 @@ def test_a_tool_call_and_its_result_show_in_the_conversation(
     )
     page = new_page(browser, live_app, "alice")
     open_new_chat(page)
-    page.get_by_label("Message").fill("What is 6 times 7?")
-    page.get_by_role("button", name="Send").click()
-    reply = page.locator("[data-role=assistant]")
+    reply = send_message(page, "What is 6 times 7?", click=True)
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
     expect(reply.locator(".block-tool summary")).to_have_text("Tool call: calculator")
     expect(reply.locator(".block-tool pre")).to_contain_text('"expression": "6 * 7"')

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from fakes import Reply
 from tests.helpers import AXE, login
-from tests.live import LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.live import LiveApp, live_app, live_fake_api, open_new_chat, send_message  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -23,20 +23,12 @@ ASSISTANT = "[data-role=assistant]"
 REGENERATED = " ".join(f"again{i}" for i in range(160)) + "."
 
 
-def send(page: Page, text: str, replies: int) -> None:
-    composer = page.get_by_role("textbox", name="Message")
-    composer.fill(text)
-    composer.press("Enter")
-    expect(page.locator(ASSISTANT)).to_have_count(replies)
-    expect(page.locator(ASSISTANT).nth(replies - 1)).to_have_attribute("data-status", "complete")
-
-
 def three_turns(page: Page, app: LiveApp) -> None:
     login(page, app)
     open_new_chat(page)
     expect(page.locator("#messages")).to_have_attribute("data-socket", "open")
-    for n, text in enumerate(["Question one", "Question two", "Question three"], start=1):
-        send(page, text, n)
+    for text in ["Question one", "Question two", "Question three"]:
+        expect(send_message(page, text)).to_have_attribute("data-status", "complete")
 
 
 def versions_of(message) -> str:

@@ -14,7 +14,14 @@ from playwright.sync_api import Browser, Page, expect
 from fakes import Cited, FakeAnthropic, GroundedReply, Reply, Search
 from fakes import server_tools as fake_tools
 from tests.helpers import login, pdf_bytes
-from tests.live import ROOT, LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.live import (  # noqa: F401 (pytest fixtures)
+    ROOT,
+    LiveApp,
+    live_app,
+    live_fake_api,
+    open_new_chat,
+    send_message,
+)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -62,16 +69,13 @@ def grounded() -> GroundedReply:
 def first_chat_with_web(page: Page, fake: FakeAnthropic) -> None:
     fake.enqueue(Reply("Hello! Ask me anything."))
     open_new_chat(page)
-    page.get_by_label("Message").fill("Hi")
-    page.get_by_role("button", name="Send").click()
+    reply = send_message(page, "Hi", click=True)
     page.wait_for_url(re.compile(r"/c/\d+/$"))
-    expect(page.locator("[data-role=assistant]")).to_have_attribute(
-        "data-status", "complete", timeout=TIMEOUT
-    )
+    expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
     page.locator(".conversation-settings summary").click()
     page.get_by_label("Web search and fetch").check()
-    page.get_by_role("button", name="Save settings").click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation():  # back to the same URL: only a new document says it is saved
+        page.get_by_role("button", name="Save settings").click()
     page.locator(".conversation-settings summary").click()
     expect(page.get_by_label("Web search and fetch")).to_be_checked()
     page.locator(".conversation-settings summary").click()
@@ -82,11 +86,7 @@ def test_a_search_answer_cites_two_sources(browser, live_app: LiveApp, live_fake
     page = new_page(browser, live_app, "alice")
     first_chat_with_web(page, live_fake_api)
     live_fake_api.enqueue(grounded())
-    page.get_by_label("Message").fill("Weather in Paris on Monday?")
-    page.get_by_role("button", name="Send").click()
-
-    expect(page.locator("[data-role=assistant]")).to_have_count(2)
-    reply = page.locator("[data-role=assistant]").last
+    reply = send_message(page, "Weather in Paris on Monday?", click=True)
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
     assert live_fake_api.message_requests[-1].body["tools"][-2]["type"] == "web_search_20260318"
     expect(reply.locator(".block-web").first).to_have_text("Searching: paris weather monday")
@@ -140,9 +140,7 @@ def test_a_cited_pdf_page_opens_through_the_owner_view(
     open_new_chat(page)
     page.get_by_label("Attach files").set_input_files(pdf)
     expect(page.locator(".attachment")).to_contain_text("q3-report.pdf")
-    page.get_by_label("Message").fill("How much did revenue grow?")
-    page.get_by_role("button", name="Send").click()
-    reply = page.locator("[data-role=assistant]")
+    reply = send_message(page, "How much did revenue grow?", click=True)
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
 
     document = live_fake_api.message_requests[-1].body["messages"][0]["content"][0]
@@ -204,14 +202,14 @@ def test_a_team_reads_the_cited_answer_in_a_share(
     page = new_page(browser, live_app, "alice")
     first_chat_with_web(page, live_fake_api)
     live_fake_api.enqueue(grounded())
-    page.get_by_label("Message").fill("Weather in Paris on Monday?")
-    page.get_by_role("button", name="Send").click()
-    expect(page.locator("[data-role=assistant]").last).to_have_attribute(
-        "data-status", "complete", timeout=TIMEOUT
-    )
+    # The new reply, not `.last`: right after Send that is still the first one, long complete,
+    # and the share would snapshot this one mid-stream.
+    reply = send_message(page, "Weather in Paris on Monday?", click=True)
+    expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
     page.get_by_label("Conversation actions").click()
     page.get_by_label("Share with").select_option(label="Weather desk")
-    page.get_by_role("button", name="Share", exact=True).click()
+    with page.expect_navigation():  # the share redirects back to this same URL
+        page.get_by_role("button", name="Share", exact=True).click()
     page.get_by_label("Conversation actions").click()
     shared = live_app.url + page.get_by_role("link", name="Shared with Weather desk").get_attribute("href")
 
