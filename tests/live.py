@@ -308,7 +308,7 @@ def send_message(page, text: str, *, click: bool = False, timeout: float = 30_00
 
 def open_new_chat(page) -> None:
     """Click New chat and wait until chat.js has set up the composer: Enter typed (or a file
-    picked) before that would be lost, as it would for a person on a slow link."""
-    page.get_by_role("link", name="New chat", exact=True).click()
-    page.wait_for_url("**/new/")
-    page.wait_for_load_state("load")
+    picked) before that would be lost, as it would for a person on a slow link. A navigation,
+    not wait_for_url: signing in lands on /new/, which that would match before the click."""
+    with page.expect_navigation(url="**/new/"):  # waits for the new page's load event
+        page.get_by_role("link", name="New chat", exact=True).click()

@@ -85,9 +85,11 @@ def wait_for_partial_text(page: Page) -> str:
     return squash(seen["text"])
 
 
-def expect_reply(page: Page, status: str, text: str | None = None, index: int = -1) -> None:
+def expect_reply(
+    page: Page, status: str, text: str | None = None, index: int = -1, timeout: float = STREAM_TIMEOUT
+) -> None:
     reply = page.locator(ASSISTANT).nth(index)
-    expect(reply).to_have_attribute("data-status", status, timeout=STREAM_TIMEOUT)
+    expect(reply).to_have_attribute("data-status", status, timeout=timeout)
     if text is not None:
         assert reply_text(page, index) == squash(text)
 
@@ -316,7 +318,8 @@ def first_text_ms(page: Page, text: str, index: int) -> float:
     composer.fill(text)
     composer.press("Enter")
     page.wait_for_function("() => typeof window.shownAt === 'number'", timeout=60_000)
-    expect_reply(page, "complete", index=index)
+    # The end only has to come: the embedded model's pace is the CPU's (a busy machine halves it).
+    expect_reply(page, "complete", index=index, timeout=120_000)
     assert reply_text(page, index), "the embedded model answered with no text"
     return page.evaluate("window.shownAt - window.sendAt")
 
