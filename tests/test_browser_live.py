@@ -5,6 +5,7 @@ conversation without a page load, a follow-up goes out without an HTTP request),
 renders as each block closes while the reply streams, and does not restyle when it ends."""
 
 import io
+import json
 import re
 import signal
 import subprocess
@@ -15,8 +16,17 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from fakes import Reply
-from tests.helpers import login
-from tests.live import PYTHON, ROOT, LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
+from tests.helpers import login, wait_until
+from tests.live import (  # noqa: F401 (pytest fixtures)
+    ASSISTANT,
+    PYTHON,
+    ROOT,
+    LiveApp,
+    live_app,
+    live_fake_api,
+    open_new_chat,
+    send_message,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -53,31 +63,44 @@ def test_a_new_chat_and_a_follow_up_go_over_the_socket(page: Page, live_app: Liv
     assert "Second answer." in page.locator("[data-role=assistant]").nth(1).inner_text()
 
 
-# The page's first websocket opens only after `ms` (a slow link, a busy server): until then it is
-# CONNECTING, as a real socket is; events and sends pass through once the real one exists.
-SLOW_SOCKET = """
+# Every WebSocket a page makes is held (CONNECTING) until the test calls releaseSockets(): only
+# then is the real socket made, as on a slow link or a busy server. The page's frames are noted.
+HOLD_SOCKETS = """
 (() => {
-  const Real = window.WebSocket;
-  let first = true;
-  function Slow(url) {
-    if (!first) return new Real(url);
-    first = false;
-    const socket = new EventTarget();
-    let real = null;
-    Object.defineProperty(socket, "readyState", { get: () => (real ? real.readyState : Real.CONNECTING) });
-    socket.send = (data) => real.send(data);
-    socket.close = (...args) => (real ? real.close(...args) : undefined);
-    setTimeout(() => {
-      real = new Real(url);
-      const pass = (type, copy) => real.addEventListener(type, (e) => socket.dispatchEvent(copy(e)));
-      pass("open", () => new Event("open"));
-      pass("message", (e) => new MessageEvent("message", { data: e.data }));
-      pass("close", (e) => new CloseEvent("close", { code: e.code, reason: e.reason }));
-    }, %d);
-    return socket;
+  const Native = window.WebSocket;
+  const held = [];
+  window.socketFrames = [];
+  window.sockets = [];
+  window.socketsHeld = true;
+  window.releaseSockets = () => { window.socketsHeld = false; held.splice(0).forEach((open) => open()); };
+  class HeldSocket extends EventTarget {
+    constructor(url, protocols) {
+      super();
+      window.sockets.push(this);
+      this.url = url;
+      this.readyState = HeldSocket.CONNECTING;
+      const open = () => {
+        const ws = (this.ws = new Native(url, protocols));
+        ws.onopen = () => { this.readyState = HeldSocket.OPEN; this.dispatchEvent(new Event("open")); };
+        ws.onmessage = (e) => this.dispatchEvent(new MessageEvent("message", { data: e.data }));
+        ws.onerror = () => this.dispatchEvent(new Event("error"));
+        ws.onclose = (e) => {
+          this.readyState = HeldSocket.CLOSED;
+          const { code, reason, wasClean } = e;
+          this.dispatchEvent(new CloseEvent("close", { code, reason, wasClean }));
+        };
+      };
+      if (window.socketsHeld) held.push(open); else open();
+    }
+    send(data) {
+      if (this.readyState !== HeldSocket.OPEN) throw new DOMException("Not open", "InvalidStateError");
+      window.socketFrames.push(JSON.parse(data).type);
+      this.ws.send(data);
+    }
+    close(code, reason) { if (this.ws) this.ws.close(code, reason); }
   }
-  Object.assign(Slow, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
-  window.WebSocket = Slow;
+  Object.assign(HeldSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = HeldSocket;
 })();
 """
 
@@ -94,13 +117,14 @@ def test_a_send_right_after_the_page_loads_waits_for_the_socket(page: Page, live
     composer.press("Enter")
     expect(page.locator("[data-role=assistant]")).to_have_attribute("data-status", "complete")
 
-    page.add_init_script(SLOW_SOCKET % 1500)
+    page.add_init_script(HOLD_SOCKETS)
     page.reload()
     posts = []
     page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
     composer.fill("Right away")
     composer.press("Enter")
     assert page.locator("#messages").get_attribute("data-socket") != "open"  # sent before it opened
+    page.evaluate("releaseSockets()")  # held until now, however long the page took to load
 
     replies = page.locator("[data-role=assistant]")
     expect(replies).to_have_count(2, timeout=15_000)
@@ -265,3 +289,149 @@ def test_a_killed_model_server_shows_an_error_within_seconds(page: Page):
         upstream.kill()
         if app:
             app.stop()
+
+
+SHARED_CHAT = """
+from django.contrib.auth import get_user_model
+from conversations.models import ContentBlock, Conversation, Message
+from conversations.rendering import render_markdown_blocks
+from conversations.library.sharing import share_create
+from teams.services import member_add, team_create
+
+alice = get_user_model().objects.get(username="alice")
+team = team_create(user=alice, name="Night shift")
+member_add(team=team, identifier="bob", role="member")
+c = Conversation.objects.create(owner=alice, title="Handover", model="claude-sonnet-4-6")
+q = Message.objects.create(conversation=c, role="user")
+question = {"type": "text", "text": "What is open?"}
+ContentBlock.objects.create(message=q, index=0, type="text", payload=question)
+r = Message.objects.create(conversation=c, parent=q, role="assistant", model="claude-sonnet-4-6")
+ContentBlock.objects.create(message=r, index=0, type="text", payload={"type": "text", "text": "Two tickets."},
+                            rendered=render_markdown_blocks("Two tickets."))
+print(share_create(conversation=c, team=team).pk)
+"""
+
+
+def shell(app: LiveApp, code: str) -> str:
+    """What `manage.py shell -c code` prints, in the live app's own database."""
+    result = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=app.env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def share(live_app: LiveApp) -> int:
+    """alice's conversation, shared with a team bob is in."""
+    return int(shell(live_app, SHARED_CHAT))
+
+
+@pytest.mark.parametrize("socket_opens", ["soon", "after-the-fallback"])
+def test_a_send_the_instant_a_continued_share_opens_completes_once(
+    browser, live_app: LiveApp, live_fake_api, share: int, socket_opens: str
+):
+    """A send made before the page's socket is up is not lost and not doubled: it goes over the
+    socket once it opens ("soon"), or by POST if it does not open in time. The POST's answer is
+    held here until the reply has ended on the server and the socket has opened: the page then
+    learns of the reply from that answer alone, the race that once left a reply streaming."""
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply("Both are mine now."))
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    context.add_init_script(HOLD_SOCKETS)
+    page = context.new_page()
+    try:
+        login(page, live_app, "bob")
+        page.goto(f"{live_app.url}/shared/{share}/")
+        page.get_by_role("button", name="Continue in my chats").click()
+        page.wait_for_url(re.compile(r"/c/\d+/$"))
+        url = page.url
+        page.wait_for_load_state("load")  # chat.js has run: its socket is being opened (and held)
+        posts = []
+
+        def ended_on_the_server() -> bool:
+            return page.request.get(url).text().count('data-status="complete"') == 2
+
+        def answer_late(route) -> None:
+            response = route.fetch()
+            posts.append(route.request.url)
+            try:
+                wait_until(ended_on_the_server, timeout=30, what="the reply to end on the server")
+                page.evaluate("releaseSockets()")
+                # A function: a bare expression is evaluated again on each poll, which the CSP refuses.
+                page.wait_for_function("() => document.getElementById('messages').dataset.socket === 'open'")
+            finally:
+                route.fulfill(response=response)
+
+        page.route("**/send/", answer_late)
+        page.get_by_role("textbox", name="Message").fill("I'll take both")
+        page.get_by_role("button", name="Send").click()
+        if socket_opens == "soon":
+            page.evaluate("releaseSockets()")
+
+        replies = page.locator(ASSISTANT)
+        expect(replies).to_have_count(2)
+        reply = page.locator(f"#{replies.nth(1).get_attribute('id')}")
+        expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)
+        expect(reply).to_contain_text("Both are mine now.")
+        expect(page.locator("[data-role=user]")).to_have_count(2)
+        sent = page.evaluate("window.socketFrames").count("send")
+        assert (sent, len(posts)) == ((1, 0) if socket_opens == "soon" else (0, 1)), (sent, posts)
+
+        conversation = url.rstrip("/").rsplit("/", 1)[1]
+        stored = shell(
+            live_app,
+            "import json; from conversations.models import Message; print(json.dumps(list("
+            f"Message.objects.filter(conversation_id={conversation}).values_list('role', 'status'))))",
+        )
+        assert sorted(map(tuple, json.loads(stored))) == [
+            ("assistant", "complete"),
+            ("assistant", "complete"),
+            ("user", "complete"),
+            ("user", "complete"),
+        ]
+        page.reload()
+        expect(page.locator("[data-role=user]")).to_have_count(2)
+        expect(page.locator(ASSISTANT)).to_have_count(2)
+    finally:
+        context.close()
+
+
+# The server's answer to a resync that came before the reply's run had started: the reply as
+# stored, still streaming, as an end frame; its seq is gone, so the page waits for a snapshot.
+NOT_LIVE_YET = """(id) => {
+    const stored = document.getElementById("message-" + id).cloneNode(true);
+    stored.removeAttribute("data-seq");
+    stored.querySelector(".blocks").innerHTML = "";
+    const frame = JSON.stringify(["e", id, 0, stored.outerHTML]);
+    window.sockets.at(-1).dispatchEvent(new MessageEvent("message", { data: frame }));
+    const now = document.getElementById("message-" + id);
+    return [now.dataset.seq === undefined, now.querySelector(".blocks").textContent];
+}"""
+
+
+def test_a_reply_whose_run_had_not_started_at_a_resync_streams_on(
+    page: Page, live_app: LiveApp, live_fake_api
+):
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply(" ".join(f"w{i}" for i in range(300)), tokens_per_second=30))
+    page.context.add_init_script(HOLD_SOCKETS)
+    login(page, live_app)
+    open_new_chat(page)
+    page.evaluate("releaseSockets()")
+    expect(page.locator("#messages")).to_have_attribute("data-socket", "open")
+    reply = send_message(page, "Count for me")
+    expect(reply).to_contain_text("w5 ")
+    assert page.evaluate(NOT_LIVE_YET, int(reply.get_attribute("data-message"))) == [True, ""]
+    # It asks again, gets a snapshot, and streams on: later words show before the end.
+    page.wait_for_function(
+        """(id) => {
+            const el = document.getElementById("message-" + id);
+            return el.dataset.status === "streaming" && el.innerText.includes("w60 ");
+        }""",
+        arg=int(reply.get_attribute("data-message")),
+        timeout=15_000,
+    )
+    expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)
+    expect(reply).to_contain_text("w299")

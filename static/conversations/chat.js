@@ -49,8 +49,8 @@
       } else if (streamingReply()) {
         event.preventDefault();
         showError("A reply is still streaming. Wait for it or press Stop.");
-      } else if (sending || waitingForSocket) {
-        event.preventDefault();
+      } else if (sending || waitingForSocket || posting) {
+        event.preventDefault(); // one send at a time: a second Enter or click sends nothing twice
       } else {
         showError("");
         if (socket && socket.readyState === WebSocket.OPEN) {
@@ -62,6 +62,9 @@
         }
       }
     });
+    // A POST on its way is the send: htmx would queue a second one behind it.
+    form.addEventListener("htmx:beforeSend", function (event) { if (event.detail.elt === form) posting = true; });
+    form.addEventListener("htmx:afterRequest", function (event) { if (event.detail.elt === form) posting = false; });
     composerError = showError;
     document.body.addEventListener("chat:sent", function () {
       input.value = "";
@@ -218,24 +221,33 @@
   }
 
   // A send made while the socket is still opening waits for it, then takes it; if it does not open
-  // within SOCKET_WAIT_MS, the form posts instead (the fallback). Sent once either way.
+  // within SOCKET_WAIT_MS (or closes first), the form posts instead (the fallback). Sent once either way.
   const SOCKET_WAIT_MS = 3000;
   let waitingForSocket = null;
+  let posting = false; // a send by POST is on its way
 
   function sendWhenOpen(form) {
-    waitingForSocket = setTimeout(function () {
-      waitingForSocket = null;
-      form.dataset.viaPost = "1";
-      form.requestSubmit();
-      delete form.dataset.viaPost;
-    }, SOCKET_WAIT_MS);
+    document.getElementById("send-button").textContent = "Sending…";
+    waitingForSocket = setTimeout(function () { sendByPost(form); }, SOCKET_WAIT_MS);
+  }
+
+  function stopWaiting() {
+    if (!waitingForSocket) return false;
+    clearTimeout(waitingForSocket);
+    waitingForSocket = null;
+    document.getElementById("send-button").textContent = "Send";
+    return true;
+  }
+
+  function sendByPost(form) {
+    stopWaiting();
+    form.dataset.viaPost = "1";
+    form.requestSubmit();
+    delete form.dataset.viaPost;
   }
 
   function socketOpened() {
-    if (!waitingForSocket) return;
-    clearTimeout(waitingForSocket);
-    waitingForSocket = null;
-    sendOverSocket(document.getElementById("composer"));
+    if (stopWaiting()) sendOverSocket(document.getElementById("composer"));
   }
 
   function sendAccepted(frame) {
@@ -374,7 +386,13 @@
       if (early.get(id).length < 5000) early.get(id).push(frame);
       return;
     }
-    if (kind === "e") { replaceMessage(article, frame[3]); updateButtons(); scrollToBottom(); return; }
+    if (kind === "e") {
+      replaceMessage(article, frame[3]);
+      notLiveYet(id);
+      updateButtons();
+      scrollToBottom();
+      return;
+    }
     if (kind === "s") { applySnapshot(article, frame); scrollToBottom(); return; }
     if (article.dataset.seq === undefined) return; // waiting for the snapshot we asked for
     const last = parseInt(article.dataset.seq, 10);
@@ -425,6 +443,21 @@
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "resync", message: Number(id) }));
   }
 
+  // An end frame can carry a reply still streaming: the server had it stored, but its run had not
+  // started yet (a resync right after a send by POST). Its frames are ignored until a snapshot:
+  // ask again, a little later each time.
+  const notLive = new Map(); // message id -> times asked
+  function notLiveYet(id) {
+    const article = document.getElementById("message-" + id);
+    const tries = (notLive.get(id) || 0) + 1;
+    if (!article || article.dataset.status !== "streaming" || tries > 8) { notLive.delete(id); return; }
+    notLive.set(id, tries);
+    setTimeout(function () {
+      const now = document.getElementById("message-" + id);
+      if (now && now.dataset.status === "streaming" && now.dataset.seq === undefined) resync(id);
+    }, Math.min(4000, 250 * 2 ** tries));
+  }
+
   function resyncAll() {
     document.querySelectorAll('[data-role=assistant][data-status=streaming]').forEach(function (el) {
       resync(el.dataset.message);
@@ -450,6 +483,7 @@
         sending = null;
         composerError("The connection dropped before the message was taken. It is still here; send it again.");
       }
+      if (waitingForSocket) sendByPost(document.getElementById("composer")); // it never opened: no use waiting
       if (event.code === 4404) return; // not ours, or gone
       // Replies keep being generated and saved on the server; only the live view is lost.
       if (banner && attempt >= 2) banner.hidden = false;
