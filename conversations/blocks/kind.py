@@ -48,15 +48,18 @@ class Kind:
 def fenced(text: str, info: str = "") -> str:
     """`text` as a fenced code block whose fence is longer than any run of backticks in it, so
     nothing inside can close it early (CommonMark: the closing fence is at least as long)."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
+    fence = "`" * max(3, _longest_backticks(text) + 1)
     return f"{fence}{info}\n{text}\n{fence}"
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
 def md_code(text) -> str:
     """A short value (a tool's name, a path) as inline code, whatever backticks it holds."""
     text = " ".join(str(text).split())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    longest = _longest_backticks(text)
     ticks = "`" * (longest + 1)
     return f"{ticks} {text} {ticks}" if longest else f"`{text}`"
 
