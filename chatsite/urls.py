@@ -15,3 +15,9 @@ urlpatterns = [
     path("", include("usage.urls")),
     path("", include("memory.urls")),
 ]
+
+# App pages for errors (chatsite/errors.py); Django shows its own while DEBUG is on.
+handler400 = "chatsite.errors.bad_request"
+handler403 = "chatsite.errors.permission_denied"
+handler404 = "chatsite.errors.page_not_found"
+handler500 = "chatsite.errors.server_error"

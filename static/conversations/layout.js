@@ -1,6 +1,6 @@
-// Page furniture on every page: the phone drawer, skip links, copy buttons' names and the
-// "Copy reply" action, and one spoken announcement when a reply finishes (the message list itself
-// is not a live region: a screen reader would read every streamed chunk).
+// Page furniture on every page: the phone drawer, skip links, the error pages' "Go back", copy
+// buttons' names and the "Copy reply" action, and one spoken announcement when a reply finishes
+// (the message list itself is not a live region: a screen reader would read every streamed chunk).
 // Loaded in <head> without defer, so the "js" class is on <html> before the first paint.
 document.documentElement.classList.add("js");
 
@@ -65,6 +65,15 @@ document.documentElement.classList.add("js");
         event.preventDefault();
         target.focus();
       });
+    });
+  }
+
+  // --- "Go back" on the error pages: the browser's Back, shown when there is a page to go back to.
+  function setupGoBack() {
+    if (window.history.length < 2) return;
+    document.querySelectorAll("[data-go-back]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.history.back(); });
     });
   }
 
@@ -166,6 +175,7 @@ document.documentElement.classList.add("js");
   document.addEventListener("DOMContentLoaded", function () {
     setupDrawer();
     setupSkipLinks();
+    setupGoBack();
     setupCopyReply();
     const messages = document.getElementById("messages");
     const scanReplies = messages ? replyWatcher(messages) : function () {};
