@@ -5,6 +5,7 @@ blocks and messages -> the HTML the page shows, from one template each, wherever
 Remote images are never loaded: an image in markdown becomes a plain link.
 """
 
+import re
 from html import escape
 
 import nh3
@@ -51,10 +52,9 @@ _ALLOWED_TAGS = {
 _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "span": {"class"}, "code": {"class"}, "ol": {"start"}}
 
 
-def render_markdown(text: str) -> str:
-    """Sanitized HTML for `text`; safe to mark_safe()."""
+def _clean(html: str) -> str:
     return nh3.clean(
-        _md.render(text),
+        html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
@@ -62,42 +62,206 @@ def render_markdown(text: str) -> str:
     )
 
 
+def render_markdown(text: str) -> str:
+    """Sanitized HTML for `text`; safe to mark_safe()."""
+    return _clean(_md.render(text))
+
+
 def render_markdown_blocks(text: str) -> str:
     """The stored HTML of a text block: rendered top-level block by top-level block, exactly as
     `LiveMarkdown` renders it while it streams, so the page after the stream equals the stream."""
     live = LiveMarkdown()
-    live.feed(text)
+    live.close_blocks(text[: text.rfind("\n") + 1])
     return live.finish(text)
 
 
+# --- the open block, while it streams --------------------------------------------------------
+
+_PLACE = "zqxopenlineqz"  # a word no reply holds: where the open line's HTML goes in its block
+_LINE_PREFIX = re.compile(r"[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+|>[ \t]?|#{1,6}[ \t]+)*")
+# A line still only syntax ("##", "-", "1.", "```py", "|---"): hidden until its words come.
+_ONLY_SYNTAX = re.compile(
+    r"[ \t]*(?:#{1,6}|[-*+=_]+|\d{1,9}[.)]|>|`{1,2}|~{1,2}|(?:`{3,}|~{3,})[^`\s]*|\|[-:| \t]*)[ \t]*"
+)
+_FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})")
+_TABLE_DELIMITER = re.compile(r"[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)*[ \t]*:?-+:?[ \t]*\|?[ \t]*")
+_INLINE_SYNTAX = re.compile(r"[\\`*_\[\]<>!&~|]")
+_OPEN_LINK = re.compile(r"!?\[([^\[\]]*)\](?:\([^)]*)?$|!?\[([^\[\]]*)$")
+_OPEN_AUTOLINK = re.compile(r"<[A-Za-z][\w+.-]*:[^\s>]*$")
+_DELIMITER_RUN = re.compile(r"\*+|_+|~~")
+_BACKTICKS = re.compile(r"`+")
+
+
+def _escape_text(text: str) -> str:
+    """As the sanitizer writes text (quotes stay as they are)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\xa0", "&nbsp;")
+
+
+def _close_inline(text: str) -> str:
+    """The open line with what is unfinished at its end closed or hidden: an open code span or
+    emphasis is closed, a link not finished shows as its text, a bare marker at the end waits."""
+    text = _OPEN_AUTOLINK.sub("", text)
+    if text.endswith("\\") and not text.endswith("\\\\"):
+        text = text[:-1]
+    outside = text  # the text with code spans blanked: nothing inside them is syntax
+    pos = 0
+    while run := _BACKTICKS.search(outside, pos):
+        closing = re.compile(rf"(?<!`){run.group()}(?!`)").search(text, run.end())
+        if closing is None and not text[run.end() :].strip():
+            return _close_inline(text[: run.start()])  # a bare backtick at the end waits
+        if closing is None:
+            text = text.rstrip() + run.group()
+            closing = re.compile(rf"{run.group()}$").search(text)
+        outside = outside[: run.start()] + " " * (closing.end() - run.start()) + text[closing.end() :]
+        pos = closing.end()
+    if link := _OPEN_LINK.search(outside):
+        words = 1 if link.group(1) is not None else 2
+        return _close_inline(text[: link.start()] + text[link.start(words) : link.end(words)])
+    stack: list[str] = []
+    for run in _DELIMITER_RUN.finditer(outside):
+        before = outside[run.start() - 1] if run.start() else " "
+        after = outside[run.end() : run.end() + 1]
+        marker = run.group()
+        if marker[0] == "_" and before.isalnum() and after.isalnum():
+            continue  # snake_case
+        if stack and stack[-1] == marker and not before.isspace():
+            stack.pop()
+        elif after and not after.isspace():
+            stack.append(marker)
+        elif not after:  # a marker whose words have not come
+            text = text[: run.start()]
+    return text.rstrip() + "".join(reversed(stack))
+
+
+def _complete_table(text: str) -> str:
+    """A table at the end of the text whose delimiter row has not come yet gets one, so its
+    header shows as a table."""
+    body = text.rstrip("\n")
+    lines = body.split("\n")
+    start = len(lines)
+    while start and lines[start - 1].lstrip(" ").startswith("|"):
+        start -= 1
+    if start == len(lines) or (start and lines[start - 1].strip()):
+        return text  # no table at the end, or a paragraph's line that starts with |
+    header, rows = lines[start], lines[start + 1 :]
+    if rows and _TABLE_DELIMITER.fullmatch(rows[0]):
+        return text
+    delimiter = "|" + "---|" * len(header.strip().strip("|").split("|"))
+    return "\n".join([*lines[: start + 1], delimiter, *rows[1:]]) + text[len(body) :]
+
+
+class _OpenLine:
+    """The inline HTML of the line being written. A start of it that leaves nothing open (no
+    emphasis, link or code span) is rendered once and kept; each frame renders only the rest."""
+
+    KEEP_FROM = 80  # characters of the rest before a kept start is looked for
+
+    def __init__(self) -> None:
+        self.kept = 0  # characters of the line rendered in `html`
+        self.html = ""
+
+    def render(self, line: str) -> str:
+        rest = line[self.kept :]
+        if len(rest) > self.KEEP_FROM and (cut := rest.rfind(" ", 0, len(rest) - 20)) > 0:
+            html = _clean(_md.renderInline(rest[:cut]))
+            if not _INLINE_SYNTAX.search(re.sub(r"<code>.*?</code>|<[^>]+>|&lt;|&gt;", " ", html)):
+                self.kept, self.html = self.kept + cut, self.html + html
+                rest = rest[cut:]
+        if not _INLINE_SYNTAX.search(rest):
+            return self.html + _escape_text(rest)
+        return self.html + _clean(_md.renderInline(_close_inline(rest)))
+
+
 class LiveMarkdown:
-    """A growing markdown text, rendered as it streams: each top-level block (paragraph, heading,
-    list, fenced code, table) once, when the next one starts on a complete line; the still-open
-    tail stays plain text. Only the tail is parsed again, and only when a line ends: O(n) overall
-    but for one long open block."""
+    """A growing markdown text, rendered as it streams. Each top-level block (paragraph, heading,
+    list, fenced code, table) is rendered once, when the next one starts on a complete line. The
+    open block shows rendered too, with syntax that is not finished yet closed or hidden: its
+    complete lines are rendered when a line ends, around a placeholder for the line being
+    written, whose inline HTML each frame renders. So a frame costs the open line; a line, the
+    open block; never the whole reply."""
 
     def __init__(self) -> None:
         self.html = ""  # the closed blocks, rendered
         self.closed = 0  # characters of the text they cover
+        self.lines = -1  # characters of the text up to the open line (its template's key) ...
+        self.prefix: str | None = None  # ... with the open line's block syntax
+        self.in_code = False  # the open line is inside a fenced code block
+        self.placed = False  # the open line shows, between ...
+        self.before, self.after = "", ""  # ... the open block's HTML before and after it
+        self.line = _OpenLine()
+        self.tail = ""  # the open block's HTML, as the last frame showed it
 
-    def feed(self, text: str) -> tuple[str, int] | None:
-        """`text` is the whole block so far. Returns (HTML of newly closed blocks, the UTF-16 length
-        of the text they cover, as the browser counts it), or None when no block closed."""
-        tail = text[self.closed :]
-        complete = tail[: tail.rfind("\n") + 1]
-        starts = [t.map[0] for t in _md.parse(complete) if t.level == 0 and t.nesting >= 0 and t.map]
-        if len(starts) < 2:
-            return None
-        cut = sum(len(line) for line in complete.splitlines(keepends=True)[: starts[-1]])
-        html = render_markdown(tail[:cut])
-        self.html += html
-        self.closed += cut
-        return html, len(tail[:cut].encode("utf-16-le")) // 2
+    def frame(self, text: str) -> tuple[str, str]:
+        """`text` is the whole block so far. Returns (HTML of the blocks closed since the last
+        frame, HTML of the open block)."""
+        closed = ""
+        lines = text.rfind("\n") + 1
+        if lines != self.lines:
+            closed = self.close_blocks(text[:lines])
+            self.in_code = _open_fence(text[self.closed : lines])
+        line = text[lines:]
+        if self.in_code:
+            prefix = line[: len(line) - len(line.lstrip(" \t"))]
+        elif not line.strip() or _ONLY_SYNTAX.fullmatch(line):
+            prefix = None
+        elif line.lstrip(" ").startswith("|"):
+            prefix = line[: line.rfind("|") + 1]
+        else:
+            prefix = _LINE_PREFIX.match(line).group()
+        if (lines, prefix) != (self.lines, self.prefix):
+            self._template(text[self.closed : lines], prefix)
+            self.lines, self.prefix, self.line = lines, prefix, _OpenLine()
+        if not self.placed:
+            self.tail = self.before
+        elif self.in_code:
+            self.tail = self.before + _escape_text(line[len(prefix) :]) + self.after
+        else:
+            self.tail = self.before + self.line.render(line[len(prefix) :].rstrip(" \t")) + self.after
+        return closed, self.tail
 
     def finish(self, text: str) -> str:
         """The whole block rendered: the closed blocks as they were, then the rest."""
         rest = text[self.closed :]
         return self.html + (render_markdown(rest) if rest.strip() else "")
+
+    def close_blocks(self, complete: str) -> str:
+        """Render the blocks of `complete` (the text up to the open line) that a later block follows."""
+        tail = complete[self.closed :]
+        starts = [t.map[0] for t in _md.parse(tail) if t.level == 0 and t.nesting >= 0 and t.map]
+        if len(starts) < 2:
+            return ""
+        cut = sum(len(line) for line in tail.splitlines(keepends=True)[: starts[-1]])
+        html = render_markdown(tail[:cut])
+        self.html += html
+        self.closed += cut
+        return html
+
+    def _template(self, block: str, prefix: str | None) -> None:
+        """Render the open block's complete lines around a placeholder for the open line: where
+        its words go. Without a prefix (the line is still only syntax), or when the placeholder
+        would change the block's shape, the lines so far show and the open line waits."""
+        if prefix is not None:
+            html = render_markdown(_complete_table(block + prefix + _PLACE))
+            self.before, found, self.after = html.partition(_PLACE)
+            self.placed = bool(found)
+        if prefix is None or not self.placed:
+            self.before, self.after = render_markdown(_complete_table(block)) if block.strip() else "", ""
+            self.placed = False
+
+
+def _open_fence(block: str) -> bool:
+    """Whether the text ends inside a fenced code block (a fence closes with a bare run of its
+    character at least as long as the one that opened it)."""
+    fence = None
+    for line in block.splitlines():
+        found = _FENCE.match(line)
+        if not found:
+            continue
+        if fence is None:
+            fence = found.group(1)
+        elif found.group(1).startswith(fence) and not line.strip().strip(fence[0]):
+            fence = None
+    return fence is not None
 
 
 def block_html(block, sources=None) -> str:

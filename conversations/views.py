@@ -94,21 +94,21 @@ def new_chat(request: HttpRequest) -> HttpResponse:
 async def start_chat(request: HttpRequest) -> HttpResponse:
     # All the database work in one hop to a thread, as for a send.
     received = time.perf_counter()
-    response, reply_id = await sync_to_async(_start)(request, await request.auser())
-    if reply_id is not None:
+    response, reply = await sync_to_async(_start)(request, await request.auser())
+    if reply is not None:
         metrics.send_handled(time.perf_counter() - received, "post")
-        generation.start(reply_id, received_at=received)
+        generation.start(reply, received_at=received)
     return response
 
 
-def _start(request: HttpRequest, user) -> tuple[HttpResponse, int | None]:
+def _start(request: HttpRequest, user) -> tuple[HttpResponse, Message | None]:
     request.user = user
     try:
         command = sending.command_from_post(request.POST, start=True)
         sent = sending.conversation_post(user=user, command=command)
     except ChatError as exc:
         return _composer_error(request, str(exc), None), None
-    return _redirect(request, reverse("conversation", args=[sent.conversation.pk])), sent.reply.pk
+    return _redirect(request, reverse("conversation", args=[sent.conversation.pk])), sent.reply
 
 
 @login_required
@@ -163,14 +163,14 @@ async def send_message(request: HttpRequest, conversation_id: int) -> HttpRespon
     # All the database work in one hop to a thread: each hop costs a context switch, and a burst
     # of sends would otherwise keep the event loop waiting for the GIL.
     received = time.perf_counter()
-    response, reply_id = await sync_to_async(_send)(request, await request.auser(), conversation_id)
-    if reply_id is not None:
+    response, reply = await sync_to_async(_send)(request, await request.auser(), conversation_id)
+    if reply is not None:
         metrics.send_handled(time.perf_counter() - received, "post")
-        generation.start(reply_id, received_at=received)  # after rendering: no frame before seq 0
+        generation.start(reply, received_at=received)  # after rendering: no frame before seq 0
     return response
 
 
-def _send(request: HttpRequest, user, conversation_id: int) -> tuple[HttpResponse, int | None]:
+def _send(request: HttpRequest, user, conversation_id: int) -> tuple[HttpResponse, Message | None]:
     request.user = user
     try:
         command = sending.command_from_post(request.POST)
@@ -179,22 +179,22 @@ def _send(request: HttpRequest, user, conversation_id: int) -> tuple[HttpRespons
         conversation = selectors.owned_conversation(user, conversation_id)
         return _composer_error(request, str(exc), conversation), None
     if not request.htmx:
-        return redirect("conversation", conversation_id), sent.reply.pk
+        return redirect("conversation", conversation_id), sent.reply
     response = HttpResponse(sent.html)
     response["HX-Trigger"] = "chat:sent"
-    return response, sent.reply.pk
+    return response, sent.reply
 
 
 async def _rerun(request: HttpRequest, message_id: int, change) -> HttpResponse:
     """Retry, Continue, Regenerate or Edit: `change(message)` returns the reply that streams next,
     and `_answer` how the page shows it. The database work is one hop to a thread."""
-    response, reply_id = await sync_to_async(_change)(request, await request.auser(), message_id, change)
-    if reply_id is not None:
-        generation.start(reply_id)
+    response, reply = await sync_to_async(_change)(request, await request.auser(), message_id, change)
+    if reply is not None:
+        generation.start(reply)
     return response
 
 
-def _change(request: HttpRequest, user, message_id: int, change) -> tuple[HttpResponse, int | None]:
+def _change(request: HttpRequest, user, message_id: int, change) -> tuple[HttpResponse, Message | None]:
     message = selectors.message_for_user(user, message_id)
     if message is None:
         raise Http404("No such message")
@@ -203,14 +203,14 @@ def _change(request: HttpRequest, user, message_id: int, change) -> tuple[HttpRe
     except ChatError as exc:
         return HttpResponse(str(exc), status=409, content_type="text/plain"), None
     if not request.htmx:
-        return redirect("conversation", message.conversation_id), reply.pk
+        return redirect("conversation", message.conversation_id), reply
     if reply.pk != message.pk:
         # Regenerate and Edit: a new branch; the list shows it, its new reply streaming.
-        return _message_list(request, message.conversation_id, fresh_id=reply.pk), reply.pk
+        return _message_list(request, message.conversation_id, fresh_id=reply.pk), reply
     # Retry and Continue: the reply streams again in place of its old element.
     blocks = list(reply.blocks.order_by("index"))
     context = {"message": selectors.with_versions(reply), "blocks": blocks, "fresh": True}
-    return render(request, "conversations/_message.html", context), reply.pk
+    return render(request, "conversations/_message.html", context), reply
 
 
 def _message_list(request: HttpRequest, conversation_id: int, **extra) -> HttpResponse:

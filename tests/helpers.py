@@ -89,7 +89,7 @@ async def start_chat(user, text: str = "Hello", model: str = "m") -> tuple[Conve
 
 async def run_to_end(reply: Message) -> Message:
     """Generate `reply` until it ends; the stored row."""
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     return await reload(reply)
 

@@ -54,7 +54,7 @@ async def test_a_leaver_loses_the_socket_within_5_s_and_the_running_reply_stops_
     fake_api.enqueue(Reply(" ".join(f"word{i}" for i in range(2000)), tokens_per_second=50))
     conversation, reply = await start_chat(alice, "Write a long story")
     socket = await connect(alice, conversation.pk)
-    generation.start(reply.pk)
+    generation.start(reply)
     while json.loads(await socket.receive_from(timeout=10))[0] != "d":  # the reply is streaming
         pass
     alice.is_active = False

@@ -137,6 +137,33 @@ def test_a_send_right_after_the_page_loads_waits_for_the_socket(page: Page, live
     expect(page.locator("[data-role=assistant]")).to_have_count(2)
 
 
+def test_stop_pressed_before_the_socket_opens_stops_the_reply(page: Page, live_app: LiveApp, live_fake_api):
+    """A page opened on a streaming reply shows Stop at once; pressed before the socket is up, the
+    stop is sent when it opens (it used to throw, and the reply streamed on)."""
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply(" ".join(f"word{i}" for i in range(600)), tokens_per_second=40))
+    login(page, live_app)
+    open_new_chat(page)
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Count slowly")
+    composer.press("Enter")
+    reply = page.locator("[data-role=assistant]")
+    expect(reply).to_have_attribute("data-status", "streaming")
+
+    page.add_init_script(HOLD_SOCKETS)
+    page.reload()
+    expect(reply).to_have_attribute("data-status", "streaming")
+    page.get_by_role("button", name="Stop").click()
+    assert page.evaluate("window.socketFrames") == []  # not sent: the socket is still opening
+    page.evaluate("releaseSockets()")
+    expect(reply).to_have_attribute("data-status", "stopped", timeout=10_000)
+    assert page.evaluate("window.socketFrames").count("stop") == 1
+    text = reply.locator(".blocks").inner_text()
+    assert text.startswith("word0") and "word599" not in text
+    page.reload()  # stored as stopped
+    expect(reply).to_have_attribute("data-status", "stopped")
+
+
 def test_a_refused_send_over_the_socket_keeps_the_text(page: Page, live_app: LiveApp, live_fake_api):
     live_fake_api.reset()
     login(page, live_app)
@@ -186,6 +213,52 @@ def test_blocks_render_mid_stream_and_stay_as_they_were(page: Page, live_app: Li
         .evaluate_all("els => els.slice(0, 5).map(el => el.outerHTML)")
     )
     assert after == during
+
+
+# Every change to a streaming reply's text, as the reader saw it: the words outside code, and
+# the block's HTML with the open part's wrapper left out (it lays out as if it were not there).
+WATCH_TEXT = """
+(() => {
+  window.seen = [];
+  new MutationObserver(() => {
+    const block = document.querySelector('[data-role=assistant][data-status=streaming] .block-text');
+    if (!block) return;
+    const copy = block.cloneNode(true);
+    copy.querySelectorAll("pre, code, button").forEach((el) => el.remove());
+    const open = block.querySelector(".streaming-text");
+    const html = open ? block.innerHTML.replace(open.outerHTML, open.innerHTML) : block.innerHTML;
+    window.seen.push([copy.textContent, html]);
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+})();
+"""
+SYNTAX = re.compile(r"\*\*|__|~~|`|\]\(|\[|\]|(^|\n)\s*(#|[-*+] |\d+\. |>)|\||---")
+
+
+def test_no_markdown_syntax_shows_while_a_reply_streams(page: Page, live_app: LiveApp, live_fake_api):
+    text = (
+        "## Overview\n\nA **bold** claim, *soft* words, a `span` and [a link](https://example.com).\n\n"
+        "- first point\n- second **point**\n\nA paragraph after the list.\n\n"
+        "| Name | Value |\n|------|------:|\n| alpha | 1 |\n| beta | 22 |\n\n"
+        "```python\nprint('hi')\n```\n\nThe end."
+    )
+    live_fake_api.reset()
+    live_fake_api.enqueue(Reply(text, tokens_per_second=30))
+    page.add_init_script(WATCH_TEXT)
+    login(page, live_app)
+    open_new_chat(page)
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Overview, please")
+    composer.press("Enter")
+    reply = page.locator("[data-role=assistant]")
+    expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)
+
+    seen = page.evaluate("window.seen")
+    assert len(seen) > 20, seen  # it was watched while it streamed, change by change
+    shown = [words for words, _ in seen if SYNTAX.search(words)]
+    assert shown == [], f"syntax on screen: {shown[:3]}"
+    assert "A paragraph after" in seen[-1][0]  # the open block showed, rendered, before it closed
+    final = reply.locator(".block-text").evaluate("el => el.innerHTML")
+    assert seen[-1][1] == final  # the stream's last state is the stored page: nothing restyles
 
 
 def test_send_turns_into_stop_and_escape_stops_with_focus_back(page: Page, live_app: LiveApp, live_fake_api):

@@ -204,10 +204,10 @@ async def test_the_api_receives_the_stored_re_encoded_bytes_before_the_text(fake
     conversation, reply = await sync_to_async(services.conversation_start)(
         user=alice, text="What is this?", model="claude-sonnet-4-6", attachments=[image, pdf]
     )
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     _, second = await sync_to_async(services.message_send)(conversation=conversation, text="And now?")
-    generation.start(second.pk)
+    generation.start(second)
     await generation.wait_all()
 
     stored = (media / image.storage_key).read_bytes()

@@ -151,7 +151,7 @@ async def test_a_streaming_search_shows_what_it_searches_and_reads(fake_api, ali
     )
     conversation, reply = await start_chat(alice, "Weather?", "claude-sonnet-4-6")
     ws = await connect(alice, conversation.pk)
-    generation.start(reply.pk)
+    generation.start(reply)
     frames = await frames_until_end(ws, reply.pk)
     await ws.disconnect()
 

@@ -341,7 +341,7 @@ async def test_while_a_call_streams_the_tab_gets_its_code_not_its_json(fake_api,
     fake_api.enqueue(GroundedReply([Code(code, "é\n"), EditFile("/tmp/a.py", "x = 1\n")]))
     conversation, reply = await chat_with_code(alice)
     ws = await connect(alice, conversation.pk)
-    generation.start(reply.pk)
+    generation.start(reply)
     frames = await frames_until_end(ws, reply.pk)
     await ws.disconnect()
 

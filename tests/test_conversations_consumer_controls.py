@@ -31,8 +31,8 @@ async def test_another_user_and_anonymous_get_not_found_on_the_socket(fake_api, 
 async def test_bad_control_frames_get_an_error_frame_and_the_socket_stays_up(fake_api, alice, bob):
     mine, reply = await start_chat(alice)
     theirs, their_reply = await start_chat(bob)
-    generation.start(reply.pk)
-    generation.start(their_reply.pk)
+    generation.start(reply)
+    generation.start(their_reply)
     ws = await connect(alice, mine.pk)
     for bad in ["not json", '{"type": "explode", "message": 1}', '{"type": "stop"}', "[]"]:
         await ws.send_to(text_data=bad)

@@ -41,7 +41,7 @@ async def test_frames_arrive_in_order_with_only_new_text_and_the_reply_is_stored
     fake_api.enqueue(Reply(LONG_TEXT, tokens_per_second=300))
     conversation, reply = await start_chat(alice)
     ws = await connect(alice, conversation.pk)
-    generation.start(reply.pk)
+    generation.start(reply)
     frames = await frames_until_end(ws, reply.pk)
     await ws.disconnect()
 
@@ -73,7 +73,7 @@ async def test_frames_arrive_in_order_with_only_new_text_and_the_reply_is_stored
 async def test_thinking_is_stored_with_its_signature(fake_api, alice):
     fake_api.enqueue(Reply("Answer", thinking="Pondering", thinking_signature="sig-123"))
     _, reply = await start_chat(alice)
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     payloads = [b.payload async for b in ContentBlock.objects.filter(message=reply).order_by("index")]
     assert payloads == [
@@ -85,7 +85,7 @@ async def test_thinking_is_stored_with_its_signature(fake_api, alice):
 async def test_a_tab_joining_mid_stream_gets_a_snapshot_then_live_frames(fake_api, alice):
     fake_api.enqueue(Reply(LONG_TEXT, tokens_per_second=60))
     conversation, reply = await start_chat(alice)
-    generation.start(reply.pk)
+    generation.start(reply)
     await eventually(lambda: streamed_text(reply), what="some text to stream with nobody watching")
 
     ws = await connect(alice, conversation.pk)
@@ -106,7 +106,7 @@ async def test_stop_cancels_the_upstream_request_and_keeps_the_partial_text(fake
     fake_api.enqueue(Reply(LONG_TEXT, tokens_per_second=40))
     conversation, reply = await start_chat(alice)
     ws = await connect(alice, conversation.pk)
-    generation.start(reply.pk)
+    generation.start(reply)
     while json.loads(await ws.receive_from(timeout=5))[0] != "d":
         pass
     await ws.send_json_to({"type": "stop", "message": reply.pk})
@@ -123,6 +123,31 @@ async def test_stop_cancels_the_upstream_request_and_keeps_the_partial_text(fake
     sent = fake_api.replies[-1]
     await eventually(lambda: time.monotonic() - sent.delta_times[-1] > 0.2, what="the stream to fall silent")
     assert len(sent.text_sent) < len(LONG_TEXT)
+
+
+async def test_a_stop_sent_as_soon_as_the_turn_shows_stops_the_reply(fake_api, alice, monkeypatch):
+    """The tab sees the turn as soon as the send is accepted, before the run has loaded its reply
+    (a thread hop, slow on a busy server): a Stop then is honoured, and no API call is made."""
+    fake_api.enqueue(Reply(LONG_TEXT, tokens_per_second=40))
+    conversation, reply = await start_chat(alice)
+    ws = await connect(alice, conversation.pk)
+    load = generation.ReplyRun._load
+
+    def slow_load(run):
+        asyncio.run_coroutine_threadsafe(ws.send_json_to({"type": "stop", "message": reply.pk}), loop)
+        time.sleep(0.5)  # the stop frame is handled while the run still loads
+        return load(run)
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(generation.ReplyRun, "_load", slow_load)
+    generation.start(reply)
+    frames = await frames_until_end(ws, reply.pk)
+    await ws.disconnect()
+
+    assert not [f for f in frames if f[0] == "x"]  # never "That reply is not streaming."
+    assert 'data-status="stopped"' in frames[-1][3]
+    assert (await reload(reply)).status == "stopped"
+    assert fake_api.message_requests == []
 
 
 # --- errors and retry --------------------------------------------------------------------------
@@ -143,7 +168,7 @@ async def test_api_errors_become_a_clear_message_with_the_request_id(fake_api, a
     fake_api.enqueue(script)
     conversation, reply = await start_chat(alice)
     ws = await connect(alice, conversation.pk)
-    generation.start(reply.pk)
+    generation.start(reply)
     frames = await frames_until_end(ws, reply.pk)
     await ws.disconnect()
 
@@ -158,11 +183,11 @@ async def test_api_errors_become_a_clear_message_with_the_request_id(fake_api, a
 async def test_retry_reruns_a_failed_reply_in_place(fake_api, alice):
     fake_api.enqueue(Cut("half", after_deltas=1), Reply("whole answer"))
     _, reply = await start_chat(alice)
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     assert (await reload(reply)).status == "error"
     reply = await sync_to_async(services.reply_retry)(reply=await reload(reply))
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     reply = await reload(reply)
     assert reply.status == "complete" and reply.error == ""
@@ -229,7 +254,7 @@ async def test_tools_can_be_turned_off_and_the_local_model_gets_none(fake_api, a
         conversation=conversation, model="claude-sonnet-4-6", params={"tools": False}
     )
     _, reply = await sync_to_async(services.message_send)(conversation=conversation, text="again")
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     assert "tools" not in fake_api.message_requests[-1].body
     await run_reply(alice, model=settings.CHAT_LOCAL_MODEL_NAME)
@@ -244,7 +269,7 @@ async def test_max_tokens_is_marked_cut_off_and_continue_resumes_it(fake_api, al
     conversation, reply = await run_reply(alice)
     assert reply.stop_reason == "max_tokens" and reply.status == "complete"
     reply = await sync_to_async(services.reply_continue)(reply=reply)
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     prefill = fake_api.message_requests[-1].body["messages"][-1]
     assert prefill == {"role": "assistant", "content": [{"type": "text", "text": "The first half"}]}
@@ -277,7 +302,7 @@ async def test_thinking_signature_is_replayed_in_the_next_turn(fake_api, alice):
     fake_api.enqueue(Reply("Answer", thinking="Pondering", thinking_signature="sig-XYZ"), Reply("Second"))
     conversation, _ = await run_reply(alice)
     _, second = await sync_to_async(services.message_send)(conversation=conversation, text="and?")
-    generation.start(second.pk)
+    generation.start(second)
     await generation.wait_all()
     replayed = fake_api.message_requests[-1].body["messages"][1]["content"][0]
     assert replayed == {"type": "thinking", "thinking": "Pondering", "signature": "sig-XYZ"}
@@ -323,7 +348,7 @@ async def test_a_1000_token_reply_costs_blocks_plus_one_plus_checkpoints(
     await asyncio.wait_for(swept.wait(), 10)
     write_log.clear()
     started = asyncio.get_running_loop().time()
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     seconds = asyncio.get_running_loop().time() - started
 
@@ -341,7 +366,7 @@ async def test_partial_text_is_checkpointed_while_streaming(fake_api, alice, set
     text = " ".join(f"w{i}" for i in range(100))
     fake_api.enqueue(Reply(text, tokens_per_second=100))
     _, reply = await sync_to_async(services.conversation_start)(user=alice, text="Go", model="m")
-    generation.start(reply.pk)
+    generation.start(reply)
 
     async def checkpointed() -> ContentBlock | None:
         block = await ContentBlock.objects.filter(message_id=reply.pk, index=0).afirst()

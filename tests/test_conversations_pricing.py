@@ -77,7 +77,7 @@ async def test_five_turns_on_a_team_prompt_read_the_prefix_from_the_cache(fake_a
         user=alice, text="Question 1", model="claude-sonnet-4-6", prompt_version=version
     )
     for turn in range(2, 7):
-        generation.start(reply.pk)
+        generation.start(reply)
         await generation.wait_all()
         if turn <= 5:
             _, reply = await sync_to_async(chat_services.message_send)(

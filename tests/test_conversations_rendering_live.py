@@ -1,8 +1,10 @@
 """Live markdown: each top-level block is rendered once, as it closes, while the reply streams;
-the page after the stream is exactly what streamed."""
+the open one is rendered too, with no syntax showing at any moment, and the page after the
+stream is exactly what streamed."""
 
 import json
 import random
+import re
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -11,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 
 from conversations import services
 from conversations.models import ContentBlock
-from conversations.rendering import LiveMarkdown, render_markdown_blocks
+from conversations.rendering import LiveMarkdown, render_markdown, render_markdown_blocks
 from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 from fakes import Reply
@@ -20,31 +22,79 @@ REPLY = (
     "## Plan\n\nFirst **bold** and *soft* words.\n\n- one\n- two\n\n"
     "```python\nprint('hi')\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nThe end 😀.\n"
 )
+# What Claude writes: headings, emphasis, code spans, links, nested and numbered lists, a quote,
+# an aligned table, a rule, a fence in a list. No character of it is markdown syntax in its prose.
+RICH = (
+    "# Overview\n\nHere is a **summary** of the `config` options, with a [link](https://example.com/docs) "
+    "to the docs, and __strong__ words.\nNext line of the same paragraph with *emphasis* and ~~strike~~.\n\n"
+    "1. First step: run `make test`\n2. Second **step** with [a link](https://x.org)\n3. Third\n\n"
+    "> A quote with **bold** text\n\n"
+    "| Name | Value | Note |\n|:-----|------:|:----:|\n| alpha | 1 | *x* |\n| beta | 22 | `y` |\n\n"
+    "Some text, then a list:\n\n- item one\n  - nested **item**\n- item two\n\n---\n\n"
+    "- a step with code:\n\n  ```sh\n  make run\n  ```\n\n"
+    + "A long paragraph that goes on and on, with **some bold** words, a `span`, and more words. " * 6
+    + "\n\nDone."
+)
+SYNTAX = re.compile(r"\*\*|__|~~|`|\]\(|\[|\]|(^|\n)\s*(#|[-*+] |\d+\. |>)|\||---|zqx")
+
+
+def shown_text(html: str) -> str:
+    """The words a reader sees, outside code (where syntax characters are what is meant)."""
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<pre>.*?</pre>|<code>.*?</code>", " ", html, flags=re.S))
+
+
+@pytest.mark.parametrize("reply", [REPLY, RICH])
+def test_no_markdown_syntax_shows_at_any_moment_and_the_last_frame_is_the_stored_html(reply):
+    live, shown = LiveMarkdown(), ""
+    for end in range(1, len(reply) + 1):  # a frame after every character: the worst case
+        closed, tail = live.frame(reply[:end])
+        shown += closed
+        if found := SYNTAX.search(shown_text(shown + tail)):
+            pytest.fail(f"{found.group()!r} shows after {reply[:end][-40:]!r}: {shown_text(tail)[-80:]!r}")
+    assert shown + tail == live.finish(reply) == render_markdown_blocks(reply)
+
+
+def test_the_same_text_rendered_whole_shows_its_syntax_while_incomplete():
+    """The check above can fail: rendering each prefix as it is (as before) shows syntax."""
+    assert SYNTAX.search(shown_text(render_markdown("First **bo")))
+    assert SYNTAX.search(shown_text(render_markdown("| a | b |")))
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("This is **bol", "This is <strong>bol</strong>"),
+        ("This is **", "This is"),
+        ("a *soft", "a <em>soft</em>"),
+        ("2 * 3", "2 * 3"),
+        ("use `co", "use <code>co</code>"),
+        ("see [the docs](https://ex", "see the docs"),
+        ("see [the do", "see the do"),
+        ("snake_case and", "snake_case and"),
+        ("**bold *and", "<strong>bold <em>and</em></strong>"),
+    ],
+)
+def test_an_unfinished_line_is_closed_or_hidden(line, shown):
+    assert LiveMarkdown().frame(line)[1].strip() == f"<p>{shown}</p>"
 
 
 def test_feeding_the_text_in_any_pieces_renders_what_the_whole_text_renders():
     whole = render_markdown_blocks(REPLY)
     for seed in range(20):
         cuts = sorted(random.Random(seed).sample(range(1, len(REPLY)), 12)) + [len(REPLY)]
-        live = LiveMarkdown()
+        live, shown = LiveMarkdown(), ""
         for cut in cuts:
-            live.feed(REPLY[:cut])
-        assert live.finish(REPLY) == whole
+            shown += live.frame(REPLY[:cut])[0]
+        assert live.finish(REPLY) == whole and whole.startswith(shown)
     assert "<h2>Plan</h2>" in whole and "<strong>bold</strong>" in whole and "<table>" in whole
 
 
 def test_a_block_closes_only_when_the_next_starts_on_a_complete_line():
     live = LiveMarkdown()
-    assert live.feed("para\n#") is None  # "#" may still become "#hashtag", part of the paragraph
-    assert live.feed("para\n#hashtag\n") is None
-    html, units = live.feed("para\n#hashtag\n\n# Heading\n")
-    assert html == "<p>para<br>\n#hashtag</p>\n" and units == len("para\n#hashtag\n\n")
-
-
-def test_the_utf16_length_counts_what_the_browser_counts():
-    live = LiveMarkdown()
-    _, units = live.feed("😀 x\n\nnext\n")
-    assert units == len("😀 x\n\n") + 1  # the emoji is two UTF-16 code units
+    assert live.frame("para\n#")[0] == ""  # "#" may still become "#hashtag", part of the paragraph
+    assert live.frame("para\n#hashtag\n")[0] == ""
+    closed, shown = live.frame("para\n#hashtag\n\n# Heading\n")
+    assert closed == "<p>para<br>\n#hashtag</p>\n" and shown == "<h1>Heading</h1>\n"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -54,16 +104,17 @@ async def test_closed_blocks_arrive_rendered_mid_stream_and_equal_the_stored_pag
     ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/c/{conversation.pk}/")
     ws.scope["user"] = alice
     assert (await ws.connect())[0]
-    generation.start(reply.pk)
+    generation.start(reply)
     frames = []
     while not frames or frames[-1][0] != "e":
         frames.append(json.loads(await ws.receive_from(timeout=10)))
     await ws.disconnect()
 
-    rendered = [f for f in frames if f[0] == "m"]
-    assert [f[4].split(">")[0] + ">" for f in rendered] == ["<h2>", "<p>", "<ul>", "<pre>", "<table>"]
     end = next(i for i, f in enumerate(frames) if f[0] == "c")
-    assert all(frames.index(f) < end for f in rendered), "rendered while streaming, before the block ended"
+    text_frames = [f for f in frames[:end] if f[0] == "d"]
+    assert text_frames and all(len(f) == 6 for f in text_frames), "every text frame carries its HTML"
+    closed = "".join(f[4] for f in text_frames)  # each block once, before the text block ended
+    assert closed.startswith("<h2>Plan</h2>") and closed.endswith("</table>\n")
+    assert text_frames[-1][5] == "<p>The end 😀.</p>\n"
     stored = await ContentBlock.objects.aget(message=reply, index=0)
-    assert stored.rendered == "".join(f[4] for f in rendered) + "<p>The end 😀.</p>\n"
-    assert stored.rendered == render_markdown_blocks(REPLY)
+    assert stored.rendered == closed + text_frames[-1][5] == render_markdown_blocks(REPLY)

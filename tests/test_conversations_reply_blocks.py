@@ -20,6 +20,7 @@ class Frames:
     def __init__(self) -> None:
         self.sent: list[tuple] = []
         self.html: dict[int, str] = {}
+        self.render_text = None
 
     def block_started(self, index: int, block_type: str, html: str) -> None:
         self.sent.append(("b", index, block_type))
@@ -27,16 +28,14 @@ class Frames:
     def text(self, text: str) -> None:
         self.sent.append(("d", text))
 
-    def markdown(self, index: int, html: str, units: int) -> None:
-        self.sent.append(("m", index, units))
-        self.html[index] = html
-
     def block_done(self, index: int, html: str) -> None:
         self.sent.append(("c", index))
         self.html[index] = html
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # as the FrameWriter's: a text block's frame renders it
         self.sent.append(("flush",))
+        if self.render_text is not None:
+            self.render_text()
 
 
 def delta(kind: str, **fields) -> SimpleNamespace:
@@ -69,19 +68,24 @@ def test_a_text_block_grows_by_its_deltas_and_the_tab_gets_only_the_new_text():
     )
     assert frames.sent == [("b", 0, "text"), ("d", "Hel"), ("d", "lo")]
     assert blocks.in_order() == [{"type": "text", "text": "Hello"}]
+    frames.flush()  # a snapshot follows a flush: the open text as the last frame showed it
     [(block_type, html, text)] = blocks.snapshot()
-    assert (block_type, text) == ("text", "Hello") and "Hello" in html
+    assert (block_type, text) == ("text", "Hello") and "<p>Hello</p>" in html
 
 
-def test_markdown_closed_by_a_new_line_is_sent_with_the_utf16_units_it_replaces():
-    blocks, frames = streaming(
-        delta("text_delta", text="# Tïtle 😀\nPara"),  # the heading may go on: nothing closed yet
-        delta("text_delta", text="graph\n"),
-        block=dict(TEXT),
+def test_each_text_frame_renders_the_open_text_and_a_tab_joining_gets_it_as_shown():
+    blocks, frames = streaming(delta("text_delta", text="# Tïtle 😀\nPara"), block=dict(TEXT))
+    assert frames.render_text() == ("", "<h1>Tïtle 😀</h1>\n<p>Para</p>\n")  # nothing closed yet
+    blocks.delta(0, delta("text_delta", text="graph **bo"))
+    assert frames.render_text() == ("", "<h1>Tïtle 😀</h1>\n<p>Paragraph <strong>bo</strong></p>\n")
+    blocks.delta(0, delta("text_delta", text="ld**\n\n- item"))
+    closed, shown = frames.render_text()  # a block closes once the next starts on a complete line
+    assert closed == "<h1>Tïtle 😀</h1>\n"
+    assert shown == "<p>Paragraph <strong>bold</strong></p>\n<ul>\n<li>item</li>\n</ul>\n"
+    [(_, html, text)] = blocks.snapshot()
+    assert text.endswith("- item") and html.endswith(
+        f'{closed}<div class="streaming-text">{shown}</div></div>'
     )
-    # 10 characters, 11 UTF-16 units (the emoji is two), as the page's JavaScript counts them.
-    assert frames.sent[-1] == ("m", 0, 11)
-    assert "<h1" in frames.html[0] and "Paragraph" not in frames.html[0]
 
 
 def test_thinking_is_shown_as_it_grows_and_its_signature_kept_unshown():

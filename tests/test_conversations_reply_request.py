@@ -16,10 +16,10 @@ from tests.helpers import start_chat
 async def test_next_turn_replays_the_stored_history(fake_api, alice):
     fake_api.enqueue(Reply("First answer"), Reply("Second answer"))
     conversation, reply = await start_chat(alice, "First question")
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     _, second = await sync_to_async(services.message_send)(conversation=conversation, text="Second question")
-    generation.start(second.pk)
+    generation.start(second)
     await generation.wait_all()
 
     body = fake_api.message_requests[-1].body

@@ -19,7 +19,7 @@ async def test_regenerate_keeps_the_old_reply_as_a_previous_version(fake_api, al
     fake_api.enqueue(Reply("First try"), Reply("Second try"))
     conversation, reply = await run_reply(alice, text="Tell me a joke")
     new = await sync_to_async(services.reply_regenerate)(reply=reply)
-    generation.start(new.pk)
+    generation.start(new)
     await generation.wait_all()
     old = await Message.objects.aget(pk=reply.pk)
     assert (await payloads(old))[0]["text"] == "First try"
@@ -39,7 +39,7 @@ async def test_edit_the_last_message_and_resend(fake_api, alice, client):
     conversation, reply = await run_reply(alice, text="Tell me about cats")
     question = await Message.objects.filter(conversation=conversation, role="user").afirst()
     _, new_reply = await sync_to_async(services.message_edit)(message=question, text="Tell me about dogs")
-    generation.start(new_reply.pk)
+    generation.start(new_reply)
     await generation.wait_all()
     sent = fake_api.message_requests[-1].body["messages"]
     assert len(sent) == 1 and sent[0]["content"][0]["text"] == "Tell me about dogs"
@@ -55,7 +55,7 @@ async def test_edit_the_last_message_and_resend(fake_api, alice, client):
 async def test_only_one_reply_streams_per_conversation(fake_api, alice):
     fake_api.enqueue(Reply(LONG_TEXT, tokens_per_second=100))
     conversation, reply = await start_chat(alice)
-    generation.start(reply.pk)
+    generation.start(reply)
     with pytest.raises(services.ReplyInProgress):
         await sync_to_async(services.message_send)(conversation=conversation, text="again")
     await generation.wait_all()

@@ -93,7 +93,7 @@ async def test_the_first_reply_gets_a_title_from_the_cheapest_model(titled, alic
     fallback = services.title_from_text(QUESTION)
     assert conversation.title == fallback
     socket = await connect(alice, conversation.pk)
-    generation.start(reply.pk)
+    generation.start(reply)
     await frames_until_end(socket, reply.pk)
     frame = json.loads(await socket.receive_from(timeout=5))
     await socket.disconnect()
@@ -132,7 +132,7 @@ async def test_a_renamed_title_is_never_replaced(titled, alice) -> None:
     conversation, reply = await start_chat(alice, QUESTION, "claude-sonnet-4-6")
     await sync_to_async(services.conversation_rename)(conversation=conversation, title="My starter")
     titled.enqueue(Reply(ANSWER))
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     assert len(titled.message_requests) == 1
     assert (await Conversation.objects.aget(pk=conversation.pk)).title == "My starter"

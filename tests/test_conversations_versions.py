@@ -267,7 +267,7 @@ async def test_a_regenerated_reply_ends_with_its_switcher(fake_api, alice):
     communicator = await connect(alice, conversation.pk)
     try:
         again = await sync_to_async(services.reply_regenerate)(reply=reply)
-        generation.start(again.pk)
+        generation.start(again)
         frames = await frames_until_end(communicator, again.pk)
     finally:
         await communicator.disconnect()
@@ -302,7 +302,7 @@ def test_switching_answers_with_the_list_of_the_branch(client, alice):
 
 def test_edit_and_regenerate_answer_with_the_list_and_the_new_reply_streams(client, alice, monkeypatch):
     started = []
-    monkeypatch.setattr(generation, "start", lambda reply_id, **kw: started.append(reply_id))
+    monkeypatch.setattr(generation, "start", lambda reply, **kw: started.append(reply.pk))
     conversation, (u1, a1, u2, a2, u3, a3) = three_turns(alice)
     client.force_login(alice)
     response = client.post(reverse("edit_message", args=[u2.pk]), {"text": "two, better"}, **HTMX)

@@ -101,7 +101,7 @@ async def watch(user):
     ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/c/{conversation.pk}/")
     ws.scope["user"] = user
     assert (await ws.connect())[0]
-    generation.start(reply.pk)
+    generation.start(reply)
     return ws, reply
 
 
@@ -127,7 +127,7 @@ async def run_watched(user, question: str = "Question") -> tuple[Message, list[l
     conversation, reply = await start_chat(user, question)
     ws = await open_tab(user, conversation.pk)
     started = time.monotonic()
-    generation.start(reply.pk)
+    generation.start(reply)
     frames = await frames_until_end(ws, reply.pk, timeout=15)
     seconds = time.monotonic() - started
     await ws.disconnect()
@@ -202,7 +202,7 @@ async def test_fault_overloaded_529(fake_api, alice):
     fake_api.enqueue(HttpError(529, retry_after=0), Reply("Fine now"))
     conversation, reply = await start_chat(alice)
     ws = await open_tab(alice, conversation.pk)
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     reply = await reload(reply)
     assert reply.status == "complete"
@@ -242,7 +242,7 @@ async def mid_stream_failure(
     conversation, reply = await start_chat(alice)
     ws = await open_tab(alice, conversation.pk)
     started = time.monotonic()
-    generation.start(reply.pk)
+    generation.start(reply)
     await generation.wait_all()
     frames = await frames_until_end(ws, reply.pk)
     seconds = time.monotonic() - started
@@ -336,7 +336,7 @@ async def test_fault_closed_tab(fake_api, alice):
     fake_api.enqueue(Reply(LONG_TEXT, tokens_per_second=200))
     conversation, reply = await start_chat(alice)
     ws = await connect(alice, conversation.pk)
-    generation.start(reply.pk)
+    generation.start(reply)
     await ws.receive_from(timeout=5)
     await ws.disconnect()
     await generation.wait_all()
@@ -360,7 +360,7 @@ async def test_fault_two_tabs_and_a_late_third(fake_api, alice):
     one = await open_tab(alice, conversation.pk)
     two = await open_tab(alice, conversation.pk)
     started = time.monotonic()
-    generation.start(reply.pk)
+    generation.start(reply)
     await eventually(lambda: streamed_text(reply), what="some text to stream")
     three = await connect(alice, conversation.pk)
     await three.send_json_to({"type": "resync", "message": reply.pk})
@@ -410,7 +410,7 @@ async def test_fault_slow_consumer(fake_api, alice, monkeypatch):
     stuck.send = send_once_reading
     fast = await open_tab(alice, conversation.pk)
     started = time.monotonic()
-    generation.start(reply.pk)
+    generation.start(reply)
     fast_frames = await frames_until_end(fast, reply.pk)
     seconds = time.monotonic() - started
     await generation.wait_all()

@@ -218,7 +218,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         accepted = realtime.send_accepted_frame(frame.id, sent.html, conversation.pk, url, conversation.title)
         self.push(realtime.encode(accepted))
         metrics.send_handled(time.perf_counter() - received, "websocket")
-        generation.start(sent.reply.pk, received_at=received)
+        generation.start(sent.reply, received_at=received)
 
     def _commit_send(self, frame: Send) -> sending.Sent:
         close_old_connections()

@@ -13,9 +13,9 @@ a tab can spot a gap and ask for a snapshot:
 
     ["b", id, seq, index, block_type, html]  a content block starts: its empty element
     ["d", id, seq, text]                   new text for the open block (never text already sent)
-    ["m", id, seq, index, html, units]     markdown blocks closed in the open text block: their HTML
-                                           goes before the tail, whose first `units` UTF-16 code
-                                           units it replaces
+    ["d", id, seq, text, closed, open]     the same for a text block, rendered (rendering.LiveMarkdown):
+                                           the HTML of markdown blocks closed since the last frame
+                                           goes before the open one's, which `open` replaces
     ["c", id, seq, index, html]            a block is complete: its final element
     ["e", id, seq, html]                   the reply ended: the whole message, rendered
     ["s", id, seq, blocks]                 snapshot; blocks = [[block_type, html, text so far], ...]
@@ -90,6 +90,8 @@ class FrameWriter:
         self.pending = ""
         self.flush_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
+        # While a text block is open: () -> (closed HTML, open HTML), rendered once per text frame.
+        self.render_text: Callable[[], tuple[str, str]] | None = None
 
     def block_started(self, index: int, block_type: str, html: str) -> None:
         self._publish("b", index, block_type, html)
@@ -107,10 +109,6 @@ class FrameWriter:
                 self.flush()
             else:
                 self.flush_handle = loop.call_at(max(due, loop.time()), self.flush)
-
-    def markdown(self, index: int, html: str, units: int) -> None:
-        """Blocks of the open text closed: their HTML replaces the first `units` (UTF-16) of the tail."""
-        self._publish("m", index, html, units)
 
     def block_done(self, index: int, html: str) -> None:
         self._publish("c", index, html)
@@ -134,7 +132,8 @@ class FrameWriter:
         if self.pending:
             text, self.pending = self.pending, ""
             self.seq += 1
-            publish(self.conversation_id, ["d", self.message_id, self.seq, text])
+            rendered = self.render_text() if self.render_text is not None else ()
+            publish(self.conversation_id, ["d", self.message_id, self.seq, text, *rendered])
             self.last_flush = flushed_at
             if self.received_at is not None:
                 metrics.FIRST_TOKEN_SECONDS.observe(time.perf_counter() - self.received_at)

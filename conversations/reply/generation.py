@@ -9,6 +9,7 @@ CHAT_CHECKPOINT_INTERVAL seconds, the final state with its usage and cost), neve
 
 import asyncio
 import logging
+from collections.abc import Callable
 from functools import partial
 
 from asgiref.sync import sync_to_async
@@ -29,11 +30,16 @@ log = logging.getLogger(__name__)
 WORKER_ID = realtime.WORKER_ID
 
 
-def start(message_id: int, *, received_at: float | None = None) -> None:
+def start(reply: Message, *, received_at: float | None = None) -> None:
     """Start generating a reply in this process's event loop. `received_at` (time.perf_counter())
-    is when its send reached the server: the first text frame reports the time since."""
+    is when its send reached the server: the first text frame reports the time since.
+
+    The reply is findable from this moment, before its first thread hop, so a Stop pressed as soon
+    as the turn shows stops it (it is never "not streaming")."""
     ensure_sweeper()
-    _track(runtime.detached(ReplyRun(message_id, received_at).run()))
+    run = ReplyRun(reply.pk, reply.conversation_id, received_at)
+    run.unregister = realtime.register(reply.pk, run)
+    _track(runtime.detached(run.run()))
 
 
 def _track(task: asyncio.Task) -> None:
@@ -53,10 +59,10 @@ async def wait_all() -> None:
 class ReplyRun:
     """One streaming reply: its blocks as they grow, and the loop of API calls and tools."""
 
-    def __init__(self, message_id: int, received_at: float | None = None) -> None:
+    def __init__(self, message_id: int, conversation_id: int, received_at: float | None = None) -> None:
         self.message_id = message_id
-        self.conversation_id = 0
-        self.frames = realtime.FrameWriter(0, message_id, received_at)
+        self.conversation_id = conversation_id
+        self.frames = realtime.FrameWriter(conversation_id, message_id, received_at)
         self.blocks = ReplyBlocks(message_id, self.frames)
         self.offset = 0  # block index of this API call's first block (a tool loop makes several)
         self.outcome = ReplyOutcome()
@@ -65,15 +71,19 @@ class ReplyRun:
         self.stop_requested = False
         self.first_turn = False  # it answers the conversation's first message: a title may follow
         self.task: asyncio.Task | None = None
+        self.loaded = False  # its row and first request are read: a stop may cancel the task
+        self.unregister: Callable[[], None] = lambda: None
 
     # --- what the websocket side may call -------------------------------------------------
 
     def snapshot(self) -> list:
+        self.frames.flush()  # first: the open text block's HTML is what the last frame showed
         return self.frames.snapshot(self.blocks.snapshot())
 
     def stop(self) -> None:
+        """Stop now; a reply still loading stops as soon as it has loaded, before any API call."""
         self.stop_requested = True
-        if self.task is not None:
+        if self.task is not None and self.loaded:
             self.task.cancel()
 
     # --- the run -----------------------------------------------------------------------------
@@ -81,13 +91,19 @@ class ReplyRun:
     async def run(self) -> None:
         self.task = asyncio.current_task()
         request_id.set(f"reply-{self.message_id}")  # this task's own context: tags its log lines
-        reply, request = await sync_to_async(self._load)()
-        self.conversation_id = self.frames.conversation_id = reply.conversation_id
-        unregister = realtime.register(self.message_id, self)
+        try:
+            reply, request = await sync_to_async(self._load)()
+        except BaseException:  # its row is gone, or the server stops: nothing to finish
+            self.unregister()
+            raise
+        self.loaded = True
         checkpoints = asyncio.create_task(_checkpoints(self))
         metrics.ACTIVE_STREAMS.inc()
         try:
-            await self._call_until_done(reply, request)
+            if self.stop_requested:  # stopped while it loaded: no API call
+                self.outcome.status = Message.Status.STOPPED
+            else:
+                await self._call_until_done(reply, request)
         except asyncio.CancelledError:
             if self.stop_requested:
                 self.outcome.status = Message.Status.STOPPED
@@ -106,7 +122,7 @@ class ReplyRun:
             checkpoints.cancel()
             self.frames.flush()
             html = await sync_to_async(self._finish)()
-            unregister()
+            self.unregister()
             self.frames.ended(html)
             if self.first_turn and self.outcome.status == Message.Status.COMPLETE and titles.wanted():
                 _track(runtime.detached(titles.title_conversation(self.message_id)))

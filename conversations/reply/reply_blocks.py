@@ -60,11 +60,12 @@ class ReplyBlocks:
             self.code[index] = ""
         if not block.get("citations"):  # a cited text block starts with []; citations_delta fills it
             block.pop("citations", None)
-        if block["type"] == "text":
-            self.live[index] = rendering.LiveMarkdown()
         self.blocks[index] = block
         self.open_index = index
         self.frames.block_started(index, block["type"], self._open_html(index))
+        if block["type"] == "text":  # each text frame carries the open block, rendered
+            live = self.live[index] = rendering.LiveMarkdown()
+            self.frames.render_text = lambda: live.frame(block["text"])
 
     def delta(self, index: int, delta) -> None:
         block = self.blocks[index]
@@ -72,8 +73,6 @@ class ReplyBlocks:
         if kind == "text_delta":
             block["text"] += delta.text
             self.frames.text(delta.text)
-            if "\n" in delta.text and (closed := self.live[index].feed(block["text"])):
-                self.frames.markdown(index, *closed)
         elif kind == "thinking_delta":
             block["thinking"] += delta.thinking
             self.frames.text(delta.thinking)
@@ -89,6 +88,7 @@ class ReplyBlocks:
     async def close(self, index: int) -> None:
         """Store the finished block (off the event loop), then swap its final HTML in."""
         self.frames.flush()
+        self.frames.render_text = None
         block = self.blocks[index]
         self.code.pop(index, None)
         if index in self.tool_json:
@@ -138,8 +138,8 @@ class ReplyBlocks:
             payload = {**payload, "input": self.code.get(index, self.tool_json[index])}
         block = ContentBlock(index=index, type=payload["type"], payload=payload)
         block.streaming = True
-        if live := self.live.get(index):
-            block.rendered, block.tail = live.html, payload["text"][live.closed :]
+        if live := self.live.get(index):  # as the last frame showed it
+            block.rendered, block.tail = live.html, live.tail
         return rendering.block_html(block, self.sources)
 
 

@@ -8,7 +8,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from chatsite import json_depth
-from conversations import blocks
+from conversations import blocks, rendering
 from conversations.claude import citations, params, sandbox
 from conversations.serving import INLINE_IMAGES
 
@@ -198,3 +198,12 @@ def blocks_html(context, message, blocks) -> str:
             with context.push(block=block):
                 html.append(template.render(context))
     return mark_safe("".join(html))
+
+
+@register.filter
+def streaming_markdown(text: str) -> str:
+    """A text block still streaming, shown from its stored partial text (a page loaded mid-reply)
+    as its frames show it: the closed markdown blocks, then the open one."""
+    live = rendering.LiveMarkdown()
+    closed, tail = live.frame(text)
+    return mark_safe(f'{closed}<div class="streaming-text">{tail}</div>')

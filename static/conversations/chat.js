@@ -81,7 +81,7 @@
     });
     function stop() {
       const reply = streamingReply();
-      if (reply && socket) socket.send(JSON.stringify({ type: "stop", message: Number(reply.dataset.message) }));
+      if (reply) sendStop(reply.dataset.message);
       input.focus();
     }
     document.getElementById("stop-button").addEventListener("click", stop);
@@ -405,20 +405,12 @@
     } else if (kind === "d") {
       const open = blocks.lastElementChild;
       const target = open && open.querySelector(".streaming-text");
-      if (target) {
+      if (target && frame.length > 4) {
+        // A text block, rendered: markdown blocks that closed go before the open one's HTML.
+        if (frame[4]) { target.insertAdjacentHTML("beforebegin", frame[4]); addCopyButtons(open); }
+        target.innerHTML = frame[5];
+      } else if (target) {
         target.appendChild(document.createTextNode(frame[3]));
-        // An open code fence shows as code (monospace) until it closes and is highlighted.
-        const first = target.firstChild.nodeValue.slice(0, 8).trimStart();
-        target.classList.toggle("open-fence", first.startsWith("```") || first.startsWith("~~~"));
-      }
-    } else if (kind === "m") {
-      // Markdown blocks closed: their HTML goes before the tail, which loses the text they cover.
-      const block = blocks.querySelector('[data-index="' + frame[3] + '"]');
-      const tail = block && block.querySelector(".streaming-text");
-      if (tail) {
-        tail.insertAdjacentHTML("beforebegin", frame[4]);
-        tail.textContent = tail.textContent.slice(frame[5]);
-        addCopyButtons(block);
       }
     } else if (kind === "c") {
       const block = blocks.querySelector('[data-index="' + frame[3] + '"]');
@@ -441,6 +433,15 @@
     const article = document.getElementById("message-" + id);
     if (article) delete article.dataset.seq;
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "resync", message: Number(id) }));
+  }
+
+  // A Stop pressed while the socket is (re)opening goes when it opens, if the reply still streams.
+  let stopWhenOpen = null;
+  function sendStop(id) {
+    const article = document.getElementById("message-" + id);
+    if (!article || article.dataset.status !== "streaming") return;
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "stop", message: Number(id) }));
+    else stopWhenOpen = id;
   }
 
   // An end frame can carry a reply still streaming: the server had it stored, but its run had not
@@ -473,6 +474,8 @@
       messages.dataset.socket = "open"; // sends now take the socket (and tests can wait for it)
       if (banner) banner.hidden = true;
       resyncAll();
+      if (stopWhenOpen !== null) sendStop(stopWhenOpen);
+      stopWhenOpen = null;
       socketOpened();
     });
     socket.addEventListener("message", function (event) { applyFrame(JSON.parse(event.data)); });
@@ -571,6 +574,7 @@
       button.type = "button";
       button.className = "copy small";
       button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy code");
       button.addEventListener("click", function () {
         const code = pre.querySelector("code") || pre;
         navigator.clipboard.writeText(code.innerText).then(function () {

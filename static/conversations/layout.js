@@ -77,14 +77,6 @@ document.documentElement.classList.add("js");
     });
   }
 
-  // --- copy buttons ---------------------------------------------------------------------------
-  // chat.js adds a "Copy" button to each code block; give it a name that says what it copies.
-  function nameCodeCopyButtons(root) {
-    root.querySelectorAll(".markdown pre > button.copy:not([aria-label])").forEach(function (button) {
-      button.setAttribute("aria-label", "Copy code");
-    });
-  }
-
   // The reply's markdown source, which the server puts in a <template> beside the button; failing
   // that, its rendered text blocks (no thinking, tool calls or button labels), code fenced.
   function replyText(article) {
@@ -179,11 +171,8 @@ document.documentElement.classList.add("js");
     setupCopyReply();
     const messages = document.getElementById("messages");
     const scanReplies = messages ? replyWatcher(messages) : function () {};
-    // chat.js adds copy buttons after this runs, swaps a finished reply in as a new element, and a
-    // retry flips data-status in place: one observer sees all three.
-    new MutationObserver(function () {
-      nameCodeCopyButtons(document);
-      scanReplies();
-    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"] });
+    // chat.js swaps a finished reply in as a new element, and a retry flips data-status in place:
+    // one observer sees both.
+    new MutationObserver(scanReplies).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"] });
   });
 })();
