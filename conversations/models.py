@@ -407,3 +407,33 @@ class TeamPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team}: web access {'on' if self.web_access else 'off'}"
+
+
+class ReplyFeedback(models.Model):
+    """A reply's rating (Good response or Bad response) and an optional comment, by the owner of its
+    conversation: one per reply (services/feedback.py). The owner sees it on the reply; the editors of
+    the prompt version the chat was pinned to when it was given see the rating, the comment, the
+    version and when, never the chat or who gave it (selectors.feedback_for_prompt)."""
+
+    class Rating(models.TextChoices):
+        GOOD = "good", "Good response"
+        BAD = "bad", "Bad response"
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    rating = models.CharField(max_length=4, choices=Rating.choices)
+    comment = models.TextField(blank=True)
+    prompt_version = models.ForeignKey(
+        "teams.PromptVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(rating__in=["good", "bad"]), name="feedback_rating_known")
+        ]
+        indexes = [models.Index(fields=["prompt_version", "-updated_at"], name="feedback_by_prompt_version")]
+
+    def __str__(self) -> str:
+        return f"{self.rating} for message {self.message_id}"

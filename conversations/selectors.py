@@ -1,13 +1,21 @@
 """Reads, always scoped to the requesting user."""
 
-from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, F, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 
 from conversations import spending
 from conversations.claude.pricing import Price
-from conversations.models import Attachment, ContentBlock, Conversation, Message, ModelPrice, ProducedFile
+from conversations.models import (
+    Attachment,
+    ContentBlock,
+    Conversation,
+    Message,
+    ModelPrice,
+    ProducedFile,
+    ReplyFeedback,
+)
 from conversations.versions import Actions, Tree, offered
-from teams.selectors import prompts_usable_by
+from teams.selectors import prompt_access, prompts_usable_by
 
 
 def conversation_list_for_user(user) -> QuerySet[Conversation]:
@@ -42,8 +50,8 @@ def conversation_tree(conversation_id: int) -> Tree:
     return Tree(rows)
 
 
-def _messages_and_tree(conversation_id: int) -> tuple[dict[int, Message], Tree]:
-    messages = {m.pk: m for m in Message.objects.filter(conversation_id=conversation_id)}
+def _messages_and_tree(rows: QuerySet[Message]) -> tuple[dict[int, Message], Tree]:
+    messages = {m.pk: m for m in rows}
     return messages, Tree((m.pk, m.parent_id, m.chosen_at) for m in messages.values())
 
 
@@ -57,9 +65,10 @@ def _with_blocks(messages: list[Message]) -> list[Message]:
 
 def chosen_messages(conversation_id: int) -> list[Message]:
     """The page's messages: the chosen branch, first to last, each with its `versions`, its
-    `actions` and its `block_list`, and the last one marked `is_leaf`. Two queries, however many
-    messages and branches."""
-    messages, tree = _messages_and_tree(conversation_id)
+    `actions`, its `feedback` (if any) and its `block_list`, and the last one marked `is_leaf`. Two
+    queries, however many messages and branches."""
+    rows = Message.objects.filter(conversation_id=conversation_id).select_related("feedback")
+    messages, tree = _messages_and_tree(rows)
     branch = [messages[i] for i in tree.path()]
     for i, message in enumerate(branch):
         message.versions = tree.versions(message.pk)
@@ -103,10 +112,40 @@ def message_for_user(user, message_id: int) -> Message | None:
     ).first()
 
 
+def reply_for_owner(user, message_id: int) -> Message | None:
+    """One of the replies in the user's own conversations (not deleted, not scrubbed), with its
+    conversation; None for anyone else's."""
+    if not user.is_authenticated:
+        return None
+    mine = Conversation.objects.visible().filter(owner=user)
+    rows = Message.objects.select_related("conversation")
+    return rows.filter(pk=message_id, role=Message.Role.ASSISTANT, conversation__in=mine).first()
+
+
+def feedback_for_prompt(user, prompt_id: int, limit: int = 50) -> dict | None:
+    """What a prompt's editors (a team prompt's editors and owners, a personal prompt's owner) see
+    of the feedback on replies in chats on its versions: the count of each rating, and the latest
+    `limit` ratings with their comment, version and time. Never the chat, its text, a link to it,
+    or who gave it: a conversation stays its owner's, and a comment is given to improve the prompt,
+    not to be traced back to a person. Feedback in deleted and scrubbed chats is left out. None for
+    anyone who may not edit the prompt."""
+    access = prompt_access(user, prompt_id)
+    if access is None or not access[1]:
+        return None
+    rows = ReplyFeedback.objects.filter(
+        prompt_version__prompt_id=prompt_id, message__conversation__in=Conversation.objects.visible()
+    )
+    counts = dict(rows.values_list("rating").annotate(n=Count("pk")).order_by())
+    latest = rows.order_by("-updated_at", "-pk").values(
+        "rating", "comment", "updated_at", version=F("prompt_version__number")
+    )
+    return {"prompt": access[0], "counts": counts, "latest": list(latest[:limit])}
+
+
 def earlier_messages(reply: Message) -> list[Message]:
     """What `reply` follows on its branch, first to last, each with its `block_list`: the history
     its request sends. Other branches (older versions, and what follows them) are never sent."""
-    messages, tree = _messages_and_tree(reply.conversation_id)
+    messages, tree = _messages_and_tree(Message.objects.filter(conversation_id=reply.conversation_id))
     return _with_blocks([messages[i] for i in tree.ancestors(reply.pk)])
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import views, web_views
+from conversations import feedback_views, views, web_views
 from conversations.library import export_views, share_views, sidebar_views
 
 urlpatterns = [
@@ -45,12 +45,16 @@ urlpatterns = [
     path("m/<id:message_id>/edit/", views.edit_message, name="edit_message"),
     path("m/<id:message_id>/edit/form/", views.edit_form, name="edit_form"),
     path("m/<id:message_id>/choose/", views.choose_version, name="choose_version"),
+    path("m/<id:message_id>/rate/", feedback_views.rate_reply, name="rate_reply"),
+    path("m/<id:message_id>/comment/", feedback_views.comment_reply, name="comment_reply"),
     # Accounts, files, operations
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics_page, name="metrics"),
     path("attachments/", views.upload_attachment, name="upload_attachment"),
     path("attachments/<id:attachment_id>/", views.attachment_file, name="attachment_file"),
     path("c/<id:conversation_id>/files/<slug:file_id>/", views.produced_file, name="produced_file"),
+    # The feedback on a prompt's chats (its editors): on the prompt's page, but conversations keep it
+    path("prompts/<id:prompt_id>/feedback/", feedback_views.prompt_feedback, name="prompt_feedback"),
     # A team's web access (its owners): beside the team pages, but conversations decide it
     path("teams/<id:team_id>/web/", web_views.team_web_access, name="team_web_access"),
 ]

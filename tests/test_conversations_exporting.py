@@ -226,7 +226,7 @@ def test_the_zip_holds_all_my_conversations_and_files_only(chat, alice, bob) -> 
         ]
     )
     body = json.loads(archive.read(f"conversations/what-does-this-graph-show-{chat.pk}.json"))
-    assert stable(body) == stable(exporting.conversation_data(chat))
+    assert stable(body) == stable(exporting.conversation_data(chat, feedback=True))
     assert archive.read(names[0]).startswith(b"\x89PNG")
     assert b"Bob's secret" not in b"".join(archive.read(n) for n in names)
 

@@ -25,7 +25,7 @@ def _download(body: str | bytes, name: str, content_type: str) -> HttpResponse:
 @require_GET
 def export_json(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = selectors.owned_conversation(request.user, conversation_id)
-    body = exporting.as_json(exporting.conversation_data(conversation))
+    body = exporting.as_json(exporting.conversation_data(conversation, feedback=True))
     return _download(body, exporting.filename(conversation, "json"), "application/json; charset=utf-8")
 
 

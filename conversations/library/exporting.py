@@ -8,7 +8,9 @@ Files travel only in the zip: a file reference stays only when the importer owns
 own export, back in): an attachment, or a Files API id at any depth (a tool's result, a fetched
 document, the files code made). Any other becomes a text placeholder, so no one reaches another's
 file by forging an id. Imported messages are marked `copied_at`: their tokens and cost are shown
-as the original chat's and never counted as spending here.
+as the original chat's and never counted as spending here. The owner's feedback on replies (Good
+response, Bad response, a comment) is in their own JSON export, never in a share's snapshot, and
+is not imported: it rated replies in the original chat, on the prompt version that chat was on.
 """
 
 import json
@@ -72,7 +74,19 @@ def _money(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _message_data(message: Message, position: dict[int, int]) -> dict:
+def _feedback_data(message: Message) -> dict | None:
+    feedback = getattr(message, "feedback", None)  # None when it has none
+    if feedback is None:
+        return None
+    return {
+        "rating": feedback.rating,
+        "comment": feedback.comment,
+        "created_at": feedback.created_at.isoformat(),
+        "updated_at": feedback.updated_at.isoformat(),
+    }
+
+
+def _message_data(message: Message, position: dict[int, int], *, feedback: bool) -> dict:
     return {
         "parent": position.get(message.parent_id),
         "role": message.role,
@@ -88,15 +102,23 @@ def _message_data(message: Message, position: dict[int, int]) -> dict:
         "cache_savings": _money(message.cache_savings),
         "options": message.options,
         "blocks": [json_depth.cut(block.payload) for block in message.blocks.all()],
+        **({"feedback": _feedback_data(message)} if feedback else {}),
     }
 
 
-def conversation_data(conversation: Conversation, *, finished_only: bool = False) -> dict:
+def conversation_data(
+    conversation: Conversation, *, finished_only: bool = False, feedback: bool = False
+) -> dict:
     """The conversation as the JSON export holds it. Messages in the order they were written;
     `parent` is the position of the message each one follows (null for a first message).
     `finished_only` leaves out a reply still streaming (a share's snapshot: it would stay
-    "streaming" there for ever); one is always a leaf, so no other message loses its parent."""
+    "streaming" there for ever); one is always a leaf, so no other message loses its parent.
+    `feedback` adds the owner's rating and comment of each reply (null for none): their own
+    export has it, a share's snapshot never does. An import leaves it out (the copy's replies
+    are new, unrated)."""
     rows = selectors.messages_with_blocks(conversation).order_by("id")
+    if feedback:
+        rows = rows.select_related("feedback")
     if finished_only:
         rows = rows.exclude(status=Message.Status.STREAMING)
     messages = list(rows)
@@ -112,7 +134,7 @@ def conversation_data(conversation: Conversation, *, finished_only: bool = False
         "created_at": conversation.created_at.isoformat(),
         "system_prompt": version
         and {"id": version.pk, "name": version.prompt.name, "version": version.number, "text": version.text},
-        "messages": [_message_data(message, position) for message in messages],
+        "messages": [_message_data(message, position, feedback=feedback) for message in messages],
     }
 
 
@@ -166,7 +188,7 @@ def user_zip(user) -> IO[bytes]:
     buffer = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for conversation in Conversation.objects.visible().filter(owner=user).order_by("pk"):
-            data = conversation_data(conversation)
+            data = conversation_data(conversation, feedback=True)
             archive.writestr(f"conversations/{filename(conversation, 'json')}", as_json(data))
             archive.writestr(f"conversations/{filename(conversation, 'md')}", as_markdown(data))
         root = Path(settings.MEDIA_ROOT)

@@ -15,7 +15,15 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations.models import Attachment, ContentBlock, Conversation, Message, ProducedFile, Share
+from conversations.models import (
+    Attachment,
+    ContentBlock,
+    Conversation,
+    Message,
+    ProducedFile,
+    ReplyFeedback,
+    Share,
+)
 
 UNDO_SECONDS = 10
 # An Undo pressed in the toast's last moment still arrives after the toast is gone.
@@ -79,11 +87,11 @@ def deleted_conversations_purge() -> int:
 
 def conversations_scrub(conversation_ids: list[int], *, before_files_deleted=None) -> set[int]:
     """In one short transaction: remove what people wrote and read in these conversations (titles,
-    parameters, messages' content blocks, their own messages, stop sequences and error texts, files
-    only they used, files code execution made (from the Files API too), the code execution
-    container, the snapshots shared with teams), and keep the conversation rows (owner, prompt
-    version) and each reply's row (date, model, tokens, cost) so usage totals and budgets still add
-    up. Hidden everywhere after.
+    parameters, messages' content blocks, their own messages, their feedback on replies, stop
+    sequences and error texts, files only they used, files code execution made (from the Files API
+    too), the code execution container, the snapshots shared with teams), and keep the
+    conversation rows (owner, prompt version) and each reply's row (date, model, tokens, cost) so
+    usage totals and budgets still add up. Hidden everywhere after.
     `before_files_deleted(attachments)` sees the attachment rows about to go (remote copies).
     Returns the ids of the attachments deleted."""
     with transaction.atomic():
@@ -93,6 +101,7 @@ def conversations_scrub(conversation_ids: list[int], *, before_files_deleted=Non
         messages = Message.objects.filter(conversation_id__in=conversation_ids)
         messages.update(parent=None, stop_sequence="", error="")
         messages.filter(role=Message.Role.USER).delete()
+        ReplyFeedback.objects.filter(message__conversation_id__in=conversation_ids).delete()
         ProducedFile.objects.filter(conversation_id__in=conversation_ids).delete()  # queues remote copies
         Conversation.objects.filter(pk__in=conversation_ids).update(
             title="", params={}, scrubbed_at=timezone.now(), pinned_at=None, container_id=None

@@ -1,12 +1,14 @@
 """Writes of the chat: views, the consumer and the reply's run call these, each a transaction of its
 own. Split by job: turns.py (start, send, edit, retry, continue, regenerate, choose), replies.py
 (the reply store), settings.py (rename, configure, switch prompt, a team's web access),
-attachments.py (uploads), rendered.py (stored HTML brought up to date), errors.py. Callers use
-them from here: `services.<function>`. (The library's own writes, organising, sharing and import,
+feedback.py (Good response or Bad response on a reply, and a comment), attachments.py (uploads),
+rendered.py (stored HTML brought up to date), errors.py. Callers use them from here:
+`services.<function>`. (The library's own writes, organising, sharing and import,
 are in conversations/library/.)"""
 
 from conversations.services.attachments import attachment_store
 from conversations.services.errors import ChatError, ReplyInProgress
+from conversations.services.feedback import feedback_comment, feedback_rate
 from conversations.services.rendered import blocks_rerender
 from conversations.services.replies import (
     ReplyOutcome,
@@ -53,6 +55,8 @@ __all__ = [
     "conversation_start",
     "conversation_switch_prompt",
     "conversation_title_replace",
+    "feedback_comment",
+    "feedback_rate",
     "message_edit",
     "message_send",
     "message_token_count_set",

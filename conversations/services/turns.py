@@ -16,7 +16,7 @@ from conversations.budgets import BudgetExceeded, check_can_send
 from conversations.claude import params as chat_params
 from conversations.claude.capabilities import reads_files
 from conversations.live import metrics
-from conversations.models import Attachment, ContentBlock, Conversation, Message
+from conversations.models import Attachment, ContentBlock, Conversation, Message, ReplyFeedback
 from conversations.services.errors import ChatError, ReplyInProgress
 from teams.models import PromptVersion
 
@@ -154,11 +154,12 @@ def _add_turn(
 
 
 def _restart(reply: Message, **fields) -> Message:
-    """The same reply streams again (Retry, Continue)."""
+    """The same reply streams again (Retry, Continue); its feedback rated text it no longer has."""
     with _opening_reply(reply.conversation):
         Message.objects.filter(pk=reply.pk).update(
             status=Message.Status.STREAMING, heartbeat_at=dj_timezone.now(), **fields
         )
+        ReplyFeedback.objects.filter(message_id=reply.pk).delete()
     reply.refresh_from_db()
     return reply
 

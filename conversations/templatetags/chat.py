@@ -10,6 +10,8 @@ from django.utils.safestring import mark_safe
 from chatsite import json_depth
 from conversations import blocks, rendering
 from conversations.claude import citations, params, sandbox
+from conversations.models import ReplyFeedback
+from conversations.services.feedback import COMMENT_LENGTH, rateable
 from conversations.serving import INLINE_IMAGES
 
 register = template.Library()
@@ -198,6 +200,51 @@ def blocks_html(context, message, blocks) -> str:
             with context.push(block=block):
                 html.append(template.render(context))
     return mark_safe("".join(html))
+
+
+# --- feedback on a reply (services/feedback.py) ---------------------------------------------------
+
+_RATINGS = ReplyFeedback.Rating.choices  # (value, label): plain words, written unescaped
+
+
+@register.simple_tag(takes_context=True)
+def feedback_buttons(context, message, blocks) -> str:
+    """Good response and Bad response under a reply that can be rated, pressed as stored. The
+    page's messages come with their feedback (selectors.chosen_messages); a reply rendered alone
+    reads its own."""
+    if not rateable(role=message.role, status=message.status, blocks=blocks):
+        return ""
+    return feedback_fragment(context, message.pk, getattr(message, "feedback", None))
+
+
+@register.simple_tag(takes_context=True)
+def feedback_fragment(
+    context, message_id: int, feedback, *, opened=False, saved=False, error="", comment=""
+) -> str:
+    """A reply's feedback, which each press and each Save swap whole (feedback_views.py): the two
+    buttons, written here (half the replies of a 1,000-message page have them), and once it is
+    rated, the comment form (conversations/_feedback_form.html). An `error` shows in the form when
+    it is open, else beside the buttons."""
+    rating, pk = (feedback.rating if feedback else ""), int(message_id)
+    url = message_url("rate_reply", pk)
+    parts = [
+        f'<button type="button" class="small rate rate-{value}" id="feedback-{pk}-{value}" '
+        f'aria-label="{label}" title="{label}" aria-pressed="{"true" if value == rating else "false"}" '
+        f'hx-post="{url}" hx-vals=\'{{"rating": "{value}"}}\'></button>'
+        for value, label in _RATINGS
+    ]
+    in_form = feedback is not None and opened
+    if error and not in_form:
+        parts.append(format_html('<p class="error" role="alert">{}</p>', error))
+    if feedback is not None:
+        form = context.template.engine.get_template("conversations/_feedback_form.html")
+        state = {"open": opened, "saved": saved, "error": error if in_form else "", "comment": comment}
+        with context.push(pk=message_id, feedback=feedback, comment_length=COMMENT_LENGTH, **state):
+            parts.append(form.render(context))
+    inside = "".join(parts)
+    return mark_safe(
+        f'<div class="feedback" id="feedback-{pk}" hx-target="this" hx-swap="outerHTML">{inside}</div>'
+    )
 
 
 @register.filter
