@@ -43,6 +43,8 @@ _md = MarkdownIt("commonmark", {"html": False, "breaks": True, "highlight": _hig
     ["table", "strikethrough"]
 )
 _md.add_render_rule("image", _image_as_link)
+_plain_md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
+_plain_md.add_render_rule("image", _image_as_link)
 
 _ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s",
@@ -65,6 +67,12 @@ def _clean(html: str) -> str:
 def render_markdown(text: str) -> str:
     """Sanitized HTML for `text`; safe to mark_safe()."""
     return _clean(_md.render(text))
+
+
+def _render_unhighlighted(text: str) -> str:
+    """As render_markdown, code left plain: a code block still being written is highlighted
+    once, when it closes, not at every line."""
+    return _clean(_plain_md.render(text))
 
 
 def render_markdown_blocks(text: str) -> str:
@@ -185,39 +193,47 @@ class LiveMarkdown:
         self.closed = 0  # characters of the text they cover
         self.lines = -1  # characters of the text up to the open line (its template's key) ...
         self.prefix: str | None = None  # ... with the open line's block syntax
-        self.in_code = False  # the open line is inside a fenced code block
-        self.placed = False  # the open line shows, between ...
+        self.code_indent: int | None = None  # the open line is inside a fenced code block so indented
+        self.placed = False  # the open line shows (line_html), between ...
         self.before, self.after = "", ""  # ... the open block's HTML before and after it
         self.line = _OpenLine()
-        self.tail = ""  # the open block's HTML, as the last frame showed it
+        self.line_html = ""
 
-    def frame(self, text: str) -> tuple[str, str]:
-        """`text` is the whole block so far. Returns (HTML of the blocks closed since the last
-        frame, HTML of the open block)."""
+    def frame(self, text: str) -> list[str]:
+        """`text` is the whole block so far. Returns [the HTML of the blocks closed since the last
+        frame, the open line's HTML], and when the open block's HTML around that line changed
+        since the last frame (a line ended), that too: [..., before, after]. A frame costs the
+        open line, in time and in bytes."""
         closed = ""
         lines = text.rfind("\n") + 1
         if lines != self.lines:
             closed = self.close_blocks(text[:lines])
-            self.in_code = _open_fence(text[self.closed : lines])
+            self.code_indent = _open_fence(text[self.closed : lines])
         line = text[lines:]
-        if self.in_code:
-            prefix = line[: len(line) - len(line.lstrip(" \t"))]
+        if self.code_indent is not None:  # the code block's own indent is markup, the rest code
+            prefix = line[: min(self.code_indent, len(line) - len(line.lstrip(" ")))]
         elif not line.strip() or _ONLY_SYNTAX.fullmatch(line):
             prefix = None
         elif line.lstrip(" ").startswith("|"):
             prefix = line[: line.rfind("|") + 1]
         else:
             prefix = _LINE_PREFIX.match(line).group()
-        if (lines, prefix) != (self.lines, self.prefix):
+        changed = (lines, prefix) != (self.lines, self.prefix)
+        if changed:
             self._template(text[self.closed : lines], prefix)
             self.lines, self.prefix, self.line = lines, prefix, _OpenLine()
         if not self.placed:
-            self.tail = self.before
-        elif self.in_code:
-            self.tail = self.before + _escape_text(line[len(prefix) :]) + self.after
+            self.line_html = ""
+        elif self.code_indent is not None:
+            self.line_html = _escape_text(line[len(prefix) :])
         else:
-            self.tail = self.before + self.line.render(line[len(prefix) :].rstrip(" \t")) + self.after
-        return closed, self.tail
+            self.line_html = self.line.render(line[len(prefix) :].rstrip(" \t"))
+        return [closed, self.line_html, self.before, self.after] if changed else [closed, self.line_html]
+
+    @property
+    def tail(self) -> str:
+        """The open block's HTML, as the last frame showed it."""
+        return self.before + self.line_html + self.after
 
     def finish(self, text: str) -> str:
         """The whole block rendered: the closed blocks as they were, then the rest."""
@@ -241,7 +257,8 @@ class LiveMarkdown:
         its words go. Without a prefix (the line is still only syntax), or when the placeholder
         would change the block's shape, the lines so far show and the open line waits."""
         if prefix is not None:
-            html = render_markdown(_complete_table(block + prefix + _PLACE))
+            render = render_markdown if self.code_indent is None else _render_unhighlighted
+            html = render(_complete_table(block + prefix + _PLACE))
             self.before, found, self.after = html.partition(_PLACE)
             self.placed = bool(found)
         if prefix is None or not self.placed:
@@ -249,19 +266,19 @@ class LiveMarkdown:
             self.placed = False
 
 
-def _open_fence(block: str) -> bool:
-    """Whether the text ends inside a fenced code block (a fence closes with a bare run of its
-    character at least as long as the one that opened it)."""
-    fence = None
+def _open_fence(block: str) -> int | None:
+    """The indent of the fenced code block the text ends inside, if it does (a fence closes with
+    a bare run of its character at least as long as the one that opened it)."""
+    fence, indent = None, None
     for line in block.splitlines():
         found = _FENCE.match(line)
         if not found:
             continue
         if fence is None:
-            fence = found.group(1)
+            fence, indent = found.group(1), found.start(1)
         elif found.group(1).startswith(fence) and not line.strip().strip(fence[0]):
-            fence = None
-    return fence is not None
+            fence = indent = None
+    return indent
 
 
 def block_html(block, sources=None) -> str:

@@ -110,7 +110,7 @@ def streamed_text(reply: Message) -> str:
     """The text of a reply streaming in this process so far, as a tab joining now would get it
     (its snapshot); "" before it starts or once it ended."""
     live = realtime.live_reply(reply.pk, reply.conversation_id)
-    return "".join(text for _, _, text in live.snapshot()[3]) if live else ""
+    return "".join(block[2] for block in live.snapshot()[3]) if live else ""
 
 
 async def reload(message: Message) -> Message:

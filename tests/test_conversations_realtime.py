@@ -75,14 +75,14 @@ async def test_a_replys_frames_count_up_from_one_in_the_order_they_happen(settin
     frames = writer(settings, 0)
     frames.block_started(0, "text", "<p></p>")
     frames.text("Hello")
-    frames.render_text = lambda: ("<h1>Hi</h1>", "<p>Hello</p>")  # a text block: rendered per frame
+    frames.render_text = lambda: ["<h1>Hi</h1>", "Hello you"]  # a text block: rendered per frame
     frames.text(" you")
     frames.block_done(0, "<p>Hello you</p>")
     frames.ended("<div>all</div>")
     assert tab.frames == [
         ["b", REPLY, 1, 0, "text", "<p></p>"],
         ["d", REPLY, 2, "Hello"],
-        ["d", REPLY, 3, " you", "<h1>Hi</h1>", "<p>Hello</p>"],
+        ["d", REPLY, 3, " you", "<h1>Hi</h1>", "Hello you"],
         ["c", REPLY, 4, 0, "<p>Hello you</p>"],
         ["e", REPLY, 5, "<div>all</div>"],
     ]

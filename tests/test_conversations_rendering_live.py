@@ -45,10 +45,11 @@ def shown_text(html: str) -> str:
 
 @pytest.mark.parametrize("reply", [REPLY, RICH])
 def test_no_markdown_syntax_shows_at_any_moment_and_the_last_frame_is_the_stored_html(reply):
-    live, shown = LiveMarkdown(), ""
+    live, shown, before, after = LiveMarkdown(), "", "", ""
     for end in range(1, len(reply) + 1):  # a frame after every character: the worst case
-        closed, tail = live.frame(reply[:end])
-        shown += closed
+        closed, line, *around = live.frame(reply[:end])
+        shown, before, after = shown + closed, *(around or [before, after])
+        tail = before + line + after  # as the page puts it together
         if found := SYNTAX.search(shown_text(shown + tail)):
             pytest.fail(f"{found.group()!r} shows after {reply[:end][-40:]!r}: {shown_text(tail)[-80:]!r}")
     assert shown + tail == live.finish(reply) == render_markdown_blocks(reply)
@@ -75,7 +76,9 @@ def test_the_same_text_rendered_whole_shows_its_syntax_while_incomplete():
     ],
 )
 def test_an_unfinished_line_is_closed_or_hidden(line, shown):
-    assert LiveMarkdown().frame(line)[1].strip() == f"<p>{shown}</p>"
+    live = LiveMarkdown()
+    live.frame(line)
+    assert live.tail.strip() == f"<p>{shown}</p>"
 
 
 def test_feeding_the_text_in_any_pieces_renders_what_the_whole_text_renders():
@@ -93,8 +96,8 @@ def test_a_block_closes_only_when_the_next_starts_on_a_complete_line():
     live = LiveMarkdown()
     assert live.frame("para\n#")[0] == ""  # "#" may still become "#hashtag", part of the paragraph
     assert live.frame("para\n#hashtag\n")[0] == ""
-    closed, shown = live.frame("para\n#hashtag\n\n# Heading\n")
-    assert closed == "<p>para<br>\n#hashtag</p>\n" and shown == "<h1>Heading</h1>\n"
+    closed = live.frame("para\n#hashtag\n\n# Heading\n")[0]
+    assert closed == "<p>para<br>\n#hashtag</p>\n" and live.tail == "<h1>Heading</h1>\n"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -112,9 +115,10 @@ async def test_closed_blocks_arrive_rendered_mid_stream_and_equal_the_stored_pag
 
     end = next(i for i, f in enumerate(frames) if f[0] == "c")
     text_frames = [f for f in frames[:end] if f[0] == "d"]
-    assert text_frames and all(len(f) == 6 for f in text_frames), "every text frame carries its HTML"
+    assert text_frames and all(len(f) in (6, 8) for f in text_frames), "every text frame carries its HTML"
     closed = "".join(f[4] for f in text_frames)  # each block once, before the text block ended
     assert closed.startswith("<h2>Plan</h2>") and closed.endswith("</table>\n")
-    assert text_frames[-1][5] == "<p>The end 😀.</p>\n"
+    last = next(f for f in reversed(text_frames) if len(f) == 8)  # the open block, put together
+    assert last[6] + text_frames[-1][5] + last[7] == "<p>The end 😀.</p>\n"
     stored = await ContentBlock.objects.aget(message=reply, index=0)
-    assert stored.rendered == closed + text_frames[-1][5] == render_markdown_blocks(REPLY)
+    assert stored.rendered == closed + "<p>The end 😀.</p>\n" == render_markdown_blocks(REPLY)

@@ -69,23 +69,25 @@ def test_a_text_block_grows_by_its_deltas_and_the_tab_gets_only_the_new_text():
     assert frames.sent == [("b", 0, "text"), ("d", "Hel"), ("d", "lo")]
     assert blocks.in_order() == [{"type": "text", "text": "Hello"}]
     frames.flush()  # a snapshot follows a flush: the open text as the last frame showed it
-    [(block_type, html, text)] = blocks.snapshot()
+    [(block_type, html, text, *_)] = blocks.snapshot()
     assert (block_type, text) == ("text", "Hello") and "<p>Hello</p>" in html
 
 
-def test_each_text_frame_renders_the_open_text_and_a_tab_joining_gets_it_as_shown():
+def test_each_text_frame_renders_the_open_line_and_what_is_around_it_when_that_changes():
     blocks, frames = streaming(delta("text_delta", text="# Tïtle 😀\nPara"), block=dict(TEXT))
-    assert frames.render_text() == ("", "<h1>Tïtle 😀</h1>\n<p>Para</p>\n")  # nothing closed yet
+    assert frames.render_text() == ["", "Para", "<h1>Tïtle 😀</h1>\n<p>", "</p>\n"]  # nothing closed yet
     blocks.delta(0, delta("text_delta", text="graph **bo"))
-    assert frames.render_text() == ("", "<h1>Tïtle 😀</h1>\n<p>Paragraph <strong>bo</strong></p>\n")
+    assert frames.render_text() == ["", "Paragraph <strong>bo</strong>"]  # the same line: only it
     blocks.delta(0, delta("text_delta", text="ld**\n\n- item"))
-    closed, shown = frames.render_text()  # a block closes once the next starts on a complete line
+    closed, line, before, after = (
+        frames.render_text()
+    )  # a block closes once the next starts on a complete line
     assert closed == "<h1>Tïtle 😀</h1>\n"
-    assert shown == "<p>Paragraph <strong>bold</strong></p>\n<ul>\n<li>item</li>\n</ul>\n"
-    [(_, html, text)] = blocks.snapshot()
-    assert text.endswith("- item") and html.endswith(
-        f'{closed}<div class="streaming-text">{shown}</div></div>'
-    )
+    assert before + line + after == "<p>Paragraph <strong>bold</strong></p>\n<ul>\n<li>item</li>\n</ul>\n"
+    assert line == "item"
+    [(_, html, text, *around)] = blocks.snapshot()  # a tab joining now: the same, and what is around the line
+    assert text.endswith("- item") and around == [before, after]
+    assert html.endswith(f'{closed}<div class="streaming-text">{before}{line}{after}</div></div>')
 
 
 def test_thinking_is_shown_as_it_grows_and_its_signature_kept_unshown():

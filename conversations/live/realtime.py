@@ -13,12 +13,15 @@ a tab can spot a gap and ask for a snapshot:
 
     ["b", id, seq, index, block_type, html]  a content block starts: its empty element
     ["d", id, seq, text]                   new text for the open block (never text already sent)
-    ["d", id, seq, text, closed, open]     the same for a text block, rendered (rendering.LiveMarkdown):
-                                           the HTML of markdown blocks closed since the last frame
-                                           goes before the open one's, which `open` replaces
+    ["d", id, seq, text, closed, line(, before, after)]  the same for a text block, rendered
+                                           (rendering.LiveMarkdown): the HTML of markdown blocks
+                                           closed since the last frame goes before the open one,
+                                           which shows before + line + after; before and after
+                                           come when they change (a line ended)
     ["c", id, seq, index, html]            a block is complete: its final element
     ["e", id, seq, html]                   the reply ended: the whole message, rendered
     ["s", id, seq, blocks]                 snapshot; blocks = [[block_type, html, text so far], ...]
+                                           (an open text block adds its before and after)
     ["a", send_id, html, conversation_id, url, title]  a send was accepted: the turn's HTML
     ["n", send_id, message]                a send was refused; the composer keeps the text
     ["t", conversation_id, title]          the conversation got a generated title (titles.py)
@@ -90,8 +93,8 @@ class FrameWriter:
         self.pending = ""
         self.flush_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
-        # While a text block is open: () -> (closed HTML, open HTML), rendered once per text frame.
-        self.render_text: Callable[[], tuple[str, str]] | None = None
+        # While a text block is open: its HTML fields of a text frame, rendered once per frame.
+        self.render_text: Callable[[], list[str]] | None = None
 
     def block_started(self, index: int, block_type: str, html: str) -> None:
         self._publish("b", index, block_type, html)

@@ -35,9 +35,11 @@ class ReplyBlocks:
         return [self.blocks[i] for i in sorted(self.blocks)]
 
     def snapshot(self) -> list[list]:
-        """[[block type, HTML, text so far], ...] for a tab that joins mid-stream."""
+        """[[block type, HTML, text so far], ...] for a tab that joins mid-stream; an open text
+        block adds [before, after], its HTML around the open line, which its frames update."""
         return [
             [block["type"], self.html.get(i) or self._open_html(i), self._text_of(i)]
+            + ([live.before, live.after] if i not in self.html and (live := self.live.get(i)) else [])
             for i, block in sorted(self.blocks.items())
         ]
 

@@ -252,5 +252,5 @@ def streaming_markdown(text: str) -> str:
     """A text block still streaming, shown from its stored partial text (a page loaded mid-reply)
     as its frames show it: the closed markdown blocks, then the open one."""
     live = rendering.LiveMarkdown()
-    closed, tail = live.frame(text)
-    return mark_safe(f'{closed}<div class="streaming-text">{tail}</div>')
+    closed = live.frame(text)[0]
+    return mark_safe(f'{closed}<div class="streaming-text">{live.tail}</div>')

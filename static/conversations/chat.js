@@ -338,6 +338,7 @@
   let messages = null;
   let stickToBottom = true;
   const early = new Map(); // frames for a reply whose element has not been swapped in yet
+  const openBlocks = new WeakMap(); // an open text block's element -> its HTML around the open line
 
   function streamingReply() {
     return document.querySelector('[data-role=assistant][data-status=streaming]');
@@ -406,9 +407,12 @@
       const open = blocks.lastElementChild;
       const target = open && open.querySelector(".streaming-text");
       if (target && frame.length > 4) {
-        // A text block, rendered: markdown blocks that closed go before the open one's HTML.
+        // A text block, rendered: markdown blocks that closed go before the open one, whose HTML
+        // around the line being written comes when it changes.
         if (frame[4]) { target.insertAdjacentHTML("beforebegin", frame[4]); addCopyButtons(open); }
-        target.innerHTML = frame[5];
+        if (frame.length > 6) openBlocks.set(target, [frame[6], frame[7]]);
+        const around = openBlocks.get(target);
+        if (around) target.innerHTML = around[0] + frame[5] + around[1]; else resync(id);
       } else if (target) {
         target.appendChild(document.createTextNode(frame[3]));
       }
@@ -424,7 +428,11 @@
   function applySnapshot(article, frame) {
     const blocks = article.querySelector(".blocks");
     blocks.innerHTML = "";
-    frame[3].forEach(function (item) { blocks.appendChild(fromHTML(item[1])); });
+    frame[3].forEach(function (item) {
+      const block = blocks.appendChild(fromHTML(item[1]));
+      const open = item.length > 3 && block.querySelector(".streaming-text");
+      if (open) openBlocks.set(open, [item[3], item[4]]);
+    });
     article.dataset.seq = frame[2];
     addCopyButtons(article);
   }
