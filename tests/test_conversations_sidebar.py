@@ -37,7 +37,9 @@ def headings(page: sidebar.Page) -> list[str]:
     "moment, group",
     [
         (datetime(2026, 11, 22, 0, 30, tzinfo=PARIS), "Today"),
-        (datetime(2026, 11, 21, 23, 59, tzinfo=PARIS), "Previous 7 days"),
+        (datetime(2026, 11, 21, 23, 59, tzinfo=PARIS), "Yesterday"),
+        (datetime(2026, 11, 21, 0, 0, tzinfo=PARIS), "Yesterday"),
+        (datetime(2026, 11, 20, 23, 59, tzinfo=PARIS), "Previous 7 days"),
         (datetime(2026, 11, 15, 0, 0, tzinfo=PARIS), "Previous 7 days"),
         (datetime(2026, 11, 14, 23, 0, tzinfo=PARIS), "Previous 30 days"),
         (datetime(2026, 10, 23, 12, 0, tzinfo=PARIS), "Previous 30 days"),
@@ -53,7 +55,7 @@ def test_date_groups(moment, group):
 def test_groups_are_days_in_the_viewers_time_zone():
     late_evening_utc = datetime(2026, 11, 21, 23, 30, tzinfo=UTC)  # already the 22nd in Paris
     assert sidebar.group_of(late_evening_utc, date(2026, 11, 22), PARIS) == "Today"
-    assert sidebar.group_of(late_evening_utc, date(2026, 11, 22), UTC) == "Previous 7 days"
+    assert sidebar.group_of(late_evening_utc, date(2026, 11, 22), UTC) == "Yesterday"
 
 
 def test_pinned_first_then_newest_first_under_headings(alice, bob):

@@ -1,5 +1,6 @@
 """The sidebar's conversation list: pinned ones first, then the rest newest first under date
-headings (Today, Previous 7 days, Previous 30 days, then one per month), PAGE_SIZE at a time.
+headings (Today, Yesterday, Previous 7 days, Previous 30 days, then one per month), PAGE_SIZE at
+a time.
 
 Pages are keyed by the last item shown (its `updated_at` and id), not by an offset, so a
 conversation that moves to the top while someone scrolls is neither repeated nor skipped.
@@ -33,6 +34,8 @@ def group_of(moment: datetime, today: date, zone) -> str:
     day = moment.astimezone(zone).date()
     if day >= today:
         return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
     if day >= today - timedelta(days=7):
         return "Previous 7 days"
     if day >= today - timedelta(days=30):
