@@ -28,7 +28,7 @@ async def cookie(alice) -> str:
 
 
 async def handshake(application, cookie, *, origin=None, host=HOST, scheme="ws", extra=()) -> bool:
-    """Whether the socket opens and stays open for the signed-in person (anonymous: closed 4404)."""
+    """Whether the socket opens and stays open for the signed-in person (anonymous: closed 4401)."""
     headers = [(b"host", host.encode()), (b"cookie", cookie.encode()), *extra]
     if origin is not None:
         headers.append((b"origin", origin.encode()))

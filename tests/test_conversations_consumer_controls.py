@@ -13,15 +13,21 @@ from tests.helpers import connect, reload, start_chat
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def test_another_user_and_anonymous_get_not_found_on_the_socket(fake_api, alice, bob):
+async def test_another_user_gets_not_found_and_anonymous_gets_signed_out_on_the_socket(fake_api, alice, bob):
+    """4404 for "not yours or gone"; 4401 for a tab whose person was signed out or deactivated
+    (the page then says so and stops reconnecting), on a conversation's socket and on New chat's."""
     from django.contrib.auth.models import AnonymousUser
 
     conversation, _ = await start_chat(alice)
-    for intruder in (bob, AnonymousUser()):
-        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/c/{conversation.pk}/")
+    for intruder, path, code in (
+        (bob, f"/ws/c/{conversation.pk}/", 4404),
+        (AnonymousUser(), f"/ws/c/{conversation.pk}/", 4401),
+        (AnonymousUser(), "/ws/new/", 4401),
+    ):
+        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
         communicator.scope["user"] = intruder
         await communicator.connect()
-        assert await communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": 4404}
+        assert await communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": code}
     nowhere = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/c/999999/")
     nowhere.scope["user"] = alice
     await nowhere.connect()

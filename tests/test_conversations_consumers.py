@@ -137,11 +137,12 @@ async def test_a_send_while_a_reply_streams_or_over_budget_is_refused(fake_api, 
 
 async def test_sockets_are_for_their_owner_only(alice, bob):
     conversation = await finished_chat(alice)
-    for user, path in [(bob, f"/ws/c/{conversation.pk}/"), (AnonymousUser(), "/ws/new/")]:
+    # 4404: not yours or gone; 4401: signed out (the page says so and stops reconnecting).
+    for user, path, code in [(bob, f"/ws/c/{conversation.pk}/", 4404), (AnonymousUser(), "/ws/new/", 4401)]:
         communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
         communicator.scope["user"] = user
         await communicator.connect()
-        assert (await communicator.receive_output(timeout=5))["code"] == 4404
+        assert (await communicator.receive_output(timeout=5))["code"] == code
         await communicator.disconnect()
 
 

@@ -74,6 +74,7 @@ class Start(Send):
 Incoming = TypeAdapter(Annotated[Control | Send | Start, Field(discriminator="type")])
 
 
+# Signed out or deactivated (not "not found"): the page says so and stops reconnecting.
 ACCOUNT_CLOSED = 4401
 
 
@@ -141,6 +142,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         user = self.scope["user"]
         wanted = self.scope["url_route"]["kwargs"].get("conversation_id")
         await self.accept()
+        if not user.is_authenticated:
+            await self.close(code=ACCOUNT_CLOSED)
+            return
         if wanted is None:
             found = user.is_authenticated
         else:

@@ -46,6 +46,8 @@
         form.dataset.queued = "1";
         showError("");
         document.getElementById("send-button").textContent = "Sending after upload…";
+      } else if (signedOut) {
+        event.preventDefault();
       } else if (streamingReply()) {
         event.preventDefault();
         showError("A reply is still streaming. Wait for it or press Stop.");
@@ -336,7 +338,8 @@
   // --- the stream --------------------------------------------------------------------------
   let socket = null;
   let messages = null;
-  let stickToBottom = true;
+  let stickToBottom = true; // the view follows the end of the chat until the person scrolls up
+  let signedOut = false;
   const early = new Map(); // frames for a reply whose element has not been swapped in yet
   const openBlocks = new WeakMap(); // an open text block's element -> its HTML around the open line
 
@@ -351,13 +354,63 @@
     const send = document.getElementById("send-button");
     if (!stop || !send) return;
     const focused = document.activeElement === stop || document.activeElement === send;
-    stop.hidden = !streaming;
-    send.hidden = streaming;
+    stop.hidden = !streaming || signedOut;
+    send.hidden = streaming && !signedOut;
     if (focused) document.getElementById("message-input").focus();
   }
 
   function scrollToBottom() {
     if (stickToBottom) window.scrollTo(0, document.body.scrollHeight);
+    else markNewBelow();
+  }
+
+  // --- Scroll to bottom: shown while the person reads further up; it says when text arrives below.
+  function updateScrollButton() {
+    const button = document.getElementById("scroll-bottom");
+    if (!button) return;
+    button.hidden = stickToBottom;
+    if (stickToBottom) button.classList.remove("has-new");
+  }
+
+  function markNewBelow() {
+    const button = document.getElementById("scroll-bottom");
+    if (!button || button.classList.contains("has-new")) return;
+    button.hidden = false;
+    button.classList.add("has-new");
+    if (window.chatAnnounce) window.chatAnnounce("New text below");
+  }
+
+  function setupScrollButton() {
+    window.addEventListener("scroll", function () {
+      stickToBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
+      updateScrollButton();
+    });
+    const button = document.getElementById("scroll-bottom");
+    if (!button) return;
+    button.addEventListener("click", function () {
+      const focused = document.activeElement === button;
+      stickToBottom = true;
+      scrollToBottom();
+      updateScrollButton();
+      if (focused) document.getElementById("message-input").focus({ preventScroll: true }); // it hid itself
+    });
+  }
+
+  // The server closed the socket because this person was signed out or deactivated: say so, and
+  // neither reconnect nor offer Send or Stop (the text typed stays in the box).
+  function showSignedOut() {
+    signedOut = true;
+    const banner = document.getElementById("signed-out-banner");
+    if (banner) {
+      const link = banner.querySelector("a"); // back to this chat, which a new chat may have become
+      link.setAttribute("href", link.pathname + "?next=" + encodeURIComponent(location.pathname));
+      banner.hidden = false;
+    }
+    const live = document.getElementById("connection-banner");
+    if (live) live.hidden = true;
+    const send = document.getElementById("send-button");
+    if (send) send.disabled = true;
+    updateButtons();
   }
 
   function fromHTML(html) {
@@ -494,6 +547,7 @@
         sending = null;
         composerError("The connection dropped before the message was taken. It is still here; send it again.");
       }
+      if (event.code === 4401) { stopWaiting(); showSignedOut(); return; } // signed out or deactivated
       if (waitingForSocket) sendByPost(document.getElementById("composer")); // it never opened: no use waiting
       if (event.code === 4404) return; // not ours, or gone
       // Replies keep being generated and saved on the server; only the live view is lost.
@@ -601,9 +655,7 @@
     if (composer) setupAttachments(composer);
     setupVersions();
     addCopyButtons(document);
-    window.addEventListener("scroll", function () {
-      stickToBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
-    });
+    setupScrollButton();
     document.body.addEventListener("htmx:afterSwap", flushEarlyFrames);
     updateButtons();
     scrollToBottom();

@@ -132,6 +132,8 @@ document.documentElement.classList.add("js");
     setTimeout(function () { region.textContent = text; }, 50);
   }
 
+  window.chatAnnounce = announce; // chat.js says "New text below" through the same region
+
   // Replies seen streaming: when one ends, say so once.
   function replyWatcher(messages) {
     const streaming = new Set();
