@@ -245,7 +245,7 @@ def test_stop_fits_and_a_finished_reply_is_announced_once(
         expect(page.locator("[data-role=assistant]")).to_have_attribute("data-status", "stopped")
         expect(page.locator("#send-button")).to_be_visible()
         assert in_viewport(page, "#send-button")
-        expect(announcer).to_have_text(re.compile(r"^Reply stopped: word0 word1 "))
+        expect(announcer).to_have_text(re.compile(r"^Reply stopped: word0\b"))  # however early Stop came
 
         composer.fill("And now briefly")
         composer.press("Enter")
