@@ -227,7 +227,7 @@ class LiveMarkdown:
         elif self.code_indent is not None:
             self.line_html = _escape_text(line[len(prefix) :])
         else:
-            self.line_html = self.line.render(line[len(prefix) :].rstrip(" \t"))
+            self.line_html = self.line.render(line[len(prefix) :].strip(" \t"))
         return [closed, self.line_html, self.before, self.after] if changed else [closed, self.line_html]
 
     @property

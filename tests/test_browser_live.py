@@ -200,6 +200,7 @@ def test_blocks_render_mid_stream_and_stay_as_they_were(page: Page, live_app: Li
     expect(page.locator(f"{STREAMING} pre code .nb")).to_have_text("print")  # highlighted
     expect(page.locator(f"{STREAMING} table td").first).to_have_text("1")
     assert "##" not in page.locator(f"{STREAMING} .blocks").inner_text()
+    expect(page.locator(f"{STREAMING} .blocks")).to_contain_text("After the table")  # the table is done
     rendered = "h2, p, ul, pre, table"
     during = (
         page.locator(f"{STREAMING} .blocks")
