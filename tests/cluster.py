@@ -57,6 +57,7 @@ class Cluster:
             tmp,
             DATABASE_URL=self.dsn,
             REDIS_URL="redis://127.0.0.1:6379/7",
+            REDIS_PREFIX=self.db,  # its own keys: another run's cluster may share this Redis database
             ANTHROPIC_BASE_URL=fake.base_url,
             ANTHROPIC_API_KEY="test-key",
             CHAT_CHECKPOINT_INTERVAL="0.3",

@@ -41,3 +41,12 @@ async def test_a_read_timeout_keeps_the_channel_its_watches_name(settings, monke
         assert process.ready.is_set() and not process.down
     finally:
         runtime.reset()
+
+
+def test_two_instances_sharing_a_redis_database_keep_their_own_keys(settings):
+    """REDIS_PREFIX names the watcher sets (and the channel layer's and cache's keys): two
+    instances' conversation 1 are two keys (two test runs' clusters once shared one)."""
+    settings.REDIS_PREFIX = "one"
+    first = relay._key(1)
+    settings.REDIS_PREFIX = "two"
+    assert (first, relay._key(1)) == ("one:watchers:1", "two:watchers:1")

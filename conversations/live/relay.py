@@ -171,7 +171,7 @@ class _Process:
 
 
 def _key(conversation_id: int) -> str:
-    return f"chat:watchers:{conversation_id}"
+    return f"{settings.REDIS_PREFIX}:watchers:{conversation_id}"
 
 
 def _here() -> _Process:
