@@ -217,6 +217,16 @@ def pdf_bytes(pages: int = 1, password: str | None = None) -> bytes:
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 
 
+def serious_violations(page: Page) -> list:
+    """What axe finds serious or critical on the page as it is: [[rule, first targets], ...]."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .filter(v => v.impact === "serious" || v.impact === "critical")
+            .map(v => [v.id, v.nodes.slice(0, 3).map(n => n.target.join(" "))])"""
+    )
+
+
 def as_user(client, people: dict, who: str):
     """The test client signed in as `people[who]`, or anonymous."""
     if who != "anonymous":

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fakes import FakeAnthropic, Reply
-from tests.helpers import AXE, login
+from tests.helpers import login, serious_violations
 from tests.live import PYTHON, ROOT, LiveApp, live_app, live_fake_api, open_new_chat, send_message  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
@@ -48,15 +48,6 @@ def signed_in(browser: Browser, app: LiveApp, user: str, **options) -> Page:
     page = context.new_page()
     login(page, app, user)
     return page
-
-
-def serious_violations(page: Page) -> list:
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-            .filter(v => v.impact === "serious" || v.impact === "critical")
-            .map(v => [v.id, v.nodes.slice(0, 3).map(n => n.target.join(" "))])"""
-    )
 
 
 def test_rate_a_reply_comment_reload_and_the_prompt_editor_sees_it(

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fakes import Reply
-from tests.helpers import AXE, login
+from tests.helpers import login, serious_violations
 from tests.live import LiveApp, live_app, live_fake_api, open_new_chat, send_message  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
@@ -66,15 +66,6 @@ def signed_in(browser: Browser, app: LiveApp, user: str = "alice", **options) ->
     page = context.new_page()
     login(page, app, user)
     return page
-
-
-def serious_violations(page: Page) -> list:
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-            .filter(v => v.impact === "serious" || v.impact === "critical")
-            .map(v => [v.id, v.nodes.slice(0, 3).map(n => n.target.join(" "))])"""
-    )
 
 
 def test_scroll_to_bottom_shows_when_scrolled_up_marks_new_text_and_takes_you_down(
