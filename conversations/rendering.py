@@ -39,12 +39,15 @@ def _image_as_link(_renderer, tokens, idx, options, env) -> str:
     return f'<a href="{src}">{alt}</a>'
 
 
-_md = MarkdownIt("commonmark", {"html": False, "breaks": True, "highlight": _highlight}).enable(
-    ["table", "strikethrough"]
-)
-_md.add_render_rule("image", _image_as_link)
-_plain_md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
-_plain_md.add_render_rule("image", _image_as_link)
+def _parser(**options) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True, **options})
+    md.enable(["table", "strikethrough"])
+    md.add_render_rule("image", _image_as_link)
+    return md
+
+
+_md = _parser(highlight=_highlight)
+_plain_md = _parser()  # the same, code left plain (see _render_unhighlighted)
 
 _ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s",
