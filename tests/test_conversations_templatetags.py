@@ -89,16 +89,19 @@ def test_blocks_html_is_what_one_include_per_block_gives(role):
     assert "&lt;b&gt;not html&lt;/b&gt;" in fast.render(context) or role == "assistant"
 
 
-# The badge as template markup (before it became a tag): the tag must write the same.
+# The badge as template markup (before it became a tag): the tag must write the same, figures
+# grouped by thousands, each with its unit in a span that does not wrap.
 USAGE_MARKUP = (
-    '{% localize off %}{% if message.output_tokens %}<span class="usage muted" title="input '
-    "{{ message.input_tokens }} · cache read {{ message.cache_read_input_tokens }} · cache write "
-    "{{ message.cache_creation_input_tokens }} · output {{ message.output_tokens }} tokens"
-    "{% if message.cache_savings is not None %} · caching saved ${{ message.cache_savings|floatformat:6 }}"
-    '{% endif %}">{{ message.model }} · {{ message.input_tokens|add:message.cache_read_input_tokens'
-    "|add:message.cache_creation_input_tokens }} in · {{ message.output_tokens }} out"
-    "{% if message.cost is not None %} · ${{ message.cost|floatformat:4 }}{% endif %}</span>{% endif %}"
-    "{% endlocalize %}"
+    '{% if message.output_tokens %}<span class="usage muted" title="input '
+    '{{ message.input_tokens|floatformat:"g" }} · cache read {{ message.cache_read_input_tokens|floatformat:"g" }}'
+    ' · cache write {{ message.cache_creation_input_tokens|floatformat:"g" }} · output '
+    '{{ message.output_tokens|floatformat:"g" }} tokens'
+    '{% if message.cache_savings is not None %} · caching saved ${{ message.cache_savings|floatformat:"6g" }}'
+    '{% endif %}">{{ message.model }} · <span class="figure">{{ message.input_tokens|add:message.cache_read_input_tokens'
+    '|add:message.cache_creation_input_tokens|floatformat:"g" }} in</span> · <span class="figure">'
+    '{{ message.output_tokens|floatformat:"g" }} out</span>'
+    '{% if message.cost is not None %} · <span class="figure">${{ message.cost|floatformat:"4g" }}</span>{% endif %}'
+    "</span>{% endif %}"
 )
 
 
@@ -121,7 +124,7 @@ def test_usage_badge_is_what_the_markup_gave(tokens, cost, savings):
         )
     )
     message = Message(model="claude-sonnet-4-6 <x>", cost=cost, cache_savings=savings, **fields)
-    expected = Template("{% load l10n %}" + USAGE_MARKUP).render(Context({"message": message}))
+    expected = Template(USAGE_MARKUP).render(Context({"message": message}))
     assert usage_badge(message) == expected
     assert ("caching saved" in expected) == (savings is not None and tokens[3] > 0)
 

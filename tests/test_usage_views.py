@@ -67,6 +67,15 @@ def test_csv_export_neutralises_formulas(client, staff, usage_fixture):
     assert client.get(reverse("usage_dashboard"), {"export": "secrets"}).status_code == 404
 
 
+def test_figures_are_grouped_by_thousands_on_the_page_and_raw_in_the_csv(client, staff, usage_fixture):
+    client.force_login(staff)
+    page = client.get(reverse("usage_dashboard")).content.decode()
+    assert '<dd class="figure">1,000</dd>' in page  # cache writes, in the totals
+    assert '<td class="figure">1,000</td>' in page  # alice's, in the users' table
+    rows = list(csv.DictReader(io.StringIO(client.get(reverse("usage_dashboard"), {"export": "users"}).content.decode())))
+    assert "1000" in rows[0].values() and not any("," in value for row in rows for value in row.values())
+
+
 @pytest.mark.parametrize(
     ("since", "until", "error"),
     [

@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.urls import NoReverseMatch, get_script_prefix, reverse
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from chatsite import json_depth
@@ -50,25 +50,27 @@ def usage_badge(message) -> str:
         return ""
     sent = message.input_tokens + message.cache_read_input_tokens + message.cache_creation_input_tokens
     detail = (
-        f"input {message.input_tokens} · cache read {message.cache_read_input_tokens} · cache write "
-        f"{message.cache_creation_input_tokens} · output {message.output_tokens} tokens"
+        f"input {message.input_tokens:,} · cache read {message.cache_read_input_tokens:,} · cache write "
+        f"{message.cache_creation_input_tokens:,} · output {message.output_tokens:,} tokens"
     )
     if message.cache_savings is not None:
         detail += f" · caching saved ${_places(message.cache_savings, 6)}"
     if options := params.described(message.options):
         detail += f" · {options}"
-    shown = f"{message.model} · {sent} in · {message.output_tokens} out"
+    # Each figure with its unit stays on one line (the badge wraps between them on a phone).
+    values = [f"{sent:,} in", f"{message.output_tokens:,} out"]
     if message.cost is not None:
-        shown += f" · ${_places(message.cost, 4)}"
+        values.append(f"${_places(message.cost, 4)}")
     if message.copied_at:  # imported or continued from a share: spent there, not here
-        shown += " · from the original chat"
+        values.append("from the original chat")
         detail = f"Copied: what the original chat's reply used, not spent here. {detail}"
-    return format_html('<span class="usage muted" title="{}">{}</span>', detail, shown)
+    shown = format_html_join(" · ", '<span class="figure">{}</span>', ((value,) for value in values))
+    return format_html('<span class="usage muted" title="{}">{} · {}</span>', detail, message.model, shown)
 
 
 def _places(amount, places: int) -> str:
-    """As `floatformat:places` shows it (half up)."""
-    return str(Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    """As `floatformat:"<places>g"` shows it (half up, thousands grouped)."""
+    return f"{Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,}"
 
 
 @functools.cache
