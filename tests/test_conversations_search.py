@@ -77,6 +77,20 @@ def test_a_match_inside_a_tag_name_is_highlighted_without_breaking_the_escaping(
     )
 
 
+def test_the_snippet_reads_as_text_not_as_markdown(alice):
+    answer = (
+        "## Setup\n\nRun **the `needle` command**, see [the guide](https://example.com/guide) "
+        "or ![a diagram](x.png).\n\n- first\n- second\n\n> quoted\n\n```sh\nneedle --all\n```\n"
+        "Keep <b>this</b> & that."
+    )
+    chat(alice, "Markdown", answer)
+    [result] = search.search(alice, "needle")
+    assert str(result.snippet) == (
+        "Setup Run the <mark>needle</mark> command, see the guide or a diagram. first second quoted "
+        "<mark>needle</mark> --all Keep &lt;b&gt;this&lt;/b&gt; &amp; that."
+    )
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -93,14 +93,17 @@ def test_blocks_html_is_what_one_include_per_block_gives(role):
 # grouped by thousands, each with its unit in a span that does not wrap.
 USAGE_MARKUP = (
     '{% if message.output_tokens %}<span class="usage muted" title="input '
-    '{{ message.input_tokens|floatformat:"g" }} · cache read {{ message.cache_read_input_tokens|floatformat:"g" }}'
-    ' · cache write {{ message.cache_creation_input_tokens|floatformat:"g" }} · output '
+    '{{ message.input_tokens|floatformat:"g" }} · cache read '
+    '{{ message.cache_read_input_tokens|floatformat:"g" }} · cache write '
+    '{{ message.cache_creation_input_tokens|floatformat:"g" }} · output '
     '{{ message.output_tokens|floatformat:"g" }} tokens'
-    '{% if message.cache_savings is not None %} · caching saved ${{ message.cache_savings|floatformat:"6g" }}'
-    '{% endif %}">{{ message.model }} · <span class="figure">{{ message.input_tokens|add:message.cache_read_input_tokens'
+    "{% if message.cache_savings is not None %} · caching saved "
+    '${{ message.cache_savings|floatformat:"6g" }}{% endif %}">{{ message.model }} · <span class="figure">'
+    "{{ message.input_tokens|add:message.cache_read_input_tokens"
     '|add:message.cache_creation_input_tokens|floatformat:"g" }} in</span> · <span class="figure">'
     '{{ message.output_tokens|floatformat:"g" }} out</span>'
-    '{% if message.cost is not None %} · <span class="figure">${{ message.cost|floatformat:"4g" }}</span>{% endif %}'
+    '{% if message.cost is not None %} · <span class="figure">${{ message.cost|floatformat:"4g" }}</span>'
+    "{% endif %}"
     "</span>{% endif %}"
 )
 

@@ -1,5 +1,5 @@
 """Search of one user's conversations: titles and message text, newest matches first, with a
-highlighted, escaped snippet of the text that matched.
+highlighted, escaped snippet of the text that matched, as the words read (markdown syntax left out).
 
 The text index is the database's own (migration 0013): SQLite's FTS5 table `conversations_search`,
 kept in step by triggers, or PostgreSQL's GIN index on `contentblock.search_vector`. Both match
@@ -16,6 +16,7 @@ from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
+from markdown_it import MarkdownIt
 
 from conversations.models import ContentBlock, Conversation
 
@@ -70,7 +71,9 @@ def search(user, query: str) -> list[Result]:
             Result(
                 conversation=conversation,
                 title=highlight(conversation.title, pattern),
-                snippet=snippet(block.payload.get("text") or "", pattern) if block else SafeString(""),
+                snippet=snippet(plain_text(block.payload.get("text") or ""), pattern)
+                if block
+                else SafeString(""),
                 message_id=block.message_id if block else None,
             )
         )
@@ -163,6 +166,28 @@ def _pattern(terms: list[str]) -> re.Pattern:
     """Any term at the start of a word (what the index matched), longest first."""
     alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
     return re.compile(rf"(?<![^\W_])(?:{alternatives})", re.IGNORECASE)
+
+
+# Parsed as replies are rendered (rendering.py: no raw HTML, so tags stay text), tables and ~~ too.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+# The tokens whose content is what is read (an image's is its description).
+_WORDS_OF = {"text", "code_inline", "fence", "code_block", "image"}
+_BREAKS = {"softbreak", "hardbreak"}
+
+
+def plain_text(markdown: str) -> str:
+    """The words of a markdown text as they read on screen: no #, *, `, > or list markers, a
+    link's text without its address, an image's description, code's text without its fence."""
+    words: list[str] = []
+    for token in _MARKDOWN.parse(markdown):
+        for part in token.children or [token]:
+            if part.type in _WORDS_OF:
+                words.append(part.content)
+            elif part.type in _BREAKS:
+                words.append(" ")
+        if token.block and token.nesting == -1 or token.type in ("fence", "code_block"):
+            words.append(" ")  # the end of a paragraph, heading, cell or list item
+    return "".join(words)
 
 
 def highlight(text: str, pattern: re.Pattern) -> SafeString:
