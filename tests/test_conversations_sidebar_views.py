@@ -266,3 +266,17 @@ def test_purge_command(alice):
     Conversation.objects.filter(pk=conversation.pk).update(deleted_at=timezone.now() - timedelta(minutes=1))
     call_command("purge_deleted", verbosity=0)
     assert not Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+def test_an_imported_chat_is_marked_in_the_list_and_after_a_rename(client, alice, alices_chat):
+    from conversations.library import exporting
+
+    exported = exporting.as_json(exporting.conversation_data(alices_chat)).encode()
+    copy = exporting.conversation_import(user=alice, data=exporting.parse(exported), title="Brought back")
+    client.force_login(alice)
+    page = client.get(reverse("sidebar_list"), headers=HTMX).content.decode()
+    items = {item.split('"', 1)[0]: item for item in page.split('data-conversation="')[1:]}
+    assert '<span class="badge imported"' in items[str(copy.pk)]
+    assert "badge imported" not in items[str(alices_chat.pk)]
+    answer = client.post(reverse("sidebar_rename", args=[copy.pk]), {"title": "Renamed copy"}, headers=HTMX)
+    assert "Renamed copy" in answer.content.decode() and "badge imported" in answer.content.decode()

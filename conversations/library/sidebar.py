@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from conversations.claude.params import ZONES
-from conversations.models import Conversation
+from conversations.models import Conversation, Message
 
 PAGE_SIZE = 50
 PINNED = "Pinned"
@@ -73,10 +73,18 @@ def zone_of(request: HttpRequest):
     return zoneinfo.ZoneInfo(name) if name in ZONES else timezone.get_current_timezone()
 
 
+def imported_at() -> Subquery:
+    """When a conversation was imported (from an export, or continued from a team share), else
+    None: its first message is a copy (Message.copied_at). The first by id, found by the index on
+    the conversation, so a long chat is not read through for it."""
+    first = Message.objects.filter(conversation=OuterRef("pk")).order_by("id")
+    return Subquery(first.values("copied_at")[:1])
+
+
 def page_for(user, *, zone, cursor: tuple[datetime, int] | None = None, archived: bool = False) -> Page:
     """One page of the list. The first (no cursor) starts with every pinned conversation."""
     today = timezone.now().astimezone(zone).date()
-    mine = Conversation.objects.visible().filter(owner=user).only(*FIELDS)
+    mine = Conversation.objects.visible().filter(owner=user).only(*FIELDS).annotate(imported_at=imported_at())
     page = Page(archived=archived)
     previous = None  # the heading of the item before this page's first
     if archived:  # one heading, in the template, over the whole archive

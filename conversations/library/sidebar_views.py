@@ -33,6 +33,8 @@ def _list(request: HttpRequest, **extra) -> HttpResponse:
 
 
 def _item(request: HttpRequest, conversation: Conversation, template: str = "item", **extra) -> HttpResponse:
+    marked = Conversation.objects.filter(pk=conversation.pk).annotate(imported_at=sidebar.imported_at())
+    conversation.imported_at = marked.values_list("imported_at", flat=True).first()
     context = {"item": conversation, "current_id": sidebar.current_conversation_id(request), **extra}
     return render(request, f"{TEMPLATE}#{template}", context, status=422 if extra.get("error") else 200)
 
