@@ -2,7 +2,8 @@
 blocks and messages -> the HTML the page shows, from one template each, wherever they are shown
 (the page, the live stream, a staff transcript).
 
-Remote images are never loaded: an image in markdown becomes a plain link.
+Remote images are never loaded: an image in markdown becomes a plain link. Math ($…$, $$…$$, \\(…\\),
+\\[…\\]) is marked, its TeX escaped, for the browser to typeset (static/conversations/rich.js).
 """
 
 import re
@@ -11,6 +12,11 @@ from html import escape
 import nh3
 from django.template.loader import render_to_string
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_inline import StateInline
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.dollarmath.index import math_inline_dollar
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -19,7 +25,7 @@ from pygments.util import ClassNotFound
 # The version of what this module makes, stored with every block's HTML (ContentBlock.rendered_version).
 # Bump it when a change here (markdown-it's options, the allow-list, highlighting, LiveMarkdown's
 # cuts) changes the HTML; `manage.py rerender` then renders the stored HTML made before again.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2  # 2: math marked
 
 _formatter = HtmlFormatter(nowrap=True)
 
@@ -39,10 +45,87 @@ def _image_as_link(_renderer, tokens, idx, options, env) -> str:
     return f'<a href="{src}">{alt}</a>'
 
 
+# Math: parsed before markdown's own inline rules, so nothing inside it is markdown (`$a_1*b_2$` is not
+# emphasis), and written as escaped TeX in an element the browser typesets. Dollars follow pandoc's
+# rule, so prices are prose: an opening $ not followed by a space, a closing $ not preceded by one
+# nor followed by a digit ("$5 and $10" stays text), and no backtick inside: "$5 or `$HOME`" is a
+# price and a code span.
+_MATH_HTML = {
+    "math_inline": '<span class="math-inline">{}</span>',
+    "math_inline_double": '<span class="math-display">{}</span>',  # $$…$$ or \\[…\\] within a paragraph
+    "math_block": '<div class="math-display">{}</div>\n',
+}
+_BRACKETS = {"(": ")", "[": "]"}
+
+
+def _math(_renderer, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    return _MATH_HTML[token.type].format(escapeHtml(token.content.strip()))
+
+
+def _dollars_without_code(rule):
+    def math_inline(state: StateInline, silent: bool) -> bool:
+        start = state.pos
+        if not rule(state, True):
+            return False
+        end, state.pos = state.pos, start
+        return "`" not in state.src[start:end] and rule(state, silent)
+
+    return math_inline
+
+
+def _math_brackets_inline(state: StateInline, silent: bool) -> bool:
+    """\\(…\\) inline, \\[…\\] displayed, within a paragraph (a backslash before them is escaped:
+    the escape rule has taken it)."""
+    src, start = state.src, state.pos
+    opener = src[start + 1 : start + 2]
+    if src[start] != "\\" or opener not in _BRACKETS:
+        return False
+    end = src.find("\\" + _BRACKETS[opener], start + 2)
+    if end < 0 or not src[start + 2 : end].strip():
+        return False
+    if not silent:
+        token = state.push("math_inline" if opener == "(" else "math_inline_double", "math", 0)
+        token.content, token.markup = src[start + 2 : end], "\\" + opener
+    state.pos = end + 2
+    return True
+
+
+def _math_brackets_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """\\[ starting a line, \\] ending the same or a later one, with no blank line between."""
+    if state.sCount[start] - state.blkIndent >= 4:
+        return False  # an indented code block
+    first = state.src[state.bMarks[start] + state.tShift[start] : state.eMarks[start]]
+    if not first.startswith("\\["):
+        return False
+    lines = [first[2:]]
+    line = start
+    while not lines[-1].rstrip().endswith("\\]"):
+        line += 1
+        if line >= end or state.isEmpty(line):
+            return False
+        lines.append(state.src[state.bMarks[line] + state.tShift[line] : state.eMarks[line]])
+    content = "\n".join(lines).rstrip()[:-2]
+    if not content.strip() or "\\]" in content:
+        return False
+    if not silent:
+        token = state.push("math_block", "math", 0)
+        token.block, token.content, token.markup = True, content, "\\["
+        token.map = [start, line + 1]
+    state.line = line + 1
+    return True
+
+
 def _parser(**options) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "breaks": True, **options})
     md.enable(["table", "strikethrough"])
     md.add_render_rule("image", _image_as_link)
+    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    md.inline.ruler.at("math_inline", _dollars_without_code(math_inline_dollar(False, False, True)))
+    md.inline.ruler.before("escape", "math_brackets", _math_brackets_inline)
+    md.block.ruler.before("fence", "math_brackets_block", _math_brackets_block, {"alt": ["paragraph"]})
+    for kind in _MATH_HTML:
+        md.add_render_rule(kind, _math)
     return md
 
 
@@ -52,9 +135,10 @@ _plain_md = _parser()  # the same, code left plain (see _render_unhighlighted)
 _ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s",
     "code", "pre", "blockquote", "ul", "ol", "li", "a", "span",
-    "table", "thead", "tbody", "tr", "th", "td",
+    "table", "thead", "tbody", "tr", "th", "td", "div",
 }  # fmt: skip
 _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "span": {"class"}, "code": {"class"}, "ol": {"start"}}
+_ALLOWED_VALUES = {"div": {"class": {"math-display"}}}  # a div is only ever displayed math
 
 
 def _clean(html: str) -> str:
@@ -62,6 +146,7 @@ def _clean(html: str) -> str:
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
+        tag_attribute_values=_ALLOWED_VALUES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
@@ -96,7 +181,9 @@ _ONLY_SYNTAX = re.compile(
 )
 _FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})")
 _TABLE_DELIMITER = re.compile(r"[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)*[ \t]*:?-+:?[ \t]*\|?[ \t]*")
-_INLINE_SYNTAX = re.compile(r"[\\`*_\[\]<>!&~|]")
+_INLINE_SYNTAX = re.compile(r"[\\`*_\[\]<>!&~|$]")
+# In the rendered HTML, what is never markdown syntax: tags, code spans, math, escaped brackets.
+_NOT_SYNTAX = re.compile(r'<code>.*?</code>|<span class="math-inline">.*?</span>|<[^>]+>|&lt;|&gt;')
 _OPEN_LINK = re.compile(r"!?\[([^\[\]]*)\](?:\([^)]*)?$|!?\[([^\[\]]*)$")
 _OPEN_AUTOLINK = re.compile(r"<[A-Za-z][\w+.-]*:[^\s>]*$")
 _DELIMITER_RUN = re.compile(r"\*+|_+|~~")
@@ -175,7 +262,7 @@ class _OpenLine:
         rest = line[self.kept :]
         if len(rest) > self.KEEP_FROM and (cut := rest.rfind(" ", 0, len(rest) - 20)) > 0:
             html = _clean(_md.renderInline(rest[:cut]))
-            if not _INLINE_SYNTAX.search(re.sub(r"<code>.*?</code>|<[^>]+>|&lt;|&gt;", " ", html)):
+            if not _INLINE_SYNTAX.search(_NOT_SYNTAX.sub(" ", html)):
                 self.kept, self.html = self.kept + cut, self.html + html
                 rest = rest[cut:]
         if not _INLINE_SYNTAX.search(rest):
