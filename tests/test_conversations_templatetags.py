@@ -1,13 +1,15 @@
 """conversations/templatetags/chat.py."""
 
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.template import Context, Template
 from django.urls import NoReverseMatch, reverse
 
-from conversations.models import Message
-from conversations.templatetags.chat import message_url, usage_badge
+from conversations.models import ContentBlock, Message
+from conversations.templatetags.chat import local_time, message_url, reply_markdown, usage_badge
 
 NAMES = ["edit_form", "continue_reply", "retry_reply", "regenerate_reply", "choose_version"]
 
@@ -148,3 +150,34 @@ def test_usage_badge_names_on_hover_the_options_the_reply_was_made_with():
     # A plain reply (defaults only), and one made before options were kept, say nothing more.
     plain = usage_badge(Message(model="m", output_tokens=5, options={"model": "m", "tools": True}))
     assert plain == usage_badge(Message(model="m", output_tokens=5))
+
+
+def test_a_time_is_utc_for_a_page_without_scripts_and_its_moment_for_the_browser():
+    moment = datetime(2026, 3, 1, 23, 30, 5, 123456, tzinfo=ZoneInfo("Europe/Paris"))
+    assert local_time(moment) == '<time datetime="2026-03-01T22:30:05+00:00">2026-03-01 22:30 UTC</time>'
+    assert local_time(moment, "message-time").startswith('<time class="message-time" datetime=')
+    assert local_time(None) == ""
+
+
+def test_copy_reply_has_the_cited_passages_numbered_and_the_sources_after_the_text():
+    rain = {"type": "web_search_result_location", "url": "https://weather.example/rain", "title": "Rain <b>"}
+    wind = {"type": "web_search_result_location", "url": "https://weather.example/wind", "title": "Wind"}
+    reply_blocks = [
+        ContentBlock(
+            index=0,
+            type="text",
+            payload={"type": "text", "text": "It rains on **Monday**", "citations": [rain]},
+        ),
+        ContentBlock(
+            index=1, type="server_tool_use", payload={"type": "server_tool_use", "name": "web_search"}
+        ),
+        ContentBlock(
+            index=2, type="text", payload={"type": "text", "text": "and blows", "citations": [wind, rain]}
+        ),
+    ]
+    assert reply_markdown(Message(role="assistant"), reply_blocks) == (
+        "It rains on **Monday** [1]\n\nand blows [2] [1]\n\nSources:\n\n"
+        "[1] Rain \\<b\\> — <https://weather.example/rain>\n[2] Wind — <https://weather.example/wind>"
+    )
+    plain = [ContentBlock(index=0, type="text", payload={"type": "text", "text": "No sources."})]
+    assert reply_markdown(Message(role="assistant"), plain) == "No sources."

@@ -149,7 +149,8 @@ def chosen_branch(data: dict) -> list[dict]:
     return [messages[i] for i in Tree(rows).path()]
 
 
-def _footnotes_markdown(sources: citations.Sources) -> list[str]:
+def footnotes_markdown(sources: citations.Sources) -> list[str]:
+    """A reply's sources, numbered as on the page: its Markdown export's and its Copy reply's."""
     lines = []
     for source in sources.by_key.values():
         where = citations.pages(source.citation)
@@ -171,7 +172,7 @@ def as_markdown(data: dict) -> str:
         sources = citations.Sources()
         parts = [blocks.markdown(block, sources) for block in message["blocks"]]
         lines.append("\n\n".join(part for part in parts if part))
-        if footnotes := _footnotes_markdown(sources):
+        if footnotes := footnotes_markdown(sources):
             lines += ["", "Sources:", "", *footnotes]
         if message["status"] not in ("complete", "streaming"):
             lines += ["", f"*({message['status']}{': ' + message['error'] if message['error'] else ''})*"]

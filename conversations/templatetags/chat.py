@@ -1,5 +1,6 @@
 import functools
 import json
+from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
@@ -10,6 +11,7 @@ from django.utils.safestring import mark_safe
 from chatsite import json_depth
 from conversations import blocks, rendering
 from conversations.claude import citations, params, sandbox
+from conversations.library import exporting
 from conversations.models import ReplyFeedback
 from conversations.services.feedback import COMMENT_LENGTH, rateable
 from conversations.serving import INLINE_IMAGES
@@ -26,11 +28,17 @@ def pretty_json(value) -> str:
     return json.dumps(json_depth.cut(value), indent=2, ensure_ascii=False)
 
 
-@register.filter
-def markdown_source(blocks) -> str:
-    """A reply's markdown as the model wrote it (its text blocks, a blank line between them): what
-    Copy reply copies (autoescaped into a <template>, whose content is that text again)."""
-    return "\n\n".join(block.payload.get("text", "") for block in blocks if block.type == "text")
+@register.simple_tag
+def reply_markdown(message, message_blocks) -> str:
+    """What Copy reply copies: the reply's markdown as the model wrote it (its text blocks, a blank
+    line between them), a cited passage followed by its sources' numbers, then the sources as the
+    Markdown export lists them. Autoescaped into a <template>, whose content is that text again."""
+    sources = citations.Sources(documents=getattr(message, "cited_documents", None) or [])
+    parts = (blocks.markdown(block.payload, sources) for block in message_blocks if block.type == "text")
+    text = "\n\n".join(parts)
+    if footnotes := exporting.footnotes_markdown(sources):
+        text += "\n\nSources:\n\n" + "\n".join(footnotes)
+    return text
 
 
 @register.simple_tag
@@ -38,6 +46,21 @@ def message_url(name: str, pk: int) -> str:
     """`{% url name pk %}` for a URL whose one argument is an id, without a reverse() per use: a
     1,000-message page has a thousand of them (30 ms). Each name is reversed once."""
     return _id_pattern(name, get_script_prefix()).replace("/0/", f"/{int(pk)}/", 1)
+
+
+@register.filter
+def local_time(moment, css_class: str = "") -> str:
+    """A <time> the browser shows in its own zone and language (times.js); its text, for a page
+    without scripts, is UTC. Written here, not as markup: a 1,000-message page has 1,000 of them."""
+    if moment is None:
+        return ""
+    utc = moment.astimezone(UTC)
+    return format_html(
+        '<time{} datetime="{}">{} UTC</time>',
+        format_html(' class="{}"', css_class) if css_class else "",
+        utc.isoformat(timespec="seconds"),
+        utc.strftime("%Y-%m-%d %H:%M"),
+    )
 
 
 @register.simple_tag

@@ -1,5 +1,6 @@
 // Page furniture on every page: the phone drawer, skip links, the error pages' "Go back", copy
-// buttons' names and the "Copy reply" action, and one spoken announcement when a reply finishes
+// buttons' names and the "Copy reply" action, the keyboard shortcuts sheet, and one spoken
+// announcement when a reply finishes
 // (the message list itself is not a live region: a screen reader would read every streamed chunk).
 // Loaded in <head> without defer, so the "js" class is on <html> before the first paint.
 document.documentElement.classList.add("js");
@@ -77,8 +78,9 @@ document.documentElement.classList.add("js");
     });
   }
 
-  // The reply's markdown source, which the server puts in a <template> beside the button; failing
-  // that, its rendered text blocks (no thinking, tool calls or button labels), code fenced.
+  // The reply's markdown source and its numbered sources, which the server puts in a <template>
+  // beside the button; failing that, its rendered text blocks (no thinking, tool calls or button
+  // labels), code fenced.
   function replyText(article) {
     const source = article.querySelector("template.reply-markdown");
     if (source) return source.content.textContent;
@@ -114,9 +116,39 @@ document.documentElement.classList.add("js");
       if (!article || !navigator.clipboard) return;
       navigator.clipboard.writeText(replyText(article)).then(function () {
         announce("Reply copied");
-        button.textContent = "Copied";
-        setTimeout(function () { button.textContent = "Copy reply"; }, 1500);
+        button.classList.add("copied"); // a check mark for a moment; the name stays Copy reply
+        setTimeout(function () { button.classList.remove("copied"); }, 1500);
       });
+    });
+  }
+
+  // --- the keyboard shortcuts sheet: ? outside a text field, or Ctrl+/ (⌘/) anywhere ------------
+  function typing(target) {
+    return !!(target && target.closest && target.closest("input, textarea, select, [contenteditable]"));
+  }
+
+  function setupShortcutSheet() {
+    const sheet = document.getElementById("shortcuts");
+    if (!sheet || !sheet.showModal) return;
+    let opener = null;
+    document.addEventListener("keydown", function (event) {
+      const slash = (event.ctrlKey || event.metaKey) && !event.altKey && event.key === "/";
+      const question = event.key === "?" && !event.ctrlKey && !event.metaKey && !event.altKey && !typing(event.target);
+      if (!slash && !question) return;
+      event.preventDefault();
+      if (sheet.open) { sheet.close(); return; }
+      opener = document.activeElement;
+      sheet.showModal(); // Esc and Close shut it; the focus goes back where it was
+    });
+    sheet.addEventListener("close", function () {
+      if (opener && opener.isConnected && opener.focus) opener.focus();
+      opener = null;
+    });
+    // A click on the dimmed page around it closes it too.
+    sheet.addEventListener("click", function (event) {
+      const box = sheet.getBoundingClientRect();
+      const outside = event.clientX < box.left || event.clientX > box.right || event.clientY < box.top || event.clientY > box.bottom;
+      if (event.target === sheet && outside) sheet.close();
     });
   }
 
@@ -171,6 +203,7 @@ document.documentElement.classList.add("js");
     setupSkipLinks();
     setupGoBack();
     setupCopyReply();
+    setupShortcutSheet();
     const messages = document.getElementById("messages");
     const scanReplies = messages ? replyWatcher(messages) : function () {};
     // chat.js swaps a finished reply in as a new element, and a retry flips data-status in place:
