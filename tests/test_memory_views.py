@@ -30,6 +30,14 @@ def test_the_page_shows_only_your_own_notes_escaped(client, alice, notes):
 
 
 @pytest.mark.django_db
+def test_when_a_note_changed_is_a_time_the_browser_shows_in_its_zone(client, alice, notes):
+    client.force_login(alice)
+    page = client.get(reverse("memory")).content.decode()
+    moment = notes["/memories/prefs.md"].updated_at
+    assert f'<time datetime="{moment.isoformat()}">{moment:%Y-%m-%d %H:%M} UTC</time>' in page
+
+
+@pytest.mark.django_db
 def test_turning_memory_on_and_off(client, alice):
     client.force_login(alice)
     client.post(reverse("memory_settings"), {"enabled": "on"})
