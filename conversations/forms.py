@@ -9,6 +9,8 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
+from conversations.claude.params import EFFORTS
+
 MAX_ID = 2**63 - 1
 _ID = re.compile(r"[0-9]{1,19}")
 
@@ -36,6 +38,12 @@ class IdListField(forms.Field):
 class MessageForm(forms.Form):
     text = forms.CharField(required=False, strip=False)
     attachment = IdListField(required=False)
+    # The composer's switches (params.ToolChoice); `switches` says the composer had them.
+    switches = forms.BooleanField(required=False)
+    web = forms.BooleanField(required=False)
+    thinking = forms.BooleanField(required=False)
+    effort = forms.ChoiceField(required=False, choices=[(level, level) for level in EFFORTS])
+    code = forms.BooleanField(required=False)
 
 
 class StartForm(MessageForm):

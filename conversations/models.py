@@ -437,3 +437,16 @@ class ReplyFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating} for message {self.message_id}"
+
+
+class ToolDefaults(models.Model):
+    """The composer switches (params.ToolChoice) a user last sent with: their next new chat starts
+    with them. Written only when a send changes them."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="tool_defaults"
+    )
+    switches = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"tool defaults of user {self.user_id}"

@@ -2,8 +2,10 @@
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
+from pydantic import ValidationError
 
 from conversations import spending
+from conversations.claude.params import ToolChoice
 from conversations.claude.pricing import Price
 from conversations.models import (
     Attachment,
@@ -13,6 +15,8 @@ from conversations.models import (
     ModelPrice,
     ProducedFile,
     ReplyFeedback,
+    TeamPolicy,
+    ToolDefaults,
 )
 from conversations.versions import Actions, Tree, offered
 from teams.selectors import prompt_access, prompts_usable_by
@@ -208,3 +212,19 @@ def owned_file_ids(user_id: int, file_ids: set[str]) -> set[str]:
     attachments = Attachment.objects.filter(owner_id=user_id, file_id__in=file_ids)
     produced = ProducedFile.objects.filter(conversation__owner_id=user_id, file_id__in=file_ids)
     return {*attachments.values_list("file_id", flat=True), *produced.values_list("file_id", flat=True)}
+
+
+def tool_defaults(user) -> ToolChoice:
+    """The composer switches the user's next new chat starts with: their last choice."""
+    saved = ToolDefaults.objects.filter(user=user).values_list("switches", flat=True).first()
+    try:
+        return ToolChoice.model_validate(saved or {})
+    except ValidationError:  # saved by an older version with other names: start plain
+        return ToolChoice()
+
+
+def teams_without_web(team_ids: list[int]) -> set[int]:
+    """Those of these teams whose owners turned web access off (TeamPolicy)."""
+    return set(
+        TeamPolicy.objects.filter(team_id__in=team_ids, web_access=False).values_list("team_id", flat=True)
+    )

@@ -14,7 +14,9 @@ from django.template.loader import render_to_string
 from django.utils.datastructures import MultiValueDict
 
 from conversations import forms, selectors, services
-from conversations.claude import catalog
+from conversations.claude import catalog, sandbox, web
+from conversations.claude.capabilities import capabilities
+from conversations.claude.params import ToolChoice, switches_taken
 from conversations.models import Attachment, Conversation, Message
 from conversations.services import ChatError
 from teams.models import PromptVersion
@@ -33,6 +35,7 @@ class SendCommand:
     model: str = ""
     prompt_id: int | None = None
     timezone: str = ""
+    tools: ToolChoice | None = None  # the composer's switches; None: as they were
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,12 @@ def command_from_post(data: MultiValueDict, *, start: bool = False) -> SendComma
             raise ChatError(NO_SUCH_PROMPT)
         raise ChatError(forms.first_error(form))
     fields = form.cleaned_data
-    command = SendCommand(fields["text"], tuple(fields["attachment"]))
+    tools = ToolChoice(
+        web=fields["web"], thinking=fields["thinking"], effort=fields["effort"] or None, code=fields["code"]
+    )
+    command = SendCommand(
+        fields["text"], tuple(fields["attachment"]), tools=tools if fields["switches"] else None
+    )
     if start:
         chosen = {"model": fields["model"], "prompt_id": fields["prompt"], "timezone": fields["timezone"]}
         command = replace(command, **chosen)
@@ -66,7 +74,10 @@ def message_post(*, user, conversation_id: int, command: SendCommand) -> Sent:
     conversation = selectors.owned_conversation(user, conversation_id)
     attachments = _attachments(user, command.attachment_ids)
     user_message, reply = services.message_send(
-        conversation=conversation, text=command.text, attachments=attachments
+        conversation=conversation,
+        text=command.text,
+        attachments=attachments,
+        params=_params(conversation, command.tools),
     )
     return Sent(conversation, reply, _turn_html(user_message, reply))
 
@@ -75,16 +86,43 @@ def conversation_post(*, user, command: SendCommand) -> Sent:
     """A new conversation from the new-chat composer (model and system prompt chosen there)."""
     attachments = _attachments(user, command.attachment_ids)
     model = command.model if command.model and catalog.is_available(command.model) else None
+    model = model or settings.CHAT_DEFAULT_MODEL
+    version = _chosen_prompt_version(user, command.prompt_id)
     conversation, reply = services.conversation_start(
         user=user,
         text=command.text,
-        model=model or settings.CHAT_DEFAULT_MODEL,
-        prompt_version=_chosen_prompt_version(user, command.prompt_id),
+        model=model,
+        prompt_version=version,
         attachments=attachments,
         timezone=command.timezone,
+        params=_params(Conversation(model=model, prompt_version=version), command.tools),
     )
     user_message = conversation.messages.get(role=Message.Role.USER)
     return Sent(conversation, reply, _turn_html(user_message, reply))
+
+
+def switches_offered(conversation: Conversation) -> frozenset[str]:
+    """The composer switches a chat offers: those its model takes, web search where the instance and
+    the team of its prompt allow it, code execution where the instance does."""
+    caps = capabilities(conversation.model)
+    offered = set(switches_taken(caps))
+    if not web.offered(conversation, caps):
+        offered.discard("web")
+    if not sandbox.offered(conversation, caps):
+        offered.discard("code")
+    return frozenset(offered)
+
+
+def _params(conversation: Conversation, tools: ToolChoice | None) -> dict | None:
+    """The conversation's parameters with the composer's switches; None if it sent none."""
+    if tools is None:
+        return None
+    return services.tools_choose(
+        params=conversation.params,
+        model=conversation.model,
+        choice=tools,
+        offered=switches_offered(conversation),
+    )
 
 
 def _attachments(user, ids: tuple[int, ...]) -> list[Attachment]:

@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from conversations import attachments, forms, selectors, sending, services, serving
 from conversations.budgets import statuses as budget_statuses
-from conversations.claude import catalog, params, sandbox, web
+from conversations.claude import catalog, params
 from conversations.claude.capabilities import capabilities, reads_files
 from conversations.library import organising, sharing, sidebar_views
 from conversations.live import health, metrics
@@ -55,17 +55,27 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
         "reads_files": reads_files(model),
         "model_name": catalog.display_name(model),
         "budgets": budget_statuses(user, _team_ids(conversation)),
+        "efforts": params.EFFORTS,
     }
-    if conversation is not None:
+    if conversation is None:  # the new-chat page: the switches follow the chosen model and prompt
+        prompts = context["prompts"]
+        context.update(
+            model_options=[
+                (choice, " ".join(sorted(sending.switches_offered(Conversation(model=choice.id)))))
+                for choice in context["models"]
+            ],
+            switches=sending.switches_offered(Conversation(model=model)),
+            chosen=selectors.tool_defaults(user),
+            teams_without_web=selectors.teams_without_web([p.team_id for p in prompts if p.team_id]),
+        )
+    else:
         context.update(
             messages_list=selectors.chosen_messages(conversation.pk),
             totals=selectors.conversation_totals(conversation),
             newer_prompt=selectors.newer_prompt_version(user, conversation),
             caps=capabilities(conversation.model),
-            web_offered=web.offered(conversation, capabilities(conversation.model)),
-            code_offered=sandbox.offered(conversation, capabilities(conversation.model)),
             chosen=params.stored(conversation.params),
-            efforts=["low", "medium", "high", "max"],
+            switches=sending.switches_offered(conversation),
             share_teams=teams_for_user(user),
             shares=sharing.shares_of(conversation),
         )
@@ -118,8 +128,9 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 
 def _params_from_form(post) -> dict:
-    data: dict = {name: post.get(name) == "on" for name in ("thinking", "tools", "web", "code")}
-    for name in ("max_tokens", "temperature", "top_p", "top_k", "effort"):
+    """The Settings popover's parameters (the composer's switches come with a send: sending.py)."""
+    data: dict = {"tools": post.get("tools") == "on"}
+    for name in ("max_tokens", "temperature", "top_p", "top_k"):
         if value := post.get(name, "").strip():
             data[name] = value
     if sequences := [line for line in post.get("stop_sequences", "").splitlines() if line]:

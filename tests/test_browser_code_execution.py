@@ -1,6 +1,6 @@
 # Fixtures imported from tests.live are pytest fixtures: test arguments shadow them by design.
 # ruff: noqa: F811
-"""Browser tests (Chromium via Playwright) for code execution: turned on in the settings popover,
+"""Browser tests (Chromium via Playwright) for code execution: turned on in the composer,
 a reply shows the code, its output and errors, a chart it made inline and a file to download
 through the ownership-checked view; it fits a phone and passes axe in both schemes. Screenshots at
 1280 and 390 px, light and dark."""
@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fakes import Code, EditFile, FakeAnthropic, GroundedReply, Output, Reply
-from tests.helpers import AXE, image_bytes, login
+from tests.helpers import image_bytes, login, serious_violations
 from tests.live import (  # noqa: F401 (pytest fixtures)
     ROOT,
     LiveApp,
@@ -60,11 +60,7 @@ def chat_with_code(page: Page, fake: FakeAnthropic) -> None:
     reply = send_message(page, "Hi", click=True)
     page.wait_for_url(re.compile(r"/c/\d+/$"))
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
-    page.locator(".conversation-settings summary").click()
-    page.get_by_label("Code execution").check()
-    with page.expect_navigation():  # back to the same URL: only a new document says it is saved
-        page.get_by_role("button", name="Save settings").click()
-    page.locator(".conversation-settings summary").click()
+    page.get_by_role("checkbox", name="Code execution").check()  # sent with the next message
 
 
 def test_a_reply_shows_its_code_output_and_files(
@@ -125,16 +121,11 @@ def shoot(browser: Browser, app: LiveApp, url: str) -> None:
             box = reply.locator(".code-stdout").bounding_box()
             assert box and box["x"] + box["width"] <= width, (width, box)
             page.screenshot(path=SCREENSHOTS / f"code-execution-{width}-{scheme}.png")
-            page.add_script_tag(path=str(AXE))
-            violations = page.evaluate(
-                """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-                    .filter(v => v.impact === "serious" || v.impact === "critical")
-                    .map(v => [v.id, v.nodes.slice(0, 3).map(n => n.target.join(" "))])"""
-            )
-            assert violations == [], (width, scheme)
-            page.locator(".conversation-settings summary").click()
-            box = page.get_by_label("Code execution").bounding_box()
+            assert serious_violations(page) == [], (width, scheme)
+            box = page.get_by_role("checkbox", name="Code execution").bounding_box()
             assert box and 0 <= box["x"] and box["x"] + box["width"] <= width, (width, box)
+            expect(page.get_by_role("checkbox", name="Code execution")).to_be_checked()
+            page.locator(".conversation-settings summary").click()
             stops = page.get_by_label("Stop sequences (one per line)").bounding_box()
             assert stops and stops["height"] >= 40, (width, stops)  # two lines, not squeezed
             page.screenshot(path=SCREENSHOTS / f"settings-code-{width}-{scheme}.png")

@@ -72,13 +72,7 @@ def first_chat_with_web(page: Page, fake: FakeAnthropic) -> None:
     reply = send_message(page, "Hi", click=True)
     page.wait_for_url(re.compile(r"/c/\d+/$"))
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
-    page.locator(".conversation-settings summary").click()
-    page.get_by_label("Web search and fetch").check()
-    with page.expect_navigation():  # back to the same URL: only a new document says it is saved
-        page.get_by_role("button", name="Save settings").click()
-    page.locator(".conversation-settings summary").click()
-    expect(page.get_by_label("Web search and fetch")).to_be_checked()
-    page.locator(".conversation-settings summary").click()
+    page.get_by_role("checkbox", name="Web search").check()  # sent with the next message
 
 
 def test_a_search_answer_cites_two_sources(browser, live_app: LiveApp, live_fake_api: FakeAnthropic) -> None:

@@ -97,14 +97,12 @@ def test_offered_only_where_the_capability_table_allows(settings, alice):
 
 
 @pytest.mark.django_db
-def test_the_settings_popover_turns_it_on_and_a_model_without_it_refuses_it(client, alice, fake_api):
+def test_the_composer_offers_it_and_a_model_without_it_refuses_it(client, alice, fake_api):
+    """Turning it on with a send: tests/test_conversations_switches.py."""
     conversation = Conversation.objects.create(owner=alice, model="claude-sonnet-4-6")
     client.force_login(alice)
-    assert 'name="code"' in client.get(reverse("conversation", args=[conversation.pk])).content.decode()
-    url = reverse("conversation_settings", args=[conversation.pk])
-    client.post(url, {"model": conversation.model, "code": "on", "tools": "on"})
-    conversation.refresh_from_db()
-    assert conversation.params == {"code": True}
+    page = client.get(reverse("conversation", args=[conversation.pk])).content.decode()
+    assert '<input type="checkbox" name="code">' in page
     _, errors = params.parse({"code": True}, capabilities("claude-3-5-haiku"))
     assert errors == ["This model does not offer code execution."]
 

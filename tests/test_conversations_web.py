@@ -259,16 +259,12 @@ def test_only_team_owners_turn_web_access_off(client, people, team):
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("fresh_catalog")
-def test_the_settings_popover_offers_the_toggle(client, alice, fake_api):
+def test_the_composer_offers_the_switch(client, alice, fake_api):
+    """Turning it on with a send: tests/test_conversations_switches.py."""
     conversation = Conversation.objects.create(owner=alice, model="claude-sonnet-4-6")
     client.force_login(alice)
     page = client.get(reverse("conversation", args=[conversation.pk])).content.decode()
-    assert 'name="web"' in page
-    client.post(
-        reverse("conversation_settings", args=[conversation.pk]), {"model": conversation.model, "web": "on"}
-    )
-    conversation.refresh_from_db()
-    assert conversation.params == {"web": True, "tools": False}
+    assert '<input type="checkbox" name="web">' in page
     assert Message.objects.count() == 0
 
 

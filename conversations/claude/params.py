@@ -2,7 +2,7 @@
 so an invalid combination is a form error and never an API 400; and the options each reply keeps,
 the ones it was generated with."""
 
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -13,6 +13,7 @@ ZONES = available_timezones() | {"UTC"}
 
 
 Effort = Literal["low", "medium", "high", "max"]
+EFFORTS = get_args(Effort)
 
 
 class ChatParams(BaseModel):
@@ -44,6 +45,32 @@ class ChatParams(BaseModel):
         if any(not s.strip() or len(s) > 100 or "\x00" in s for s in value):
             raise ValueError("each stop sequence must be 1 to 100 characters, not only spaces, no NUL")
         return value
+
+
+class ToolChoice(BaseModel):
+    """The composer's switches: Web search, Thinking (with its effort) and Code execution. Sent with
+    a message, they apply from that message on; the user's last choice starts their next new chat.
+    The rarely changed parameters stay in the Settings popover."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    web: bool = False
+    thinking: bool = False
+    effort: Effort | None = None
+    code: bool = False
+
+    def switched_on(self) -> dict:
+        return self.model_dump(exclude_defaults=True)
+
+
+SWITCHES = tuple(ToolChoice.model_fields)
+SWITCH_NAMES = {"web": "Web search", "thinking": "Thinking", "effort": "Effort", "code": "Code execution"}
+
+
+def switches_taken(caps: Capabilities) -> frozenset[str]:
+    """The composer switches a model takes (the instance or a team may offer fewer: sending.py)."""
+    taken = {"web": caps.web, "thinking": caps.adaptive_thinking, "effort": caps.effort, "code": caps.code}
+    return frozenset(name for name, on in taken.items() if on)
 
 
 def problems(params: ChatParams, caps: Capabilities) -> list[str]:

@@ -21,6 +21,7 @@ from django.urls import reverse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from conversations import rendering, selectors, sending
+from conversations.claude.params import ToolChoice
 from conversations.live import metrics, realtime, relay, runtime
 from conversations.models import Message
 from conversations.reply import generation
@@ -48,9 +49,10 @@ class Send(BaseModel):
     id: str = Field(max_length=64)
     text: str = ""
     attachments: list[int] = Field(default_factory=list, max_length=100)
+    tools: ToolChoice | None = None  # the composer's switches, when it has them
 
     def command(self) -> sending.SendCommand:
-        return sending.SendCommand(self.text, tuple(self.attachments))
+        return sending.SendCommand(self.text, tuple(self.attachments), tools=self.tools)
 
 
 class Start(Send):
@@ -68,6 +70,7 @@ class Start(Send):
             model=self.model,
             prompt_id=self.prompt,
             timezone=self.timezone,
+            tools=self.tools,
         )
 
 

@@ -26,6 +26,8 @@ from conversations.services.settings import (
     conversation_switch_prompt,
     conversation_title_replace,
     team_policy_update,
+    tool_defaults_remember,
+    tools_choose,
 )
 from conversations.services.turns import (
     TITLE_LENGTH,
@@ -68,6 +70,8 @@ __all__ = [
     "reply_regenerate",
     "reply_retry",
     "team_policy_update",
+    "tool_defaults_remember",
+    "tools_choose",
     "title_from_text",
     "version_choose",
 ]

@@ -18,6 +18,7 @@ from conversations.claude.capabilities import reads_files
 from conversations.live import metrics
 from conversations.models import Attachment, ContentBlock, Conversation, Message, ReplyFeedback
 from conversations.services.errors import ChatError, ReplyInProgress
+from conversations.services.settings import tool_defaults_remember
 from teams.models import PromptVersion
 
 TITLE_LENGTH = 60
@@ -60,8 +61,11 @@ def conversation_start(
     prompt_version: PromptVersion | None = None,
     attachments: list[Attachment] = (),
     timezone: str = "",
+    params: dict | None = None,
 ) -> tuple[Conversation, Message]:
-    """A new conversation (pinned to `prompt_version`, if any), its first message and a streaming reply."""
+    """A new conversation (pinned to `prompt_version`, if any), its first message and a streaming
+    reply. `params`: the composer's switches (tools_choose), which the user's next new chat starts
+    with too; None when the composer sent none."""
     text = check_message_text(text, attachments=attachments)
     _check_attachments(model, attachments)
     title = title_from_text(text or ", ".join(a.name for a in attachments))
@@ -70,24 +74,33 @@ def conversation_start(
         model=model,
         title=title,
         prompt_version=prompt_version,
-        params={"timezone": timezone} if timezone in chat_params.ZONES else {},
+        params=(params or {}) | ({"timezone": timezone} if timezone in chat_params.ZONES else {}),
     )
     with _opening_reply(conversation):
         conversation.save()
         _, reply = _add_turn(conversation, text, attachments)
+        if params is not None:
+            tool_defaults_remember(user_id=user.pk, params=params)
     return conversation, reply
 
 
 def message_send(
-    *, conversation: Conversation, text: str, attachments: list[Attachment] = ()
+    *, conversation: Conversation, text: str, attachments: list[Attachment] = (), params: dict | None = None
 ) -> tuple[Message, Message]:
-    """The user's message and a streaming reply to it, committed together."""
+    """The user's message and a streaming reply to it, committed together. `params`: new parameters
+    from the composer's switches (tools_choose), saved with the turn and remembered for new chats."""
     text = check_message_text(text, attachments=attachments)
     _check_attachments(conversation.model, attachments)
+    changed = params is not None and params != conversation.params
+    if changed:
+        conversation.params = params
     with _opening_reply(conversation):
         end = selectors.conversation_tree(conversation.pk).path()[-1:]
         turn = _add_turn(conversation, text, attachments, parent_id=end[0] if end else None)
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=dj_timezone.now())
+        saved = {"params": params} if changed else {}
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=dj_timezone.now(), **saved)
+        if changed:
+            tool_defaults_remember(user_id=conversation.owner_id, params=params)
     return turn
 
 

@@ -94,6 +94,54 @@
     if (model) model.addEventListener("change", function () {
       input.placeholder = "Message " + model.selectedOptions[0].dataset.name + "…";
     });
+    setupSwitches(form);
+    // The box grows with its text, from one line to about eight (CSS field-sizing where the browser has it).
+    if (window.CSS && !CSS.supports("field-sizing", "content")) {
+      const grow = function () { input.style.height = "auto"; input.style.height = input.scrollHeight + 2 + "px"; };
+      input.addEventListener("input", grow);
+      document.body.addEventListener("chat:sent", grow);
+    }
+  }
+
+  // The composer's switches (Web search, Thinking and its effort, Code execution). On the new-chat
+  // page each model option lists those it offers (data-switches), and a team prompt may rule out web
+  // search (data-no-web); a switch not offered is hidden and disabled, so it is not sent.
+  function setupSwitches(form) {
+    const group = form.querySelector(".composer-switches");
+    if (!group) return;
+    const model = form.querySelector("select[name=model]");
+    const prompt = form.querySelector("select[name=prompt]");
+    function offered() {
+      if (!model) return null; // a conversation: the server rendered only what it offers
+      const noWeb = prompt && prompt.selectedOptions[0] && prompt.selectedOptions[0].dataset.noWeb;
+      return (model.selectedOptions[0].dataset.switches || "").split(" ").filter(function (name) { return !(noWeb && name === "web"); });
+    }
+    function show(el, on) { el.hidden = !on; (el.matches("select") ? el : el.querySelector("input")).disabled = !on; }
+    function apply() {
+      const names = offered();
+      if (names) group.querySelectorAll("label.switch").forEach(function (label) { show(label, names.indexOf(label.dataset.switch) >= 0); });
+      const effort = group.querySelector("select[name=effort]");
+      const thinking = group.querySelector("input[name=thinking]");
+      const effortOffered = names ? names.indexOf("effort") >= 0 : effort.dataset.offered === "1";
+      show(effort, effortOffered && !thinking.disabled && thinking.checked);
+      const any = Array.from(group.querySelectorAll("label.switch")).some(function (label) { return !label.hidden; });
+      group.hidden = !any;
+      group.querySelector("input[name=switches]").disabled = !any;
+    }
+    [model, prompt, group.querySelector("input[name=thinking]")].forEach(function (el) { if (el) el.addEventListener("change", apply); });
+    apply();
+  }
+
+  // What the switches say, for a send over the socket (null when the composer has none).
+  function chosenSwitches(form) {
+    const marker = form.querySelector("input[name=switches]");
+    if (!marker || marker.disabled) return null;
+    const field = function (name) { const el = form.querySelector("[name=" + name + "]"); return el && !el.disabled ? el : null; };
+    const tools = {};
+    ["web", "thinking", "code"].forEach(function (name) { const el = field(name); if (el && el.checked) tools[name] = true; });
+    const effort = field("effort");
+    if (effort && effort.value) tools.effort = effort.value;
+    return tools;
   }
 
   // A send made while files upload waits for them; a failed upload cancels it (the reason shows).
@@ -213,6 +261,8 @@
       text: form.querySelector("textarea[name=text]").value,
       attachments: Array.from(form.querySelectorAll("input[name=attachment]")).map(function (el) { return Number(el.value); }),
     };
+    const tools = chosenSwitches(form);
+    if (tools) frame.tools = tools;
     if (form.dataset.start) {
       const prompt = form.querySelector("select[name=prompt]");
       frame.model = (form.querySelector("select[name=model]") || {}).value || "";
