@@ -324,7 +324,7 @@ if CHAT_WEB_ALLOWED_DOMAINS and CHAT_WEB_BLOCKED_DOMAINS:
     raise ImproperlyConfigured("Set CHAT_WEB_ALLOWED_DOMAINS or CHAT_WEB_BLOCKED_DOMAINS, not both.")
 # Code execution (Claude's server tool; conversations/claude/sandbox.py). Off here: off for everyone.
 CHAT_CODE_EXECUTION = env_flag("CHAT_CODE_EXECUTION", True)
-CHAT_STALL_TIMEOUT = float(os.environ.get("CHAT_STALL_TIMEOUT", 60))
+CHAT_STALL_TIMEOUT = float(os.environ.get("CHAT_STALL_TIMEOUT", 20))
 CHAT_API_MAX_RETRIES = int(os.environ.get("CHAT_API_MAX_RETRIES", 2))
 # Streaming: frames are coalesced for at most this long; partial text is checkpointed this often.
 CHAT_FRAME_INTERVAL = float(os.environ.get("CHAT_FRAME_INTERVAL", 0.05))

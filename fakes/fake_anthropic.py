@@ -52,7 +52,8 @@ Events are written as ``event: <name>\\ndata: <json>\\n\\n`` on a chunked
 ``text/event-stream`` response, each flushed as it is written. Order:
 message_start, [thinking block], text block, message_delta, message_stop, with
 a ``ping`` after every ``ping_every`` content deltas if asked. ``first_delay``
-is slept once, just before the first content delta; ``tokens_per_second``
+is slept once, just before the first content delta (with a ``ping`` every
+``ping_interval`` seconds meanwhile, if asked); ``tokens_per_second``
 paces the gaps *between* consecutive content deltas (thinking and text), so
 n deltas take (n - 1) / tps seconds.
 

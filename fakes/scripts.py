@@ -50,6 +50,8 @@ class Reply:
     tokens_per_second: float | None = None
     first_delay: float = 0.0
     ping_every: int | None = None
+    # During first_delay, a ping every this many seconds (the API keeps a quiet stream alive so).
+    ping_interval: float | None = None
     request_id: str | None = None
     # A tool call after the text: {"id": ..., "name": ..., "input": {...}}; pair with stop_reason="tool_use".
     tool_use: dict[str, Any] | None = None

@@ -34,6 +34,7 @@ class Plan:
     tokens_per_second: float | None
     first_delay: float
     ping_every: int | None
+    ping_interval: float | None = None
     tool_use: dict[str, Any] | None = None
     stop_sequence: str | None = None
 
@@ -51,6 +52,7 @@ def plan(script: Reply | Cut | Stall | SSEError, default_tokens_per_second: floa
             tokens_per_second=tps,
             first_delay=script.first_delay,
             ping_every=script.ping_every,
+            ping_interval=script.ping_interval,
             tool_use=script.tool_use,
             stop_sequence=script.stop_sequence,
         )
@@ -84,7 +86,7 @@ class _EventStream:
     async def delta(self, index: int, delta: dict[str, Any]) -> None:
         plan = self._plan
         if self.deltas_sent == 0:
-            await self._sleep(plan.first_delay)
+            await self._quiet(plan.first_delay)
         elif plan.tokens_per_second:
             await self._sleep(1 / plan.tokens_per_second)
         await self.event(
@@ -101,6 +103,15 @@ class _EventStream:
         self.deltas_sent += 1
         if plan.ping_every and self.deltas_sent % plan.ping_every == 0:
             await self.event("ping", {"type": "ping"})
+
+    async def _quiet(self, seconds: float) -> None:
+        """No content for `seconds`: pings only, every `ping_interval` if the script asks."""
+        step = self._plan.ping_interval
+        while step and seconds > step:
+            await self._sleep(step)
+            await self.event("ping", {"type": "ping"})
+            seconds -= step
+        await self._sleep(seconds)
 
     async def thinking_block(self) -> None:
         """Block 0: thinking deltas, then the signature."""

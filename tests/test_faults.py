@@ -50,6 +50,7 @@ from tests.helpers import (
     eventually,
     frames_until_end,
     reload,
+    run_to_end,
     start_chat,
     stored_text,
     streamed_text,
@@ -82,7 +83,7 @@ def report(fault: str, saw: str, seconds: float) -> None:
 def upstream_process(settings):
     process = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdout=subprocess.PIPE, text=True)
     base_url = process.stdout.readline().strip()
-    settings.CHAT_STALL_TIMEOUT = 60  # the default: failing fast must not depend on it
+    settings.CHAT_STALL_TIMEOUT = 60  # longer than the default: failing fast must not depend on it
     yield process, base_url
     process.kill()
     process.wait()
@@ -280,6 +281,22 @@ async def test_fault_stall(fake_api, alice, settings):
     script = Stall("Partial words before the stall", seconds=30)
     reply, frames, seconds = await mid_stream_failure(fake_api, alice, settings, script, "stalled")
     report("stall (timeout 0.5 s)", f"{shown(frames)!r} kept, then 'stalled' with Retry", seconds)
+
+
+async def test_a_quiet_stream_that_pings_is_not_stalled(fake_api, alice, settings):
+    """Pings are life: a reply that thinks quietly for three stall timeouts, with the API's pings
+    meanwhile, completes; the same pause without pings is a stall. (The SDK drops pings before
+    the reply's loop sees an event: the response's byte count is the clock.)"""
+    settings.CHAT_STALL_TIMEOUT = 0.5
+    fake_api.enqueue(Reply("After a long think.", first_delay=1.5, ping_interval=0.1))
+    _, reply = await start_chat(alice)
+    reply = await run_to_end(reply)
+    assert reply.status == "complete" and await stored_text(reply) == "After a long think."
+
+    fake_api.enqueue(Reply("Never seen.", first_delay=1.5))
+    _, reply = await start_chat(alice)
+    reply = await run_to_end(reply)
+    assert reply.status == "error" and "stalled" in reply.error.lower()
 
 
 # --- 7-8: the model server itself goes away -----------------------------------------------------

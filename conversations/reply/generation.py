@@ -188,13 +188,15 @@ class ReplyRun:
             await self.blocks.close(index)
 
     async def _stream(self, request: dict, reply: Message) -> None:
-        """One API call, streamed; a stall past CHAT_STALL_TIMEOUT raises TimeoutError."""
+        """One API call, streamed; CHAT_STALL_TIMEOUT seconds with nothing received, pings
+        included, raises TimeoutError."""
         self.outcome.stop_reason, self.outcome.stop_sequence, self.call_usage = "", "", {}
         loop = asyncio.get_running_loop()
         stall = settings.CHAT_STALL_TIMEOUT
         async with asyncio.timeout(stall) as deadline:
             rebuild = partial(sync_to_async(self._request_for), reply)
             stream, self.outcome.request_id = await self.files.open_stream(request, rebuild)
+            pings = asyncio.create_task(_alive_while_bytes_arrive(stream.response, deadline, stall))
             try:
                 async for event in stream:
                     deadline.reschedule(loop.time() + stall)
@@ -203,6 +205,7 @@ class ReplyRun:
                     else:
                         self._on_event(event)
             finally:
+                pings.cancel()
                 await stream.close()
 
     def _on_event(self, event) -> None:
@@ -272,3 +275,15 @@ async def stop_and_wait(message_ids: list[int]) -> None:
     tasks = [run.task for run in runs if run.task is not None]
     if tasks:
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _alive_while_bytes_arrive(response, deadline: asyncio.Timeout, stall: float) -> None:
+    """Pings keep a stream alive: the SDK drops them before `_stream` sees an event, so the bytes
+    the response has read are the second clock. Checked a few times per `stall`."""
+    loop = asyncio.get_running_loop()
+    seen = response.num_bytes_downloaded
+    while True:
+        await asyncio.sleep(stall / 4)
+        if response.num_bytes_downloaded != seen:
+            seen = response.num_bytes_downloaded
+            deadline.reschedule(max(deadline.when() or 0, loop.time() + stall))
