@@ -30,11 +30,17 @@ ANSWER = (
     "Done."
 )
 PLAIN = "Nothing to typeset here: it costs $5 and $10."
-# Each page records what would break the CSP, before any of its scripts runs.
-RECORD_VIOLATIONS = """
+# Each page records, before any of its scripts runs, what would break the CSP, and what the open
+# block of a streaming reply held: TeX and a diagram half written (seen), never typeset or drawn.
+RECORD = """
 window.cspViolations = [];
 document.addEventListener("securitypolicyviolation",
     e => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));
+window.openBlock = {seen: [], drawn: []};
+new MutationObserver(() => document.querySelectorAll(".streaming-text").forEach(open => {
+    if (open.querySelector(".math-inline, code.language-mermaid")) window.openBlock.seen.push(open.innerHTML);
+    if (open.querySelector(".katex, figure, .diagram-error")) window.openBlock.drawn.push(open.innerHTML);
+})).observe(document, {childList: true, subtree: true});
 """
 
 
@@ -60,9 +66,9 @@ def test_math_and_diagrams_render_within_the_csp_and_only_when_a_reply_has_them(
     browser: Browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
     live_fake_api.reset()
-    live_fake_api.enqueue(Reply(ANSWER, tokens_per_second=200), Reply(PLAIN))
+    live_fake_api.enqueue(Reply(ANSWER), Reply(PLAIN))
     page = signed_in(browser, live_app, viewport={"width": 1280, "height": 900})
-    page.add_init_script(RECORD_VIOLATIONS)
+    page.add_init_script(RECORD)
     console = []
     page.on("console", lambda message: console.append(message.text))
     open_new_chat(page)
@@ -71,6 +77,8 @@ def test_math_and_diagrams_render_within_the_csp_and_only_when_a_reply_has_them(
     expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)
     drawn(reply)
     chat_url, reply_id = page.url, reply.get_attribute("id")
+    open_block = page.evaluate("window.openBlock")
+    assert open_block["seen"] and open_block["drawn"] == []  # drawn once closed, not while written
 
     # KaTeX's output, from the TeX the server marked; prices and code stay as written.
     assert reply.locator(".math-inline").first.get_attribute("data-tex") == "e^{i\\pi} + 1 = 0"
