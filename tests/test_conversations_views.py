@@ -148,7 +148,7 @@ def test_a_refused_settings_form_shows_the_whole_page(client, alice, alices_chat
     assert response.status_code == 422
     page = response.content.decode()
     assert 'role="alert"' in page and "top_k" in page
-    assert ">Regenerate</button>" in page and ">Edit</button>" in page
+    assert ">Regenerate</span></button>" in page and ">Edit</span></button>" in page
     assert "$0.0123" in page
 
 
@@ -158,7 +158,7 @@ def test_a_refused_send_without_htmx_shows_the_settings_limits(client, alice, al
     assert response.status_code == 422
     page = response.content.decode()
     assert "Max tokens (up to )" not in page and "Max tokens (up to " in page
-    assert ">Regenerate</button>" in page
+    assert ">Regenerate</span></button>" in page
 
 
 # --- the settings form -------------------------------------------------------------------------

@@ -678,18 +678,29 @@
     document.body.addEventListener("htmx:afterSwap", listSwapped);
   }
 
-  // --- code blocks ---------------------------------------------------------------------------
+  // --- code blocks: a header with the language (markdown-it's language-xxx class) and Copy; code
+  // execution's input and output get Copy too ---------------------------------------------------
+  const COPY_NAMES = { "code-stdout": "Copy output", "code-stderr": "Copy errors" };
+
   function addCopyButtons(root) {
-    root.querySelectorAll(".markdown pre").forEach(function (pre) {
+    root.querySelectorAll(".markdown pre, .block-code pre.code-input, .block-code-result pre").forEach(function (pre) {
       if (pre.querySelector(".copy")) return;
+      const code = pre.querySelector("code") || pre;
+      const text = code.textContent; // before the header's own text is added
+      const lang = /(?:^|\s)language-([\w+#.-]+)/.exec(code.className || "");
+      if (lang) {
+        const label = document.createElement("span");
+        label.className = "code-lang";
+        label.textContent = lang[1];
+        pre.appendChild(label);
+      }
       const button = document.createElement("button");
       button.type = "button";
       button.className = "copy small";
       button.textContent = "Copy";
-      button.setAttribute("aria-label", "Copy code");
+      button.setAttribute("aria-label", COPY_NAMES[pre.classList[0]] || "Copy code");
       button.addEventListener("click", function () {
-        const code = pre.querySelector("code") || pre;
-        navigator.clipboard.writeText(code.innerText).then(function () {
+        navigator.clipboard.writeText(text).then(function () {
           button.textContent = "Copied";
           setTimeout(function () { button.textContent = "Copy"; }, 1500);
         });
