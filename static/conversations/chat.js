@@ -69,6 +69,13 @@
     form.addEventListener("htmx:afterRequest", function (event) { if (event.detail.elt === form) posting = false; });
     composerError = showError;
     document.body.addEventListener("chat:sent", function () {
+      // An unanswered question before this send went with it (the server merges it into this turn).
+      messages.querySelectorAll(".notice.unanswered[data-after-send]").forEach(function (note) {
+        note.textContent = note.dataset.afterSend;
+        delete note.dataset.afterSend;
+        const retry = note.closest(".message").querySelector("button[title=Retry]");
+        if (retry) retry.remove();
+      });
       input.value = "";
       document.getElementById("attachment-list").innerHTML = "";
       showError("");
