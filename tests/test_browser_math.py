@@ -25,6 +25,7 @@ ANSWER = (
     "Euler's identity is $e^{i\\pi} + 1 = 0$, and the area under $x^2$ is\n\n"
     "$$\n\\int_0^1 x^2\\,dx = \\frac{1}{3}\n$$\n\n"
     "It costs $5 and $10, and `$HOME` is code.\n\n"
+    "$$\n" + " + ".join(f"x_{{{i}}}^{{{i}}}" for i in range(1, 41)) + "\n$$\n\n"
     "```mermaid\nflowchart LR\n  Ask --> Think --> Answer\n```\n\n"
     "```mermaid\nflowchart LR\n  this is --> --> not a diagram ((\n```\n\n"
     "Done."
@@ -56,7 +57,7 @@ def signed_in(browser: Browser, app: LiveApp, *, csp: bool = True, **options) ->
 def drawn(reply) -> None:
     """Wait until the reply's math is typeset and its diagrams drawn (or given up)."""
     expect(reply.locator(".math-inline .katex")).to_have_count(2)
-    expect(reply.locator(".math-display .katex-display")).to_have_count(1)
+    expect(reply.locator(".math-display .katex-display")).to_have_count(2)
     expect(reply.locator("figure.diagram")).to_have_count(2)
     expect(reply.locator("figure.diagram img")).to_have_count(1)
     expect(reply.locator(".diagram-error")).to_have_text("Could not draw this diagram.")
@@ -82,7 +83,7 @@ def test_math_and_diagrams_render_within_the_csp_and_only_when_a_reply_has_them(
 
     # KaTeX's output, from the TeX the server marked; prices and code stay as written.
     assert reply.locator(".math-inline").first.get_attribute("data-tex") == "e^{i\\pi} + 1 = 0"
-    tex = reply.locator(".math-display .katex-mathml annotation")  # KaTeX keeps the TeX for screen readers
+    tex = reply.locator(".math-display .katex-mathml annotation").first  # the TeX, for screen readers
     expect(tex).to_have_text("\\int_0^1 x^2\\,dx = \\frac{1}{3}")
     expect(reply.get_by_text("It costs $5 and $10, and")).to_be_visible()
     expect(reply.locator("p code")).to_have_text("$HOME")
@@ -151,6 +152,9 @@ def screenshots(browser: Browser, app: LiveApp, url: str, reply_id: str) -> None
             drawn(reply)
             images[width, scheme] = reply.locator("figure.diagram img").get_attribute("src")
             assert page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth") <= 0
+            expect(reply.locator(".math-display").nth(1)).to_have_attribute(
+                "tabindex", "0"
+            )  # scrolls, by keyboard
             reply.locator("figure.diagram").first.scroll_into_view_if_needed()
             page.screenshot(path=SHOTS / f"math-{width}-{scheme}.png")
             assert serious_violations(page) == [], (width, scheme)

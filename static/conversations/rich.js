@@ -28,7 +28,9 @@
   function typeset(el) {
     const tex = el.textContent;
     el.dataset.tex = tex; // typeset once; the TeX kept for the copy of a reply
-    window.katex.render(tex, el, { displayMode: el.classList.contains("math-display"), throwOnError: false });
+    const display = el.classList.contains("math-display");
+    window.katex.render(tex, el, { displayMode: display, throwOnError: false });
+    if (display && el.scrollWidth > el.clientWidth) el.tabIndex = 0; // too wide: it scrolls, by keyboard too
   }
 
   function renderMath(found) {
