@@ -24,4 +24,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
 # Migrations run before serving; several replicas may race harmlessly (Django locks per migration).
 # Retention runs beside the server, now and daily (`manage.py purge --daily`; idempotent, so
 # several replicas doing it is harmless).
-CMD ["sh", "-c", "python manage.py migrate --noinput && { python manage.py purge --daily & } && exec daphne -b 0.0.0.0 -p 8000 --proxy-headers chatsite.asgi:application"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && { python manage.py rerender & python manage.py purge --daily & } && exec daphne -b 0.0.0.0 -p 8000 --proxy-headers chatsite.asgi:application"]

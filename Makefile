@@ -23,6 +23,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 setup: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py rerender
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensure_admin
 
