@@ -79,7 +79,9 @@ def test_a_reply_shows_its_code_output_and_files(
     expect(reply.locator(".block-code summary").first).to_have_text("Wrote /tmp/plot.py")
     expect(reply.locator(".block-code").nth(1)).to_contain_text("python /tmp/plot.py && head -3 sales.csv")
     expect(reply.locator(".code-stdout")).to_contain_text("2026-01,100")
-    expect(reply.locator(".code-stderr")).to_have_text("UserWarning: <no display> found")
+    stderr = reply.locator(".code-stderr")
+    expect(stderr).to_have_text("UserWarning: <no display> found" + "Copy")  # and its Copy errors button
+    expect(stderr.get_by_role("button", name="Copy errors")).to_be_visible()
     chart = reply.get_by_role("img", name="sales-chart.png")
     expect(chart).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=chart.element_handle())

@@ -279,7 +279,7 @@ def test_the_dashboard_counts_searches_and_their_fee_is_in_the_cost(client, alic
     page = client.get(reverse("usage_dashboard")).content.decode()
 
     assert fee == Decimal("2.5")
-    assert "<dt>Web searches</dt><dd>250</dd>" in page and "$2.5000" in page
+    assert '<dt>Web searches</dt><dd class="figure">250</dd>' in page and "$2.5000" in page
 
 
 @pytest.mark.django_db(transaction=True)
