@@ -19,6 +19,10 @@ class ConversationQuerySet(models.QuerySet):
         Not scrubbed by retention or account deletion either (only its usage rows remain)."""
         return self.filter(deleted_at__isnull=True, scrubbed_at__isnull=True)
 
+    def listed(self) -> "ConversationQuerySet":
+        """Visible, and not a temporary chat: what the sidebar, search, exports and sharing offer."""
+        return self.visible().filter(temporary_until__isnull=True)
+
 
 class Conversation(models.Model):
     owner = models.ForeignKey(
@@ -42,6 +46,11 @@ class Conversation(models.Model):
     # Set when retention or the owner's account deletion removed its text and files: the row and
     # its replies' usage rows stay so usage totals and budgets still add up (organising.py).
     scrubbed_at = models.DateTimeField(null=True, blank=True)
+    # Set for a temporary chat (library/temporary.py), to when it is scrubbed at the latest (a day
+    # after it began); it is never listed, searched, exported or shared, and is scrubbed sooner when
+    # its owner leaves it (`left_at`, set as its last tab closes). Nullable: SQLite adds these in place.
+    temporary_until = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
     # Code execution's sandbox (sandbox.py): later requests reuse it until it expires. Null
     # when there is none: SQLite then adds the column without rebuilding the table (and its triggers).
     container_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
@@ -65,6 +74,10 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def temporary(self) -> bool:
+        return self.temporary_until is not None
 
 
 class MessageQuerySet(models.QuerySet):
