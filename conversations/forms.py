@@ -50,6 +50,7 @@ class StartForm(MessageForm):
     model = forms.CharField(required=False, max_length=100)
     prompt = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     timezone = forms.CharField(required=False, max_length=64)
+    temporary = forms.BooleanField(required=False)
 
 
 class EditForm(forms.Form):

@@ -24,7 +24,7 @@ from teams.selectors import prompt_access, prompts_usable_by
 
 def conversation_list_for_user(user) -> QuerySet[Conversation]:
     """Newest first, as the sidebar lists them (sidebar.py): not archived, not deleted."""
-    mine = Conversation.objects.visible().filter(owner=user, archived_at__isnull=True)
+    mine = Conversation.objects.listed().filter(owner=user, archived_at__isnull=True)
     return mine.order_by("-updated_at").only("id", "title")
 
 
@@ -39,6 +39,14 @@ def owned_conversation(user, conversation_id: int) -> Conversation:
     conversation = conversation_for_user(user, conversation_id)
     if conversation is None:
         raise Http404("No such conversation")
+    return conversation
+
+
+def listed_conversation(user, conversation_id: int) -> Conversation:
+    """owned_conversation, except that a Temporary chat is a 404 too: what exports and shares take."""
+    conversation = owned_conversation(user, conversation_id)
+    if conversation.temporary:
+        raise Http404("A temporary chat is not exported or shared")
     return conversation
 
 

@@ -36,6 +36,7 @@ class SendCommand:
     prompt_id: int | None = None
     timezone: str = ""
     tools: ToolChoice | None = None  # the composer's switches; None: as they were
+    temporary: bool = False  # a Temporary chat (library/temporary.py)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def command_from_post(data: MultiValueDict, *, start: bool = False) -> SendComma
     )
     if start:
         chosen = {"model": fields["model"], "prompt_id": fields["prompt"], "timezone": fields["timezone"]}
+        chosen["temporary"] = fields["temporary"]
         command = replace(command, **chosen)
     return command
 
@@ -96,6 +98,7 @@ def conversation_post(*, user, command: SendCommand) -> Sent:
         attachments=attachments,
         timezone=command.timezone,
         params=_params(Conversation(model=model, prompt_version=version), command.tools),
+        temporary=command.temporary,
     )
     user_message = conversation.messages.get(role=Message.Role.USER)
     return Sent(conversation, reply, _turn_html(user_message, reply))

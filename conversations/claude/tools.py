@@ -125,6 +125,7 @@ def _search(data: SearchInput, context: ToolContext) -> str:
             Q(payload__text__icontains=data.query),
             message__conversation__owner_id=context.user_id,
             message__conversation__deleted_at__isnull=True,
+            message__conversation__temporary_until__isnull=True,  # never found, as in the sidebar's search
             type="text",
         )
         .select_related("message__conversation")

@@ -24,7 +24,7 @@ def _download(body: str | bytes, name: str, content_type: str) -> HttpResponse:
 @login_required
 @require_GET
 def export_json(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = selectors.owned_conversation(request.user, conversation_id)
+    conversation = selectors.listed_conversation(request.user, conversation_id)
     body = exporting.as_json(exporting.conversation_data(conversation, feedback=True))
     return _download(body, exporting.filename(conversation, "json"), "application/json; charset=utf-8")
 
@@ -32,7 +32,7 @@ def export_json(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def export_markdown(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = selectors.owned_conversation(request.user, conversation_id)
+    conversation = selectors.listed_conversation(request.user, conversation_id)
     body = exporting.as_markdown(exporting.conversation_data(conversation))
     return _download(body, exporting.filename(conversation, "md"), "text/markdown; charset=utf-8")
 

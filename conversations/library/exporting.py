@@ -188,7 +188,7 @@ def user_zip(user) -> IO[bytes]:
     temporary file (on disk past a few MB, however much there is), read from the start."""
     buffer = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for conversation in Conversation.objects.visible().filter(owner=user).order_by("pk"):
+        for conversation in Conversation.objects.listed().filter(owner=user).order_by("pk"):
             data = conversation_data(conversation, feedback=True)
             archive.writestr(f"conversations/{filename(conversation, 'json')}", as_json(data))
             archive.writestr(f"conversations/{filename(conversation, 'md')}", as_markdown(data))

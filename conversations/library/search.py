@@ -54,7 +54,7 @@ def search(user, query: str) -> list[Result]:
     terms = terms_of(query)
     if not terms or not user.is_authenticated:
         return []
-    mine = Conversation.objects.visible().filter(owner=user)
+    mine = Conversation.objects.listed().filter(owner=user)
     titled = _title_hits(mine, terms)
     found = {c.pk for c in titled}
     first_hit = _newest_hits(user.pk, terms, wanted=RESULTS - len(titled), counted_apart=found)

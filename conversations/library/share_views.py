@@ -25,7 +25,7 @@ def _readable(request: HttpRequest, share_id: int) -> Share:
 @require_POST
 def share_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Share one of the user's conversations with one of their teams (a snapshot of it now)."""
-    conversation = selectors.owned_conversation(request.user, conversation_id)
+    conversation = selectors.listed_conversation(request.user, conversation_id)
     team_id = parse_id(request.POST.get("team", ""))
     team = sharing.team_for_sharing(request.user, team_id) if team_id else None
     if team is None:

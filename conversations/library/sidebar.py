@@ -84,7 +84,7 @@ def imported_at() -> Subquery:
 def page_for(user, *, zone, cursor: tuple[datetime, int] | None = None, archived: bool = False) -> Page:
     """One page of the list. The first (no cursor) starts with every pinned conversation."""
     today = timezone.now().astimezone(zone).date()
-    mine = Conversation.objects.visible().filter(owner=user).only(*FIELDS).annotate(imported_at=imported_at())
+    mine = Conversation.objects.listed().filter(owner=user).only(*FIELDS).annotate(imported_at=imported_at())
     page = Page(archived=archived)
     previous = None  # the heading of the item before this page's first
     if archived:  # one heading, in the template, over the whole archive

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from conversations import rendering, selectors, sending
 from conversations.claude.params import ToolChoice
+from conversations.library import temporary
 from conversations.live import metrics, realtime, relay, runtime
 from conversations.models import Message
 from conversations.reply import generation
@@ -62,6 +63,7 @@ class Start(Send):
     model: str = Field(default="", max_length=100)
     prompt: int | None = None
     timezone: str = Field(default="", max_length=64)
+    temporary: bool = False
 
     def command(self) -> sending.SendCommand:
         return sending.SendCommand(
@@ -71,6 +73,7 @@ class Start(Send):
             prompt_id=self.prompt,
             timezone=self.timezone,
             tools=self.tools,
+            temporary=self.temporary,
         )
 
 
@@ -138,6 +141,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     # tab keeps working in-process when Redis is down.
     channel_layer_alias = "none"
     conversation_id: int | None = None
+    temporary = False  # its conversation is a Temporary chat: closing the last tab leaves it
     outbox: asyncio.Queue
     writer: asyncio.Task | None = None
 
@@ -148,19 +152,21 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if not user.is_authenticated:
             await self.close(code=ACCOUNT_CLOSED)
             return
-        if wanted is None:
-            found = user.is_authenticated
-        else:
-            found = await sync_to_async(selectors.conversation_for_user)(user, wanted) is not None
-        if not found:
+        conversation = None
+        if wanted is not None:
+            conversation = await sync_to_async(selectors.conversation_for_user)(user, wanted)
+        if wanted is not None and conversation is None:
             # Same answer for "not yours" and "does not exist".
             await self.close(code=NOT_FOUND)
             return
         self.outbox = asyncio.Queue()
         self.writer = asyncio.create_task(self._write_frames())
         open_sockets.add(self)
-        if wanted is not None:
-            self._watch(wanted)
+        if conversation is not None:
+            self._watch(conversation.pk)
+            if conversation.temporary:
+                self.temporary = True
+                await sync_to_async(temporary.conversation_returned)(conversation.pk)
         generation.ensure_sweeper()  # also starts this process's listener for other workers' frames
 
     def _watch(self, conversation_id: int) -> None:
@@ -172,6 +178,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             open_sockets.discard(self)
             if self.conversation_id is not None:
                 realtime.unsubscribe(self.conversation_id, self)
+                if self.temporary and self.conversation_id not in realtime.watched():
+                    await sync_to_async(temporary.conversation_left)(self.conversation_id)
             self.writer.cancel()
 
     async def dispatch(self, message: dict) -> None:
@@ -221,6 +229,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         conversation = sent.conversation
         if isinstance(frame, Start):
             self._watch(conversation.pk)
+            self.temporary = conversation.temporary
         url = reverse("conversation", args=[conversation.pk])
         accepted = realtime.send_accepted_frame(frame.id, sent.html, conversation.pk, url, conversation.title)
         self.push(realtime.encode(accepted))

@@ -18,7 +18,7 @@ from django.conf import settings
 from chatsite.logs import request_id
 from conversations import rendering, selectors, services
 from conversations.claude import attachment_files, llm, params, sandbox, tools
-from conversations.library import organising
+from conversations.library import organising, temporary
 from conversations.live import metrics, realtime, relay, runtime
 from conversations.models import ContentBlock, Message
 from conversations.reply import context_window, reply_request, titles
@@ -260,6 +260,7 @@ async def _sweep_forever() -> None:
             if count:
                 log.warning("marked %d orphaned streaming replies as interrupted", count)
             await sync_to_async(organising.deleted_conversations_purge)()
+            await sync_to_async(temporary.temporary_chats_scrub)()
             await attachment_files.remote_deletions_run()
         except Exception:
             log.exception("orphan sweep failed")

@@ -3,7 +3,7 @@ Each commits the user's message (when there is one) and a streaming reply in one
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -22,6 +22,8 @@ from conversations.services.settings import tool_defaults_remember
 from teams.models import PromptVersion
 
 TITLE_LENGTH = 60
+# A Temporary chat is scrubbed this long after it began, at the latest (library/temporary.py).
+TEMPORARY_LIFETIME = timedelta(hours=24)
 
 
 def check_message_text(text: str, *, attachments: list[Attachment] = ()) -> str:
@@ -62,10 +64,12 @@ def conversation_start(
     attachments: list[Attachment] = (),
     timezone: str = "",
     params: dict | None = None,
+    temporary: bool = False,
 ) -> tuple[Conversation, Message]:
     """A new conversation (pinned to `prompt_version`, if any), its first message and a streaming
     reply. `params`: the composer's switches (tools_choose), which the user's next new chat starts
-    with too; None when the composer sent none."""
+    with too; None when the composer sent none. `temporary`: a Temporary chat, scrubbed a day
+    from now at the latest (library/temporary.py)."""
     text = check_message_text(text, attachments=attachments)
     _check_attachments(model, attachments)
     title = title_from_text(text or ", ".join(a.name for a in attachments))
@@ -74,6 +78,7 @@ def conversation_start(
         model=model,
         title=title,
         prompt_version=prompt_version,
+        temporary_until=dj_timezone.now() + TEMPORARY_LIFETIME if temporary else None,
         params=(params or {}) | ({"timezone": timezone} if timezone in chat_params.ZONES else {}),
     )
     with _opening_reply(conversation):

@@ -275,6 +275,7 @@
       frame.model = (form.querySelector("select[name=model]") || {}).value || "";
       frame.prompt = prompt && prompt.value ? Number(prompt.value) : null;
       frame.timezone = (form.querySelector(".timezone-input") || {}).value || "";
+      frame.temporary = Boolean((form.querySelector("input[name=temporary]") || {}).checked);
     }
     socket.send(JSON.stringify(frame));
   }
@@ -343,12 +344,13 @@
     messages.classList.remove("empty");
     messages.querySelectorAll(".placeholder").forEach(function (el) { el.remove(); });
     messages.dataset.wsUrl = "/ws/c/" + id + "/";
-    form.querySelectorAll(".model-select").forEach(function (el) { el.remove(); });
+    const temporary = form.querySelector("input[name=temporary]:checked");
+    form.querySelectorAll(".model-select, .temporary-choice, .temporary-note").forEach(function (el) { el.remove(); });
     form.setAttribute("action", url + "send/");
     form.setAttribute("hx-post", url + "send/");
     if (window.htmx) window.htmx.process(form);
     const list = document.querySelector(".conversation-list");
-    if (list) {
+    if (list && !temporary) { // a temporary chat is never listed
       list.querySelectorAll("li.muted").forEach(function (el) { el.remove(); });
       const item = document.createElement("li");
       const link = document.createElement("a");
