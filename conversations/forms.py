@@ -35,9 +35,20 @@ class IdListField(forms.Field):
         return ids
 
 
+class LinkListField(forms.Field):
+    """Repeated links (`link=https://…&link=…`), as typed: the send checks them (blocks/files.py)
+    and says what is wrong with one in the composer."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        return [str(v) for v in value or []]
+
+
 class MessageForm(forms.Form):
     text = forms.CharField(required=False, strip=False)
     attachment = IdListField(required=False)
+    link = LinkListField(required=False)  # images and PDFs by their http(s) link
     # The composer's switches (params.ToolChoice); `switches` says the composer had them.
     switches = forms.BooleanField(required=False)
     web = forms.BooleanField(required=False)

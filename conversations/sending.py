@@ -37,6 +37,7 @@ class SendCommand:
     timezone: str = ""
     tools: ToolChoice | None = None  # the composer's switches; None: as they were
     temporary: bool = False  # a Temporary chat (library/temporary.py)
+    links: tuple[str, ...] = ()  # images and PDFs by their http(s) link (blocks/files.py)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,10 @@ def command_from_post(data: MultiValueDict, *, start: bool = False) -> SendComma
         web=fields["web"], thinking=fields["thinking"], effort=fields["effort"] or None, code=fields["code"]
     )
     command = SendCommand(
-        fields["text"], tuple(fields["attachment"]), tools=tools if fields["switches"] else None
+        fields["text"],
+        tuple(fields["attachment"]),
+        tools=tools if fields["switches"] else None,
+        links=tuple(fields["link"]),
     )
     if start:
         chosen = {"model": fields["model"], "prompt_id": fields["prompt"], "timezone": fields["timezone"]}
@@ -80,6 +84,7 @@ def message_post(*, user, conversation_id: int, command: SendCommand) -> Sent:
         text=command.text,
         attachments=attachments,
         params=_params(conversation, command.tools),
+        links=list(command.links),
     )
     return Sent(conversation, reply, _turn_html(user_message, reply))
 
@@ -99,6 +104,7 @@ def conversation_post(*, user, command: SendCommand) -> Sent:
         timezone=command.timezone,
         params=_params(Conversation(model=model, prompt_version=version), command.tools),
         temporary=command.temporary,
+        links=list(command.links),
     )
     user_message = conversation.messages.get(role=Message.Role.USER)
     return Sent(conversation, reply, _turn_html(user_message, reply))

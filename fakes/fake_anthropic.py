@@ -32,7 +32,9 @@ user message's last text block>")``.
 ``fake.files`` is the Files API (``/v1/files``): see fakes/files.py.
 
 A request with ``tool_use`` or ``tool_result`` blocks but no ``tools`` is refused with a 400, before
-any script is used, as the real API refuses it.
+any script is used, as the real API refuses it. So is one with an image or document whose ``url``
+source contains ``/refuse/``: the 400 the real API answers when it cannot fetch a URL (unreachable,
+too large, not an image). The fake never fetches a URL either.
 
 What the real SDK (anthropic 2.12.0 / httpx2) raises, as asserted by
 tests/test_fakes.py:
@@ -242,6 +244,8 @@ class FakeAnthropic:
         if _tool_blocks(body) and not body.get("tools"):  # as the real API refuses it
             message = "Requests which include `tool_use` or `tool_result` blocks must define tools."
             return http_error_response(HttpError(400, message=message))
+        if any("/refuse/" in url for url in _url_sources(body)):
+            return http_error_response(HttpError(400, message=URL_REFUSED))
         script = self._next_script(body)
         if isinstance(script, HttpError):
             return http_error_response(script)
@@ -304,6 +308,23 @@ class FakeAnthropic:
     async def _handle_not_found(self, request: web.Request) -> web.Response:
         await self._record(request)
         return http_error_response(HttpError(404, message=f"Not found: {request.method} {request.path}"))
+
+
+URL_REFUSED = "Unable to download the file. Please verify the URL and try again."
+
+
+def _url_sources(body: dict[str, Any]) -> list[str]:
+    """The URLs of the request's images and documents sent by link (`{"type": "url"}` sources)."""
+    messages = body.get("messages")
+    return [
+        str(block["source"].get("url", ""))
+        for message in (messages if isinstance(messages, list) else [])
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for block in message["content"]
+        if isinstance(block, dict)
+        and isinstance(source := block.get("source"), dict)
+        and source.get("type") == "url"
+    ]
 
 
 def _tool_blocks(body: dict[str, Any]) -> bool:

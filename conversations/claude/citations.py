@@ -8,7 +8,8 @@ shown as text. Every title, URL and quote is escaped here (format_html).
 
 A document citation's `document_index` counts the document blocks of the request that produced it;
 `Message.cited_documents` keeps their attachment ids, so a page citation links to the
-ownership-checked attachment view at `#page=N` (the review view inside a staff transcript).
+ownership-checked attachment view at `#page=N` (the review view inside a staff transcript), or
+a PDF's link when it was sent by its link.
 """
 
 from dataclasses import dataclass, field
@@ -63,11 +64,14 @@ class Sources:
         if not isinstance(index, int) or not 0 <= index < len(self.documents):
             return None, label
         attachment_id = self.documents[index]
+        page = citation.get("start_page_number")
+        if isinstance(attachment_id, str):  # a PDF sent by its link: the link, at its page
+            url = safe_url(attachment_id)
+            return (f"{url}#page={page}" if url and isinstance(page, int) else url), label
         if self.review_conversation is not None:
             url = reverse("review_attachment", args=[self.review_conversation, attachment_id])
         else:
             url = reverse("attachment_file", args=[attachment_id])
-        page = citation.get("start_page_number")
         return (f"{url}#page={page}" if isinstance(page, int) else url), label
 
     def footnotes(self) -> SafeString:

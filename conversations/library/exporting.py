@@ -7,10 +7,12 @@ The JSON is also a team share's snapshot (sharing.py). An import is checked agai
 Files travel only in the zip: a file reference stays only when the importer owns that file (their
 own export, back in): an attachment, or a Files API id at any depth (a tool's result, a fetched
 document, the files code made). Any other becomes a text placeholder, so no one reaches another's
-file by forging an id. Imported messages are marked `copied_at`: their tokens and cost are shown
-as the original chat's and never counted as spending here. The owner's feedback on replies (Good
-response, Bad response, a comment) is in their own JSON export, never in a share's snapshot, and
-is not imported: it rated replies in the original chat, on the prompt version that chat was on.
+file by forging an id. An image or PDF by its link is nobody's file: it is checked as a send
+checks it and kept as this app sends it. Imported messages are marked `copied_at`: their tokens
+and cost are shown as the original chat's and never counted as spending here. The owner's
+feedback on replies (Good response, Bad response, a comment) is in their own JSON export, never in
+a share's snapshot, and is not imported: it rated replies in the original chat, on the prompt
+version that chat was on.
 """
 
 import json
@@ -38,6 +40,8 @@ from pydantic import (
 
 from chatsite import json_depth
 from conversations import blocks, rendering, selectors
+from conversations.blocks import UNKNOWN, kind_of
+from conversations.blocks.files import is_link, link_block, link_problem
 from conversations.blocks.kind import md_text, md_url
 from conversations.claude import catalog, citations
 from conversations.claude import params as chat_params
@@ -241,6 +245,8 @@ class ImportedMessage(BaseModel):
                 raise ValueError(f"a block nests deeper than {json_depth.MAX_DEPTH} levels")
             kind = block.get("type")
             fields = BLOCK_FIELDS.get(kind) if isinstance(kind, str) else None
+            if fields is not None and kind_of(block) is not UNKNOWN:
+                fields = kind_of(block).fields  # a kind narrowing a shared type: a file by its link
             if fields is None:
                 kind = str(block.get("type"))[:40]
                 raise ValueError(f"a block of type {kind!r} is not one this app stores")
@@ -252,6 +258,8 @@ class ImportedMessage(BaseModel):
                     or (isinstance(value, int) and not 0 < value <= MAX_ID)
                 ):
                     raise ValueError(f"a {block['type']} block has no valid {name!r}")
+            if is_link(block) and (problem := link_problem(block["source"].get("url"))):
+                raise ValueError(f"a {block['type']} block's link is refused: {problem}")
         return blocks
 
 
@@ -410,7 +418,9 @@ def _prepared_blocks(user, data: ImportedConversation) -> list[Prepared]:
 
 
 def _prepared(role: str, index: int, payload: dict, owned_attachments: set[int], owned_files: set[str]):
-    if payload["type"] in ("image", "document") and payload["attachment_id"] not in owned_attachments:
+    if is_link(payload):  # as this app sends it (checked by parse), nothing added
+        payload = link_block(payload["source"]["url"], payload["type"])
+    elif payload["type"] in ("image", "document") and payload["attachment_id"] not in owned_attachments:
         payload = {"type": "text", "text": f"[{blocks.files.label(payload)} not included: {payload['name']}]"}
     payload = without_files(payload, owned_files)
     rendered = ""

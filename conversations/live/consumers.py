@@ -50,10 +50,13 @@ class Send(BaseModel):
     id: str = Field(max_length=64)
     text: str = ""
     attachments: list[int] = Field(default_factory=list, max_length=100)
+    links: list[str] = Field(default_factory=list, max_length=100)  # checked by the send (turns.py)
     tools: ToolChoice | None = None  # the composer's switches, when it has them
 
     def command(self) -> sending.SendCommand:
-        return sending.SendCommand(self.text, tuple(self.attachments), tools=self.tools)
+        return sending.SendCommand(
+            self.text, tuple(self.attachments), tools=self.tools, links=tuple(self.links)
+        )
 
 
 class Start(Send):
@@ -74,6 +77,7 @@ class Start(Send):
             timezone=self.timezone,
             tools=self.tools,
             temporary=self.temporary,
+            links=tuple(self.links),
         )
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from conversations import selectors
+from conversations import blocks, selectors
 from conversations.claude import memory_tool, params, sandbox, tools, web
 from conversations.claude.capabilities import Capabilities, capabilities
 from conversations.models import Attachment, Message
+from conversations.projects import knowledge
 from conversations.reply.anthropic_request import (
     FILE_LEFT_OUT,
     PinnedPrompt,
@@ -31,11 +32,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReplyRequest:
-    """What a reply sends, and the attachment ids of the documents it sends, in request order:
-    what a citation's document_index counts (Message.cited_documents)."""
+    """What a reply sends, and the documents it sends, in request order (an attachment's id, a
+    linked PDF's URL): what a citation's document_index counts (Message.cited_documents)."""
 
     body: dict
-    cited_documents: list[int]
+    cited_documents: list[int | str]
 
 
 def request_for(
@@ -57,6 +58,7 @@ def request_for(
         options["tools"] = [*options.get("tools", []), sandbox.tool_definition()]
         if container := sandbox.container_for(conversation):
             options["container"] = container
+    known = knowledge.for_conversation(conversation, by_file_id=by_file_id)
     request = build_request(
         turns=history + turns_of("assistant", own_blocks),
         model=reply.model,
@@ -64,6 +66,7 @@ def request_for(
         user_id=opaque_user_id(conversation.owner_id),
         prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
         options=options,
+        knowledge=known.blocks,
     )
     return ReplyRequest(only_own_files(request, conversation.owner_id, reply.pk), document_ids(earlier))
 

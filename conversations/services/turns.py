@@ -12,6 +12,7 @@ from django.utils import timezone as dj_timezone
 
 from conversations import attachments as files
 from conversations import selectors
+from conversations.blocks.files import is_link, link_block, link_parts, link_problem
 from conversations.budgets import BudgetExceeded, check_can_send
 from conversations.claude import params as chat_params
 from conversations.claude.capabilities import reads_files
@@ -46,13 +47,19 @@ def title_from_text(text: str) -> str:
     return cut + "…"
 
 
-def _check_attachments(model: str, attachments: list[Attachment]) -> None:
-    if len(attachments) > files.MAX_FILES_PER_MESSAGE:
+def _check_attachments(model: str, attachments: list[Attachment], links: list[str] = ()) -> list[dict]:
+    """The message's files are ones `model` reads, within the per-message limit (a link counts as
+    a file); returns the links' blocks (blocks/files.py: checked for shape, never requested here)."""
+    for link in links:
+        if problem := link_problem(link):
+            raise ChatError(problem)
+    if len(attachments) + len(links) > files.MAX_FILES_PER_MESSAGE:
         raise ChatError(f"A message can carry at most {files.MAX_FILES_PER_MESSAGE} files.")
-    if attachments and not reads_files(model):
+    if (attachments or links) and not reads_files(model):
         raise ChatError(
             f"The model {model} cannot read images or PDFs. Remove the files, or use a Claude model."
         )
+    return [link_block(link) for link in links]
 
 
 def conversation_start(
@@ -65,14 +72,16 @@ def conversation_start(
     timezone: str = "",
     params: dict | None = None,
     temporary: bool = False,
+    links: list[str] = (),
 ) -> tuple[Conversation, Message]:
     """A new conversation (pinned to `prompt_version`, if any), its first message and a streaming
     reply. `params`: the composer's switches (tools_choose), which the user's next new chat starts
     with too; None when the composer sent none. `temporary`: a Temporary chat, scrubbed a day
-    from now at the latest (library/temporary.py)."""
-    text = check_message_text(text, attachments=attachments)
-    _check_attachments(model, attachments)
-    title = title_from_text(text or ", ".join(a.name for a in attachments))
+    from now at the latest (library/temporary.py). `links`: images and PDFs by their http(s) link."""
+    text = check_message_text(text, attachments=[*attachments, *links])
+    linked = _check_attachments(model, attachments, links)
+    names = [a.name for a in attachments] + [link_parts(link).name or link_parts(link).host for link in links]
+    title = title_from_text(text or ", ".join(names))
     conversation = Conversation(
         owner=user,
         model=model,
@@ -83,25 +92,31 @@ def conversation_start(
     )
     with _opening_reply(conversation):
         conversation.save()
-        _, reply = _add_turn(conversation, text, attachments)
+        _, reply = _add_turn(conversation, text, attachments, linked=linked)
         if params is not None:
             tool_defaults_remember(user_id=user.pk, params=params)
     return conversation, reply
 
 
 def message_send(
-    *, conversation: Conversation, text: str, attachments: list[Attachment] = (), params: dict | None = None
+    *,
+    conversation: Conversation,
+    text: str,
+    attachments: list[Attachment] = (),
+    params: dict | None = None,
+    links: list[str] = (),
 ) -> tuple[Message, Message]:
     """The user's message and a streaming reply to it, committed together. `params`: new parameters
-    from the composer's switches (tools_choose), saved with the turn and remembered for new chats."""
-    text = check_message_text(text, attachments=attachments)
-    _check_attachments(conversation.model, attachments)
+    from the composer's switches (tools_choose), saved with the turn and remembered for new chats.
+    `links`: images and PDFs by their http(s) link."""
+    text = check_message_text(text, attachments=[*attachments, *links])
+    linked = _check_attachments(conversation.model, attachments, links)
     changed = params is not None and params != conversation.params
     if changed:
         conversation.params = params
     with _opening_reply(conversation):
         end = selectors.conversation_tree(conversation.pk).path()[-1:]
-        turn = _add_turn(conversation, text, attachments, parent_id=end[0] if end else None)
+        turn = _add_turn(conversation, text, attachments, linked=linked, parent_id=end[0] if end else None)
         saved = {"params": params} if changed else {}
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=dj_timezone.now(), **saved)
         if changed:
@@ -149,10 +164,16 @@ def _options(conversation: Conversation, model: str) -> dict:
 
 
 def _add_turn(
-    conversation: Conversation, text: str, attachments: list[Attachment] = (), **fields
+    conversation: Conversation,
+    text: str,
+    attachments: list[Attachment] = (),
+    *,
+    linked: list[dict] = (),
+    **fields,
 ) -> tuple[Message, Message]:
     """The user's message (after `parent_id`, the end of the branch it continues) and a streaming
-    reply to it. Files first, then the text: the order the API recommends for questions about them."""
+    reply to it. Files first (`linked`: the blocks of files by link, stored as sent), then the
+    text: the order the API recommends for questions about them."""
     user_message = Message.objects.create(conversation=conversation, role=Message.Role.USER, **fields)
     payloads = [
         {
@@ -163,6 +184,7 @@ def _add_turn(
         }
         for a in attachments
     ]
+    payloads += linked
     if text:
         payloads.append({"type": "text", "text": text})
     ContentBlock.objects.bulk_create(
@@ -237,15 +259,19 @@ def message_edit(*, message: Message, text: str) -> tuple[Message, Message]:
     if not selectors.message_actions(message).can_edit:
         raise ChatError("Only your own messages can be edited.")
     conversation = message.conversation
-    ids = [b.payload["attachment_id"] for b in message.blocks.all() if "attachment_id" in b.payload]
+    stored = [b.payload for b in message.blocks.all()]
+    ids = [p["attachment_id"] for p in stored if "attachment_id" in p]
     attachments = selectors.attachments_for_user(conversation.owner, ids)
     if attachments is None:
         raise ChatError("A file of this message is no longer stored, so it cannot be sent again.")
-    text = check_message_text(text, attachments=attachments)
-    _check_attachments(conversation.model, attachments)
+    linked = [p for p in stored if is_link(p)]  # sent again as they were
+    text = check_message_text(text, attachments=[*attachments, *linked])
+    _check_attachments(conversation.model, attachments, [p["source"]["url"] for p in linked])
     with _opening_reply(conversation):
         chosen_at = _choose_branch(conversation.pk, message.parent_id)
-        return _add_turn(conversation, text, attachments, parent_id=message.parent_id, chosen_at=chosen_at)
+        return _add_turn(
+            conversation, text, attachments, linked=linked, parent_id=message.parent_id, chosen_at=chosen_at
+        )
 
 
 def version_choose(*, message: Message) -> None:

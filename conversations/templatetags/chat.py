@@ -202,6 +202,18 @@ def file_label(payload) -> str:
     return blocks.files.label(payload)
 
 
+@register.filter
+def linked_file(payload) -> dict:
+    """A file attached by its link, as the page shows it: its label, host and file name, and the
+    link itself only when it is http(s) (never loaded here: no <img> of another site)."""
+    source = payload.get("source") if isinstance(payload, dict) else None
+    url = source.get("url") if isinstance(source, dict) else None
+    parts = blocks.files.link_parts(url)
+    href = citations.safe_url(url)
+    label = blocks.files.label(payload)
+    return {"label": label, "host": parts.host, "name": parts.name, "href": href, "url": url}
+
+
 # --- a message's blocks --------------------------------------------------------------------------
 
 
