@@ -100,6 +100,31 @@ def test_scroll_to_bottom_shows_when_scrolled_up_marks_new_text_and_takes_you_do
 
 
 @pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)])
+def test_a_link_to_a_message_lands_on_it_below_the_sticky_header(
+    browser: Browser, live_app: LiveApp, live_fake_api, width, height
+):
+    """A search result links to #message-<id>: the page opens there, not at the end of the chat,
+    with the message's top in view below the header (not under it)."""
+    page = signed_in(browser, live_app, viewport={"width": width, "height": height})
+    url = long_chat(page, live_fake_api)
+    first = page.locator("[data-role=user]").first.get_attribute("id")
+    live_fake_api.enqueue(Reply("A short answer."))
+    reply = send_message(page, "And briefly?")
+    expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)
+    page.goto(f"{url}#{first}")  # the same page: a hash change
+    for _ in ("hash change", "page load"):
+        expect(page.locator(f"#{first}")).to_have_class(re.compile(r"\blinked\b"))
+        header = page.locator(".conversation-header").bounding_box()
+        target = page.locator(f"#{first}").bounding_box()
+        assert header and target
+        assert header["y"] + header["height"] <= target["y"] < height / 2, (header, target)
+        assert not at_bottom(page)
+        expect(scroll_button(page)).to_be_visible()
+        page.reload()
+    page.context.close()
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)])
 def test_the_header_stays_in_view_and_the_button_shows_at_each_width(
     browser: Browser, live_app: LiveApp, live_fake_api, width, height
 ):

@@ -485,6 +485,21 @@
     addCopyButtons(fresh);
   }
 
+  // A link to one message (a search result: #message-<id>) lands on it, below the sticky header,
+  // not at the end of the chat.
+  function jumpToLinkedMessage() {
+    const target = /^#message-\d+$/.test(location.hash) && document.getElementById(location.hash.slice(1));
+    if (!target) return false;
+    messages.querySelectorAll(".message.linked").forEach(function (el) { el.classList.remove("linked"); });
+    stickToBottom = false;
+    target.scrollIntoView({ block: "start" });
+    const header = document.querySelector(".conversation-header");
+    if (header) window.scrollBy(0, -(header.getBoundingClientRect().bottom + 8));
+    target.classList.add("linked");
+    updateScrollButton();
+    return true;
+  }
+
   function applyFrame(frame) {
     const kind = frame[0];
     if (kind === "x") { console.warn("chat:", frame[1]); return; }
@@ -728,7 +743,8 @@
     setupScrollButton();
     document.body.addEventListener("htmx:afterSwap", flushEarlyFrames);
     updateButtons();
-    scrollToBottom();
+    if (!jumpToLinkedMessage()) scrollToBottom();
+    window.addEventListener("hashchange", jumpToLinkedMessage); // a result in this same chat
     if (messages && messages.dataset.wsUrl) connect(0);
   });
 })();
