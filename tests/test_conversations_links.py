@@ -8,11 +8,14 @@ import json
 import anthropic
 import pytest
 from asgiref.sync import sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from conversations import rendering, services
 from conversations.library import exporting
 from conversations.models import ContentBlock, Conversation, Message
+from conversations.routing import websocket_urlpatterns
 from fakes import Reply
 from fakes.fake_anthropic import URL_REFUSED
 from tests.helpers import run_to_end, send
@@ -161,9 +164,9 @@ def test_a_model_that_reads_no_files_refuses_links_and_links_count_as_files(fake
 
 @pytest.mark.django_db(transaction=True)
 async def test_links_go_over_the_socket_and_a_bad_one_is_refused_there(fake_api, alice):
-    from tests.test_conversations_consumers import next_frame, open_socket
-
-    ws = await open_socket(alice, "/ws/new/")
+    ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/new/")
+    ws.scope["user"] = alice
+    assert (await ws.connect())[0]
     await ws.send_json_to({"type": "start", "id": "1", "text": "Hm", "model": MODEL, "links": ["data:,x"]})
     assert await next_frame(ws, "an") == [
         "n",
@@ -177,6 +180,14 @@ async def test_links_go_over_the_socket_and_a_bad_one_is_refused_there(fake_api,
     await ws.disconnect()
     question = await Message.objects.aget(role="user")
     assert [b.payload async for b in question.blocks.order_by("index")][0] == PHOTO_BLOCK
+
+
+async def next_frame(ws, kinds: str) -> list:
+    """The next frame of one of these kinds (a send's answer: accepted or refused)."""
+    while True:
+        frame = json.loads(await ws.receive_from(timeout=10))
+        if frame[0] in kinds:
+            return frame
 
 
 # --- the API's refusal -----------------------------------------------------------------------

@@ -32,7 +32,7 @@
     form.addEventListener("htmx:confirm", function (event) {
       // Client-side hints only; the server checks the same rules.
       const text = input.value.trim();
-      if (!text && !form.querySelector("input[name=attachment]")) {
+      if (!text && !form.querySelector("input[name=attachment], input[name=link]")) {
         event.preventDefault();
         showError("Type a message first.");
       } else if (maxChars && text.length > maxChars) {
@@ -186,7 +186,7 @@
     }
 
     function upload(file) {
-      if (list.children.length >= parseInt(form.dataset.maxFiles, 10)) {
+      if (fileCount() >= parseInt(form.dataset.maxFiles, 10)) {
         const c = chip(file.name);
         fail(c, file.name + ": a message can carry at most " + form.dataset.maxFiles + " files.");
         return;
@@ -252,7 +252,73 @@
     form.querySelector("textarea").addEventListener("paste", function (e) {
       const pasted = Array.from(e.clipboardData.files || []);
       if (pasted.length) { e.preventDefault(); pasted.forEach(upload); }
+      else setTimeout(function () { offerLinks(e.clipboardData.getData("text/plain") || ""); });
     });
+    form.querySelector("textarea").addEventListener("input", dropStaleOffers);
+
+    // A pasted https:// link to an image or a PDF is offered as an attachment: Attach from link
+    // moves it from the text to a chip, and the send carries it as a link (the API fetches it;
+    // the server checks it again and never requests it). Other endings stay text.
+    function fileCount() { return list.querySelectorAll(".attachment:not(.link-offer)").length; }
+    function linkInfo(url) {
+      let parsed;
+      try { parsed = new URL(url); } catch (err) { return null; }
+      if (!/^https?:$/.test(parsed.protocol) || !parsed.hostname || url.length > 2000) return null;
+      const path = parsed.pathname.toLowerCase();
+      const pdf = /\.pdf$/.test(path);
+      if (!pdf && !/\.(png|jpe?g|gif|webp)$/.test(path)) return null;
+      let name = parsed.pathname.split("/").pop();
+      try { name = decodeURIComponent(name); } catch (err) { /* shown as written */ }
+      return { label: (pdf ? "PDF link" : "Image link") + " · " + parsed.hostname + " · " + name, name: name };
+    }
+    function offered(url) {
+      return Array.from(list.querySelectorAll("[data-link]")).some(function (el) { return el.dataset.link === url; });
+    }
+    function offerLinks(text) {
+      (text.match(/https?:\/\/[^\s<>"]+/gi) || []).forEach(function (url) {
+        const info = linkInfo(url);
+        if (!info || offered(url)) return;
+        const el = document.createElement("div");
+        el.className = "attachment link-offer";
+        el.dataset.link = url;
+        const label = document.createElement("span");
+        label.textContent = info.label;
+        const attach = document.createElement("button");
+        attach.type = "button";
+        attach.className = "small";
+        attach.textContent = "Attach from link";
+        el.append(label, attach);
+        list.appendChild(el);
+        attach.addEventListener("click", function () { attachLink(el, url, info); });
+      });
+    }
+    function attachLink(offer, url, info) {
+      if (fileCount() >= parseInt(form.dataset.maxFiles, 10)) {
+        composerError("A message can carry at most " + form.dataset.maxFiles + " files.");
+        return;
+      }
+      const input = form.querySelector("textarea");
+      const at = input.value.indexOf(url);
+      if (at >= 0) input.value = (input.value.slice(0, at).replace(/[ \t]+$/, "") + " " + input.value.slice(at + url.length).replace(/^[ \t]+/, "")).trim();
+      const chipEl = chip(info.name);
+      chipEl.el.classList.remove("uploading");
+      chipEl.el.classList.add("linked");
+      chipEl.el.dataset.link = url;
+      chipEl.progress.remove();
+      chipEl.label.textContent = info.label;
+      chipEl.label.title = url;
+      const hidden = document.createElement("input");
+      hidden.type = "hidden";
+      hidden.name = "link";
+      hidden.value = url;
+      chipEl.el.appendChild(hidden);
+      offer.replaceWith(chipEl.el);
+      input.focus();
+    }
+    function dropStaleOffers() {
+      const text = form.querySelector("textarea").value;
+      list.querySelectorAll(".link-offer").forEach(function (el) { if (text.indexOf(el.dataset.link) < 0) el.remove(); });
+    }
   }
 
   // --- sends over the socket ------------------------------------------------------------------
@@ -267,6 +333,7 @@
       id: sending,
       text: form.querySelector("textarea[name=text]").value,
       attachments: Array.from(form.querySelectorAll("input[name=attachment]")).map(function (el) { return Number(el.value); }),
+      links: Array.from(form.querySelectorAll("input[name=link]")).map(function (el) { return el.value; }),
     };
     const tools = chosenSwitches(form);
     if (tools) frame.tools = tools;
