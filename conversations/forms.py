@@ -62,6 +62,7 @@ class StartForm(MessageForm):
     prompt = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     timezone = forms.CharField(required=False, max_length=64)
     temporary = forms.BooleanField(required=False)
+    project = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class EditForm(forms.Form):

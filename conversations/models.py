@@ -55,6 +55,11 @@ class Conversation(models.Model):
     # when there is none: SQLite then adds the column without rebuilding the table (and its triggers).
     container_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     container_expires_at = models.DateTimeField(null=True, blank=True)
+    # The project it was started in (projects/): its instructions are `prompt_version`, its
+    # knowledge goes with every request. Nullable: SQLite adds it in place.
+    project = models.ForeignKey(
+        "Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
 
     objects = ConversationQuerySet.as_manager()
 
@@ -463,3 +468,65 @@ class ToolDefaults(models.Model):
 
     def __str__(self) -> str:
         return f"tool defaults of user {self.user_id}"
+
+
+class Project(models.Model):
+    """A team's (or one person's) instructions and knowledge files, sent with every chat started in
+    it (projects/). The instructions are a SystemPrompt the project owns, so they are versioned
+    and diffed like a team prompt, and each chat pins its version."""
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="projects"
+    )
+    team = models.ForeignKey(
+        "teams.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="projects"
+    )
+    instructions = models.OneToOneField(
+        "teams.SystemPrompt", on_delete=models.PROTECT, related_name="project"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner__isnull=True, team__isnull=False)
+                | Q(owner__isnull=False, team__isnull=True),
+                name="project_has_one_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectFile(models.Model):
+    """A knowledge file of a project: checked like a chat's upload (attachments.py), stored once per
+    project and content, sent by Files API file_id (attachment_files.py) and counted once."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=255)  # as uploaded; only ever shown escaped
+    media_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    storage_key = models.CharField(max_length=200)
+    file_id = models.CharField(max_length=200, blank=True)  # in the Files API, once uploaded
+    token_count = models.PositiveIntegerField(null=True, blank=True)  # count_tokens, once
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]  # the knowledge's order in every request: the cached prefix's bytes
+        constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="one_copy_per_project")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type.startswith("image/")

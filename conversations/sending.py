@@ -17,7 +17,8 @@ from conversations import forms, selectors, services
 from conversations.claude import catalog, sandbox, web
 from conversations.claude.capabilities import capabilities
 from conversations.claude.params import ToolChoice, switches_taken
-from conversations.models import Attachment, Conversation, Message
+from conversations.models import Attachment, Conversation, Message, Project
+from conversations.projects.selectors import project_access
 from conversations.services import ChatError
 from teams.models import PromptVersion
 from teams.selectors import prompts_usable_by
@@ -37,6 +38,7 @@ class SendCommand:
     timezone: str = ""
     tools: ToolChoice | None = None  # the composer's switches; None: as they were
     temporary: bool = False  # a Temporary chat (library/temporary.py)
+    project_id: int | None = None  # started in a project (projects/): its instructions and knowledge
     links: tuple[str, ...] = ()  # images and PDFs by their http(s) link (blocks/files.py)
 
 
@@ -56,6 +58,8 @@ def command_from_post(data: MultiValueDict, *, start: bool = False) -> SendComma
             raise Http404("No such attachment")
         if "prompt" in form.errors:
             raise ChatError(NO_SUCH_PROMPT)
+        if "project" in form.errors:
+            raise Http404("No such project")
         raise ChatError(forms.first_error(form))
     fields = form.cleaned_data
     tools = ToolChoice(
@@ -70,6 +74,7 @@ def command_from_post(data: MultiValueDict, *, start: bool = False) -> SendComma
     if start:
         chosen = {"model": fields["model"], "prompt_id": fields["prompt"], "timezone": fields["timezone"]}
         chosen["temporary"] = fields["temporary"]
+        chosen["project_id"] = fields["project"]
         command = replace(command, **chosen)
     return command
 
@@ -94,7 +99,8 @@ def conversation_post(*, user, command: SendCommand) -> Sent:
     attachments = _attachments(user, command.attachment_ids)
     model = command.model if command.model and catalog.is_available(command.model) else None
     model = model or settings.CHAT_DEFAULT_MODEL
-    version = _chosen_prompt_version(user, command.prompt_id)
+    project = _chosen_project(user, command.project_id)
+    version = project.instructions.latest if project else _chosen_prompt_version(user, command.prompt_id)
     conversation, reply = services.conversation_start(
         user=user,
         text=command.text,
@@ -105,6 +111,7 @@ def conversation_post(*, user, command: SendCommand) -> Sent:
         params=_params(Conversation(model=model, prompt_version=version), command.tools),
         temporary=command.temporary,
         links=list(command.links),
+        project=project,
     )
     user_message = conversation.messages.get(role=Message.Role.USER)
     return Sent(conversation, reply, _turn_html(user_message, reply))
@@ -143,6 +150,26 @@ def _attachments(user, ids: tuple[int, ...]) -> list[Attachment]:
     if found is None:
         raise Http404("No such attachment")
     return found
+
+
+def project_for_new_chat(user, project_id: str) -> Project:
+    """The project a new-chat page was opened in (`?project=`); Http404 for anything else."""
+    digits = project_id.isascii() and project_id.isdecimal() and len(project_id) <= 18
+    project = _chosen_project(user, int(project_id) if digits else 0)
+    if project is None:
+        raise Http404("No such project")
+    return project
+
+
+def _chosen_project(user, project_id: int | None) -> Project | None:
+    """A project the user may chat in (its instructions' latest version is pinned); Http404 for any
+    other, alike."""
+    if project_id is None:
+        return None
+    access = project_access(user.pk, project_id) if 0 < project_id <= forms.MAX_ID else None
+    if access is None:
+        raise Http404("No such project")
+    return access.project
 
 
 def _chosen_prompt_version(user, prompt_id: int | None) -> PromptVersion | None:

@@ -62,6 +62,11 @@ class Spending:
             self.calls.filter(conversation_id=conversation_id),
         )
 
+    def of_project(self, project_id: int) -> "Spending":
+        """In conversations started in this project (projects/), everyone's."""
+        scope = Q(conversation__project_id=project_id)
+        return Spending(self.replies.filter(scope), self.calls.filter(scope))
+
     def of_prompt(self, prompt_id: int) -> "Spending":
         """In conversations on this prompt (any version)."""
         scope = Q(conversation__prompt_version__prompt_id=prompt_id)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from conversations import feedback_views, views, web_views
 from conversations.library import export_views, share_views, sidebar_views
@@ -47,6 +47,8 @@ urlpatterns = [
     path("m/<id:message_id>/choose/", views.choose_version, name="choose_version"),
     path("m/<id:message_id>/rate/", feedback_views.rate_reply, name="rate_reply"),
     path("m/<id:message_id>/comment/", feedback_views.comment_reply, name="comment_reply"),
+    # Projects: instructions and knowledge shared by a team's chats
+    path("", include("conversations.projects.urls")),
     # Accounts, files, operations
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics_page, name="metrics"),

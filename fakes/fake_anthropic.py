@@ -29,7 +29,9 @@ user message's last text block>")``.
 ``GroundedReply``  web search / web fetch / code execution server tool blocks and cited text
                    (fakes/server_tools.py).
 
-``fake.files`` is the Files API (``/v1/files``): see fakes/files.py.
+``fake.files`` is the Files API (``/v1/files``): see fakes/files.py. ``fake.batches`` is the
+Message Batches API: see fakes/batches.py. A request with ``output_config.format`` and no script
+queued gets JSON that fits its schema (fakes/structured.py).
 
 A request with ``tool_use`` or ``tool_result`` blocks but no ``tools`` is refused with a 400, before
 any script is used, as the real API refuses it. So is one with an image or document whose ``url``
@@ -75,7 +77,11 @@ Token usage (deterministic, not a real tokenizer)
     - cache_creation_input_tokens = tokens of the last marked prefix minus the
       cache read (all marked prefixes are then stored);
     - input_tokens = tokens after the last breakpoint (may be 0).
-  There is no minimum cacheable length and no TTL; ``reset()`` empties the cache.
+  ``usage.cache_creation`` splits the writes by TTL: a segment is written with the
+  TTL of the breakpoint that ends it (``{"ttl": "1h"}``, else 5 minutes). As the
+  real API does, a request with a 1-hour breakpoint after a 5-minute one is refused
+  with a 400 before any script is used. There is no minimum cacheable length and
+  no expiry; ``reset()`` empties the cache.
   HttpError requests do not touch the cache.
 * A script's explicit ``input_tokens`` replaces input_tokens only (the cache
   fields are still simulated). ``output_tokens`` defaults to the number of
@@ -92,7 +98,8 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from fakes import server_tools
+from fakes import compaction, server_tools
+from fakes.batches import FakeBatches, answered
 from fakes.files import FakeFiles
 from fakes.loop_thread import LoopThread
 from fakes.scripts import HttpError, Reply, Script, SSEError, echo, http_error_response, unstreamed

@@ -39,11 +39,31 @@ class PromptCache:
             self._keys.update(keys.values())
         read = cumulative[hits[-1]] if hits else 0
         last = breakpoints[-1]
+        # Each segment is written with the TTL of the breakpoint that ends it; 1h ones come first.
+        last_1h = [i for i in breakpoints if _ttl(blocks[i][1]) == "1h"]
+        written_1h = max(0, cumulative[last_1h[-1]] - read) if last_1h else 0
         return {
             "input_tokens": cumulative[-1] - cumulative[last],
             "cache_creation_input_tokens": cumulative[last] - read,
             "cache_read_input_tokens": read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": cumulative[last] - read - written_1h,
+                "ephemeral_1h_input_tokens": written_1h,
+            },
         }
+
+
+def ttl_order_error(body: dict[str, Any]) -> str | None:
+    """The real API's refusal of a 1-hour breakpoint after a 5-minute one, or None."""
+    ttls = [_ttl(block) for _, block in _prefix_blocks(body) if "cache_control" in block]
+    if "1h" in ttls and "5m" in ttls[: len(ttls) - ttls[::-1].index("1h")]:
+        return "A cache_control block with ttl='1h' must not come after one with ttl='5m'."
+    return None
+
+
+def _ttl(block: dict[str, Any]) -> str:
+    control = block.get("cache_control")
+    return control.get("ttl", "5m") if isinstance(control, dict) else "5m"
 
 
 def _collect_text(value: Any, out: list[str]) -> None:
@@ -56,6 +76,9 @@ def _collect_text(value: Any, out: list[str]) -> None:
     elif isinstance(value, dict):
         if isinstance(value.get("text"), str):
             out.append(value["text"])
+        source = value.get("source")
+        if isinstance(source, dict) and source.get("type") == "text" and isinstance(source.get("data"), str):
+            out.append(source["data"])  # a text document counts as its text
         if "content" in value:
             _collect_text(value["content"], out)
 

@@ -29,7 +29,8 @@ from django.dispatch import receiver
 
 from conversations.claude import llm
 from conversations.claude.capabilities import uses_files_api
-from conversations.models import Attachment, ContentBlock, Message, RemoteFileDeletion
+from conversations.models import Attachment, ContentBlock, Message, ProjectFile, RemoteFileDeletion
+from conversations.projects import knowledge
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,13 @@ class ReplyFiles:
     def __init__(self, model: str) -> None:
         self.by_file_id = uses_files_api(model)
         self.reuploaded = False
-        self.to_upload: list[Attachment] = []
+        self.to_upload: list[Attachment | ProjectFile] = []
 
     def pending(self, reply: Message) -> bool:
-        """Whether attachments the reply's history refers to have no file_id yet (one query; called
-        in the thread hop that loads the reply)."""
-        self.to_upload = _not_uploaded(reply) if self.by_file_id else []
+        """Whether attachments the reply's history refers to, or its project's knowledge files, have
+        no file_id yet (a query each; called in the thread hop that loads the reply)."""
+        pending = _not_uploaded(reply) + knowledge.not_uploaded(reply.conversation) if self.by_file_id else []
+        self.to_upload = pending
         return bool(self.to_upload)
 
     async def upload_pending(self) -> None:
@@ -93,18 +95,18 @@ def file_ids_of(request: dict) -> set[str]:
     }
 
 
-async def upload(attachment: Attachment) -> str:
-    """Upload one attachment and store its file_id. Two replies uploading the same file at once:
-    the first stored wins, and the other copy is queued for deletion."""
+async def upload(attachment: Attachment | ProjectFile) -> str:
+    """Upload one attachment (or a project's knowledge file) and store its file_id. Two replies
+    uploading the same file at once: the first stored wins, and the other copy is queued for deletion."""
     data = await asyncio.to_thread((Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes)
     file_id = await llm.upload_file(attachment.name, data, attachment.media_type)
-    await sync_to_async(_store_file_id)(attachment.pk, file_id)
+    await sync_to_async(_store_file_id)(attachment.pk, file_id, type(attachment))
     attachment.file_id = file_id
     return file_id
 
 
-def _store_file_id(attachment_id: int, file_id: str) -> None:
-    if not Attachment.objects.filter(pk=attachment_id, file_id="").update(file_id=file_id):
+def _store_file_id(row_id: int, file_id: str, model: type[Attachment | ProjectFile] = Attachment) -> None:
+    if not model.objects.filter(pk=row_id, file_id="").update(file_id=file_id):
         RemoteFileDeletion.objects.create(file_id=file_id)
 
 
@@ -122,11 +124,14 @@ def _not_uploaded(reply: Message) -> list[Attachment]:
     return list(found.order_by("pk"))
 
 
-def _forget(file_ids: set[str]) -> list[Attachment]:
-    """The attachments with these file_ids, their file_ids cleared (and queued for deletion, in
-    case the API still has them after all)."""
-    attachments = list(Attachment.objects.filter(file_id__in=file_ids).order_by("pk"))
-    Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(file_id="")
+def _forget(file_ids: set[str]) -> list[Attachment | ProjectFile]:
+    """The attachments and knowledge files with these file_ids, their file_ids cleared (and queued
+    for deletion, in case the API still has them after all)."""
+    attachments: list[Attachment | ProjectFile] = []
+    for model in (Attachment, ProjectFile):
+        rows = list(model.objects.filter(file_id__in=file_ids).order_by("pk"))
+        model.objects.filter(pk__in=[a.pk for a in rows]).update(file_id="")
+        attachments += rows
     RemoteFileDeletion.objects.bulk_create([RemoteFileDeletion(file_id=a.file_id) for a in attachments])
     for attachment in attachments:
         attachment.file_id = ""
@@ -134,9 +139,10 @@ def _forget(file_ids: set[str]) -> list[Attachment]:
 
 
 @receiver(post_delete, sender=Attachment, dispatch_uid="attachment_remote_file")
-def _attachment_deleted(sender, instance: Attachment, **kwargs) -> None:
+@receiver(post_delete, sender=ProjectFile, dispatch_uid="project_file_remote_file")
+def _attachment_deleted(sender, instance: Attachment | ProjectFile, **kwargs) -> None:
     """Queue its remote file for deletion; remove its stored file once the delete commits (a
-    user's deletion cascades here too)."""
+    user's deletion, or a project's, cascades here too)."""
     if instance.file_id:
         RemoteFileDeletion.objects.create(file_id=instance.file_id)
     path = Path(settings.MEDIA_ROOT) / instance.storage_key

@@ -67,6 +67,7 @@ class Start(Send):
     prompt: int | None = None
     timezone: str = Field(default="", max_length=64)
     temporary: bool = False
+    project: int | None = None  # a new chat in a project (projects/)
 
     def command(self) -> sending.SendCommand:
         return sending.SendCommand(
@@ -78,6 +79,7 @@ class Start(Send):
             tools=self.tools,
             temporary=self.temporary,
             links=tuple(self.links),
+            project_id=self.project,
         )
 
 

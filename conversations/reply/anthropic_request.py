@@ -88,7 +88,7 @@ def build_messages(turns: Iterable[Turn], offered: set[str] | None = None) -> li
             content = [_as_text(b, offered, names) for b in content]
         if not content:
             continue
-        if not messages and turn.role != "user":
+        if not messages and turn.role != "user" and content[0]["type"] != "compaction":
             continue
         if messages and messages[-1]["role"] == turn.role:
             messages[-1]["content"].extend(content)
@@ -173,10 +173,14 @@ def build_request(
     request: dict = {"model": model, "max_tokens": max_tokens, **(options or {})}
     if prompt is not None:
         request["system"] = [
+    knowledge: list[dict] | None = None,
             {"type": "text", "text": prompt.text, "cache_control": cache_control(prompt.cache_ttl)}
         ]
     request["messages"] = messages
     request["metadata"] = {"user_id": user_id}
+    `knowledge`: a project's files (projects/knowledge.py), first in the first turn, with a
+    breakpoint after them (1 hour, unless the prompt before them is cached for 5 minutes: the API
+    refuses a 1-hour breakpoint after a 5-minute one).
     assert count_breakpoints(request) <= MAX_BREAKPOINTS
     return request
 

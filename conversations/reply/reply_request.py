@@ -68,15 +68,17 @@ def request_for(
         options=options,
         knowledge=known.blocks,
     )
-    return ReplyRequest(only_own_files(request, conversation.owner_id, reply.pk), document_ids(earlier))
+    body = only_own_files(request, conversation.owner_id, reply.pk, also=known.file_ids)
+    return ReplyRequest(body, known.documents + document_ids(earlier))
 
 
-def only_own_files(request: dict, owner_id: int, reply_id: int) -> dict:
-    """Defence in depth: every file the request refers to is the conversation owner's. One key
-    reads every file, so a foreign id (forged into a copy, say) would let Claude read another
-    person's file; it is left out, and logged (never silently)."""
+def only_own_files(request: dict, owner_id: int, reply_id: int, also: set[str] = frozenset()) -> dict:
+    """Defence in depth: every file the request refers to is the conversation owner's (or `also`:
+    the knowledge of a project they are in). One key reads every file, so a foreign id (forged
+    into a copy, say) would let Claude read another person's file; it is left out, and logged
+    (never silently)."""
     referenced = file_ids_in(request["messages"])
-    foreign = referenced - selectors.owned_file_ids(owner_id, referenced)
+    foreign = referenced - also - selectors.owned_file_ids(owner_id, referenced - also)
     if not foreign:
         return request
     log.warning("reply %s: left out %d file(s) its owner does not have", reply_id, len(foreign))

@@ -17,7 +17,7 @@ from conversations.budgets import BudgetExceeded, check_can_send
 from conversations.claude import params as chat_params
 from conversations.claude.capabilities import reads_files
 from conversations.live import metrics
-from conversations.models import Attachment, ContentBlock, Conversation, Message, ReplyFeedback
+from conversations.models import Attachment, ContentBlock, Conversation, Message, Project, ReplyFeedback
 from conversations.services.errors import ChatError, ReplyInProgress
 from conversations.services.settings import tool_defaults_remember
 from teams.models import PromptVersion
@@ -73,11 +73,13 @@ def conversation_start(
     params: dict | None = None,
     temporary: bool = False,
     links: list[str] = (),
+    project: Project | None = None,
 ) -> tuple[Conversation, Message]:
     """A new conversation (pinned to `prompt_version`, if any), its first message and a streaming
     reply. `params`: the composer's switches (tools_choose), which the user's next new chat starts
     with too; None when the composer sent none. `temporary`: a Temporary chat, scrubbed a day
-    from now at the latest (library/temporary.py). `links`: images and PDFs by their http(s) link."""
+    from now at the latest (library/temporary.py). `links`: images and PDFs by their http(s) link.
+    `project`: started in a project (projects/), whose instructions are `prompt_version`."""
     text = check_message_text(text, attachments=[*attachments, *links])
     linked = _check_attachments(model, attachments, links)
     names = [a.name for a in attachments] + [link_parts(link).name or link_parts(link).host for link in links]
@@ -87,6 +89,7 @@ def conversation_start(
         model=model,
         title=title,
         prompt_version=prompt_version,
+        project=project,
         temporary_until=dj_timezone.now() + TEMPORARY_LIFETIME if temporary else None,
         params=(params or {}) | ({"timezone": timezone} if timezone in chat_params.ZONES else {}),
     )

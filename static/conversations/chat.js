@@ -343,6 +343,8 @@
       frame.prompt = prompt && prompt.value ? Number(prompt.value) : null;
       frame.timezone = (form.querySelector(".timezone-input") || {}).value || "";
       frame.temporary = Boolean((form.querySelector("input[name=temporary]") || {}).checked);
+      const project = form.querySelector("input[name=project]");
+      if (project) frame.project = Number(project.value);
     }
     socket.send(JSON.stringify(frame));
   }

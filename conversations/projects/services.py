@@ -1,0 +1,127 @@
+"""Writes about projects. Each runs in one transaction, so a refused one changes nothing; the
+instructions are written by the team prompts' own services (a new version per edit)."""
+
+import hashlib
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from conversations import attachments as files
+from conversations.models import Project, ProjectFile
+from teams import services as prompts
+from teams.models import PromptVersion, Team
+
+# The instructions' cache lifetime: the knowledge after them is cached for an hour, and the API
+# wants no 1-hour breakpoint after a 5-minute one.
+INSTRUCTIONS_TTL = PromptVersion.CacheTTL.ONE_HOUR
+NAME_MAX = 90  # the instructions prompt is named "Project: <name>" (100 characters at most)
+
+
+class ProjectError(Exception):
+    """Shown to the user as it is."""
+
+
+def _instructions_name(name: str) -> str:
+    return f"Project: {name}"
+
+
+def project_create(*, user, name: str, instructions: str, team: Team | None) -> Project:
+    """A project owned by `team` (its members chat in it) or by `user` alone."""
+    name = name.strip()
+    if not name:
+        raise ProjectError("A project needs a name.")
+    if len(name) > NAME_MAX:
+        raise ProjectError(f"A project's name is at most {NAME_MAX} characters.")
+    if not instructions.strip():
+        raise ProjectError("A project needs instructions: say what Claude should know or do in it.")
+    try:
+        with transaction.atomic():
+            prompt = prompts.prompt_create(
+                user=user,
+                name=_instructions_name(name),
+                text=instructions,
+                team=team,
+                cache_ttl=INSTRUCTIONS_TTL,
+            )
+            return Project.objects.create(
+                name=name, team=team, owner=None if team else user, instructions=prompt
+            )
+    except prompts.TeamError as exc:
+        where = f"team {team.name}" if team else "your projects"
+        raise ProjectError(f"There is already a project named “{name}” in {where}.") from exc
+
+
+def project_instructions_edit(*, user, project: Project, instructions: str) -> PromptVersion | None:
+    """Publish a new version of the instructions (chats started before keep theirs); None when
+    nothing changed."""
+    try:
+        return prompts.prompt_edit(
+            user=user,
+            prompt=project.instructions,
+            name=project.instructions.name,
+            text=instructions,
+            cache_ttl=INSTRUCTIONS_TTL,
+        )
+    except prompts.TeamError as exc:
+        raise ProjectError(str(exc)) from exc
+
+
+def project_file_add(*, user, project: Project, name: str, data: bytes) -> tuple[ProjectFile, bool]:
+    """Check a knowledge file as a chat's upload is checked (attachments.process), store it once
+    per project and content, and keep the project within its caps. (the file, whether it is new)"""
+    processed = files.process(name, data)  # Refused, with the reason, for a file the API cannot read
+    digest = hashlib.sha256(processed.data).hexdigest()
+    extension = processed.media_type.split("/")[1]
+    key = f"projects/{project.pk}/{digest[:2]}/{digest}.{extension}"
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()  # one add at a time
+        existing = project.files.filter(sha256=digest).first()
+        if existing is not None:
+            return existing, False
+        _check_caps(project, name, len(processed.data))
+        path = Path(settings.MEDIA_ROOT) / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(processed.data)
+        try:
+            with transaction.atomic():
+                added = ProjectFile.objects.create(
+                    project=project,
+                    name=Path(name).name[:255] or "file",
+                    media_type=processed.media_type,
+                    size=len(processed.data),
+                    width=processed.width,
+                    height=processed.height,
+                    pages=processed.pages,
+                    sha256=digest,
+                    storage_key=key,
+                    added_by=user,
+                )
+        except IntegrityError:  # the same file added twice at once (no row lock on PostgreSQL races)
+            return project.files.get(sha256=digest), False
+    return added, True
+
+
+def _check_caps(project: Project, name: str, size: int) -> None:
+    count, total = 0, 0
+    for file_size in project.files.values_list("size", flat=True):
+        count, total = count + 1, total + file_size
+    if count >= settings.CHAT_PROJECT_MAX_FILES:
+        raise files.Refused(f"{name}: a project holds at most {settings.CHAT_PROJECT_MAX_FILES} files.")
+    limit = settings.CHAT_PROJECT_MAX_MB * 2**20
+    if total + size > limit:
+        raise files.Refused(
+            f"{name}: a project's files may take {settings.CHAT_PROJECT_MAX_MB} MB in all; "
+            f"{total / 2**20:.1f} MB are used."
+        )
+
+
+def project_file_token_count_set(*, file_id: int, token_count: int) -> None:
+    ProjectFile.objects.filter(pk=file_id).update(token_count=token_count)
+
+
+def project_file_delete(*, project: Project, file_id: int) -> bool:
+    """Remove a knowledge file; the next request of every chat in the project goes without it
+    (its copy in the Files API is deleted by the sweep: attachment_files.py)."""
+    deleted, _ = project.files.filter(pk=file_id).delete()
+    return bool(deleted)
