@@ -309,10 +309,10 @@ DEFAULT_FROM_EMAIL = os.environ.get("CHAT_EMAIL_FROM", "chat@localhost")
 # Staff see a transcript's files for this long after opening it (each opening is recorded).
 CHAT_REVIEW_ATTACHMENT_HOURS = float(os.environ.get("CHAT_REVIEW_ATTACHMENT_HOURS", 8))
 CHAT_MAX_MESSAGE_CHARS = int(os.environ.get("CHAT_MAX_MESSAGE_CHARS", 100_000))
-# A scraper sends it as "Authorization: Bearer <token>" to read /metrics; staff need none.
 # A project's knowledge files (conversations/projects/): how many, and their total size.
 CHAT_PROJECT_MAX_FILES = int(os.environ.get("CHAT_PROJECT_MAX_FILES", 50))
 CHAT_PROJECT_MAX_MB = int(os.environ.get("CHAT_PROJECT_MAX_MB", 50))
+# A scraper sends it as "Authorization: Bearer <token>" to read /metrics; staff need none.
 CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
 # A few words from the cheapest model title a conversation after its first reply (titles.py).
 CHAT_GENERATED_TITLES = env_flag("CHAT_GENERATED_TITLES", True)

@@ -96,9 +96,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def new_chat(request: HttpRequest) -> HttpResponse:
     context = _page_context(request.user, chosen_prompt=request.GET.get("prompt", ""))
-    return render(request, "conversations/new.html", context)
     if project_id := request.GET.get("project", ""):  # a new chat in a project; 404 if not theirs
         context["project"] = sending.project_for_new_chat(request.user, project_id)
+    return render(request, "conversations/new.html", context)
 
 
 @login_required

@@ -88,7 +88,7 @@ def build_messages(turns: Iterable[Turn], offered: set[str] | None = None) -> li
             content = [_as_text(b, offered, names) for b in content]
         if not content:
             continue
-        if not messages and turn.role != "user" and content[0]["type"] != "compaction":
+        if not messages and turn.role != "user":
             continue
         if messages and messages[-1]["role"] == turn.role:
             messages[-1]["content"].extend(content)
@@ -159,10 +159,14 @@ def build_request(
     user_id: str,
     prompt: PinnedPrompt | None = None,
     options: dict | None = None,
+    knowledge: list[dict] | None = None,
 ) -> dict:
     """The keyword arguments for `messages.create`, minus `stream`.
 
     `options` are the validated per-conversation extras (thinking, effort, tools, ...).
+    `knowledge`: a project's files (projects/knowledge.py), first in the first turn, with a
+    breakpoint after them (1 hour, unless the prompt before them is cached for 5 minutes: the API
+    refuses a 1-hour breakpoint after a 5-minute one).
     """
     offered = {tool["name"] for tool in (options or {}).get("tools", [])}
     messages = build_messages(turns, offered)
@@ -170,17 +174,17 @@ def build_request(
     if users:
         last = users[-1]["content"]
         last[-1] = {**last[-1], "cache_control": cache_control()}
+    if knowledge and messages and messages[0]["role"] == "user":
+        ttl = prompt.cache_ttl if prompt is not None else "1h"
+        marked = [*knowledge[:-1], {**knowledge[-1], "cache_control": cache_control(ttl)}]
+        messages[0] = {**messages[0], "content": marked + messages[0]["content"]}
     request: dict = {"model": model, "max_tokens": max_tokens, **(options or {})}
     if prompt is not None:
         request["system"] = [
-    knowledge: list[dict] | None = None,
             {"type": "text", "text": prompt.text, "cache_control": cache_control(prompt.cache_ttl)}
         ]
     request["messages"] = messages
     request["metadata"] = {"user_id": user_id}
-    `knowledge`: a project's files (projects/knowledge.py), first in the first turn, with a
-    breakpoint after them (1 hour, unless the prompt before them is cached for 5 minutes: the API
-    refuses a 1-hour breakpoint after a 5-minute one).
     assert count_breakpoints(request) <= MAX_BREAKPOINTS
     return request
 
