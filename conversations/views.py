@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from conversations import attachments, forms, selectors, sending, services, serving
+from conversations.blocks.files import is_link, link_parts
 from conversations.budgets import statuses as budget_statuses
 from conversations.claude import catalog, params
 from conversations.claude.capabilities import capabilities, reads_files
@@ -273,7 +274,11 @@ def edit_form(request: HttpRequest, message_id: int) -> HttpResponse:
     context = {
         "message": message,
         "text": "\n\n".join(b.payload["text"] for b in blocks if b.type == "text"),
-        "files": [b.payload["name"] for b in blocks if "attachment_id" in b.payload],
+        "files": [
+            b.payload["name"] if "attachment_id" in b.payload else link_parts(b.payload["source"]["url"]).name
+            for b in blocks
+            if "attachment_id" in b.payload or is_link(b.payload)
+        ],
     }
     return render(request, "conversations/_edit_form.html", context)
 

@@ -29,9 +29,7 @@ user message's last text block>")``.
 ``GroundedReply``  web search / web fetch / code execution server tool blocks and cited text
                    (fakes/server_tools.py).
 
-``fake.files`` is the Files API (``/v1/files``): see fakes/files.py. ``fake.batches`` is the
-Message Batches API: see fakes/batches.py. A request with ``output_config.format`` and no script
-queued gets JSON that fits its schema (fakes/structured.py).
+``fake.files`` is the Files API (``/v1/files``): see fakes/files.py.
 
 A request with ``tool_use`` or ``tool_result`` blocks but no ``tools`` is refused with a 400, before
 any script is used, as the real API refuses it. So is one with an image or document whose ``url``
@@ -98,14 +96,13 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from fakes import compaction, server_tools
-from fakes.batches import FakeBatches, answered
+from fakes import server_tools
 from fakes.files import FakeFiles
 from fakes.loop_thread import LoopThread
 from fakes.scripts import HttpError, Reply, Script, SSEError, echo, http_error_response, unstreamed
 from fakes.server_tools import GroundedReply
 from fakes.streaming import Answer, plan
-from fakes.tokens import PromptCache, estimate_input_tokens
+from fakes.tokens import PromptCache, estimate_input_tokens, ttl_order_error
 from fakes.wire import RecordedRequest, ReplyLog, new_id, request_id_header
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
@@ -253,6 +250,8 @@ class FakeAnthropic:
             return http_error_response(HttpError(400, message=message))
         if any("/refuse/" in url for url in _url_sources(body)):
             return http_error_response(HttpError(400, message=URL_REFUSED))
+        if error := ttl_order_error(body):  # checked before a script is used, as the API does
+            return http_error_response(HttpError(400, message=error))
         script = self._next_script(body)
         if isinstance(script, HttpError):
             return http_error_response(script)

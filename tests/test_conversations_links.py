@@ -15,6 +15,7 @@ from django.urls import reverse
 from conversations import rendering, services
 from conversations.library import exporting
 from conversations.models import ContentBlock, Conversation, Message
+from conversations.reply.anthropic_request import file_ids_in, without_files
 from conversations.routing import websocket_urlpatterns
 from fakes import Reply
 from fakes.fake_anthropic import URL_REFUSED
@@ -79,10 +80,13 @@ async def test_links_are_sent_as_url_sources_and_replayed_byte_identical(fake_ap
     assert stored == [PHOTO_BLOCK, REPORT_BLOCK, {"type": "text", "text": "What are these?"}]
 
 
-def test_links_only_title_the_chat_and_an_edit_keeps_them(fake_api, alice):
+def test_links_only_title_the_chat_and_an_edit_keeps_them(fake_api, alice, client):
     conversation, _ = start(alice, text="", links=[PHOTO])
     assert conversation.title == "tabby cat.JPG"
     question = conversation.messages.get(role="user")
+    client.force_login(alice)
+    edit_box = client.get(reverse("edit_form", args=[question.pk])).content.decode()
+    assert "Sent again with it: tabby cat.JPG" in edit_box
     Message.objects.filter(conversation=conversation, role="assistant").update(status="complete")
     edited, _ = services.message_edit(message=question, text="Which breed?")
     assert [b.payload for b in edited.blocks.order_by("index")] == [
@@ -241,6 +245,9 @@ def test_export_and_import_round_trip_and_a_bad_link_is_refused_on_import(fake_a
     copy = exporting.conversation_import(user=bob, data=exporting.parse(exporting.as_json(exported).encode()))
     question = copy.messages.get(role="user")
     assert [b.payload for b in question.blocks.order_by("index")][:2] == [PHOTO_BLOCK, REPORT_BLOCK]
+    # Nor does a later request take a link for a file of someone else's (reply_request.only_own_files).
+    assert file_ids_in([PHOTO_BLOCK, REPORT_BLOCK]) == set()
+    assert without_files([PHOTO_BLOCK, REPORT_BLOCK], keep=set()) == [PHOTO_BLOCK, REPORT_BLOCK]
 
     exported["messages"][0]["blocks"][0]["source"]["url"] = "javascript:alert(1)"
     with pytest.raises(exporting.Refused, match="not javascript: links"):
