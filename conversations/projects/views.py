@@ -33,6 +33,7 @@ def _project_page(request: HttpRequest, access: Access, error: str = "", status:
     """The project's page; every path that renders it (the page, a refused upload) builds it here."""
     project = access.project
     files = selectors.project_files(project)
+    spending = selectors.project_spending(project)
     context = {
         "project": project,
         "can_edit": access.can_edit,
@@ -41,7 +42,9 @@ def _project_page(request: HttpRequest, access: Access, error: str = "", status:
         "total_size": sum(f.size for f in files),
         "total_tokens": sum(f.token_count or 0 for f in files),
         "conversations": selectors.project_conversations(request.user, project),
-        "spending": selectors.project_spending(project),
+        "spending": spending,
+        # The first writes cost more than plain input: say so rather than show a negative saving.
+        "saved_more": -spending["saved"] if spending["saved"] is not None and spending["saved"] < 0 else None,
         "max_files": settings.CHAT_PROJECT_MAX_FILES,
         "max_mb": settings.CHAT_PROJECT_MAX_MB,
         "error": error,
