@@ -328,6 +328,12 @@ if CHAT_WEB_ALLOWED_DOMAINS and CHAT_WEB_BLOCKED_DOMAINS:
 # Code execution (Claude's server tool; conversations/claude/sandbox.py). Off here: off for everyone.
 CHAT_CODE_EXECUTION = env_flag("CHAT_CODE_EXECUTION", True)
 CHAT_STALL_TIMEOUT = float(os.environ.get("CHAT_STALL_TIMEOUT", 20))
+# Long conversations (conversations/claude/compaction.py): the API summarizes a chat's history past
+# this share of the model's input limit, where the model supports it. Off: the oldest turns are left out.
+CHAT_COMPACTION = env_flag("CHAT_COMPACTION", True)
+CHAT_COMPACTION_TRIGGER = float(os.environ.get("CHAT_COMPACTION_TRIGGER", 0.75))
+if not 0.1 <= CHAT_COMPACTION_TRIGGER <= 0.95:
+    raise ImproperlyConfigured("CHAT_COMPACTION_TRIGGER is a share of the input limit, from 0.1 to 0.95.")
 CHAT_API_MAX_RETRIES = int(os.environ.get("CHAT_API_MAX_RETRIES", 2))
 # Streaming: frames are coalesced for at most this long; partial text is checkpointed this often.
 CHAT_FRAME_INTERVAL = float(os.environ.get("CHAT_FRAME_INTERVAL", 0.05))

@@ -96,14 +96,14 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from fakes import server_tools
+from fakes import compaction, server_tools
 from fakes.files import FakeFiles
 from fakes.loop_thread import LoopThread
 from fakes.scripts import HttpError, Reply, Script, SSEError, echo, http_error_response, unstreamed
 from fakes.server_tools import GroundedReply
 from fakes.streaming import Answer, plan
 from fakes.tokens import PromptCache, estimate_input_tokens, ttl_order_error
-from fakes.wire import RecordedRequest, ReplyLog, new_id, request_id_header
+from fakes.wire import RecordedRequest, ReplyLog, error_response, new_id, request_id_header
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 
@@ -252,6 +252,8 @@ class FakeAnthropic:
             return http_error_response(HttpError(400, message=URL_REFUSED))
         if error := ttl_order_error(body):  # checked before a script is used, as the API does
             return http_error_response(HttpError(400, message=error))
+        if refused := compaction.request_error(body):
+            return error_response(400, "invalid_request_error", refused[1], error_code=refused[0])
         script = self._next_script(body)
         if isinstance(script, HttpError):
             return http_error_response(script)
@@ -273,6 +275,8 @@ class FakeAnthropic:
             "usage": {**usage, "output_tokens": 1},
         }
         answer = Answer(request, message, request_id, self.loop_thread.sleep, self._keep_reply)
+        answer.summary = compaction.summary_block(body)
+        answer.context_management = compaction.applied_edits(body)
         if isinstance(script, GroundedReply):
             if server_tools.uses_container(script):
                 self._open_container(script, body, message)

@@ -79,6 +79,7 @@ class _EventStream:
         self._sleep = sleep
         self.deltas_sent = 0
         self.text_deltas_sent = 0
+        self.context_management: dict[str, Any] | None = None  # the message_delta's (compaction.py)
 
     async def event(self, name: str, data: dict[str, Any]) -> None:
         await self._resp.write(sse(name, data))
@@ -113,28 +114,38 @@ class _EventStream:
             seconds -= step
         await self._sleep(seconds)
 
-    async def thinking_block(self) -> None:
-        """Block 0: thinking deltas, then the signature."""
+    async def summary_block(self, block: dict[str, Any]) -> None:
+        """Block 0: the compaction block (fakes/compaction.py): its summary in one delta."""
+        await self.event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {**block, "content": None}},
+        )
+        delta = {"type": "compaction_delta", "content": block["content"], "encrypted_content": None}
+        await self.event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+        await self.event("content_block_stop", {"type": "content_block_stop", "index": 0})
+
+    async def thinking_block(self, index: int = 0) -> None:
+        """Thinking deltas, then the signature."""
         await self.event(
             "content_block_start",
             {
                 "type": "content_block_start",
-                "index": 0,
+                "index": index,
                 "content_block": {"type": "thinking", "thinking": "", "signature": ""},
             },
         )
         for chunk in self._plan.thinking_chunks:
-            await self.delta(0, {"type": "thinking_delta", "thinking": chunk})
+            await self.delta(index, {"type": "thinking_delta", "thinking": chunk})
         # The signature is not a generated token, so it is not paced.
         await self.event(
             "content_block_delta",
             {
                 "type": "content_block_delta",
-                "index": 0,
+                "index": index,
                 "delta": {"type": "signature_delta", "signature": self._plan.signature},
             },
         )
-        await self.event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        await self.event("content_block_stop", {"type": "content_block_stop", "index": index})
 
     async def text_deltas(self, index: int, limit: int | None = None) -> None:
         await self.event(
@@ -167,14 +178,14 @@ class _EventStream:
         await self.event("content_block_stop", {"type": "content_block_stop", "index": index})
         if self._plan.tool_use is not None:
             await self.tool_use_block(index + 1, self._plan.tool_use)
-        await self.event(
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": self._plan.stop_reason, "stop_sequence": self._plan.stop_sequence},
-                "usage": {"output_tokens": output_tokens},
-            },
-        )
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": self._plan.stop_reason, "stop_sequence": self._plan.stop_sequence},
+            "usage": {"output_tokens": output_tokens},
+        }
+        if self.context_management is not None:
+            delta["context_management"] = self.context_management
+        await self.event("message_delta", delta)
         await self.event("message_stop", {"type": "message_stop"})
 
 
@@ -187,17 +198,24 @@ class Answer:
     request_id: str
     sleep: Sleep
     keep: Keep
+    summary: dict[str, Any] | None = None  # a compaction block that comes first (fakes/compaction.py)
+    context_management: dict[str, Any] | None = None  # what the context edits did, for message_delta
 
     async def stream(self, script: Reply | Cut | Stall | SSEError, plan: Plan) -> web.StreamResponse:
         resp = await self._event_stream()
         log = ReplyLog(request_id=self.request_id)
         self.keep(log)
         stream = _EventStream(resp, log, plan, self.sleep)
-        text_index = 1 if isinstance(script, Reply) and script.thinking is not None else 0
+        stream.context_management = self.context_management
+        first = 1 if self.summary is not None else 0
+        thinks = isinstance(script, Reply) and script.thinking is not None
+        text_index = first + (1 if thinks else 0)
         try:
             await stream.event("message_start", {"type": "message_start", "message": self.message})
-            if text_index == 1:
-                await stream.thinking_block()
+            if self.summary is not None:
+                await stream.summary_block(self.summary)
+            if thinks:
+                await stream.thinking_block(first)
             if isinstance(script, Cut):
                 await stream.text_deltas(text_index, script.after_deltas)
                 await abort(self.request)
@@ -232,7 +250,7 @@ class Answer:
             await self.sleep(max(0, steps) / plan.tokens_per_second)
         if isinstance(script, Stall):
             await self.sleep(script.seconds)
-        content: list[dict[str, Any]] = []
+        content: list[dict[str, Any]] = [self.summary] if self.summary is not None else []
         if isinstance(script, Reply) and script.thinking is not None:
             content.append(
                 {

@@ -369,6 +369,6 @@ def test_staff_review_shows_the_code_and_links_its_files_through_the_audited_vie
     ProducedFile.objects.create(conversation=conversation, file_id="file_made", filename="made.txt")
     client.force_login(staff)
     page = open_transcript(client, conversation).content.decode()
-    assert "Ran code" in page and "<code>make</code>" in page
+    assert "Ran code" in page and '<code class="language-bash">make</code>' in page
     assert f'href="{reverse("review_produced_file", args=[conversation.pk, "file_made"])}"' in page
     assert reverse("produced_file", args=[conversation.pk, "file_made"]) not in page

@@ -58,7 +58,7 @@ async def test_one_token_over_drops_the_oldest_exchange_and_says_so(fake_api, al
     html = await sync_to_async(render_to_string)(
         "conversations/_message.html", {"message": reply, "blocks": []}
     )
-    assert "2 earlier messages were not sent" in html
+    assert "The model no longer sees the first 2 messages of this chat" in html
     # Each dropped message was counted once, and the count is kept.
     counted = [m.token_count async for m in Message.objects.filter(conversation=conversation).order_by("id")]
     assert counted[:2] == [100, 101] and counted[2] is None

@@ -54,6 +54,7 @@ def test_the_image_runs_the_retention_purge_beside_the_server():
 def test_the_image_and_make_run_bring_stored_html_up_to_date_after_migrating():
     """A newer renderer (math, say) reaches old replies: `manage.py rerender` after `migrate`."""
     cmd = next(arg for kind, arg in instructions() if kind == "CMD")
-    assert "manage.py rerender &" in cmd and cmd.index("migrate") < cmd.index("rerender") < cmd.index("daphne")
+    assert "manage.py rerender &" in cmd
+    assert cmd.index("migrate") < cmd.index("rerender") < cmd.index("daphne")
     setup = (ROOT / "Makefile").read_text().split("\nsetup:", 1)[1].split("\n\n", 1)[0]
     assert setup.index("migrate") < setup.index("manage.py rerender")

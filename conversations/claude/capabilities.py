@@ -21,14 +21,19 @@ class Capabilities:
     web: bool = True  # the web_search and web_fetch server tools (their 20260318 versions)
     code: bool = True  # the code execution server tool (sandbox.py)
     files_api: bool = True  # referenced by file_id (uploaded once) rather than sent as base64
+    compaction: bool = False  # the API's compaction edit (compaction.py); the model list may say more
     context_window: int = 200_000
     max_output: int = 32_000
 
 
 TABLE = {
-    "claude-opus-4-8": Capabilities(sampling=False, adaptive_thinking=True, effort=True, max_output=128_000),
+    "claude-opus-4-8": Capabilities(
+        sampling=False, adaptive_thinking=True, effort=True, compaction=True, max_output=128_000
+    ),
     "claude-opus-4": Capabilities(adaptive_thinking=True, effort=True, max_output=64_000),
-    "claude-sonnet-4-6": Capabilities(adaptive_thinking=True, effort=True, max_output=64_000),
+    "claude-sonnet-4-6": Capabilities(
+        adaptive_thinking=True, effort=True, compaction=True, max_output=64_000
+    ),
     "claude-sonnet-4": Capabilities(max_output=64_000),
     "claude-haiku-4": Capabilities(max_output=64_000),
     # The 2026 web and code execution tool versions are for Claude 4 and later.

@@ -59,12 +59,17 @@ def _from_table(
 
 
 SERVER_TOOLS = ("web_search", code.TOOL)
+CONTEXT_EDITS = ("compact_20260112", "clear_tool_uses_20250919")
 
 
 def listed_server_tools(model) -> dict[str, bool]:
-    """`capabilities.server_tools.<tool>.supported` of a listed model, for the tools it gives."""
-    tools = getattr(getattr(model, "capabilities", None), "server_tools", None)
+    """`capabilities.server_tools.<tool>.supported` of a listed model, for the tools it gives; and
+    `capabilities.context_management.<edit>.supported` for the context edits (compaction.py)."""
+    listed = getattr(model, "capabilities", None)
+    tools = getattr(listed, "server_tools", None)
     found = {name: getattr(getattr(tools, name, None), "supported", None) for name in SERVER_TOOLS}
+    edits = getattr(listed, "context_management", None)
+    found |= {name: getattr(getattr(edits, name, None), "supported", None) for name in CONTEXT_EDITS}
     return {name: supported for name, supported in found.items() if isinstance(supported, bool)}
 
 
@@ -73,6 +78,19 @@ def listed_without(model_id: str, tool: str) -> bool:
     SERVER_TOOLS); never lists to find out."""
     listed = _cache[1] if _cache is not None else []
     return any(choice.id == model_id and choice.server_tools.get(tool) is False for choice in listed)
+
+
+def listed_with(model_id: str, feature: str) -> bool:
+    """True when the cached model list says this model has this server tool or context edit."""
+    listed = _cache[1] if _cache is not None else []
+    return any(choice.id == model_id and choice.server_tools.get(feature) is True for choice in listed)
+
+
+def input_limit(model_id: str) -> int:
+    """The model's input limit: the model list's `max_input_tokens` once listed, else the table's."""
+    listed = _cache[1] if _cache is not None else []
+    found = next((choice.context_window for choice in listed if choice.id == model_id), None)
+    return found or capabilities(model_id).context_window
 
 
 def available() -> list[ModelChoice]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import anthropic
 import httpx2
+from anthropic import types as api_types
 from django.conf import settings
 
 from conversations.claude import local_model
@@ -54,9 +55,11 @@ def get_client() -> anthropic.AsyncAnthropic:
 async def open_stream(request: dict):
     """Start a streamed reply. Returns (event iterator, request id).
 
-    The SDK retries 429/5xx before the first byte, honouring `retry-after`.
+    The SDK retries 429/5xx before the first byte, honouring `retry-after`. A request with
+    `betas` (context management: compaction.py) goes through the SDK's beta messages.
     """
-    stream = await get_client().messages.create(**request, stream=True)
+    messages = get_client().beta.messages if "betas" in request else get_client().messages
+    stream = await messages.create(**request, stream=True)
     return stream, stream.response.headers.get("request-id", "")
 
 
@@ -156,6 +159,18 @@ _ERROR_MESSAGES = {
     "api_error": "{Server} had an internal error",
     "overloaded_error": "{Server} is overloaded; try again shortly",
 }
+# The summary of a long conversation (compaction.py) refused, by the SDK's error classes.
+_COMPACTION_ERRORS: dict[type[anthropic.APIStatusError], str] = {
+    api_types.CompactionUnavailableError: "{Server} could not summarize the earlier messages now; try again",
+    api_types.CompactionBlockMisplacedError: "The summary of earlier messages is not where {server} wants it",
+    api_types.CompactionBlockAmbiguousError: "The chat holds more than one summary {server} could start from",
+    api_types.CompactionContentMismatchError: "The summary of earlier messages was changed after it was made",
+    api_types.CompactionSignatureInvalidError: "{Server} did not recognise the summary of earlier messages",
+    api_types.CompactionIncompleteTurnError: "The summary cannot be made while a tool call is unanswered",
+    api_types.CompactionNothingToSummarizeError: "There is nothing yet to summarize in this conversation",
+    api_types.CompactionTooManyToolReferencesError: "The earlier messages use too many tools to summarize",
+    api_types.CompactionToolChangesMismatchError: "The summary's tools no longer match this conversation's",
+}
 # When an error has no body to name its type, its class does.
 _CLASS_TYPES: dict[type[anthropic.APIStatusError], str] = {
     anthropic.BadRequestError: "invalid_request_error",
@@ -182,7 +197,8 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, anthropic.APIStatusError):
         error = _error_body(exc)
         kind = error.get("type") or _CLASS_TYPES.get(type(exc), "api_error")
-        text = _ERROR_MESSAGES.get(kind, "{Server} refused the request").format(**names)
+        text = _COMPACTION_ERRORS.get(type(exc)) or _ERROR_MESSAGES.get(kind, "{Server} refused the request")
+        text = text.format(**names)
         detail = str(error.get("message", ""))[:300]
         return (f"{text} ({detail})" if detail else text), exc.request_id or ""
     if isinstance(exc, anthropic.APIConnectionError):

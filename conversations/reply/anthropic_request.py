@@ -59,11 +59,24 @@ def replayable_block(block: dict) -> dict | None:
         return None
     if kind == "thinking" and not block.get("signature"):
         return None
+    if kind == "compaction" and not block.get("content"):  # a failed summary: nothing to send
+        return None
     return block
 
 
+def since_summary(turns: list[Turn]) -> list[Turn]:
+    """The turns from the newest one that starts with a summary of the conversation before it (a
+    `compaction` block: claude/compaction.py): the API requires it to open the conversation, and
+    what it summarized is not sent again."""
+    for index in range(len(turns) - 1, -1, -1):
+        if turns[index].blocks and turns[index].blocks[0]["type"] == "compaction":
+            return turns[index:]
+    return turns
+
+
 def build_messages(turns: Iterable[Turn], offered: set[str] | None = None) -> list[dict]:
-    """Alternating user/assistant messages starting with `user`.
+    """Alternating user/assistant messages starting with `user`, or with the reply that summarized
+    the conversation before it (since_summary).
 
     Turns left empty (a reply that failed before any output) disappear, and neighbours with the
     same role are merged, so a failed reply never breaks alternation. A tool_use whose result never
@@ -72,6 +85,7 @@ def build_messages(turns: Iterable[Turn], offered: set[str] | None = None) -> li
     With `offered` (the tools this request defines), other tools' calls and results become text.
     """
     turns = [Turn(t.role, [b for b in map(replayable_block, t.blocks) if b is not None]) for t in turns]
+    turns = since_summary(turns)
     results = {b["tool_use_id"] for t in turns for b in t.blocks if "tool_use_id" in b}
     calls = {b["id"] for t in turns if t.role == "assistant" for b in t.blocks if b["type"] == "tool_use"}
     names = _tools_of_calls(turns)
@@ -88,7 +102,7 @@ def build_messages(turns: Iterable[Turn], offered: set[str] | None = None) -> li
             content = [_as_text(b, offered, names) for b in content]
         if not content:
             continue
-        if not messages and turn.role != "user":
+        if not messages and turn.role != "user" and content[0]["type"] != "compaction":
             continue
         if messages and messages[-1]["role"] == turn.role:
             messages[-1]["content"].extend(content)

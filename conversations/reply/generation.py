@@ -17,7 +17,7 @@ from django.conf import settings
 
 from chatsite.logs import request_id
 from conversations import rendering, selectors, services
-from conversations.claude import attachment_files, llm, params, sandbox, tools
+from conversations.claude import attachment_files, compaction, llm, params, sandbox, tools
 from conversations.library import organising, temporary
 from conversations.live import metrics, realtime, relay, runtime
 from conversations.models import ContentBlock, Message
@@ -221,6 +221,8 @@ class ReplyRun:
             self.outcome.stop_reason = event.delta.stop_reason or ""
             self.outcome.container = sandbox.container_of(event.delta) or self.outcome.container
             self.outcome.stop_sequence = getattr(event.delta, "stop_sequence", None) or ""
+            cleared = compaction.cleared_tool_uses(getattr(event, "context_management", None))
+            self.outcome.cleared_tool_uses += cleared
             # Within one call, message_delta's counts are cumulative: they replace message_start's.
             self.call_usage.update(llm.usage_fields(event.usage))
 

@@ -82,6 +82,11 @@ class ReplyBlocks:
             block.setdefault("citations", []).append(delta.citation.to_dict(mode="json"))
         elif kind == "signature_delta":
             block["signature"] = delta.signature
+        elif kind == "compaction_delta":  # the summary of the conversation so far (compaction.py)
+            if delta.content is not None:
+                block["content"] = (block.get("content") or "") + delta.content
+            if delta.encrypted_content is not None:
+                block["encrypted_content"] = delta.encrypted_content
         elif kind == "input_json_delta":
             self.tool_json[index] += delta.partial_json
             self.frames.text(self._code_delta(index) if index in self.code else delta.partial_json)

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from conversations import blocks, selectors
-from conversations.claude import memory_tool, params, sandbox, tools, web
+from conversations.claude import compaction, memory_tool, params, sandbox, tools, web
 from conversations.claude.capabilities import Capabilities, capabilities
 from conversations.models import Attachment, Message
 from conversations.projects import knowledge
@@ -58,6 +58,7 @@ def request_for(
         options["tools"] = [*options.get("tools", []), sandbox.tool_definition()]
         if container := sandbox.container_for(conversation):
             options["container"] = container
+    options = compaction.request_options(reply.model, caps, options)
     known = knowledge.for_conversation(conversation, by_file_id=by_file_id)
     request = build_request(
         turns=history + turns_of("assistant", own_blocks),
@@ -121,13 +122,14 @@ def cite_document(block: dict, attachment: Attachment) -> dict:
     return {**block, "title": attachment.name, "citations": {"enabled": True}}
 
 
-def document_ids(messages: list[Message]) -> list[int]:
-    """The attachment ids of the document blocks these messages send, in request order."""
+def document_ids(messages: list[Message]) -> list[int | str]:
+    """The document blocks these messages send, in request order: an attachment's id, or the URL
+    of a PDF sent by its link."""
     return [
-        b.payload["attachment_id"]
+        b.payload["attachment_id"] if "attachment_id" in b.payload else b.payload["source"]["url"]
         for m in messages
         for b in m.block_list
-        if b.type == "document" and "attachment_id" in b.payload
+        if b.type == "document" and ("attachment_id" in b.payload or blocks.files.is_link(b.payload))
     ]
 
 

@@ -80,6 +80,7 @@ class ReplyOutcome:
     stop_reason: str = ""
     stop_sequence: str = ""
     trimmed: int = 0  # oldest messages left out to fit the context window
+    cleared_tool_uses: int = 0  # old tool results the API cleared from its requests (compaction.py)
     request_id: str = ""
     usage: pricing.Usage = field(default_factory=pricing.Usage)
     cited_documents: list[int] = field(default_factory=list)  # what citations' document_index counts
@@ -95,13 +96,17 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
     with transaction.atomic():
         for index, payload in open_blocks.items():
             _store_block(message_id, index, payload)
-        model, user_id, team_id, conversation_id = Message.objects.values_list(
+        model, user_id, team_id, conversation_id, options = Message.objects.values_list(
             "model",
             "conversation__owner_id",
             "conversation__prompt_version__prompt__team_id",
             "conversation_id",
+            "options",
         ).get(pk=message_id)
         money = _money(model, outcome.usage)
+        noted = {}
+        if outcome.cleared_tool_uses:  # the page says so (_message.html)
+            noted["options"] = {**(options or {}), "cleared_tool_uses": outcome.cleared_tool_uses}
         Message.objects.filter(pk=message_id).update(
             status=outcome.status,
             error=outcome.error,
@@ -112,6 +117,7 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
             cited_documents=outcome.cited_documents,
             worker="",
             **money,
+            **noted,
             **asdict(outcome.usage),
         )
         if money["cost"]:
