@@ -16,6 +16,7 @@ from conversations import services
 from conversations.claude import compaction, llm
 from conversations.claude.capabilities import capabilities
 from conversations.models import ContentBlock, Message
+from conversations.reply.anthropic_request import Turn, build_request
 from fakes import Reply
 from fakes import compaction as fake_compaction
 from fakes.tokens import estimate_input_tokens
@@ -167,3 +168,21 @@ async def test_without_compaction_the_oldest_turns_go_and_the_reply_says_so(fake
     settings.CHAT_COMPACTION = True  # a model the table gives no compaction: none either
     assert not compaction.offered("claude-haiku-4-5", capabilities("claude-haiku-4-5"))
     assert compaction.offered("claude-sonnet-4-6", capabilities("claude-sonnet-4-6"))
+
+
+def test_a_projects_knowledge_still_goes_with_a_chat_that_was_summarized():
+    """The summary opens the request; the knowledge starts the first user turn after it."""
+    summary = {"type": "compaction", "content": "Summary.", "signature": "sig"}
+    document = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "Facts."}}
+    turns = [
+        Turn("user", [{"type": "text", "text": "Old question"}]),
+        Turn("assistant", [summary, {"type": "text", "text": "Answer."}]),
+        Turn("user", [{"type": "text", "text": "New question"}]),
+    ]
+    request = build_request(
+        turns=turns, model="claude-sonnet-4-6", max_tokens=10, user_id="u", knowledge=[document]
+    )
+    first, second = request["messages"]
+    assert first["role"] == "assistant" and first["content"][0] == summary
+    assert second["content"][0] == {**document, "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    assert "Old question" not in str(request["messages"])

@@ -178,7 +178,7 @@ def build_request(
     """The keyword arguments for `messages.create`, minus `stream`.
 
     `options` are the validated per-conversation extras (thinking, effort, tools, ...).
-    `knowledge`: a project's files (projects/knowledge.py), first in the first turn, with a
+    `knowledge`: a project's files (projects/knowledge.py), first in the first user turn, with a
     breakpoint after them (1 hour, unless the prompt before them is cached for 5 minutes: the API
     refuses a 1-hour breakpoint after a 5-minute one).
     """
@@ -188,10 +188,11 @@ def build_request(
     if users:
         last = users[-1]["content"]
         last[-1] = {**last[-1], "cache_control": cache_control()}
-    if knowledge and messages and messages[0]["role"] == "user":
+    first = next((i for i, m in enumerate(messages) if m["role"] == "user"), None)
+    if knowledge and first is not None:  # after a summary (since_summary) too: it opens the request
         ttl = prompt.cache_ttl if prompt is not None else "1h"
         marked = [*knowledge[:-1], {**knowledge[-1], "cache_control": cache_control(ttl)}]
-        messages[0] = {**messages[0], "content": marked + messages[0]["content"]}
+        messages[first] = {**messages[first], "content": marked + messages[first]["content"]}
     request: dict = {"model": model, "max_tokens": max_tokens, **(options or {})}
     if prompt is not None:
         request["system"] = [
