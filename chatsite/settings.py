@@ -58,10 +58,12 @@ INSTALLED_APPS = [
     "review",
     "usage",
     "accounts",
+    "workbench",
 ]
 
 MIDDLEWARE = [
     "chatsite.logs.RequestIdMiddleware",
+    "workbench.middleware.resume_runs",  # takes up open workbench runs after a restart
     "django.middleware.security.SecurityMiddleware",
     "chatsite.static.StaticFilesMiddleware",  # WhiteNoise, for /static/ only
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -317,6 +319,11 @@ CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
 # A few words from the cheapest model title a conversation after its first reply (titles.py).
 CHAT_GENERATED_TITLES = env_flag("CHAT_GENERATED_TITLES", True)
 CHAT_MAX_TOKENS = int(os.environ.get("CHAT_MAX_TOKENS", 4096))
+# The prompt workbench (workbench/): cases per prompt (a CSV import included), max_tokens of a case's
+# request, and how many of a live run's requests are out at once.
+CHAT_WORKBENCH_MAX_CASES = int(os.environ.get("CHAT_WORKBENCH_MAX_CASES", 500))
+CHAT_WORKBENCH_MAX_TOKENS = int(os.environ.get("CHAT_WORKBENCH_MAX_TOKENS", 1024))
+CHAT_WORKBENCH_CONCURRENCY = int(os.environ.get("CHAT_WORKBENCH_CONCURRENCY", 4))
 CHAT_MAX_TOOL_ITERATIONS = int(os.environ.get("CHAT_MAX_TOOL_ITERATIONS", 8))
 # Web search and web fetch (Claude's server tools; conversations/claude/web.py). Off here: off for everyone.
 CHAT_WEB_ACCESS = env_flag("CHAT_WEB_ACCESS", True)

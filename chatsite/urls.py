@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("review.urls")),
     path("", include("usage.urls")),
     path("", include("memory.urls")),
+    path("", include("workbench.urls")),
 ]
 
 # App pages for errors (chatsite/errors.py); Django shows its own while DEBUG is on.

@@ -201,6 +201,8 @@ class ApiCall(RequestUsage):
 
     class Kind(models.TextChoices):
         TITLE = "title"
+        WORKBENCH = "workbench"  # a test case run on a prompt version (workbench/), live or batched
+        GRADER = "grader"  # a workbench output scored against its rubric
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_calls")

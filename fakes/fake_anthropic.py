@@ -29,7 +29,9 @@ user message's last text block>")``.
 ``GroundedReply``  web search / web fetch / code execution server tool blocks and cited text
                    (fakes/server_tools.py).
 
-``fake.files`` is the Files API (``/v1/files``): see fakes/files.py.
+``fake.files`` is the Files API (``/v1/files``): see fakes/files.py. ``fake.batches`` is the
+Message Batches API: see fakes/batches.py. A request with ``output_config.format`` and no script
+queued gets JSON that fits its schema (fakes/structured.py).
 
 A request with ``tool_use`` or ``tool_result`` blocks but no ``tools`` is refused with a 400, before
 any script is used, as the real API refuses it. So is one with an image or document whose ``url``
@@ -97,11 +99,13 @@ from typing import Any, Self
 from aiohttp import web
 
 from fakes import compaction, server_tools
+from fakes.batches import FakeBatches, answered
 from fakes.files import FakeFiles
 from fakes.loop_thread import LoopThread
 from fakes.scripts import HttpError, Reply, Script, SSEError, echo, http_error_response, unstreamed
 from fakes.server_tools import GroundedReply
 from fakes.streaming import Answer, plan
+from fakes.structured import structured_reply
 from fakes.tokens import PromptCache, estimate_input_tokens, ttl_order_error
 from fakes.wire import RecordedRequest, ReplyLog, error_response, new_id, request_id_header
 
@@ -149,6 +153,8 @@ class FakeAnthropic:
         self.prompt_cache = PromptCache()
         self.loop_thread = LoopThread("FakeAnthropic", "fake-anthropic", host, port, self._app)
         self.files = FakeFiles(self._keep_request)  # /v1/files (fakes/files.py)
+        # /v1/messages/batches (fakes/batches.py)
+        self.batches = FakeBatches(self._keep_request, lambda p: answered(p, self.prompt_cache.usage(p)))
 
     # ----------------------------------------------------------------- public API
 
@@ -174,6 +180,7 @@ class FakeAnthropic:
             self.replies.clear()
             self.prompt_cache.clear()
             self.files.reset()
+            self.batches.reset()
 
     def start(self) -> Self:
         self.loop_thread.start()
@@ -198,6 +205,7 @@ class FakeAnthropic:
         app.router.add_get("/v1/models", self._handle_models)
         app.router.add_get("/v1/models/{model_id}", self._handle_model)
         self.files.add_routes(app.router)
+        self.batches.add_routes(app.router)
         app.router.add_route("*", "/{tail:.*}", self._handle_not_found)
         return app
 
@@ -229,7 +237,7 @@ class FakeAnthropic:
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
-        return echo(body)
+        return structured_reply(body) or echo(body)  # JSON that fits output_config.format (structured.py)
 
     # ----------------------------------------------------------------- handlers
 

@@ -24,6 +24,7 @@ class Capabilities:
     compaction: bool = False  # the API's compaction edit (compaction.py); the model list may say more
     context_window: int = 200_000
     max_output: int = 32_000
+    structured_outputs: bool = True  # output_config.format (a JSON schema): the workbench's grader
 
 
 TABLE = {
@@ -37,11 +38,18 @@ TABLE = {
     "claude-sonnet-4": Capabilities(max_output=64_000),
     "claude-haiku-4": Capabilities(max_output=64_000),
     # The 2026 web and code execution tool versions are for Claude 4 and later.
-    "claude-3": Capabilities(web=False, code=False),
+    "claude-3": Capabilities(web=False, code=False, structured_outputs=False),
     "claude-": Capabilities(),
 }
 LOCAL = Capabilities(
-    tools=False, files=False, web=False, code=False, files_api=False, context_window=8192, max_output=2048
+    tools=False,
+    files=False,
+    web=False,
+    code=False,
+    files_api=False,
+    context_window=8192,
+    max_output=2048,
+    structured_outputs=False,
 )
 
 

@@ -141,6 +141,31 @@ def is_missing_file(exc: BaseException, file_ids: set[str]) -> bool:
     return isinstance(exc, anthropic.BadRequestError) and any(file_id in message for file_id in file_ids)
 
 
+# --- Message Batches (workbench/ runs "as batch": half price, results within 24 h) -------------------
+
+BATCH_ERRORS = STREAM_ERRORS
+
+
+async def batch_create(requests: list[dict]):
+    """Send `requests` ({"custom_id", "params"}) as one Message Batch; its MessageBatch."""
+    return await get_client().messages.batches.create(requests=requests, timeout=FILE_TIMEOUT)
+
+
+async def batch_retrieve(batch_id: str):
+    return await get_client().messages.batches.retrieve(batch_id, timeout=FILE_TIMEOUT)
+
+
+async def batch_cancel(batch_id: str):
+    return await get_client().messages.batches.cancel(batch_id, timeout=FILE_TIMEOUT)
+
+
+async def batch_results(batch_id: str) -> list:
+    """An ended batch's MessageBatchIndividualResponse lines (the JSONL), in no set order."""
+    return [
+        line async for line in await get_client().messages.batches.results(batch_id, timeout=FILE_TIMEOUT)
+    ]
+
+
 async def list_models() -> list:
     """The endpoint's models (first page of 100), newest first."""
     page = await get_client().models.list(limit=100)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 MILLION = Decimal(1_000_000)
+# Requests sent through the Message Batches API cost half (workbench/ runs "as batch").
+BATCH_RATE = Decimal("0.5")
 
 # US dollars per million tokens (input, output), by model id prefix; admins can edit them later.
 DEFAULT_PRICES = {

@@ -5,6 +5,7 @@ process that died."""
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -140,10 +141,12 @@ def api_call_record(
     team_id: int | None,
     conversation_id: int | None = None,
     request_id: str = "",
+    batch: bool = False,
 ) -> ApiCall:
     """A request that is not a reply (a title: overhead of its conversation), stored with its usage
-    and cost, and its cost added to the budgets that pay for it, as a reply's final write does."""
-    money = _money(model, usage)
+    and cost, and its cost added to the budgets that pay for it, as a reply's final write does.
+    A request sent in a Message Batch (`batch`) costs the batch rate (pricing.BATCH_RATE)."""
+    money = _money(model, usage, pricing.BATCH_RATE if batch else 1)
     with transaction.atomic():
         if conversation_id and not Conversation.objects.filter(pk=conversation_id).exists():
             conversation_id = None  # purged while the call was out: the money still counts
@@ -162,12 +165,16 @@ def api_call_record(
     return call
 
 
-def _money(model: str, usage: pricing.Usage) -> dict:
-    """A request's cost and what caching saved, at the model's price now; None when it has none."""
+def _money(model: str, usage: pricing.Usage, rate: Decimal | int = 1) -> dict:
+    """A request's cost and what caching saved, at the model's price now (times `rate`: a batch's
+    discount); None when it has none."""
     price = selectors.price_for_model(model)
     if price is None:
         return {"cost": None, "cache_savings": None}
-    return {"cost": pricing.cost(usage, price), "cache_savings": pricing.cache_savings(usage, price)}
+    return {
+        "cost": pricing.cost(usage, price) * rate,
+        "cache_savings": pricing.cache_savings(usage, price) * rate,
+    }
 
 
 def orphaned_replies_interrupt() -> int:

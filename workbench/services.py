@@ -1,0 +1,316 @@
+"""Writes: test cases (added, edited, deleted, imported from CSV, taken from a Bad response), runs
+(created, cancelled, leased to a worker, finished) and their results, each request's usage recorded
+as an ApiCall so usage and budgets count it like any spending."""
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from conversations.budgets import BudgetExceeded, check_can_send
+from conversations.claude import capabilities, catalog
+from conversations.claude.pricing import Usage
+from conversations.models import ApiCall, ReplyFeedback
+from conversations.services.replies import api_call_record
+from teams.models import SystemPrompt
+
+from .models import Result, Run, TestCase
+
+MAX_CSV_BYTES = 1024 * 1024
+MAX_INPUT_CHARS = 20_000
+
+
+class WorkbenchError(Exception):
+    """Refused, with the reason to show."""
+
+
+def max_cases() -> int:
+    return settings.CHAT_WORKBENCH_MAX_CASES
+
+
+# --- test cases ------------------------------------------------------------------------------------
+
+
+def _checked(case_input: str, expected: str, tags: str) -> tuple[str, str, str]:
+    case_input, expected = case_input.strip(), expected.strip()
+    if not case_input:
+        raise WorkbenchError("A test case needs an input.")
+    if len(case_input) > MAX_INPUT_CHARS or len(expected) > MAX_INPUT_CHARS:
+        raise WorkbenchError(f"Inputs and expected outputs are at most {MAX_INPUT_CHARS:,} characters.")
+    tags = ", ".join(dict.fromkeys(t.strip() for t in tags.split(",") if t.strip()))
+    if len(tags) > 200:
+        raise WorkbenchError("Tags are at most 200 characters in all.")
+    return case_input, expected, tags
+
+
+def case_add(
+    *, prompt: SystemPrompt, user, case_input: str, expected: str = "", tags: str = "", feedback_id=None
+) -> TestCase:
+    case_input, expected, tags = _checked(case_input, expected, tags)
+    with transaction.atomic():
+        if prompt.test_cases.count() >= max_cases():
+            raise WorkbenchError(f"A prompt has at most {max_cases()} test cases.")
+        return TestCase.objects.create(
+            prompt=prompt,
+            input=case_input,
+            expected=expected,
+            tags=tags,
+            created_by=user,
+            from_feedback_id=feedback_id,
+        )
+
+
+def case_edit(*, case: TestCase, case_input: str, expected: str, tags: str) -> TestCase:
+    case.input, case.expected, case.tags = _checked(case_input, expected, tags)
+    case.save(update_fields=["input", "expected", "tags"])
+    return case
+
+
+def case_delete(*, case: TestCase) -> None:
+    case.delete()
+
+
+def case_from_feedback(*, prompt: SystemPrompt, user, feedback_id: int, case_input: str) -> TestCase:
+    """A Bad response on one of the prompt's versions, taken as a case (its comment as expected)."""
+    feedback = ReplyFeedback.objects.filter(
+        pk=feedback_id, rating=ReplyFeedback.Rating.BAD, prompt_version__prompt=prompt
+    ).first()
+    if feedback is None or TestCase.objects.filter(from_feedback=feedback).exists():
+        raise WorkbenchError("That suggestion is gone.")
+    return case_add(
+        prompt=prompt, user=user, case_input=case_input, expected=feedback.comment, feedback_id=feedback.pk
+    )
+
+
+def cases_import(*, prompt: SystemPrompt, user, data: bytes) -> int:
+    """Cases from a CSV with an `input` column and optionally `expected` and `tags` (any case, in
+    any order). All or nothing; the count added."""
+    cases = _csv_cases(data)
+    with transaction.atomic():
+        room = max_cases() - prompt.test_cases.count()
+        if len(cases) > room:
+            raise WorkbenchError(
+                f"The CSV has {len(cases)} cases; a prompt has at most {max_cases()} "
+                f"and this one has room for {max(room, 0)}."
+            )
+        TestCase.objects.bulk_create(
+            TestCase(prompt=prompt, input=i, expected=e, tags=t, created_by=user) for i, e, t in cases
+        )
+    return len(cases)
+
+
+def _csv_cases(data: bytes) -> list[tuple[str, str, str]]:
+    """(input, expected, tags) of each row with an input; raises WorkbenchError with the reason."""
+    if not data.strip():
+        raise WorkbenchError("The file is empty.")
+    if len(data) > MAX_CSV_BYTES:
+        raise WorkbenchError(f"The file is larger than {MAX_CSV_BYTES // 1024} KB.")
+    try:
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+        columns = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
+        if "input" not in columns:
+            found = ", ".join(c for c in columns if c) or "none"
+            raise WorkbenchError(f"The CSV has no input column (its columns: {found}).")
+        rows = [
+            [row.get(columns.get(key, ""), "") or "" for key in ("input", "expected", "tags")]
+            for row in reader
+        ]
+    except UnicodeDecodeError:
+        raise WorkbenchError("The file is not UTF-8 text.") from None
+    except csv.Error as exc:
+        raise WorkbenchError(f"The file is not a CSV this can read ({exc}).") from None
+    cases = []
+    for number, row in enumerate(rows, start=2):
+        if row[0].strip():
+            try:
+                cases.append(_checked(*row))
+            except WorkbenchError as exc:
+                raise WorkbenchError(f"Row {number}: {exc}") from None
+    if not cases:
+        raise WorkbenchError("The CSV has no rows with an input.")
+    return cases
+
+
+# --- runs ------------------------------------------------------------------------------------------
+
+
+def run_create(
+    *,
+    prompt: SystemPrompt,
+    user,
+    version_a: int,
+    model_a: str,
+    version_b: int,
+    model_b: str,
+    batch: bool = False,
+    rubric: str = "",
+    grader_model: str = "",
+) -> Run:
+    """A run of every case of the prompt on both sides, its results pending. Raises WorkbenchError."""
+    versions = _sides(prompt, (version_a, model_a), (version_b, model_b))
+    rubric = rubric.strip()
+    grader_model = _grader(grader_model) if rubric else ""
+    with transaction.atomic():
+        cases = list(prompt.test_cases.order_by("pk"))
+        if not cases:
+            raise WorkbenchError("Add a test case first.")
+        _check_budget(user, prompt.team_id)
+        run = Run.objects.create(
+            prompt=prompt,
+            created_by=user,
+            version_a=versions[version_a],
+            model_a=model_a,
+            version_b=versions[version_b],
+            model_b=model_b,
+            mode=Run.Mode.BATCH if batch else Run.Mode.LIVE,
+            max_tokens=settings.CHAT_WORKBENCH_MAX_TOKENS,
+            rubric=rubric,
+            grader_model=grader_model,
+        )
+        Result.objects.bulk_create(
+            Result(run=run, position=n, side=side, case=case, input=case.input, expected=case.expected)
+            for n, case in enumerate(cases, start=1)
+            for side in ("a", "b")
+        )
+    return run
+
+
+def _sides(prompt: SystemPrompt, a: tuple[int, str], b: tuple[int, str]) -> dict:
+    """The two versions by id, once both sides are checked: the prompt's, on available models,
+    and not the same."""
+    versions = {v.pk: v for v in prompt.versions.filter(pk__in=[a[0], b[0]])}
+    if a[0] not in versions or b[0] not in versions:
+        raise WorkbenchError("Choose two versions of this prompt.")
+    for model in (a[1], b[1]):
+        if not catalog.is_available(model):
+            raise WorkbenchError(f"The model {model} is not available.")
+    if a == b:
+        raise WorkbenchError("Version A and Version B are the same: choose two versions, or two models.")
+    return versions
+
+
+def _check_budget(user, team_id: int | None) -> None:
+    """A run spends like chats do: refused when a budget that would pay for it is spent."""
+    try:
+        check_can_send(user=user, team_id=team_id)
+    except BudgetExceeded as exc:
+        raise WorkbenchError(str(exc)) from None
+
+
+def _grader(model: str) -> str:
+    if not catalog.is_available(model):
+        raise WorkbenchError("Choose a grader model for the rubric.")
+    if not capabilities.capabilities(model).structured_outputs:
+        raise WorkbenchError(f"{model} has no structured outputs: it cannot grade by a rubric.")
+    return model
+
+
+def run_cancel(*, run: Run) -> bool:
+    """Ask the worker to stop the run; False when it had already ended."""
+    return bool(Run.objects.filter(pk=run.pk, status__in=Run.OPEN).update(cancel_requested=True))
+
+
+def run_claim(*, run_id: int, owner: str, seconds: float) -> bool:
+    """Take the run's lease unless another worker holds a live one: one conditional UPDATE, so two
+    workers never both work on (or poll the batch of) one run."""
+    now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner)
+    return bool(
+        Run.objects.filter(free, pk=run_id, status__in=Run.OPEN).update(
+            lease_owner=owner, lease_until=now + timedelta(seconds=seconds)
+        )
+    )
+
+
+def run_release(*, run_id: int, owner: str) -> None:
+    Run.objects.filter(pk=run_id, lease_owner=owner).update(lease_owner="", lease_until=None)
+
+
+def run_update(*, run_id: int, **fields) -> None:
+    Run.objects.filter(pk=run_id).update(**fields)
+
+
+def run_finish(*, run_id: int, status: str, error: str = "") -> None:
+    """The run's end. Whatever had not run by then is cancelled (a cancel, or a failure)."""
+    with transaction.atomic():
+        Result.objects.filter(run_id=run_id, status=Result.Status.PENDING).update(
+            status=Result.Status.CANCELED
+        )
+        Run.objects.filter(pk=run_id).update(status=status, error=error, finished_at=timezone.now())
+
+
+def _paid(result: Result, *, kind, model: str, usage: Usage, request_id: str, batch: bool) -> Decimal | None:
+    run = result.run
+    call = api_call_record(
+        kind=kind,
+        model=model,
+        usage=usage,
+        user_id=run.created_by_id,
+        team_id=run.prompt.team_id,
+        request_id=request_id,
+        batch=batch,
+    )
+    return call.cost
+
+
+def result_record(
+    *,
+    result_id: int,
+    status: str,
+    output: str = "",
+    stop_reason: str = "",
+    error: str = "",
+    usage: Usage | None = None,
+    request_id: str = "",
+    first_token_ms: int | None = None,
+) -> None:
+    """One case's outcome on one side, and what it cost (at the batch rate in a batch run)."""
+    with transaction.atomic():
+        result = Result.objects.select_related("run__prompt").get(pk=result_id)
+        cost = None
+        if usage is not None:
+            cost = _paid(
+                result,
+                kind=ApiCall.Kind.WORKBENCH,
+                model=result.run.side(result.side)[1],
+                usage=usage,
+                request_id=request_id,
+                batch=result.run.mode == Run.Mode.BATCH,
+            )
+        Result.objects.filter(pk=result_id).update(
+            status=status,
+            output=output,
+            stop_reason=stop_reason,
+            error=error,
+            request_id=request_id,
+            input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
+            cache_read_input_tokens=usage.cache_read_input_tokens if usage else 0,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens if usage else 0,
+            cost=cost,
+            first_token_ms=first_token_ms,
+        )
+
+
+def result_graded(
+    *, result_id: int, score: int | None, reason: str, usage: Usage | None, request_id: str = ""
+) -> None:
+    """A grader's score (None: the grader failed, `reason` says why) and what grading cost."""
+    with transaction.atomic():
+        result = Result.objects.select_related("run__prompt").get(pk=result_id)
+        cost = None
+        if usage is not None:
+            cost = _paid(
+                result,
+                kind=ApiCall.Kind.GRADER,
+                model=result.run.grader_model,
+                usage=usage,
+                request_id=request_id,
+                batch=False,
+            )
+        Result.objects.filter(pk=result_id).update(score=score, score_reason=reason[:300], grader_cost=cost)
