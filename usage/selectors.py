@@ -42,6 +42,20 @@ def by_team(spending: Spending) -> list[dict]:
     )
 
 
+def by_project(spending: Spending) -> list[dict]:
+    """Attributed by the project the conversation was started in (its title call too), named with
+    its team (a personal project: none); no project: no label. Grouped by the project's id, so two
+    teams' projects of the same name stay two rows."""
+    return breakdown(
+        spending,
+        {
+            "project_pk": F("conversation__project_id"),
+            "label": F("conversation__project__name"),
+            "project_team": F("conversation__project__team__name"),
+        },
+    )
+
+
 def by_model(spending: Spending) -> list[dict]:
     return breakdown(spending, {"label": F("model")})
 

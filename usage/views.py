@@ -21,6 +21,7 @@ TABLES = {
     "daily": ("day", selectors.per_day),
     "users": ("user", selectors.by_user),
     "teams": ("team", selectors.by_team),
+    "projects": ("project", selectors.by_project),
     "models": ("model", selectors.by_model),
     "prompts": ("prompt", selectors.by_prompt_version),
     "conversations": ("conversation", selectors.most_expensive_conversations),
@@ -68,7 +69,7 @@ def csv_response(name: str, label: str, rows: list[dict]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="usage-{name}.csv"'
     writer = csv.writer(response)
-    label_keys = [key for key in ("day", "label", "version") if rows and key in rows[0]]
+    label_keys = [key for key in ("day", "label", "version", "project_team") if rows and key in rows[0]]
     writer.writerow([label, *label_keys[1:], *COLUMNS])
     for row in rows:
         writer.writerow([safe_cell(row.get(key)) for key in label_keys] + [row[c] for c in COLUMNS])
@@ -96,6 +97,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "series": charts.SERIES,
         "users": charts.bar_list(selectors.by_user(spent)),
         "teams": charts.bar_list(selectors.by_team(spent)),
+        "projects": charts.bar_list(selectors.by_project(spent)),
         "models": charts.bar_list(selectors.by_model(spent)),
         "prompts": selectors.by_prompt_version(spent),
         "expensive": selectors.most_expensive_conversations(spent),

@@ -12,7 +12,9 @@ checks it and kept as this app sends it. Imported messages are marked `copied_at
 and cost are shown as the original chat's and never counted as spending here. The owner's
 feedback on replies (Good response, Bad response, a comment) is in their own JSON export, never in
 a share's snapshot, and is not imported: it rated replies in the original chat, on the prompt
-version that chat was on.
+version that chat was on. A chat in a project names it (`project`: id and name); an import is in
+that project only when the importer may open it and the chat's prompt is its instructions (their
+own export, or a teammate's share, back in), else in none: never in someone else's project.
 """
 
 import json
@@ -47,7 +49,8 @@ from conversations.claude import catalog, citations
 from conversations.claude import params as chat_params
 from conversations.claude.capabilities import capabilities
 from conversations.forms import MAX_ID
-from conversations.models import Attachment, ContentBlock, Conversation, Message
+from conversations.models import Attachment, ContentBlock, Conversation, Message, Project
+from conversations.projects.selectors import project_access
 from conversations.reply.anthropic_request import file_ids_in, without_files
 from conversations.versions import Tree
 from teams.models import PromptVersion
@@ -128,6 +131,7 @@ def conversation_data(
     messages = list(rows)
     position = {message.pk: i for i, message in enumerate(messages)}
     version = conversation.prompt_version
+    project = conversation.project
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -138,6 +142,7 @@ def conversation_data(
         "created_at": conversation.created_at.isoformat(),
         "system_prompt": version
         and {"id": version.pk, "name": version.prompt.name, "version": version.number, "text": version.text},
+        "project": project and {"id": project.pk, "name": project.name},
         "messages": [_message_data(message, position, feedback=feedback) for message in messages],
     }
 
@@ -170,6 +175,8 @@ def as_markdown(data: dict) -> str:
     lines = [f"# {data['title']}", "", f"Model: {data['model']} · exported {data['exported_at'][:16]} UTC"]
     if prompt := data.get("system_prompt"):
         lines.append(f"System prompt: {prompt['name']} v{prompt['version']}")
+    if project := data.get("project"):
+        lines.append(f"Project: {project['name']}")
     for message in chosen_branch(data):
         who = "You" if message["role"] == "user" else f"Assistant ({message['model'] or data['model']})"
         lines += ["", f"## {who}", ""]
@@ -271,6 +278,7 @@ class ImportedConversation(BaseModel):
     model: Annotated[str, StringConstraints(max_length=100)] = ""
     params: dict[str, Any] = Field(default_factory=dict)
     system_prompt: dict[str, Any] | None = None
+    project: dict[str, Any] | None = None
     messages: list[ImportedMessage] = Field(max_length=MAX_MESSAGES)
 
     @field_validator("messages")
@@ -329,12 +337,14 @@ def conversation_import(*, user, data: ImportedConversation, title: str | None =
     parsed, errors = chat_params.parse(data.params, capabilities(model))
     prepared = _prepared_blocks(user, data)
     now = timezone.now()
+    version = _usable_prompt_version(user, data.system_prompt)
     conversation = Conversation.objects.create(
         owner=user,
         title=title or data.title or "Imported chat",
         model=model,
         params=parsed.model_dump(exclude_defaults=True) if parsed else {},
-        prompt_version=_usable_prompt_version(user, data.system_prompt),
+        prompt_version=version,
+        project=_usable_project(user, data.project, version),
         deleted_at=now,
     )
     created: list[Message] = []
@@ -442,3 +452,14 @@ def _usable_prompt_version(user, system_prompt: dict | None):
         return None
     usable = prompts_usable_by(user).values("pk")
     return PromptVersion.objects.filter(pk=version_id, prompt__in=usable).first()
+
+
+def _usable_project(user, project: dict | None, version: PromptVersion | None) -> Project | None:
+    """The exported project, when the user may open it and `version` is of its instructions; else none."""
+    project_id = (project or {}).get("id")
+    if not isinstance(project_id, int) or isinstance(project_id, bool) or not 0 < project_id <= MAX_ID:
+        return None
+    access = project_access(user.pk, project_id)
+    if access is None or version is None or version.prompt_id != access.project.instructions_id:
+        return None
+    return access.project
