@@ -210,7 +210,8 @@ def test_a_run_is_refused_with_the_reason(client, people, wb):
 
 def test_the_rubric_is_not_offered_where_no_model_has_structured_outputs(client, people, wb, settings):
     as_user(client, people, "editor")
-    assert 'name="rubric"' in client.get(urls(wb)["home"]).content.decode()
+    page = client.get(urls(wb)["home"]).content.decode()
+    assert 'name="rubric"' in page and "1 case × 2 sides = 2 requests" in page
     settings.CHAT_USE_LOCAL_MODEL = True
     page = client.get(urls(wb)["home"]).content.decode()
     assert 'name="rubric"' not in page and "not graded by a rubric" in page

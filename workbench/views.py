@@ -44,10 +44,12 @@ def _page(
     prompt = access.prompt
     versions = list(prompt.versions.order_by("-number"))
     models = _models() if access.can_run else []
+    cases = selectors.cases_of(prompt)
     context = {
         "prompt": prompt,
         "can_run": access.can_run,
-        "cases": selectors.cases_of(prompt),
+        "cases": cases,
+        "request_count": 2 * len(cases),
         "suggestions": selectors.suggested_cases(prompt) if access.can_run else [],
         "runs": selectors.runs_of(prompt),
         "versions": versions,
