@@ -13,8 +13,9 @@ a PDF's link when it was sent by its link.
 """
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -65,8 +66,8 @@ class Sources:
             return None, label
         attachment_id = self.documents[index]
         page = citation.get("start_page_number")
-        if isinstance(attachment_id, str):  # a PDF sent by its link: the link, at its page
-            url = safe_url(attachment_id)
+        if isinstance(attachment_id, str):  # a PDF by its link, or a project's file: at its page
+            url = safe_url(attachment_id) or project_file_url(attachment_id)
             return (f"{url}#page={page}" if url and isinstance(page, int) else url), label
         if self.review_conversation is not None:
             url = reverse("review_attachment", args=[self.review_conversation, attachment_id])
@@ -79,6 +80,22 @@ class Sources:
             return SafeString("")
         items = format_html_join("", "{}", ((_footnote(source),) for source in self.by_key.values()))
         return format_html('<ol class="citations" aria-label="Sources">{}</ol>', items)
+
+
+def project_file_url(path) -> str | None:
+    """The path when it is a project knowledge file's view (projects/knowledge.py: the project's
+    members open it, anyone else gets 404), with an optional #page=N; else None (shown as text)."""
+    if not isinstance(path, str) or any(ord(c) < 32 for c in path):
+        return None
+    try:
+        parts = urlsplit(path)
+        match = None if parts.scheme or parts.netloc or parts.query else resolve(parts.path)
+    except (ValueError, Resolver404):
+        return None
+    page = parts.fragment.removeprefix("page=")
+    if match is None or match.url_name != "project_file" or (parts.fragment and not page.isdecimal()):
+        return None
+    return path
 
 
 def _key(citation: dict) -> tuple:
