@@ -21,7 +21,7 @@ from conversations.models import Attachment, Conversation, Message, Project
 from conversations.projects.selectors import project_access
 from conversations.services import ChatError
 from teams.models import PromptVersion
-from teams.selectors import prompts_usable_by
+from teams.selectors import prompts_to_choose
 
 NO_SUCH_PROMPT = "That system prompt is not available to you."
 
@@ -173,10 +173,11 @@ def _chosen_project(user, project_id: int | None) -> Project | None:
 
 
 def _chosen_prompt_version(user, prompt_id: int | None) -> PromptVersion | None:
-    """The latest version of a prompt the user may use; ChatError for anything else."""
+    """The latest version of a prompt the user may choose (a project's instructions are chosen by
+    starting the chat in the project); ChatError for anything else."""
     if prompt_id is None:
         return None
-    prompt = prompts_usable_by(user).filter(pk=prompt_id).first() if 0 < prompt_id <= forms.MAX_ID else None
+    prompt = prompts_to_choose(user).filter(pk=prompt_id).first() if 0 < prompt_id <= forms.MAX_ID else None
     if prompt is None:
         raise ChatError(NO_SUCH_PROMPT)
     return prompt.latest

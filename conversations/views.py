@@ -22,7 +22,7 @@ from conversations.live import health, metrics
 from conversations.models import Conversation, Message
 from conversations.reply import generation
 from conversations.services import ChatError
-from teams.selectors import prompts_usable_by, teams_for_user
+from teams.selectors import prompts_to_choose, teams_for_user
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
@@ -36,7 +36,9 @@ def _composer_error(request: HttpRequest, error: str, conversation: Conversation
         response["HX-Retarget"] = "#composer-error"
         response["HX-Reswap"] = "innerHTML"
         return response
-    context = _page_context(request.user, conversation, error=error, text=request.POST.get("text", ""))
+    in_project = {} if conversation else _in_project(request.user, request.POST.get("project", ""))
+    text = request.POST.get("text", "")
+    context = _page_context(request.user, conversation, error=error, text=text, **in_project)
     context["chosen_prompt"] = request.POST.get("prompt", "")
     template = "conversations/conversation.html" if conversation else "conversations/new.html"
     return render(request, template, context, status=422)
@@ -50,7 +52,7 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
         "conversation": conversation,
         "models": catalog.available(),
         "default_model": settings.CHAT_DEFAULT_MODEL,
-        "prompts": prompts_usable_by(user),
+        "prompts": prompts_to_choose(user),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         "max_files": attachments.MAX_FILES_PER_MESSAGE,
         "reads_files": reads_files(model),
@@ -83,6 +85,12 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
     return {**context, **extra}
 
 
+def _in_project(user, project_id: str) -> dict:
+    """The new-chat page's project (its `?project=`, or a refused start's hidden field), when there
+    is one; 404 when it is not one the user may chat in."""
+    return {"project": sending.project_for_new_chat(user, project_id)} if project_id else {}
+
+
 def _team_ids(conversation: Conversation | None) -> list[int]:
     version = conversation.prompt_version if conversation else None
     return [version.prompt.team_id] if version and version.prompt.team_id else []
@@ -96,9 +104,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def new_chat(request: HttpRequest) -> HttpResponse:
-    context = _page_context(request.user, chosen_prompt=request.GET.get("prompt", ""))
-    if project_id := request.GET.get("project", ""):  # a new chat in a project; 404 if not theirs
-        context["project"] = sending.project_for_new_chat(request.user, project_id)
+    in_project = _in_project(request.user, request.GET.get("project", ""))
+    context = _page_context(request.user, chosen_prompt=request.GET.get("prompt", ""), **in_project)
     return render(request, "conversations/new.html", context)
 
 

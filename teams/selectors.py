@@ -25,6 +25,12 @@ def prompts_usable_by(user) -> QuerySet[SystemPrompt]:
     )
 
 
+def prompts_to_choose(user) -> QuerySet[SystemPrompt]:
+    """What the Prompts page lists and the System prompt picker offers: the usable prompts but a
+    project's instructions (conversations.Project), which go with the chats started in it alone."""
+    return prompts_usable_by(user).filter(project__isnull=True)
+
+
 def prompt_access(user, prompt_id: int) -> tuple[SystemPrompt, bool] | None:
     """(prompt, can_edit), or None when the user may not see it."""
     if not user.is_authenticated:

@@ -106,7 +106,7 @@ def _prompt_form(request: HttpRequest, context: dict, status: int = 200) -> Http
 
 @login_required
 def prompt_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "teams/prompt_list.html", {"prompts": selectors.prompts_usable_by(request.user)})
+    return render(request, "teams/prompt_list.html", {"prompts": selectors.prompts_to_choose(request.user)})
 
 
 @login_required

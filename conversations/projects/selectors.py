@@ -14,6 +14,7 @@ from teams.models import Membership
 class Access:
     project: Project
     can_edit: bool  # change its instructions and files
+    can_delete: bool = False  # the person of a personal project, a team's owners
 
 
 def projects_for_user(user) -> QuerySet[Project]:
@@ -34,12 +35,14 @@ def project_access(user_id: int | None, project_id: int) -> Access | None:
     if project is None:
         return None
     if project.owner_id is not None:
-        return Access(project, True) if project.owner_id == user_id else None
+        return Access(project, True, True) if project.owner_id == user_id else None
     role = Membership.objects.filter(team_id=project.team_id, user_id=user_id).values_list("role", flat=True)
     role = role.first()
     if role is None:
         return None
-    return Access(project, role in (Membership.Role.OWNER, Membership.Role.EDITOR))
+    return Access(
+        project, role in (Membership.Role.OWNER, Membership.Role.EDITOR), role == Membership.Role.OWNER
+    )
 
 
 def project_files(project: Project) -> list[ProjectFile]:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from conversations import attachments as files
-from conversations.models import Project, ProjectFile
+from conversations.models import Conversation, Project, ProjectFile
 from teams import services as prompts
 from teams.models import PromptVersion, Team
 
@@ -50,6 +50,27 @@ def project_create(*, user, name: str, instructions: str, team: Team | None) -> 
     except prompts.TeamError as exc:
         where = f"team {team.name}" if team else "your projects"
         raise ProjectError(f"There is already a project named “{name}” in {where}.") from exc
+
+
+def project_delete(*, project: Project) -> None:
+    """Delete the project and its knowledge files; its chats stay, out of the project.
+
+    - Each chat (everyone's) is kept and goes on without the knowledge: its next request carries
+      the instructions' version it pinned, as any chat on a prompt, and no document.
+    - The instructions: a prompt no chat pins is deleted with its versions. One that chats pin
+      stays, as an ordinary prompt of the team (or person), renamed "Deleted project N: <name>"
+      (so a new project may take the name), on the Prompts page and in the picker.
+    - Each file leaves our storage when the delete commits, and the Files API by the
+      RemoteFileDeletion queue (attachment_files.py), as a removed file does.
+    - Its usage stays in the usage figures, as no project's."""
+    prompt, project_id = project.instructions, project.pk
+    with transaction.atomic():
+        project.delete()  # the files cascade (their post_delete queues them); chats SET_NULL
+        if Conversation.objects.filter(prompt_version__prompt=prompt).exists():
+            prompt.name = f"Deleted project {project_id}: {project.name}"[:100]
+            prompt.save(update_fields=["name"])
+        else:
+            prompt.delete()
 
 
 def project_instructions_edit(*, user, project: Project, instructions: str) -> PromptVersion | None:

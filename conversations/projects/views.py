@@ -37,6 +37,7 @@ def _project_page(request: HttpRequest, access: Access, error: str = "", status:
     context = {
         "project": project,
         "can_edit": access.can_edit,
+        "can_delete": access.can_delete,
         "instructions": project.instructions.latest,
         "files": files,
         "total_size": sum(f.size for f in files),
@@ -148,6 +149,17 @@ def project_file(request: HttpRequest, project_id: int, file_id: int) -> HttpRes
     if file is None:
         raise Http404("No such file")
     return serving.attachment_response(file)
+
+
+@login_required
+@require_POST
+def project_delete(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The project's owners only (403 for its other members); its chats stay (services.project_delete)."""
+    access = _access(request.user, project_id)
+    if not access.can_delete:
+        raise PermissionDenied("Only the team's owners delete its projects.")
+    services.project_delete(project=access.project)
+    return redirect("project_list")
 
 
 @login_required
