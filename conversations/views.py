@@ -20,6 +20,7 @@ from conversations.claude.capabilities import capabilities, reads_files
 from conversations.library import organising, sharing, sidebar_views
 from conversations.live import health, metrics
 from conversations.models import Conversation, Message
+from conversations.projects import selectors as project_selectors
 from conversations.reply import generation
 from conversations.services import ChatError
 from teams.selectors import prompts_to_choose, teams_for_user
@@ -79,6 +80,7 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
             caps=capabilities(conversation.model),
             chosen=params.stored(conversation.params),
             switches=sending.switches_offered(conversation),
+            knowledge_gone=project_selectors.knowledge_gone(conversation),
             share_teams=teams_for_user(user),
             shares=sharing.shares_of(conversation),
         )

@@ -112,3 +112,35 @@ def test_a_personal_projects_person_deletes_it(client, people, media):
     assert "Delete project" in page
     assert client.post(reverse("project_delete", args=[mine.pk])).status_code == 302
     assert not type(mine).objects.exists()
+
+
+def test_the_chat_page_says_when_a_knowledge_file_was_removed_since_the_last_reply(client, project, people):
+    from conversations.projects.knowledge import file_url
+
+    faq, _ = projects.project_file_add(user=people["editor"], project=project, name="faq.md", data=b"# FAQ")
+    pdf = project.files.get(name="handbook.pdf")
+    chat, reply = start_in(project, people["member"])
+    Message.objects.filter(pk=reply.pk).update(
+        status="complete", cited_documents=[file_url(pdf), file_url(faq)]
+    )
+    client.force_login(people["member"])
+    page = reverse("conversation", args=[chat.pk])
+    assert "knowledge-gone" not in client.get(page).content.decode()
+
+    projects.project_file_delete(project=project, file_id=pdf.pk)
+    html = client.get(page).content.decode()
+    assert (
+        f'1 knowledge file of <a href="{reverse("project_detail", args=[project.pk])}">Handbook</a>' in html
+    )
+    assert "was removed since the last reply; the next message goes without it." in html
+
+    # The next reply went without it: no notice.
+    Message.objects.create(
+        conversation=chat, role="assistant", status="complete", cited_documents=[file_url(faq)]
+    )
+    assert "knowledge-gone" not in client.get(page).content.decode()
+
+    projects.project_delete(project=project)
+    assert "This chat's project was deleted; the next message goes without its knowledge files." in (
+        client.get(page).content.decode()
+    )

@@ -4,9 +4,10 @@ sees none of it (None, or an empty list, never a different error)."""
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
+from django.urls import Resolver404, resolve
 
 from conversations import spending
-from conversations.models import Conversation, Project, ProjectFile
+from conversations.models import Conversation, Message, Project, ProjectFile
 from teams.models import Membership
 
 
@@ -52,6 +53,25 @@ def project_files(project: Project) -> list[ProjectFile]:
 def project_conversations(user, project: Project) -> QuerySet[Conversation]:
     """The user's own chats in the project (a teammate's chats stay theirs), newest first."""
     return Conversation.objects.listed().filter(owner=user, project=project).order_by("-updated_at")
+
+
+def knowledge_gone(conversation: Conversation) -> int:
+    """How many of the knowledge files the chat's latest reply was sent with are gone since (removed
+    from the project, or the project deleted): its next request goes without them, and the page
+    says so. A reply's documents are kept as their view's path (Message.cited_documents)."""
+    latest = Message.objects.filter(conversation=conversation, role=Message.Role.ASSISTANT).order_by("-pk")
+    documents = latest.values_list("cited_documents", flat=True).first() or []
+    sent = set()
+    for document in documents:
+        try:
+            match = resolve(document) if isinstance(document, str) and document.startswith("/") else None
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name == "project_file":
+            sent.add(match.kwargs["file_id"])
+    if not sent or conversation.project_id is None:
+        return len(sent)
+    return len(sent) - ProjectFile.objects.filter(project_id=conversation.project_id, pk__in=sent).count()
 
 
 def project_spending(project: Project) -> dict:
