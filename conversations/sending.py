@@ -83,7 +83,7 @@ def message_post(*, user, conversation_id: int, command: SendCommand) -> Sent:
     """A message in one of the user's conversations. Http404 for anything not theirs; ChatError
     (shown in the composer, the text kept) for anything refused."""
     conversation = selectors.owned_conversation(user, conversation_id)
-    attachments = _attachments(user, command.attachment_ids)
+    attachments = attachments_of(user, command.attachment_ids)
     user_message, reply = services.message_send(
         conversation=conversation,
         text=command.text,
@@ -96,7 +96,7 @@ def message_post(*, user, conversation_id: int, command: SendCommand) -> Sent:
 
 def conversation_post(*, user, command: SendCommand) -> Sent:
     """A new conversation from the new-chat composer (model and system prompt chosen there)."""
-    attachments = _attachments(user, command.attachment_ids)
+    attachments = attachments_of(user, command.attachment_ids)
     model = command.model if command.model and catalog.is_available(command.model) else None
     model = model or settings.CHAT_DEFAULT_MODEL
     project = _chosen_project(user, command.project_id)
@@ -141,7 +141,7 @@ def _params(conversation: Conversation, tools: ToolChoice | None) -> dict | None
     )
 
 
-def _attachments(user, ids: tuple[int, ...]) -> list[Attachment]:
+def attachments_of(user, ids: tuple[int, ...]) -> list[Attachment]:
     """The user's attachments with these ids; 404 if any is not the user's (forged ids included,
     and ids no database row can have)."""
     if any(not 0 < i <= forms.MAX_ID for i in ids):

@@ -21,7 +21,7 @@ from conversations.library import organising, sharing, sidebar_views
 from conversations.live import health, metrics
 from conversations.models import Conversation, Message
 from conversations.projects import selectors as project_selectors
-from conversations.reply import generation
+from conversations.reply import context_window, generation
 from conversations.services import ChatError
 from teams.selectors import prompts_to_choose, teams_for_user
 
@@ -80,6 +80,7 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
             caps=capabilities(conversation.model),
             chosen=params.stored(conversation.params),
             switches=sending.switches_offered(conversation),
+            gauge=context_window.gauge(conversation),
             knowledge_gone=project_selectors.knowledge_gone(conversation),
             share_teams=teams_for_user(user),
             shares=sharing.shares_of(conversation),
@@ -178,6 +179,23 @@ def switch_prompt(request: HttpRequest, conversation_id: int) -> HttpResponse:
         raise Http404("No newer prompt version available to you")
     services.conversation_switch_prompt(conversation=conversation, version=newer)
     return _redirect(request, reverse("conversation", args=[conversation.pk]))
+
+
+@login_required
+@require_GET
+async def conversation_gauge(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The composer's context gauge, again after a reply or as a draft's files change (their
+    `attachment` ids: the user's own, else 404)."""
+    user = await request.auser()
+    form = forms.MessageForm(request.GET)
+    if not form.is_valid():
+        raise Http404("No such attachment")
+    conversation = await sync_to_async(selectors.owned_conversation)(user, conversation_id)
+    files = await sync_to_async(sending.attachments_of)(user, tuple(form.cleaned_data["attachment"]))
+    drafted = await context_window.draft_tokens(conversation, files)
+    meter = await sync_to_async(context_window.gauge)(conversation, drafted)
+    context = {"conversation": conversation, "gauge": meter}
+    return await sync_to_async(render)(request, "conversations/_context_gauge.html", context)
 
 
 @login_required

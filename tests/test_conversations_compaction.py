@@ -32,6 +32,7 @@ WORDS = " ".join(f"word{i}" for i in range(100))  # about 190 tokens by the fake
 def small_model(monkeypatch, settings):
     settings.CHAT_COMPACTION = True
     settings.CHAT_COMPACTION_TRIGGER = 0.75
+    settings.CHAT_MAX_TOKENS = 100  # the window left for the reply: leaving out turns stays off
     monkeypatch.setattr(compaction.catalog, "input_limit", lambda model: LIMIT)
 
 

@@ -4,7 +4,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.template.loader import render_to_string
 
-from conversations.claude.capabilities import Capabilities
 from conversations.models import ContentBlock, Conversation, Message
 from conversations.reply import context_window
 from fakes import Reply
@@ -34,8 +33,8 @@ def window(monkeypatch, settings):
     settings.CHAT_MAX_TOKENS = 100
 
     def set_window(tokens: int) -> None:
-        caps = Capabilities(context_window=tokens, max_output=1000)
-        monkeypatch.setattr(context_window, "capabilities", lambda model: caps)
+        """The model's input limit, as the model list (catalog.input_limit) would give it."""
+        monkeypatch.setattr(context_window.catalog, "input_limit", lambda model: tokens)
 
     return set_window
 

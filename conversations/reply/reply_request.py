@@ -95,11 +95,12 @@ def stored_turns(messages: list[Message], *, owner_id: int, by_file_id: bool = F
     return [
         turn
         for m in messages
-        for turn in turns_of(m.role, [_api_block(b.payload, stored, by_file_id) for b in m.block_list])
+        for turn in turns_of(m.role, [api_block(b.payload, stored, by_file_id) for b in m.block_list])
     ]
 
 
-def _api_block(payload: dict, stored: dict[int, Attachment], by_file_id: bool) -> dict:
+def api_block(payload: dict, stored: dict[int, Attachment], by_file_id: bool = False) -> dict:
+    """A stored block as the API reads it: an attachment's reference becomes its image or document."""
     if "attachment_id" not in payload:
         return payload
     attachment = stored.get(payload["attachment_id"])

@@ -152,7 +152,22 @@
   }
 
   // A send made while files upload waits for them; a failed upload cancels it (the reason shows).
+  // The context gauge (_context_gauge.html), fetched again after a reply, and as a draft's files
+  // change (once they settle: never per keystroke), with their ids.
+  let gaugeTimer = null;
+  function refreshGauge(why) {
+    const gauge = document.getElementById("context-gauge");
+    if (!gauge || !window.htmx) return;
+    clearTimeout(gaugeTimer);
+    gaugeTimer = setTimeout(function () {
+      const files = Array.from(document.querySelectorAll("#composer input[name=attachment]"));
+      const query = files.map(function (el) { return "attachment=" + encodeURIComponent(el.value); }).join("&");
+      window.htmx.ajax("GET", gauge.dataset.url + (query ? "?" + query : ""), { target: "#context-gauge", swap: "outerHTML" });
+    }, why === "files-changed" ? 600 : 0);
+  }
+
   function uploadsSettled(form) {
+    refreshGauge("files-changed"); // the context gauge counts them
     if (!form.dataset.queued || form.querySelector(".attachment.uploading")) return;
     delete form.dataset.queued;
     document.getElementById("send-button").textContent = "Send";
@@ -487,6 +502,21 @@
     if (focused) document.getElementById("message-input").focus();
   }
 
+  // A link to one message (a search result: #message-<id>) lands on it, below the sticky header,
+  // not at the end of the chat.
+  function jumpToLinkedMessage() {
+    const target = /^#message-\d+$/.test(location.hash) && document.getElementById(location.hash.slice(1));
+    if (!target) return false;
+    messages.querySelectorAll(".message.linked").forEach(function (el) { el.classList.remove("linked"); });
+    stickToBottom = false;
+    target.scrollIntoView({ block: "start" });
+    const header = document.querySelector(".conversation-header");
+    if (header) window.scrollBy(0, -(header.getBoundingClientRect().bottom + 8));
+    target.classList.add("linked");
+    updateScrollButton();
+    return true;
+  }
+
   function scrollToBottom() {
     if (stickToBottom) window.scrollTo(0, document.body.scrollHeight);
     else markNewBelow();
@@ -554,21 +584,6 @@
     addCopyButtons(fresh);
   }
 
-  // A link to one message (a search result: #message-<id>) lands on it, below the sticky header,
-  // not at the end of the chat.
-  function jumpToLinkedMessage() {
-    const target = /^#message-\d+$/.test(location.hash) && document.getElementById(location.hash.slice(1));
-    if (!target) return false;
-    messages.querySelectorAll(".message.linked").forEach(function (el) { el.classList.remove("linked"); });
-    stickToBottom = false;
-    target.scrollIntoView({ block: "start" });
-    const header = document.querySelector(".conversation-header");
-    if (header) window.scrollBy(0, -(header.getBoundingClientRect().bottom + 8));
-    target.classList.add("linked");
-    updateScrollButton();
-    return true;
-  }
-
   function applyFrame(frame) {
     const kind = frame[0];
     if (kind === "x") { console.warn("chat:", frame[1]); return; }
@@ -585,6 +600,7 @@
     }
     if (kind === "e") {
       replaceMessage(article, frame[3]);
+      refreshGauge("reply-done"); // the context gauge reads its usage
       notLiveYet(id);
       updateButtons();
       scrollToBottom();
