@@ -314,6 +314,10 @@ CHAT_MAX_MESSAGE_CHARS = int(os.environ.get("CHAT_MAX_MESSAGE_CHARS", 100_000))
 # A project's knowledge files (conversations/projects/): how many, and their total size.
 CHAT_PROJECT_MAX_FILES = int(os.environ.get("CHAT_PROJECT_MAX_FILES", 50))
 CHAT_PROJECT_MAX_MB = int(os.environ.get("CHAT_PROJECT_MAX_MB", 50))
+# The share of the model's context window a project's knowledge may fill when sent whole; beyond it
+# each request carries the passages that match the question instead (projects/retrieval.py).
+CHAT_PROJECT_KNOWLEDGE_SHARE = float(os.environ.get("CHAT_PROJECT_KNOWLEDGE_SHARE", 0.5))
+CHAT_PROJECT_PASSAGES = int(os.environ.get("CHAT_PROJECT_PASSAGES", 8))  # passages per question, at most
 # A scraper sends it as "Authorization: Bearer <token>" to read /metrics; staff need none.
 CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
 # A few words from the cheapest model title a conversation after its first reply (titles.py).

@@ -532,3 +532,22 @@ class ProjectFile(models.Model):
     @property
     def is_image(self) -> bool:
         return self.media_type.startswith("image/")
+
+
+class ProjectPassage(models.Model):
+    """About 1,000 characters of a knowledge file's text (a PDF's within one page), stored when the
+    file is added: what retrieval finds when the knowledge is too big to send whole
+    (projects/retrieval.py). Indexed by the database's full text search (migration 0027)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    file = models.ForeignKey(ProjectFile, on_delete=models.CASCADE, related_name="passages")
+    position = models.PositiveIntegerField()  # its order in the file
+    page = models.PositiveIntegerField(null=True, blank=True)  # a PDF's page, from 1
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["file", "position"]
+        constraints = [models.UniqueConstraint(fields=["file", "position"], name="one_passage_per_position")]
+
+    def __str__(self) -> str:
+        return f"{self.file_id}:{self.position}"

@@ -36,7 +36,9 @@ queued gets JSON that fits its schema (fakes/structured.py).
 A request with ``tool_use`` or ``tool_result`` blocks but no ``tools`` is refused with a 400, before
 any script is used, as the real API refuses it. So is one with an image or document whose ``url``
 source contains ``/refuse/``: the 400 the real API answers when it cannot fetch a URL (unreachable,
-too large, not an image). The fake never fetches a URL either.
+too large, not an image). The fake never fetches a URL either. So is a malformed ``search_result``
+block; a scripted reply cites the request's search results with ``search_citation``
+(fakes/search_results.py).
 
 What the real SDK (anthropic 2.12.0 / httpx2) raises, as asserted by
 tests/test_fakes.py:
@@ -98,7 +100,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from fakes import compaction, server_tools
+from fakes import compaction, search_results, server_tools
 from fakes.batches import FakeBatches, answered
 from fakes.files import FakeFiles
 from fakes.loop_thread import LoopThread
@@ -262,6 +264,8 @@ class FakeAnthropic:
             return http_error_response(HttpError(400, message=error))
         if refused := compaction.request_error(body):
             return error_response(400, "invalid_request_error", refused[1], error_code=refused[0])
+        if malformed := search_results.request_error(body):
+            return http_error_response(HttpError(400, message=malformed))
         script = self._next_script(body)
         if isinstance(script, HttpError):
             return http_error_response(script)
@@ -286,6 +290,8 @@ class FakeAnthropic:
         answer.summary = compaction.summary_block(body)
         answer.context_management = compaction.applied_edits(body)
         if isinstance(script, GroundedReply):
+            if mistake := search_results.cite(script, body):
+                return error_response(500, "api_error", f"fake script: {mistake}")
             if server_tools.uses_container(script):
                 self._open_container(script, body, message)
             return await answer.grounded(script, bool(body.get("stream")))

@@ -9,7 +9,9 @@ shown as text. Every title, URL and quote is escaped here (format_html).
 A document citation's `document_index` counts the document blocks of the request that produced it;
 `Message.cited_documents` keeps their attachment ids, so a page citation links to the
 ownership-checked attachment view at `#page=N` (the review view inside a staff transcript), or
-a PDF's link when it was sent by its link.
+a PDF's link when it was sent by its link. A passage of a project's knowledge
+(`search_result_location`: projects/retrieval.py) is named by its title (the file's name, and
+page), quoted, and linked by its `source`, the file's address (project_file_url).
 """
 
 from dataclasses import dataclass, field
@@ -60,6 +62,8 @@ class Sources:
     def _target(self, citation: dict) -> tuple[str | None, str]:
         if "url" in citation:
             return safe_url(citation["url"]), str(citation.get("title") or citation["url"])
+        if citation.get("type") == "search_result_location":  # a project's passage: its file, at its page
+            return project_file_url(citation.get("source")), str(citation.get("title") or "Project knowledge")
         label = str(citation.get("document_title") or "Attached document")
         index = citation.get("document_index")
         if not isinstance(index, int) or not 0 <= index < len(self.documents):
@@ -102,6 +106,8 @@ def _key(citation: dict) -> tuple:
     """Hashable whatever the values are (they are the API's, stored as sent)."""
     if "url" in citation:
         return ("web", str(citation["url"]))
+    if citation.get("type") == "search_result_location":
+        return ("search", str(citation.get("source")), str(citation.get("start_block_index")))
     start = citation.get("start_page_number", citation.get("start_char_index"))
     return ("document", str(citation.get("document_index")), str(citation.get("type")), str(start))
 

@@ -34,10 +34,10 @@ SNIPPET_LEAD = 50  # characters shown before the first match
 _WORD = re.compile(r"[^\W_]+")
 
 
-def terms_of(query: str) -> list[str]:
+def terms_of(query: str, *, max_chars: int = MAX_QUERY_CHARS, max_terms: int = MAX_TERMS) -> list[str]:
     """The words of a query, lower-cased, in order, without repeats: what is searched for."""
-    words = _WORD.findall(query[:MAX_QUERY_CHARS].lower())
-    return list(dict.fromkeys(word[:MAX_TERM_CHARS] for word in words))[:MAX_TERMS]
+    words = _WORD.findall(query[:max_chars].lower())
+    return list(dict.fromkeys(word[:MAX_TERM_CHARS] for word in words))[:max_terms]
 
 
 @dataclass(frozen=True)

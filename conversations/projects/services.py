@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from conversations import attachments as files
-from conversations.models import Conversation, Project, ProjectFile
+from conversations.models import Conversation, Project, ProjectFile, ProjectPassage
+from conversations.projects import passages
 from teams import services as prompts
 from teams.models import PromptVersion, Team
 
@@ -92,6 +93,7 @@ def project_file_add(*, user, project: Project, name: str, data: bytes) -> tuple
     """Check a knowledge file as a chat's upload is checked (attachments.process), store it once
     per project and content, and keep the project within its caps. (the file, whether it is new)"""
     processed = files.process(name, data)  # Refused, with the reason, for a file the API cannot read
+    found = passages.passages_of(processed.media_type, processed.data)  # for retrieval (retrieval.py)
     digest = hashlib.sha256(processed.data).hexdigest()
     extension = processed.media_type.split("/")[1]
     key = f"projects/{project.pk}/{digest[:2]}/{digest}.{extension}"
@@ -117,6 +119,10 @@ def project_file_add(*, user, project: Project, name: str, data: bytes) -> tuple
                     sha256=digest,
                     storage_key=key,
                     added_by=user,
+                )
+                ProjectPassage.objects.bulk_create(
+                    ProjectPassage(project=project, file=added, position=i, page=p.page, text=p.text)
+                    for i, p in enumerate(found)
                 )
         except IntegrityError:  # the same file added twice at once (no row lock on PostgreSQL races)
             return project.files.get(sha256=digest), False

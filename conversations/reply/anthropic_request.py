@@ -61,7 +61,17 @@ def replayable_block(block: dict) -> dict | None:
         return None
     if kind == "compaction" and not block.get("content"):  # a failed summary: nothing to send
         return None
+    cites = block.get("citations") if kind == "text" else None
+    if isinstance(cites, list) and any(_cites_search_result(c) for c in cites):
+        # A request carries only its own question's passages (projects/retrieval.py): an earlier
+        # answer's search_result_index would point at a passage this request does not have.
+        kept = [c for c in cites if not _cites_search_result(c)]
+        return {k: v for k, v in block.items() if k != "citations"} | ({"citations": kept} if kept else {})
     return block
+
+
+def _cites_search_result(citation) -> bool:
+    return isinstance(citation, dict) and citation.get("type") == "search_result_location"
 
 
 def since_summary(turns: list[Turn]) -> list[Turn]:
@@ -174,6 +184,7 @@ def build_request(
     prompt: PinnedPrompt | None = None,
     options: dict | None = None,
     knowledge: list[dict] | None = None,
+    passages: list[dict] | None = None,
 ) -> dict:
     """The keyword arguments for `messages.create`, minus `stream`.
 
@@ -181,6 +192,7 @@ def build_request(
     `knowledge`: a project's files (projects/knowledge.py), first in the first user turn, with a
     breakpoint after them (1 hour, unless the prompt before them is cached for 5 minutes: the API
     refuses a 1-hour breakpoint after a 5-minute one).
+    `passages`: instead of knowledge too big to send, what matches the question (with_passages).
     """
     offered = {tool["name"] for tool in (options or {}).get("tools", [])}
     messages = build_messages(turns, offered)
@@ -193,6 +205,7 @@ def build_request(
         ttl = prompt.cache_ttl if prompt is not None else "1h"
         marked = [*knowledge[:-1], {**knowledge[-1], "cache_control": cache_control(ttl)}]
         messages[first] = {**messages[first], "content": marked + messages[first]["content"]}
+    messages = with_passages(messages, passages or [])
     request: dict = {"model": model, "max_tokens": max_tokens, **(options or {})}
     if prompt is not None:
         request["system"] = [
@@ -202,6 +215,24 @@ def build_request(
     request["metadata"] = {"user_id": user_id}
     assert count_breakpoints(request) <= MAX_BREAKPOINTS
     return request
+
+
+def with_passages(messages: list[dict], passages: list[dict]) -> list[dict]:
+    """`passages` (a project's `search_result` blocks matching the question: projects/retrieval.py)
+    after the question in its turn: the newest user message that is not only tool results. Added
+    after the rolling breakpoint, so it stays on the question's own last block, and the next turn,
+    which carries other passages, still reads everything before them from the cache."""
+    if not passages:
+        return messages
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message["role"] == "user" and any(b["type"] != "tool_result" for b in message["content"]):
+            return [
+                *messages[:index],
+                {**message, "content": message["content"] + passages},
+                *messages[index + 1 :],
+            ]
+    return messages
 
 
 def count_breakpoints(request: dict) -> int:

@@ -59,7 +59,7 @@ def request_for(
         if container := sandbox.container_for(conversation):
             options["container"] = container
     options = compaction.request_options(reply.model, caps, options)
-    known = knowledge.for_conversation(conversation, by_file_id=by_file_id)
+    known = knowledge.for_conversation(conversation, by_file_id=by_file_id, question=question_of(earlier))
     request = build_request(
         turns=history + turns_of("assistant", own_blocks),
         model=reply.model,
@@ -68,9 +68,18 @@ def request_for(
         prompt=PinnedPrompt(version.text, version.cache_ttl) if version else None,
         options=options,
         knowledge=known.blocks,
+        passages=known.passages,
     )
     body = only_own_files(request, conversation.owner_id, reply.pk, also=known.file_ids)
     return ReplyRequest(body, known.documents + document_ids(earlier))
+
+
+def question_of(messages: list[Message]) -> str:
+    """The text of the newest user message: what a project's retrieval looks for."""
+    asked = next((m for m in reversed(messages) if m.role == Message.Role.USER), None)
+    if asked is None:
+        return ""
+    return "\n".join(b.payload.get("text") or "" for b in asked.block_list if b.type == "text")
 
 
 def only_own_files(request: dict, owner_id: int, reply_id: int, also: set[str] = frozenset()) -> dict:
