@@ -61,17 +61,8 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
         "budgets": budget_statuses(user, _team_ids(conversation)),
         "efforts": params.EFFORTS,
     }
-    if conversation is None:  # the new-chat page: the switches follow the chosen model and prompt
-        prompts = context["prompts"]
-        context.update(
-            model_options=[
-                (choice, " ".join(sorted(sending.switches_offered(Conversation(model=choice.id)))))
-                for choice in context["models"]
-            ],
-            switches=sending.switches_offered(Conversation(model=model)),
-            chosen=selectors.tool_defaults(user),
-            teams_without_web=selectors.teams_without_web([p.team_id for p in prompts if p.team_id]),
-        )
+    if conversation is None:
+        context.update(_switches_for_new_chat(user, model, context["models"], context["prompts"]))
     else:
         context.update(
             messages_list=selectors.chosen_messages(conversation.pk),
@@ -86,6 +77,20 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
             shares=sharing.shares_of(conversation),
         )
     return {**context, **extra}
+
+
+def _switches_for_new_chat(user, model: str, models: list, prompts) -> dict:
+    """The new-chat page's switches: those of the chosen model (each model option lists its own),
+    less web search on a prompt whose team turned it off; the user's last choice checked."""
+    return {
+        "model_options": [
+            (choice, " ".join(sorted(sending.switches_offered(Conversation(model=choice.id)))))
+            for choice in models
+        ],
+        "switches": sending.switches_offered(Conversation(model=model)),
+        "chosen": selectors.tool_defaults(user),
+        "teams_without_web": selectors.teams_without_web([p.team_id for p in prompts if p.team_id]),
+    }
 
 
 def _in_project(user, project_id: str) -> dict:
