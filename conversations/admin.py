@@ -23,8 +23,10 @@ class ModelPriceAdmin(admin.ModelAdmin):
         "cache_write_1h",
         "cache_read",
         "web_search",
+        "long_context_input",
+        "long_context_output",
     ]
-    list_editable = ["input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_search"]
+    list_editable = list_display[1:]
 
 
 @admin.register(Budget)

@@ -203,6 +203,7 @@ class ApiCall(RequestUsage):
         TITLE = "title"
         WORKBENCH = "workbench"  # a test case run on a prompt version (workbench/), live or batched
         GRADER = "grader"  # a workbench output scored against its rubric
+        SUMMARY = "summary"  # a full chat summarized to start a new one from (reply/handover.py)
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_calls")
@@ -316,6 +317,14 @@ class ModelPrice(models.Model):
     cache_read = models.DecimalField(max_digits=10, decimal_places=4)
     web_search = models.DecimalField(
         max_digits=10, decimal_places=4, default=10, help_text="US dollars per 1,000 web searches"
+    )
+    # A request over 200k input tokens with the 1M context window (pricing.py): these replace input
+    # and output, and the cache rates keep their ratio to input. Empty: the model has no such rates.
+    long_context_input = models.DecimalField(
+        max_digits=10, decimal_places=4, null=True, blank=True, help_text="Input over 200k tokens"
+    )
+    long_context_output = models.DecimalField(
+        max_digits=10, decimal_places=4, null=True, blank=True, help_text="Output when the input is over 200k"
     )
 
     def __str__(self) -> str:

@@ -193,7 +193,14 @@ def price_for_model(model: str) -> Price | None:
         return None
     row = max(rows, key=lambda r: len(r.model))
     return Price(
-        row.input, row.output, row.cache_write_5m, row.cache_write_1h, row.cache_read, row.web_search
+        row.input,
+        row.output,
+        row.cache_write_5m,
+        row.cache_write_1h,
+        row.cache_read,
+        row.web_search,
+        long_input=row.long_context_input,
+        long_output=row.long_context_output,
     )
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("c/<id:conversation_id>/prompt/", views.switch_prompt, name="switch_prompt"),
     path("c/<id:conversation_id>/settings/", views.conversation_settings, name="conversation_settings"),
     path("c/<id:conversation_id>/gauge/", views.conversation_gauge, name="conversation_gauge"),
+    path("c/<id:conversation_id>/handover/", views.handover, name="handover"),
     # The sidebar: search, the list's pages, and each item's menu
     path("search/", sidebar_views.conversation_search, name="conversation_search"),
     path("sidebar/", sidebar_views.sidebar_list, name="sidebar_list"),

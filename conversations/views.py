@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -22,6 +23,7 @@ from conversations.live import health, metrics
 from conversations.models import Conversation, Message
 from conversations.projects import selectors as project_selectors
 from conversations.reply import context_window, generation
+from conversations.reply import handover as handover_summary
 from conversations.services import ChatError
 from teams.selectors import prompts_to_choose, teams_for_user
 
@@ -114,7 +116,23 @@ def home(request: HttpRequest) -> HttpResponse:
 def new_chat(request: HttpRequest) -> HttpResponse:
     in_project = _in_project(request.user, request.GET.get("project", ""))
     context = _page_context(request.user, chosen_prompt=request.GET.get("prompt", ""), **in_project)
+    context.update(_handed_over(request))
     return render(request, "conversations/new.html", context)
+
+
+def _handed_over(request: HttpRequest) -> dict:
+    """What Continue in a new chat left in the session for this page (its `?from=`): the summary in
+    the message box, the old chat's model and system prompt chosen. Once: a reload starts empty."""
+    handed = request.session.get("handover") or {}
+    if str(handed.get("from")) != request.GET.get("from"):
+        return {}
+    del request.session["handover"]
+    old = selectors.conversation_for_user(request.user, handed["from"])
+    if old is None:
+        return {}
+    version = old.prompt_version
+    prompt = str(version.prompt_id) if version else ""
+    return {"text": handed["text"], "default_model": old.model, "chosen_prompt": prompt, "handover_from": old}
 
 
 @login_required
@@ -147,7 +165,7 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 def _params_from_form(post) -> dict:
     """The Settings popover's parameters (the composer's switches come with a send: sending.py)."""
-    data: dict = {"tools": post.get("tools") == "on"}
+    data: dict = {name: post.get(name) == "on" for name in ("tools", "context_1m")}
     for name in ("max_tokens", "temperature", "top_p", "top_k"):
         if value := post.get(name, "").strip():
             data[name] = value
@@ -184,6 +202,22 @@ def switch_prompt(request: HttpRequest, conversation_id: int) -> HttpResponse:
         raise Http404("No newer prompt version available to you")
     services.conversation_switch_prompt(conversation=conversation, version=newer)
     return _redirect(request, reverse("conversation", args=[conversation.pk]))
+
+
+@login_required
+@require_POST
+async def handover(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Continue in a new chat: a summary of this one (reply/handover.py), kept in the session for
+    the New chat page, which shows it in the message box with the same model and system prompt
+    chosen; the person edits it, then sends. A failure is said under the button."""
+    user = await request.auser()
+    conversation = await sync_to_async(selectors.owned_conversation)(user, conversation_id)
+    try:
+        summary = await handover_summary.summarize(conversation)
+    except ChatError as exc:
+        return HttpResponse(escape(str(exc)))  # swapped in under the button: escaped
+    await request.session.aset("handover", {"from": conversation.pk, "text": summary})
+    return _redirect(request, f"{reverse('new_chat')}?from={conversation.pk}")
 
 
 @login_required

@@ -68,3 +68,35 @@ def test_the_gauge_follows_each_reply_and_turns_amber_near_the_limit(
             page.screenshot(path=SCREENSHOTS / f"gauge-{width}-{scheme}.png")
             assert serious_violations(page) == [], (width, scheme)
             page.context.close()
+
+
+def test_a_full_window_offers_a_new_chat_from_a_summary(
+    browser, live_app: LiveApp, live_fake_api: FakeAnthropic
+) -> None:
+    """One click: the New chat page with the summary in the message box, editable, then sent."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page = new_page(browser, live_app, "bob", viewport={"width": 390, "height": 844})
+    open_new_chat(page)
+    live_fake_api.enqueue(Reply("Half an answer", stop_reason="model_context_window_exceeded"))
+    reply = send_message(page, "Walk me through the whole codebase", click=True)
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
+    expect(reply.get_by_text("The conversation filled the model's context window")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "window-full-390-light.png")
+    live_fake_api.enqueue(Reply("We were reviewing the billing module; the tests came next."))
+    with page.expect_navigation():
+        reply.get_by_role("button", name="Continue in a new chat").click()
+    box = page.get_by_role("textbox", name="Message")
+    expect(box).to_have_value(re.compile(r"We were reviewing the billing module; the tests came next\.$"))
+    expect(page.get_by_text("is in the message box: edit it as you like")).to_be_visible()
+    assert serious_violations(page) == []
+    page.screenshot(path=SCREENSHOTS / "window-full-new-chat-390-light.png")
+    box.fill(box.input_value() + " Now write the tests.")
+    live_fake_api.enqueue(Reply("Here are the tests."))
+    fresh = send_message(page, box.input_value(), click=True)
+    expect(fresh).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
+    sent = live_fake_api.message_requests[-1].body["messages"][-1]["content"][-1]["text"]
+    assert sent.startswith("We are continuing an earlier conversation.") and sent.endswith(
+        "Now write the tests."
+    )
+    page.context.close()

@@ -33,7 +33,7 @@ def small_model(monkeypatch, settings):
     settings.CHAT_COMPACTION = True
     settings.CHAT_COMPACTION_TRIGGER = 0.75
     settings.CHAT_MAX_TOKENS = 100  # the window left for the reply: leaving out turns stays off
-    monkeypatch.setattr(compaction.catalog, "input_limit", lambda model: LIMIT)
+    monkeypatch.setattr(compaction.catalog, "input_limit", lambda model, context_1m=False: LIMIT)
 
 
 async def test_the_request_carries_the_compaction_edit_through_the_beta(fake_api, alice, small_model):

@@ -34,7 +34,7 @@ def window(monkeypatch, settings):
 
     def set_window(tokens: int) -> None:
         """The model's input limit, as the model list (catalog.input_limit) would give it."""
-        monkeypatch.setattr(context_window.catalog, "input_limit", lambda model: tokens)
+        monkeypatch.setattr(context_window.catalog, "input_limit", lambda model, context_1m=False: tokens)
 
     return set_window
 

@@ -1,6 +1,7 @@
 """Cost and cache savings: each token kind, both TTLs, the embedded model, and a five-turn
 conversation on a team prompt against the fake API's cache simulation."""
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -53,7 +54,9 @@ def test_hit_rate():
 
 @pytest.mark.django_db
 def test_default_prices_match_by_longest_prefix_and_the_embedded_model_is_free():
-    assert selectors.price_for_model("claude-sonnet-4-6") == SONNET
+    # The seeded Sonnet row has long-context rates too (migration 0028: the 1M window's).
+    long_context = {"long_input": Decimal(6), "long_output": Decimal("22.5")}
+    assert selectors.price_for_model("claude-sonnet-4-6") == dataclasses.replace(SONNET, **long_context)
     assert selectors.price_for_model("claude-opus-4-8-20260101").output == Decimal("25")
     free = selectors.price_for_model("smollm2-135m-local")
     assert pricing.cost(pricing.Usage(input_tokens=10**6, output_tokens=10**6), free) == 0

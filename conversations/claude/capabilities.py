@@ -22,6 +22,7 @@ class Capabilities:
     code: bool = True  # the code execution server tool (sandbox.py)
     files_api: bool = True  # referenced by file_id (uploaded once) rather than sent as base64
     compaction: bool = False  # the API's compaction edit (compaction.py); the model list may say more
+    context_1m: bool = False  # a 1M-token window behind the context-1m-2025-08-07 beta (a chat's option)
     context_window: int = 200_000
     max_output: int = 32_000
     structured_outputs: bool = True  # output_config.format (a JSON schema): the workbench's grader
@@ -35,7 +36,7 @@ TABLE = {
     "claude-sonnet-4-6": Capabilities(
         adaptive_thinking=True, effort=True, compaction=True, max_output=64_000
     ),
-    "claude-sonnet-4": Capabilities(max_output=64_000),
+    "claude-sonnet-4": Capabilities(max_output=64_000, context_1m=True),  # Sonnet 4 and 4.5
     "claude-haiku-4": Capabilities(max_output=64_000),
     # The 2026 web and code execution tool versions are for Claude 4 and later.
     "claude-3": Capabilities(web=False, code=False, structured_outputs=False),

@@ -86,8 +86,16 @@ def listed_with(model_id: str, feature: str) -> bool:
     return any(choice.id == model_id and choice.server_tools.get(feature) is True for choice in listed)
 
 
-def input_limit(model_id: str) -> int:
-    """The model's input limit: the model list's `max_input_tokens` once listed, else the table's."""
+CONTEXT_1M = 1_000_000
+BETA_1M = "context-1m-2025-08-07"
+
+
+def input_limit(model_id: str, context_1m: bool = False) -> int:
+    """The model's input limit: 1M with a chat's "1M context" option where the model has that beta;
+    else the model list's `max_input_tokens` once listed (a native 1M window shows there), else the
+    table's."""
+    if context_1m and capabilities(model_id).context_1m:
+        return CONTEXT_1M
     listed = _cache[1] if _cache is not None else []
     found = next((choice.context_window for choice in listed if choice.id == model_id), None)
     return found or capabilities(model_id).context_window

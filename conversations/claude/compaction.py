@@ -35,16 +35,16 @@ def offered(model: str, caps: Capabilities) -> bool:
     return caps.compaction or catalog.listed_with(model, EDIT)
 
 
-def trigger(model: str) -> int:
+def trigger(model: str, context_1m: bool = False) -> int:
     """Input tokens past which the API summarizes: a share of the model's input limit."""
-    return int(catalog.input_limit(model) * settings.CHAT_COMPACTION_TRIGGER)
+    return int(catalog.input_limit(model, context_1m) * settings.CHAT_COMPACTION_TRIGGER)
 
 
-def request_options(model: str, caps: Capabilities, options: dict) -> dict:
+def request_options(model: str, caps: Capabilities, options: dict, context_1m: bool = False) -> dict:
     """`options` (request keyword arguments) with the context edits, and the betas they need."""
     if not offered(model, caps):
         return options
-    at = {"type": "input_tokens", "value": trigger(model)}
+    at = {"type": "input_tokens", "value": trigger(model, context_1m)}
     edits = [{"type": EDIT, "trigger": at}]
     betas = [BETA]
     if options.get("tools"):
@@ -54,7 +54,7 @@ def request_options(model: str, caps: Capabilities, options: dict) -> dict:
             {"type": CLEAR_EDIT, "trigger": clear_at, "keep": {"type": "tool_uses", "value": KEEP_TOOL_USES}},
         )
         betas.insert(0, CLEAR_BETA)
-    return {**options, "context_management": {"edits": edits}, "betas": betas}
+    return {**options, "context_management": {"edits": edits}, "betas": [*options.get("betas", []), *betas]}
 
 
 def cleared_tool_uses(context_management) -> int:

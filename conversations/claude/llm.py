@@ -47,7 +47,15 @@ def get_client() -> anthropic.AsyncAnthropic:
         base_url, api_key = settings.ANTHROPIC_BASE_URL or None, settings.ANTHROPIC_API_KEY or "unset"
     config = (base_url, api_key, settings.CHAT_API_MAX_RETRIES)
     if here.client is None or here.client_config != config:
-        here.client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=config[2])
+        # Our own httpx client: the SDK's default one, garbage-collected after its event loop ended
+        # (a test client's per-request loop), schedules its aclose() on whatever loop runs then,
+        # where it fails ("Task exception was never retrieved"). A loop's client is closed by close().
+        here.client = anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=config[2],
+            http_client=anthropic.DefaultAsyncHttpxClient(),
+        )
         here.client_config = config
     return here.client
 
@@ -70,10 +78,10 @@ class Completion:
     request_id: str
 
 
-async def complete_text(request: dict) -> Completion:
-    """A short, unstreamed call (a title): its answer's text, and its usage. No retries: it is
-    optional."""
-    message = await get_client().with_options(max_retries=0, timeout=30).messages.create(**request)
+async def complete_text(request: dict, timeout: float = 30) -> Completion:
+    """A short, unstreamed call (a title, a summary): its answer's text, and its usage. No retries:
+    the person can ask again."""
+    message = await get_client().with_options(max_retries=0, timeout=timeout).messages.create(**request)
     return Completion(
         text="".join(block.text for block in message.content if block.type == "text"),
         usage=Usage().plus(usage_fields(message.usage)),

@@ -29,6 +29,7 @@ class ChatParams(BaseModel):
     tools: bool = True
     web: bool = False  # web search and fetch (web.py); off until the user turns it on
     code: bool = False  # code execution in Anthropic's sandbox (sandbox.py); off until turned on
+    context_1m: bool = False  # the 1M-token window (a beta, for Sonnet 4 and 4.5); long-context rates
     timezone: str = "UTC"  # the user's, from the browser; used by the date-and-time tool
 
     @field_validator("timezone")
@@ -86,6 +87,8 @@ def problems(params: ChatParams, caps: Capabilities) -> list[str]:
         found.append("This model does not offer web search.")
     if params.code and not caps.code:
         found.append("This model does not offer code execution.")
+    if params.context_1m and not caps.context_1m:
+        found.append("This model has no 1M context option.")
     sampling = [name for name in ("temperature", "top_p", "top_k") if getattr(params, name) is not None]
     if sampling and not caps.sampling:
         found.append(f"This model does not accept {', '.join(sampling)}.")
@@ -125,6 +128,7 @@ class ReplyOptions(BaseModel):
     tools: bool = True
     web: bool = False
     code: bool = False
+    context_1m: bool = False
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=1, le=500)
@@ -151,6 +155,7 @@ def described(options: dict | None) -> str:
         f"effort {options['effort']}" if options.get("effort") else "",
         "web search" if options.get("web") else "",
         "code execution" if options.get("code") else "",
+        "1M context" if options.get("context_1m") else "",
         "tools off" if options.get("tools") is False else "",
     ]
     for name, label in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k")):

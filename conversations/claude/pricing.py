@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 MILLION = Decimal(1_000_000)
+LONG_CONTEXT_FROM = 200_000  # input tokens: past this, a 1M-window request costs the long-context rates
 # Requests sent through the Message Batches API cost half (workbench/ runs "as batch").
 BATCH_RATE = Decimal("0.5")
 
@@ -29,6 +30,25 @@ class Price:
     cache_write_1h: Decimal
     cache_read: Decimal
     web_search: Decimal = Decimal(10)  # per 1,000 searches
+    # With the 1M context window, a request whose input is over LONG_CONTEXT_FROM tokens is billed
+    # at these (input and output); its cache rates keep their ratio to input. None: no such rates.
+    long_input: Decimal | None = None
+    long_output: Decimal | None = None
+
+    def for_request(self, usage: "Usage") -> "Price":
+        """The rates this request is billed at: the long-context ones past LONG_CONTEXT_FROM."""
+        read = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+        if self.long_input is None or self.long_output is None or read <= LONG_CONTEXT_FROM or not self.input:
+            return self
+        scale = self.long_input / self.input
+        return replace(
+            self,
+            input=self.long_input,
+            output=self.long_output,
+            cache_write_5m=self.cache_write_5m * scale,
+            cache_write_1h=self.cache_write_1h * scale,
+            cache_read=self.cache_read * scale,
+        )
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,7 @@ class Usage:
 
 
 def cost(usage: Usage, price: Price) -> Decimal:
+    price = price.for_request(usage)
     writes_1h = usage.cache_creation_1h_input_tokens
     writes_5m = usage.cache_creation_input_tokens - writes_1h
     total = (
@@ -66,6 +87,7 @@ def search_fee(usage: Usage, price: Price) -> Decimal:
 
 def cache_savings(usage: Usage, price: Price) -> Decimal:
     """Money caching saved against the same request without caching (negative if it cost more)."""
+    price = price.for_request(usage)
     writes_1h = usage.cache_creation_1h_input_tokens
     writes_5m = usage.cache_creation_input_tokens - writes_1h
     saved = usage.cache_read_input_tokens * (price.input - price.cache_read)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from asgiref.sync import sync_to_async
 
 from conversations import selectors, services
-from conversations.claude import catalog, llm, pricing
+from conversations.claude import catalog, llm, params, pricing
 from conversations.models import Attachment, Conversation, Message
 from conversations.reply import reply_request
 from conversations.reply.anthropic_request import Turn, build_messages
@@ -27,7 +27,8 @@ from conversations.reply.anthropic_request import Turn, build_messages
 
 async def messages_to_leave_out(reply: Message, request: dict) -> int:
     """How many of the oldest messages to leave out so `request` fits with room for max_tokens."""
-    budget = catalog.input_limit(reply.model) - request["max_tokens"]
+    context_1m = params.stored(reply.conversation.params).context_1m
+    budget = catalog.input_limit(reply.model, context_1m) - request["max_tokens"]
     if len(json.dumps(request, ensure_ascii=False).encode()) <= budget:
         return 0  # a token is at least one byte: it fits without asking the API
     total = await llm.count_tokens(request)
@@ -102,7 +103,8 @@ def gauge(conversation: Conversation, draft_tokens: int = 0) -> Gauge:
     price = selectors.price_for_model(conversation.model)
     usage = pricing.Usage(cache_read_input_tokens=read, input_tokens=new)
     cost = pricing.cost(usage, price) if price else None
-    return Gauge(used=read + new, limit=catalog.input_limit(conversation.model), next_cost=cost)
+    limit = catalog.input_limit(conversation.model, params.stored(conversation.params).context_1m)
+    return Gauge(used=read + new, limit=limit, next_cost=cost)
 
 
 async def draft_tokens(conversation: Conversation, attachments: list[Attachment]) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from conversations import blocks, selectors
-from conversations.claude import compaction, memory_tool, params, sandbox, tools, web
+from conversations.claude import catalog, compaction, memory_tool, params, sandbox, tools, web
 from conversations.claude.capabilities import Capabilities, capabilities
 from conversations.models import Attachment, Message
 from conversations.projects import knowledge
@@ -58,7 +58,9 @@ def request_for(
         options["tools"] = [*options.get("tools", []), sandbox.tool_definition()]
         if container := sandbox.container_for(conversation):
             options["container"] = container
-    options = compaction.request_options(reply.model, caps, options)
+    if chosen.context_1m and caps.context_1m:
+        options["betas"] = [catalog.BETA_1M]
+    options = compaction.request_options(reply.model, caps, options, chosen.context_1m)
     known = knowledge.for_conversation(conversation, by_file_id=by_file_id, question=question_of(earlier))
     request = build_request(
         turns=history + turns_of("assistant", own_blocks),
