@@ -1,10 +1,11 @@
 """A person deletes their own account.
 
 What goes: every conversation's text and files (scrubbed as retention does), uploads never sent,
-personal prompts, team memberships, sign-in identities, sessions, the budget, and anything kept
-remotely (`lifecycle.user_remote_data_delete`). What stays: the account row, anonymised
-(`deleted-<id>`, no email, no password, inactive), so the reply rows that carry usage still have
-an owner and team totals stay right; the audit trail of staff who read their chats.
+personal projects and their knowledge files, personal prompts, team memberships, sign-in
+identities, sessions, the budget, and anything kept remotely (`lifecycle.user_remote_data_delete`).
+What stays: the account row, anonymised (`deleted-<id>`, no email, no password, inactive), so the
+reply rows that carry usage still have an owner and team totals stay right; the audit trail of
+staff who read their chats.
 """
 
 from django.contrib.auth import get_user_model
@@ -12,7 +13,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from conversations.library.organising import attachments_remove_unreferenced, conversations_scrub
-from conversations.models import Attachment, Budget, Conversation
+from conversations.models import Attachment, Budget, Conversation, Project
+from conversations.projects.services import project_delete
 from teams.models import Membership, SystemPrompt
 
 from . import lifecycle
@@ -49,6 +51,8 @@ def account_delete(user) -> None:
     with transaction.atomic():
         unsent = set(Attachment.objects.filter(owner=user).values_list("pk", flat=True))
         attachments_remove_unreferenced(unsent, before_delete=lifecycle.remote_data_delete)
+        for project in Project.objects.filter(owner=user):  # personal projects, with their files
+            project_delete(project=project)
         personal = SystemPrompt.objects.filter(owner=user)
         Conversation.objects.filter(prompt_version__prompt__in=personal).update(prompt_version=None)
         personal.delete()

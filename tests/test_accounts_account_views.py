@@ -9,7 +9,16 @@ from django.urls import reverse
 
 from accounts import account_views
 from accounts.models import Identity
-from conversations.models import Attachment, ContentBlock, Conversation, ProducedFile, RemoteFileDeletion
+from conversations.models import (
+    Attachment,
+    ContentBlock,
+    Conversation,
+    ProducedFile,
+    Project,
+    ProjectFile,
+    RemoteFileDeletion,
+)
+from conversations.projects import services as projects
 from conversations.spending import spent, totals
 from memory.models import MemoryFile, MemorySetting
 from teams import services as team_services
@@ -109,3 +118,21 @@ def test_a_single_sign_on_account_confirms_with_a_fresh_sign_in(client, settings
     assert client.post(reverse("account_delete")).status_code == 200
     alice.refresh_from_db()
     assert not alice.is_active
+
+
+def test_deleting_an_account_deletes_its_personal_projects_and_their_files(
+    client, alice, media, django_capture_on_commit_callbacks
+):
+    """A personal project's instructions are the person's prompt: deleting the account deleted the
+    prompt under its project (refused: the project protects it) before projects were covered."""
+    project = projects.project_create(user=alice, name="Notes", instructions="Be brief.", team=None)
+    known, _ = projects.project_file_add(user=alice, project=project, name="facts.txt", data=b"Facts.\n")
+    ProjectFile.objects.filter(pk=known.pk).update(file_id="file_known")
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_delete"), {"password": "alice-pass-123"})
+    assert response.status_code == 200
+    assert not Project.objects.filter(pk=project.pk).exists() and not ProjectFile.objects.exists()
+    assert RemoteFileDeletion.objects.filter(file_id="file_known").exists()
+    assert not SystemPrompt.objects.filter(owner=alice).exists()
+    assert not any(p.is_file() for p in media.rglob("*"))
