@@ -139,3 +139,28 @@ class Result(models.Model):
     def custom_id(self) -> str:
         """Its request's name in a Message Batch: the case and the side."""
         return f"case-{self.position}-{self.side}"
+
+
+class BlindVote(models.Model):
+    """An editor's pick between a finished run's two outputs of one case, made without knowing which
+    side was which: side "a", side "b" or a tie. One per case and editor; voting again changes it."""
+
+    class Choice(models.TextChoices):
+        A = "a"
+        B = "b"
+        TIE = "tie"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="blind_votes")
+    position = models.PositiveIntegerField()  # the case's place in the run
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    choice = models.CharField(max_length=3, choices=Choice.choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position", "user"], name="one_blind_vote_per_case_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} case {self.position}: {self.choice}"

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import F
+from django.utils.crypto import salted_hmac
 
 from conversations.models import ContentBlock, Conversation, ReplyFeedback
 from teams.models import SystemPrompt
 from teams.selectors import prompt_access
 
-from .models import Result, Run, TestCase
+from .models import BlindVote, Result, Run, TestCase
 
 
 @dataclass(frozen=True)
@@ -188,3 +189,66 @@ def run_csv(run: Run) -> str:
             )
         writer.writerow(cells)
     return out.getvalue()
+
+
+# --- blind review ----------------------------------------------------------------------------------
+
+
+def blind_left_side(run: Run, position: int, user) -> str:
+    """Which side ("a" or "b") a reviewer sees on the left for a case: random to look at, but fixed
+    per run, case and reviewer (a keyed hash), so a reload does not reshuffle."""
+    digest = salted_hmac("workbench.blind", f"{run.pk}:{position}:{user.pk}", algorithm="sha256").digest()
+    return "a" if digest[0] % 2 == 0 else "b"
+
+
+BLIND_PICKS = {"left", "right", "tie"}
+
+
+def blind_pick_of(choice: str, left: str) -> str:
+    """A stored vote ("a", "b", "tie") as the reviewer saw it ("left", "right", "tie")."""
+    if choice == BlindVote.Choice.TIE:
+        return "tie"
+    return "left" if choice == left else "right"
+
+
+def blind_cases(run: Run, user) -> list[dict]:
+    """The cases both sides answered, each with its two outputs as left and right in the reviewer's
+    order and their vote as they saw it; nothing that says which side is which."""
+    votes = dict(run.blind_votes.filter(user=user).values_list("position", "choice"))
+    pairs: dict[int, dict[str, Result]] = {}
+    for result in run.results.filter(status=Result.Status.SUCCEEDED).order_by("position", "side"):
+        pairs.setdefault(result.position, {})[result.side] = result
+    cases = []
+    for position, pair in pairs.items():
+        if len(pair) < 2:
+            continue
+        left = blind_left_side(run, position, user)
+        right = "b" if left == "a" else "a"
+        vote = votes.get(position)
+        cases.append(
+            {
+                "position": position,
+                "input": pair[left].input,
+                "expected": pair[left].expected,
+                "left": pair[left].output,
+                "right": pair[right].output,
+                "vote": blind_pick_of(vote, left) if vote else "",
+            }
+        )
+    return cases
+
+
+def blind_tally(run: Run) -> dict:
+    """The editors' blind votes on the run: how many cases each side won, the ties, the reviewers."""
+    counts = {choice: 0 for choice in BlindVote.Choice.values}
+    reviewers = set()
+    for choice, user_id in run.blind_votes.values_list("choice", "user_id"):
+        counts[choice] += 1
+        reviewers.add(user_id)
+    return {
+        "a": counts["a"],
+        "b": counts["b"],
+        "ties": counts["tie"],
+        "votes": sum(counts.values()),
+        "reviewers": len(reviewers),
+    }

@@ -19,7 +19,7 @@ from conversations.models import ApiCall, ReplyFeedback
 from conversations.services.replies import api_call_record
 from teams.models import SystemPrompt
 
-from .models import Result, Run, TestCase
+from .models import BlindVote, Result, Run, TestCase
 
 MAX_CSV_BYTES = 1024 * 1024
 MAX_INPUT_CHARS = 20_000
@@ -314,3 +314,25 @@ def result_graded(
                 batch=False,
             )
         Result.objects.filter(pk=result_id).update(score=score, score_reason=reason[:300], grader_cost=cost)
+
+
+# --- blind review ----------------------------------------------------------------------------------
+
+
+def blind_vote(*, run: Run, user, position: int, pick: str) -> BlindVote:
+    """An editor's pick on a finished run's case as they saw it ("left", "right", "tie"), stored as
+    the side it was; voting again on the case changes the vote."""
+    from .selectors import BLIND_PICKS, blind_left_side
+
+    if run.is_open:
+        raise WorkbenchError("The blind review opens once the run has finished.")
+    if pick not in BLIND_PICKS:
+        raise WorkbenchError("Pick Left, Right or Tie.")
+    if not run.results.filter(position=position, status=Result.Status.SUCCEEDED).count() == 2:
+        raise WorkbenchError("That case has no two outputs to compare.")
+    left = blind_left_side(run, position, user)
+    choice = {"left": left, "right": "b" if left == "a" else "a", "tie": BlindVote.Choice.TIE}[pick]
+    vote, _ = BlindVote.objects.update_or_create(
+        run=run, position=position, user=user, defaults={"choice": choice}
+    )
+    return vote

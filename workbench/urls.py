@@ -19,5 +19,10 @@ urlpatterns = [
         views.run_cancel,
         name="workbench_run_cancel",
     ),
+    path(
+        "prompts/<id:prompt_id>/workbench/runs/<id:run_id>/blind/",
+        views.run_blind,
+        name="workbench_run_blind",
+    ),
     path("prompts/<id:prompt_id>/workbench/runs/<id:run_id>/csv/", views.run_csv, name="workbench_run_csv"),
 ]

@@ -197,7 +197,13 @@ def run_detail(request: HttpRequest, prompt_id: int, run_id: int) -> HttpRespons
     run = selectors.run_of(access.prompt, run_id)
     if run is None:
         raise Http404("No such run")
-    context = {"prompt": access.prompt, "run": run, "can_run": access.can_run, **selectors.run_table(run)}
+    context = {
+        "prompt": access.prompt,
+        "run": run,
+        "can_run": access.can_run,
+        "blind": selectors.blind_tally(run),
+        **selectors.run_table(run),
+    }
     if request.htmx:
         return render(request, "workbench/run.html#run-body", context)
     return render(request, "workbench/run.html", context)
@@ -223,3 +229,28 @@ def run_csv(request: HttpRequest, prompt_id: int, run_id: int) -> HttpResponse:
     response = HttpResponse(selectors.run_csv(run), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="run-{run.pk}.csv"'
     return response
+
+
+@login_required
+def run_blind(request: HttpRequest, prompt_id: int, run_id: int) -> HttpResponse:
+    """The blind review: each case's two outputs unlabelled, in an order fixed per reviewer; editors
+    pick the better one. Members see the tally on the run's page but never vote here (403)."""
+    access = _access(request, prompt_id, run=True)
+    run = selectors.run_of(access.prompt, run_id)
+    if run is None:
+        raise Http404("No such run")
+    error = ""
+    if request.method == "POST":
+        position, pick = _int(request.POST.get("position", "")), request.POST.get("pick", "")
+        try:
+            services.blind_vote(run=run, user=request.user, position=position, pick=pick)
+            return redirect(reverse("workbench_run_blind", args=[prompt_id, run_id]) + f"#blind-{position}")
+        except WorkbenchError as exc:
+            error = str(exc)
+    context = {
+        "prompt": access.prompt,
+        "run": run,
+        "cases": [] if run.is_open else selectors.blind_cases(run, request.user),
+        "error": error,
+    }
+    return render(request, "workbench/blind.html", context, status=422 if error else 200)
