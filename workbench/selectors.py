@@ -10,8 +10,9 @@ from decimal import Decimal
 from django.db.models import F
 from django.utils.crypto import salted_hmac
 
-from conversations.models import ContentBlock, Conversation, ReplyFeedback
-from teams.models import SystemPrompt
+from conversations.models import ContentBlock, Conversation, Message, ReplyFeedback
+from conversations.selectors import message_for_user
+from teams.models import Membership, SystemPrompt
 from teams.selectors import prompt_access
 
 from .models import BlindVote, Result, Run, TestCase
@@ -252,3 +253,31 @@ def blind_tally(run: Run) -> dict:
         "votes": sum(counts.values()),
         "reviewers": len(reviewers),
     }
+
+
+# --- a chat's message as a test case -----------------------------------------------------------------
+
+
+def prompts_to_add_cases_to(user):
+    """The team prompts the user edits (an owner or editor of the team), not a project's
+    instructions: what "Add to test set" offers."""
+    return (
+        SystemPrompt.objects.filter(
+            team__memberships__user=user,
+            team__memberships__role__in=[Membership.Role.OWNER, Membership.Role.EDITOR],
+            project__isnull=True,
+        )
+        .select_related("team")
+        .distinct()
+        .order_by("team__name", "name")
+    )
+
+
+def own_user_message_text(user, message_id: int) -> str | None:
+    """The text of one of the user's own messages (their conversation, not deleted); None for a
+    reply, anyone else's message, or one that is not there."""
+    message = message_for_user(user, message_id)
+    if message is None or message.role != Message.Role.USER:
+        return None
+    blocks = message.blocks.filter(type=ContentBlock.Type.TEXT).order_by("index")
+    return "\n\n".join(str(block.payload.get("text", "")) for block in blocks)

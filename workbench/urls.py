@@ -3,6 +3,7 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    path("workbench/messages/<id:message_id>/", views.message_add, name="workbench_message_add"),
     path("prompts/<id:prompt_id>/workbench/", views.workbench, name="workbench"),
     path("prompts/<id:prompt_id>/workbench/cases/", views.case_add, name="workbench_case_add"),
     path("prompts/<id:prompt_id>/workbench/cases/<id:case_id>/", views.case_edit, name="workbench_case_edit"),

@@ -254,3 +254,30 @@ def run_blind(request: HttpRequest, prompt_id: int, run_id: int) -> HttpResponse
         "error": error,
     }
     return render(request, "workbench/blind.html", context, status=422 if error else 200)
+
+
+@login_required
+def message_add(request: HttpRequest, message_id: int) -> HttpResponse:
+    """ "Add to test set" on one of the user's own messages in a chat: a small form listing the team
+    prompts they edit (GET), which adds the message's text as a case of the chosen one (POST). 404
+    for anyone else's message, a reply, or a prompt they do not edit."""
+    text = selectors.own_user_message_text(request.user, message_id)
+    if text is None:
+        raise Http404("No such message")
+    if request.GET.get("cancel"):
+        return HttpResponse("")
+    prompts = list(selectors.prompts_to_add_cases_to(request.user))
+    context = {"message_id": message_id, "prompts": prompts, "error": "", "added": None}
+    if request.method == "POST":
+        prompt = next((p for p in prompts if str(p.pk) == request.POST.get("prompt", "")), None)
+        if prompt is None:
+            raise Http404("No such prompt")
+        try:
+            context["added"] = services.case_add(prompt=prompt, user=request.user, case_input=text)
+        except WorkbenchError as exc:
+            context["error"] = str(exc)
+        if not request.htmx and context["added"]:
+            return _done(prompt.pk, f"#case-{context['added'].pk}")
+    return render(
+        request, "workbench/_add_to_test_set_form.html", context, status=422 if context["error"] else 200
+    )
