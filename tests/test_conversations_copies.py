@@ -101,7 +101,8 @@ def test_a_copied_reply_shows_its_figures_as_the_original_chats(client, fake_api
     copy = imported(alice, export_with(QUESTION, reply("0.25")))
     client.force_login(alice)
     page = client.get(reverse("conversation", args=[copy.pk])).content.decode()
-    assert "$0.2500 · from the original chat" in page
+    figures = '<span class="figure">$0.2500</span> · <span class="figure">from the original chat</span>'
+    assert figures in page
     assert 'class="model-name conversation-cost"' not in page  # nothing spent in this conversation
 
 

@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conversations import services, spending
-from conversations.claude import tools
+from conversations.claude import pricing, tools
 from conversations.library import exporting, search, temporary
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, ModelPrice
 from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 from fakes import Reply
@@ -43,6 +43,7 @@ async def answer(ws) -> list:
 
 async def temporary_chat_over_the_socket(fake_api, alice, text="A secret plan"):
     """Started from the New chat page's socket with Temporary chat ticked; the reply finished."""
+    await sync_to_async(pricing.seed_default_prices)(ModelPrice)  # emptied by transactional tests
     fake_api.enqueue(Reply("Noted.", output_tokens=50))
     ws = await open_socket(alice, "/ws/new/")
     frame = {"type": "start", "id": "1", "text": text, "model": "claude-sonnet-4-6", "temporary": True}

@@ -135,8 +135,12 @@ class ReplyOptions(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
 
     def stored(self) -> dict:
-        """As Message.options keeps it: the switches always, the numbers and effort when set."""
-        return self.model_dump(exclude_none=True)
+        """As Message.options keeps it: the switches always (the 1M window only when on), the
+        numbers and effort when set."""
+        kept = self.model_dump(exclude_none=True)
+        if not kept.get("context_1m"):
+            kept.pop("context_1m", None)
+        return kept
 
 
 def reply_options(model: str, chosen: ChatParams) -> dict:
