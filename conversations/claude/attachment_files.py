@@ -18,7 +18,6 @@ yet, stores each file_id on its Attachment, and its requests reference the files
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -27,6 +26,7 @@ from django.db.models import F
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from conversations import storage
 from conversations.claude import llm
 from conversations.claude.capabilities import uses_files_api
 from conversations.models import Attachment, ContentBlock, Message, ProjectFile, RemoteFileDeletion
@@ -98,7 +98,7 @@ def file_ids_of(request: dict) -> set[str]:
 async def upload(attachment: Attachment | ProjectFile) -> str:
     """Upload one attachment (or a project's knowledge file) and store its file_id. Two replies
     uploading the same file at once: the first stored wins, and the other copy is queued for deletion."""
-    data = await asyncio.to_thread((Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes)
+    data = await asyncio.to_thread(storage.read, attachment.storage_key)
     file_id = await llm.upload_file(attachment.name, data, attachment.media_type)
     await sync_to_async(_store_file_id)(attachment.pk, file_id, type(attachment))
     attachment.file_id = file_id
@@ -145,8 +145,8 @@ def _attachment_deleted(sender, instance: Attachment | ProjectFile, **kwargs) ->
     user's deletion, or a project's, cascades here too)."""
     if instance.file_id:
         RemoteFileDeletion.objects.create(file_id=instance.file_id)
-    path = Path(settings.MEDIA_ROOT) / instance.storage_key
-    transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    key = instance.storage_key
+    transaction.on_commit(lambda: storage.delete(key))
 
 
 async def remote_deletions_run() -> int:

@@ -18,6 +18,7 @@ own export, or a teammate's share, back in), else in none: never in someone else
 """
 
 import json
+import shutil
 import tempfile
 import time
 import zipfile
@@ -41,7 +42,7 @@ from pydantic import (
 )
 
 from chatsite import json_depth
-from conversations import blocks, rendering, selectors
+from conversations import blocks, rendering, selectors, storage
 from conversations.blocks import UNKNOWN, kind_of
 from conversations.blocks.files import is_link, link_block, link_problem
 from conversations.blocks.kind import md_text, md_url
@@ -203,11 +204,11 @@ def user_zip(user) -> IO[bytes]:
             data = conversation_data(conversation, feedback=True)
             archive.writestr(f"conversations/{filename(conversation, 'json')}", as_json(data))
             archive.writestr(f"conversations/{filename(conversation, 'md')}", as_markdown(data))
-        root = Path(settings.MEDIA_ROOT)
         for attachment in Attachment.objects.filter(owner=user).order_by("pk"):
-            path = root / attachment.storage_key
-            if path.is_file():
-                archive.write(path, f"attachments/{attachment.pk}-{Path(attachment.name).name or 'file'}")
+            if storage.exists(attachment.storage_key):
+                name = f"attachments/{attachment.pk}-{Path(attachment.name).name or 'file'}"
+                with storage.open_stream(attachment.storage_key) as source, archive.open(name, "w") as target:
+                    shutil.copyfileobj(source, target)
     buffer.seek(0)
     return buffer
 

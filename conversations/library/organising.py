@@ -7,14 +7,13 @@ process's periodic sweep (generation.py), or with `manage.py purge_deleted`. Non
 """
 
 from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from conversations import storage
 from conversations.models import (
     Attachment,
     ContentBlock,
@@ -132,9 +131,8 @@ def attachments_remove_unreferenced(attachment_ids: set[int], before_delete=None
     orphans.delete()
 
     def remove_files() -> None:
-        root = Path(settings.MEDIA_ROOT)
         for key in keys:
-            (root / key).unlink(missing_ok=True)
+            storage.delete(key)
 
     transaction.on_commit(remove_files)
     return deleted

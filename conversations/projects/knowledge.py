@@ -13,11 +13,10 @@ have no text to match, are then left out.
 
 import base64
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
+from conversations import storage
 from conversations.claude import llm
 from conversations.claude.capabilities import capabilities
 from conversations.models import Conversation, ProjectFile
@@ -57,12 +56,12 @@ def file_block(file: ProjectFile, *, by_file_id: bool) -> dict:
     """One file as the API reads it (by file_id when asked and uploaded, else its bytes)."""
     kind = "image" if file.is_image else "document"
     if file.media_type == "text/plain":
-        data = (Path(settings.MEDIA_ROOT) / file.storage_key).read_bytes().decode()
+        data = storage.read(file.storage_key).decode()
         source = {"type": "text", "media_type": "text/plain", "data": data}
     elif by_file_id and file.file_id:
         source = {"type": "file", "file_id": file.file_id}
     else:
-        data = (Path(settings.MEDIA_ROOT) / file.storage_key).read_bytes()
+        data = storage.read(file.storage_key)
         source = {"type": "base64", "media_type": file.media_type, "data": base64.b64encode(data).decode()}
     block = {"type": kind, "source": source}
     if kind == "document":

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from conversations import attachments as files
+from conversations import storage
 from conversations.models import Conversation, Project, ProjectFile, ProjectPassage
 from conversations.projects import passages
 from teams import services as prompts
@@ -103,9 +104,7 @@ def project_file_add(*, user, project: Project, name: str, data: bytes) -> tuple
         if existing is not None:
             return existing, False
         _check_caps(project, name, len(processed.data))
-        path = Path(settings.MEDIA_ROOT) / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(processed.data)
+        storage.save(key, processed.data)
         try:
             with transaction.atomic():
                 added = ProjectFile.objects.create(

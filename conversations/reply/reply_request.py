@@ -8,11 +8,10 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 
-from conversations import blocks, selectors
+from conversations import blocks, selectors, storage
 from conversations.claude import catalog, compaction, memory_tool, params, sandbox, tools, web
 from conversations.claude.capabilities import Capabilities, capabilities
 from conversations.models import Attachment, Message
@@ -120,7 +119,7 @@ def api_block(payload: dict, stored: dict[int, Attachment], by_file_id: bool = F
     if by_file_id and attachment.file_id and attachment.media_type != "text/plain":
         block = {"type": payload["type"], "source": {"type": "file", "file_id": attachment.file_id}}
         return cite_document(block, attachment)
-    data = (Path(settings.MEDIA_ROOT) / attachment.storage_key).read_bytes()
+    data = storage.read(attachment.storage_key)
     source = {"type": "base64", "media_type": attachment.media_type, "data": base64.b64encode(data).decode()}
     if attachment.media_type == "text/plain":
         source = {"type": "text", "media_type": "text/plain", "data": data.decode()}

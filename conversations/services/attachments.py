@@ -3,10 +3,10 @@
 import hashlib
 from pathlib import Path
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from conversations import attachments as files
+from conversations import storage
 from conversations.models import Attachment
 
 
@@ -19,9 +19,7 @@ def attachment_store(*, user, name: str, data: bytes) -> Attachment:
         return existing
     extension = processed.media_type.split("/")[1]
     key = f"attachments/{user.pk}/{digest[:2]}/{digest}.{extension}"
-    path = Path(settings.MEDIA_ROOT) / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(processed.data)
+    storage.save(key, processed.data)
     try:
         with transaction.atomic():
             return Attachment.objects.create(
