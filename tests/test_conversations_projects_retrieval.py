@@ -349,3 +349,36 @@ async def test_a_script_citing_a_result_the_request_lacks_is_an_error(fake):
         await client.messages.create(
             model="claude-sonnet-4-6", max_tokens=10, messages=[{"role": "user", "content": RESULTS}]
         )
+
+
+# --- the project page, and files from before passages ----------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_project_page_says_when_its_knowledge_is_searched(big_project, people, client):
+    note = "Too large to send whole: each question gets the matching passages"
+    assert retrieval.searched([TOO_BIG, 900]) and not retrieval.searched([900, None])
+    assert retrieval.searched([TOO_BIG], "claude-sonnet-4-6") == (not retrieval.fits([TOO_BIG], 200_000))
+    client.force_login(people["member"])
+    url = reverse("project_detail", args=[big_project.pk])
+    assert note in client.get(url).content.decode()
+
+    policies = big_project.files.get(name="policies.md")
+    projects.project_file_token_count_set(file_id=policies.pk, token_count=900)
+    assert note not in client.get(url).content.decode()  # it fits again: sent whole
+
+
+@pytest.mark.django_db
+def test_a_file_added_before_passages_gets_them_when_retrieval_first_needs_them(big_project):
+    before = list(ProjectPassage.objects.order_by("pk").values_list("file_id", "position", "page", "text"))
+    ProjectPassage.objects.all().delete()  # as a file added before migration 0027 is
+    assert retrieval.question_terms("warranty") == ["warranty"]
+
+    found = retrieval.matching_passages(big_project.pk, "How long is the warranty?")
+    assert [(p.file.name, p.page, p.text) for p in found] == [
+        ("manual.pdf", 2, "The warranty covers two years of use.")
+    ]
+    after = list(ProjectPassage.objects.order_by("pk").values_list("file_id", "position", "page", "text"))
+    assert after == before  # every file's, as adding it stores them
+    assert retrieval.missing_passages_build(big_project.pk) == 0  # built once
+    assert retrieval.matching_passages(big_project.pk, "refunds")[0].text.startswith(REFUNDS)

@@ -16,10 +16,13 @@ from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 
+from conversations.claude.capabilities import capabilities
 from conversations.library.search import terms_of
 from conversations.models import ProjectFile, ProjectPassage
+from conversations.projects import services
 from conversations.projects.passages import paragraphs
 
+TEXT_TYPES = ("text/plain", "application/pdf")  # what passages.passages_of finds text in
 MAX_QUESTION_CHARS = 2000  # the start of a long message is what it asks
 MAX_TERMS = 16
 # Words too common to tell passages apart (PostgreSQL's ts_rank has no idea of a word's rarity).
@@ -45,6 +48,13 @@ def fits(token_counts: Iterable[int | None], context_window: int) -> bool:
     return total <= settings.CHAT_PROJECT_KNOWLEDGE_SHARE * context_window
 
 
+def searched(token_counts: Iterable[int | None], model: str | None = None) -> bool:
+    """Whether a chat with `model` (CHAT_DEFAULT_MODEL by default: the files are counted for it)
+    gets the question's passages rather than the files whole: the rule requests follow (fits)."""
+    window = capabilities(model or settings.CHAT_DEFAULT_MODEL).context_window
+    return not fits(token_counts, window)
+
+
 def matching_passages(project_id: int, question: str, limit: int | None = None) -> list[ProjectPassage]:
     """The project's passages that best match the question, best first (at most `limit`,
     CHAT_PROJECT_PASSAGES by default); [] when the question has no word to look for."""
@@ -52,11 +62,23 @@ def matching_passages(project_id: int, question: str, limit: int | None = None) 
     if not terms:
         return []
     limit = settings.CHAT_PROJECT_PASSAGES if limit is None else limit
+    missing_passages_build(project_id)
     with connection.cursor() as cursor:
         cursor.execute(*_passage_query(project_id, terms, limit))
         ids = [row[0] for row in cursor.fetchall()]
     found = ProjectPassage.objects.select_related("file").in_bulk(ids)
     return [found[pk] for pk in ids if pk in found]
+
+
+def missing_passages_build(project_id: int) -> int:
+    """Build the passages of the project's text files and PDFs that have none: files added before
+    passages were stored (migration 0027) would otherwise never be found. How many were stored.
+    A PDF without a text layer has none, and is read again at each search that needs it."""
+    has_passages = ProjectPassage.objects.filter(project_id=project_id).values("file_id")
+    missing = ProjectFile.objects.filter(project_id=project_id, media_type__in=TEXT_TYPES).exclude(
+        pk__in=has_passages
+    )
+    return sum(services.project_file_passages_build(file=file) for file in missing)
 
 
 def _passage_query(project_id: int, terms: list[str], limit: int) -> tuple[str, list]:

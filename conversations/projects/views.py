@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from conversations import attachments, serving
-from conversations.projects import knowledge, selectors, services
+from conversations.projects import knowledge, retrieval, selectors, services
 from conversations.projects.selectors import Access
 from conversations.projects.services import ProjectError
 from teams.selectors import teams_user_can_publish_to
@@ -42,6 +42,7 @@ def _project_page(request: HttpRequest, access: Access, error: str = "", status:
         "files": files,
         "total_size": sum(f.size for f in files),
         "total_tokens": sum(f.token_count or 0 for f in files),
+        "searched": retrieval.searched(f.token_count for f in files),  # the rule requests follow
         "conversations": selectors.project_conversations(request.user, project),
         "spending": spending,
         # The first writes cost more than plain input: say so rather than show a negative saving.
