@@ -128,6 +128,27 @@ def project_file_add(*, user, project: Project, name: str, data: bytes) -> tuple
     return added, True
 
 
+def project_file_passages_build(*, file: ProjectFile) -> int:
+    """Store the passages of a file added before passages were (retrieval.missing_passages_build);
+    nothing when it has some already, or when another request built them first. How many it stored."""
+    if file.passages.exists():
+        return 0
+    try:
+        data = storage.read(file.storage_key)
+    except OSError:  # its bytes are gone: nothing to search
+        return 0
+    found = passages.passages_of(file.media_type, data)
+    try:
+        with transaction.atomic():
+            made = ProjectPassage.objects.bulk_create(
+                ProjectPassage(project_id=file.project_id, file=file, position=i, page=p.page, text=p.text)
+                for i, p in enumerate(found)
+            )
+    except IntegrityError:  # built at the same time by another question
+        return 0
+    return len(made)
+
+
 def _check_caps(project: Project, name: str, size: int) -> None:
     count, total = 0, 0
     for file_size in project.files.values_list("size", flat=True):
