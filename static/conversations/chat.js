@@ -807,11 +807,17 @@
       button.type = "button";
       button.className = "copy small";
       button.textContent = "Copy";
-      button.setAttribute("aria-label", COPY_NAMES[pre.classList[0]] || "Copy code");
+      const name = COPY_NAMES[pre.classList[0]] || "Copy code";
+      button.setAttribute("aria-label", name);
       button.addEventListener("click", function () {
         navigator.clipboard.writeText(text).then(function () {
+          // The name says what shows (WCAG label in name), then both go back.
           button.textContent = "Copied";
-          setTimeout(function () { button.textContent = "Copy"; }, 1500);
+          button.setAttribute("aria-label", "Copied");
+          setTimeout(function () {
+            button.textContent = "Copy";
+            button.setAttribute("aria-label", name);
+          }, 1500);
         });
       });
       pre.appendChild(button);
