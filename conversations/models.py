@@ -560,3 +560,120 @@ class ProjectPassage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_id}:{self.position}"
+
+
+# --- Connectors and skills (connectors/, skills/): what a team's chats may use beyond chat ---------
+
+
+class Connector(models.Model):
+    """A remote MCP server staff registered. The API connects to it (the MCP connector); this app
+    runs no MCP client. Offered to teams, whose owners choose which of its tools their chats use."""
+
+    class Auth(models.TextChoices):
+        NONE = "none", "No token"
+        SHARED = "shared", "One shared token"
+        PERSONAL = "personal", "Each person's own token"
+
+    name = models.SlugField(max_length=64, unique=True)  # the API's server name
+    title = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    auth = models.CharField(max_length=10, choices=Auth.choices, default=Auth.NONE)
+    shared_token = models.TextField(blank=True)  # encrypted (connectors/secrets.py), never shown again
+    tools = models.JSONField(default=list, blank=True)  # [{"name", "description"}], as its server lists them
+    teams = models.ManyToManyField("teams.Team", blank=True, related_name="connectors_offered")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TeamConnector(models.Model):
+    """A team owner's choice: the connector in the team's chats and projects, with these tools;
+    `writes` (some of them) change things, so each call waits for the person's approval."""
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="team_connectors")
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="team_choices")
+    tools = models.JSONField(default=list, blank=True)
+    writes = models.JSONField(default=list, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "connector"], name="one_choice_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.connector} in {self.team}"
+
+
+class ConnectorToken(models.Model):
+    """A person's own token for a connector: encrypted at rest, never shown again, never exported,
+    deleted with the account."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connector_tokens")
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="tokens")
+    token = models.TextField()  # encrypted
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "connector"], name="one_token_per_connector")]
+
+    def __str__(self) -> str:
+        return f"{self.connector} token of user {self.user_id}"
+
+
+class TeamSkill(models.Model):
+    """A team's own skill (a folder with a SKILL.md), uploaded to the API's skills: versioned like a
+    team prompt, each version saying who changed what."""
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="skills")
+    title = models.CharField(max_length=100)
+    skill_id = models.CharField(max_length=100, unique=True)  # the API's
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TeamSkillVersion(models.Model):
+    skill = models.ForeignKey(TeamSkill, on_delete=models.CASCADE, related_name="versions")
+    version = models.CharField(max_length=50)  # the API's
+    files = models.JSONField(default=list, blank=True)  # [{"path", "size"}] as uploaded
+    note = models.CharField(max_length=200, blank=True)  # what changed, in the author's words
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.skill} {self.version}"
+
+
+class ToolApproval(models.Model):
+    """A person's answer to a connector tool call that writes: the reply waits for it
+    (claude/mcp.py). `approved` is None while it waits."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="approvals")
+    call_id = models.CharField(max_length=100)
+    approved = models.BooleanField(null=True)
+    reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "call_id"], name="one_answer_per_call")]
+
+    def __str__(self) -> str:
+        return f"approval {self.call_id}: {self.approved}"

@@ -51,6 +51,9 @@ urlpatterns = [
     path("m/<id:message_id>/comment/", feedback_views.comment_reply, name="comment_reply"),
     # Projects: instructions and knowledge shared by a team's chats
     path("", include("conversations.projects.urls")),
+    # Connectors (remote MCP servers) and skills: staff register, team owners choose, people use
+    path("", include("conversations.connectors.urls")),
+    path("", include("conversations.skills.urls")),
     # Accounts, files, operations
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics_page, name="metrics"),

@@ -1,0 +1,3 @@
+"""Routes of connectors (see its views)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes of skills (see its views)."""
+
+urlpatterns: list = []
