@@ -614,7 +614,9 @@ class ConnectorToken(models.Model):
     """A person's own token for a connector: encrypted at rest, never shown again, never exported,
     deleted with the account."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connector_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connector_tokens"
+    )
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="tokens")
     token = models.TextField()  # encrypted
     created_at = models.DateTimeField(auto_now_add=True)
