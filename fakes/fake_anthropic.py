@@ -30,8 +30,9 @@ user message's last text block>")``.
                    (fakes/server_tools.py).
 
 ``fake.files`` is the Files API (``/v1/files``): see fakes/files.py. ``fake.batches`` is the
-Message Batches API: see fakes/batches.py. A request with ``output_config.format`` and no script
-queued gets JSON that fits its schema (fakes/structured.py).
+Message Batches API: see fakes/batches.py. ``fake.skills`` is the skills API (``/v1/skills`` and
+versions; ``fake.skill_exists(skill_id, version)``): see fakes/skills.py. A request with
+``output_config.format`` and no script queued gets JSON that fits its schema (fakes/structured.py).
 
 A request with ``tool_use`` or ``tool_result`` blocks but no ``tools`` is refused with a 400, before
 any script is used, as the real API refuses it. So is one with an image or document whose ``url``
@@ -106,6 +107,7 @@ from fakes.files import FakeFiles
 from fakes.loop_thread import LoopThread
 from fakes.scripts import HttpError, Reply, Script, SSEError, echo, http_error_response, unstreamed
 from fakes.server_tools import GroundedReply
+from fakes.skills import FakeSkills
 from fakes.streaming import Answer, plan
 from fakes.structured import structured_reply
 from fakes.tokens import PromptCache, estimate_input_tokens, ttl_order_error
@@ -155,6 +157,7 @@ class FakeAnthropic:
         self.prompt_cache = PromptCache()
         self.loop_thread = LoopThread("FakeAnthropic", "fake-anthropic", host, port, self._app)
         self.files = FakeFiles(self._keep_request)  # /v1/files (fakes/files.py)
+        self.skills = FakeSkills(self._keep_request)  # /v1/skills (fakes/skills.py)
         # /v1/messages/batches (fakes/batches.py)
         self.batches = FakeBatches(self._keep_request, lambda p: answered(p, self.prompt_cache.usage(p)))
 
@@ -183,6 +186,15 @@ class FakeAnthropic:
             self.prompt_cache.clear()
             self.files.reset()
             self.batches.reset()
+            self.skills.reset()
+
+    def skill_exists(self, skill_id: str, version: str = "latest") -> bool:
+        """Whether the skills API holds this custom skill and version ("latest", an epoch, a version id)."""
+        return self.skills.resolve(skill_id, version) is not None
+
+    def skill_version(self, skill_id: str, version: str = "latest") -> str | None:
+        """The custom skill's version as the skills beta addresses it (its epoch), None if not held."""
+        return self.skills.resolve(skill_id, version)
 
     def start(self) -> Self:
         self.loop_thread.start()
@@ -208,6 +220,7 @@ class FakeAnthropic:
         app.router.add_get("/v1/models/{model_id}", self._handle_model)
         self.files.add_routes(app.router)
         self.batches.add_routes(app.router)
+        self.skills.add_routes(app.router)
         app.router.add_route("*", "/{tail:.*}", self._handle_not_found)
         return app
 
