@@ -2,7 +2,8 @@
 
 What goes: every conversation's text and files (scrubbed as retention does), uploads never sent,
 personal projects and their knowledge files, personal prompts, team memberships, sign-in
-identities, sessions, the budget, and anything kept remotely (`lifecycle.user_remote_data_delete`).
+identities, sessions, the budget, connector tokens, and anything kept remotely
+(`lifecycle.user_remote_data_delete`).
 What stays: the account row, anonymised (`deleted-<id>`, no email, no password, inactive), so the
 reply rows that carry usage still have an owner and team totals stay right; the audit trail of
 staff who read their chats.
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from conversations.library.organising import attachments_remove_unreferenced, conversations_scrub
-from conversations.models import Attachment, Budget, Conversation, Project
+from conversations.models import Attachment, Budget, ConnectorToken, Conversation, Project
 from conversations.projects.services import project_delete
 from teams.models import Membership, SystemPrompt
 
@@ -57,7 +58,7 @@ def account_delete(user) -> None:
         Conversation.objects.filter(prompt_version__prompt__in=personal).update(prompt_version=None)
         personal.delete()
         Membership.objects.filter(user=user).delete()
-        for model in (Identity, SignedInSession, Budget):
+        for model in (Identity, SignedInSession, Budget, ConnectorToken):
             model.objects.filter(user=user).delete()
         anonymous = f"deleted-{user.pk}"
         User.objects.filter(pk=user.pk).update(

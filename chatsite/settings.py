@@ -324,6 +324,9 @@ CHAT_PROJECT_KNOWLEDGE_SHARE = float(os.environ.get("CHAT_PROJECT_KNOWLEDGE_SHAR
 CHAT_PROJECT_PASSAGES = int(os.environ.get("CHAT_PROJECT_PASSAGES", 8))  # passages per question, at most
 # A scraper sends it as "Authorization: Bearer <token>" to read /metrics; staff need none.
 CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
+# Encrypts connector tokens at rest (conversations/connectors/secrets.py): any string; unset, a key
+# derived from SECRET_KEY. Changing it makes stored tokens unreadable: people add theirs again.
+CHAT_SECRETS_KEY = os.environ.get("CHAT_SECRETS_KEY", "")
 # A few words from the cheapest model title a conversation after its first reply (titles.py).
 CHAT_GENERATED_TITLES = env_flag("CHAT_GENERATED_TITLES", True)
 CHAT_MAX_TOKENS = int(os.environ.get("CHAT_MAX_TOKENS", 4096))
