@@ -27,7 +27,8 @@ user message's last text block>")``.
 ``Stall``      streams some text deltas, then goes silent for ``seconds``.
 ``SSEError``   streams some text deltas, then an ``event: error`` and ends.
 ``GroundedReply``  web search / web fetch / code execution server tool blocks and cited text
-                   (fakes/server_tools.py).
+                   (fakes/server_tools.py), MCP connector calls (fakes/mcp.py) and tool searches
+                   (fakes/tool_search.py).
 
 ``fake.files`` is the Files API (``/v1/files``): see fakes/files.py. ``fake.batches`` is the
 Message Batches API: see fakes/batches.py. ``fake.skills`` is the skills API (``/v1/skills`` and
@@ -39,7 +40,10 @@ any script is used, as the real API refuses it. So is one with an image or docum
 source contains ``/refuse/``: the 400 the real API answers when it cannot fetch a URL (unreachable,
 too large, not an image). The fake never fetches a URL either. So is a malformed ``search_result``
 block; a scripted reply cites the request's search results with ``search_citation``
-(fakes/search_results.py).
+(fakes/search_results.py). So are MCP servers and toolsets the API would refuse, and a pretend MCP
+server (``fake.mcp_server(url, tools=..., results=..., token=..., reachable=...)``) that cannot be
+reached or refuses the request's token (fakes/mcp.py); so are container skills that need a beta
+header or a code execution tool the request lacks, or do not exist (fakes/server_tools.py).
 
 What the real SDK (anthropic 2.12.0 / httpx2) raises, as asserted by
 tests/test_fakes.py:
@@ -86,6 +90,9 @@ Token usage (deterministic, not a real tokenizer)
   with a 400 before any script is used. There is no minimum cacheable length and
   no expiry; ``reset()`` empties the cache.
   HttpError requests do not touch the cache.
+* The tools an MCP toolset loads add their definitions' tokens to input_tokens, in messages and
+  count_tokens alike; deferred ones only once a tool search found them (fakes/mcp.py).
+  ``fake.usages`` holds the usage of every message answered, oldest first.
 * A script's explicit ``input_tokens`` replaces input_tokens only (the cache
   fields are still simulated). ``output_tokens`` defaults to the number of
   text chunks.
@@ -105,6 +112,7 @@ from fakes import compaction, search_results, server_tools
 from fakes.batches import FakeBatches, answered
 from fakes.files import FakeFiles
 from fakes.loop_thread import LoopThread
+from fakes.mcp import McpServers
 from fakes.scripts import HttpError, Reply, Script, SSEError, echo, http_error_response, unstreamed
 from fakes.server_tools import GroundedReply
 from fakes.skills import FakeSkills
@@ -155,6 +163,9 @@ class FakeAnthropic:
         self._queue: collections.deque[Script] = collections.deque()
         self._lock = threading.Lock()
         self.prompt_cache = PromptCache()
+        self.usages: list[dict[str, Any]] = []  # each answered message's usage, oldest first
+        self.mcp = McpServers()  # the pretend MCP servers (fakes/mcp.py)
+        self.mcp_server = self.mcp.server  # declares one: fake.mcp_server(url, tools=..., results=...)
         self.loop_thread = LoopThread("FakeAnthropic", "fake-anthropic", host, port, self._app)
         self.files = FakeFiles(self._keep_request)  # /v1/files (fakes/files.py)
         self.skills = FakeSkills(self._keep_request)  # /v1/skills (fakes/skills.py)
@@ -184,6 +195,8 @@ class FakeAnthropic:
             self.requests.clear()
             self.replies.clear()
             self.prompt_cache.clear()
+            self.usages.clear()
+            self.mcp.reset()
             self.files.reset()
             self.batches.reset()
             self.skills.reset()
@@ -268,27 +281,19 @@ class FakeAnthropic:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
-        if _tool_blocks(body) and not body.get("tools"):  # as the real API refuses it
-            message = "Requests which include `tool_use` or `tool_result` blocks must define tools."
-            return http_error_response(HttpError(400, message=message))
-        if any("/refuse/" in url for url in _url_sources(body)):
-            return http_error_response(HttpError(400, message=URL_REFUSED))
-        if error := ttl_order_error(body):  # checked before a script is used, as the API does
-            return http_error_response(HttpError(400, message=error))
-        if refused := compaction.request_error(body):
-            return error_response(400, "invalid_request_error", refused[1], error_code=refused[0])
-        if malformed := search_results.request_error(body):
-            return http_error_response(HttpError(400, message=malformed))
+        if refused := _refusal(body, _betas(request), self.mcp, self.skill_version):
+            return refused
         script = self._next_script(body)
         if isinstance(script, HttpError):
             return http_error_response(script)
         if isinstance(script, SSEError) and not body.get("stream"):
             return http_error_response(unstreamed(script))
+        if isinstance(script, GroundedReply) and (mistake := _completed(script, body, self.mcp)):
+            return error_response(500, "api_error", f"fake script: {mistake}")
 
         request_id = (isinstance(script, Reply | GroundedReply) and script.request_id) or new_id("req_")
-        usage = self.prompt_cache.usage(body)
-        if isinstance(script, Reply) and script.input_tokens is not None:
-            usage["input_tokens"] = script.input_tokens
+        usage = _usage(self.prompt_cache.usage(body), script, body, self.mcp)
+        self.usages.append(usage)
         message = {
             "id": new_id("msg_"),
             "type": "message",
@@ -303,26 +308,20 @@ class FakeAnthropic:
         answer.summary = compaction.summary_block(body)
         answer.context_management = compaction.applied_edits(body)
         if isinstance(script, GroundedReply):
-            if mistake := search_results.cite(script, body):
-                return error_response(500, "api_error", f"fake script: {mistake}")
-            if server_tools.uses_container(script):
-                self._open_container(script, body, message)
+            if container := server_tools.open_container(script, body, self.skill_version):
+                message["container"] = container  # the files its code made are served
+            for output in server_tools.outputs(script):
+                self.files.add_produced(output.file_id, output.filename, output.mime_type, output.data)
             return await answer.grounded(script, bool(body.get("stream")))
         steps = plan(script, self.default_tokens_per_second)
         return await (answer.stream(script, steps) if body.get("stream") else answer.whole(script, steps))
-
-    def _open_container(self, script: GroundedReply, body: dict[str, Any], message: dict[str, Any]) -> None:
-        """Code execution's container: the request's, else a new one; the files it made are served."""
-        script.container = body.get("container") or new_id("container_")
-        message["container"] = {"id": script.container, "expires_at": server_tools.CONTAINER_EXPIRES_AT}
-        for output in server_tools.outputs(script):
-            self.files.add_produced(output.file_id, output.filename, output.mime_type, output.data)
 
     async def _handle_count_tokens(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
-        return web.json_response({"input_tokens": estimate_input_tokens(body)}, headers=request_id_header())
+        tokens = estimate_input_tokens(body) + self.mcp.tool_tokens(body, [])
+        return web.json_response({"input_tokens": tokens}, headers=request_id_header())
 
     async def _handle_models(self, request: web.Request) -> web.Response:
         await self._record(request)
@@ -348,6 +347,44 @@ class FakeAnthropic:
 
 
 URL_REFUSED = "Unable to download the file. Please verify the URL and try again."
+
+
+def _refusal(
+    body: dict[str, Any], betas: list[str], mcp: McpServers, skill_version: server_tools.SkillVersion
+) -> web.Response | None:
+    """The 400 the real API answers before any script is used, or None."""
+    if _tool_blocks(body) and not body.get("tools"):
+        message = "Requests which include `tool_use` or `tool_result` blocks must define tools."
+        return http_error_response(HttpError(400, message=message))
+    if any("/refuse/" in url for url in _url_sources(body)):
+        return http_error_response(HttpError(400, message=URL_REFUSED))
+    if error := ttl_order_error(body):
+        return http_error_response(HttpError(400, message=error))
+    if refused := compaction.request_error(body):
+        return error_response(400, "invalid_request_error", refused[1], error_code=refused[0])
+    error = (
+        search_results.request_error(body)
+        or mcp.request_error(body, betas)
+        or server_tools.skills_error(body, betas, skill_version)
+    )
+    return http_error_response(HttpError(400, message=error)) if error else None
+
+
+def _completed(script: GroundedReply, body: dict[str, Any], mcp: McpServers) -> str | None:
+    """Complete the reply from the request (citations, tool searches, MCP calls); a script's mistake."""
+    return search_results.cite(script, body) or mcp.answer(script.parts, body)
+
+
+def _usage(usage: dict[str, Any], script: Script, body: dict[str, Any], mcp: McpServers) -> dict[str, Any]:
+    """The prompt cache's usage, with the MCP tools' tokens, or the script's own input_tokens."""
+    usage["input_tokens"] += mcp.tool_tokens(body, script.parts if isinstance(script, GroundedReply) else [])
+    if isinstance(script, Reply) and script.input_tokens is not None:
+        usage["input_tokens"] = script.input_tokens
+    return usage
+
+
+def _betas(request: web.Request) -> list[str]:
+    return [beta.strip() for beta in request.headers.get("anthropic-beta", "").split(",")]
 
 
 def _url_sources(body: dict[str, Any]) -> list[str]:

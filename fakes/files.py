@@ -15,14 +15,21 @@ API refuses it; ``FileExpiredError`` for an expired one (the SDK picks the class
 
 Uploads are recorded in ``fake.requests`` with the body ``{"filename", "mime_type", "size_bytes"}``
 (the multipart bytes are not JSON).
+
+``docx_bytes`` and ``xlsx_bytes`` build the smallest valid Word and Excel files (Office Open XML
+zips: content types, package relationships, one document part or one worksheet), so a file the
+fake's code execution made opens as what its name says.
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 
@@ -178,3 +185,87 @@ def _file_sources(value: Any):
     elif isinstance(value, list):
         for item in value:
             yield from _file_sources(item)
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006"
+_OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_MAIN = "application/vnd.openxmlformats-officedocument"
+_RELATIONSHIPS_TYPE = "application/vnd.openxmlformats-package.relationships+xml"
+
+
+def docx_bytes(paragraphs: list[str]) -> bytes:
+    """A minimal valid .docx: one paragraph per string."""
+    body = "".join(f'<w:p><w:r><w:t xml:space="preserve">{escape(p)}</w:t></w:r></w:p>' for p in paragraphs)
+    document = (
+        f'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        f"<w:body>{body}<w:sectPr/></w:body></w:document>"
+    )
+    return _package(
+        {"word/document.xml": (f"{_MAIN}.wordprocessingml.document.main+xml", document)}, "word/document.xml"
+    )
+
+
+def xlsx_bytes(rows: list[list[str | int | float]]) -> bytes:
+    """A minimal valid .xlsx: one sheet named Sheet1 holding the rows (text inline, numbers as values)."""
+    sheet_rows = "".join(
+        f'<row r="{r}">' + "".join(_cell(f"{_column(c)}{r}", v) for c, v in enumerate(row)) + "</row>"
+        for r, row in enumerate(rows, start=1)
+    )
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    workbook = (
+        f'<workbook xmlns="{main}" xmlns:r="{_OFFICE}">'
+        '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    )
+    sheet = f'<worksheet xmlns="{main}"><sheetData>{sheet_rows}</sheetData></worksheet>'
+    parts = {
+        "xl/workbook.xml": (f"{_MAIN}.spreadsheetml.sheet.main+xml", workbook),
+        "xl/_rels/workbook.xml.rels": ("", _relationships("worksheet", "worksheets/sheet1.xml")),
+        "xl/worksheets/sheet1.xml": (f"{_MAIN}.spreadsheetml.worksheet+xml", sheet),
+    }
+    return _package(parts, "xl/workbook.xml")
+
+
+def _cell(ref: str, value: str | int | float) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f'<c r="{ref}"><v>{value}</v></c>'
+    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(str(value))}</t></is></c>'
+
+
+def _column(index: int) -> str:
+    """A spreadsheet column's letters: 0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _relationships(kind: str, target: str) -> str:
+    return (
+        f'<Relationships xmlns="{_PACKAGE}/relationships">'
+        f'<Relationship Id="rId1" Type="{_OFFICE}/{kind}" Target="{target}"/></Relationships>'
+    )
+
+
+def _package(parts: dict[str, tuple[str, str]], main_part: str) -> bytes:
+    """An OOXML zip: [Content_Types].xml first, the package relationships to the main part, the parts
+    (name -> (content type, or "" for relationship parts, XML))."""
+    overrides = "".join(
+        f'<Override PartName="/{name}" ContentType="{kind}"/>' for name, (kind, _) in parts.items() if kind
+    )
+    types = (
+        f'<Types xmlns="{_PACKAGE}/content-types">'
+        f'<Default Extension="rels" ContentType="{_RELATIONSHIPS_TYPE}"/>'
+        f'<Default Extension="xml" ContentType="application/xml"/>{overrides}</Types>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _XML + types)
+        archive.writestr("_rels/.rels", _XML + _relationships("officeDocument", main_part))
+        for name, (_, xml) in parts.items():
+            archive.writestr(name, _XML + xml)
+    return buffer.getvalue()

@@ -17,20 +17,37 @@ A ``GroundedReply`` is a list of parts, streamed in order, each as the real API 
                             serves as downloadable), or its error object when ``error_code`` is set.
 ``EditFile(path, file_text)``  code execution's file editor creating a file: a ``server_tool_use``
                             named ``text_editor_code_execution``, then its create result.
+``McpCall(server, tool, input)``  an MCP connector call and its result (fakes/mcp.py).
+``ToolSearch(query)``       a tool search and the deferred tools it found (fakes/tool_search.py).
 a plain ``str``             an ordinary text block.
 
 ``message_delta.usage.server_tool_use`` counts the searches and fetches (cumulative, like the real
 API). A reply with code execution names its container in ``message_delta.delta.container``: the
 request's ``container`` when it gave one, else a new one (``GroundedReply.container``).
 Citation builders: ``web_citation``, ``page_citation``, ``char_citation``.
+
+Skills in the container (``container: {"skills": [...]}``) are refused with a 400 naming the first
+problem unless the request carries the ``skills-2025-10-02`` beta header and a code execution tool
+(``code_execution_20250825`` or later; the docs pair skills with the ``code-execution-2025-08-25``
+beta, which anthropic 2.12 no longer lists: the fake asks for none), has at most 8 skills, and each
+exists: Anthropic's ``pptx``, ``xlsx``, ``docx`` and ``pdf`` at ``latest`` or a version of
+``ANTHROPIC_SKILL_VERSIONS``, a custom one as the fake's skills registry knows it. The reply's
+container (``message_delta.delta.container``) lists them with their versions resolved. Files for a
+``Code`` part: ``docx_output`` and ``xlsx_output`` make minimal valid Word and Excel files.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
+
+from fakes.files import DOCX_TYPE, XLSX_TYPE, docx_bytes, xlsx_bytes
+from fakes.mcp import McpCall
+from fakes.tool_search import ToolSearch
+from fakes.wire import new_id
 
 DIRECT = {"type": "direct"}
 
@@ -71,6 +88,16 @@ class Output:
     file_id: str = ""
 
 
+def docx_output(filename: str, paragraphs: list[str]) -> Output:
+    """A Word file code execution made (a docx skill's), one paragraph per string."""
+    return Output(filename, docx_bytes(paragraphs), DOCX_TYPE)
+
+
+def xlsx_output(filename: str, rows: list[list[str | int | float]]) -> Output:
+    """An Excel file code execution made (an xlsx skill's): one sheet of these rows."""
+    return Output(filename, xlsx_bytes(rows), XLSX_TYPE)
+
+
 @dataclass
 class Code:
     command: str
@@ -93,18 +120,84 @@ class EditFile:
 
 @dataclass
 class GroundedReply:
-    parts: list[Search | Fetch | Code | EditFile | Cited | str]
+    parts: list[Search | Fetch | Code | EditFile | McpCall | ToolSearch | Cited | str]
     _: KW_ONLY
     stop_reason: str = "end_turn"
     request_id: str | None = None
-    container: str = ""  # set by the fake for a reply with code execution
+    container: str = ""  # set by the fake for a reply with code execution or skills
+    skills: list[dict[str, Any]] = field(default_factory=list)  # the container's, set by the fake
 
 
 CONTAINER_EXPIRES_AT = "2099-01-01T00:00:00Z"
+SKILLS_BETA = "skills-2025-10-02"
+ANTHROPIC_SKILL_VERSIONS = {name: ["20251013"] for name in ("pptx", "xlsx", "docx", "pdf")}  # oldest first
+MAX_SKILLS = 8
+SkillVersion = Callable[[str, str], str | None]  # a custom skill's resolved version, None if unknown
 
 
 def uses_container(reply: GroundedReply) -> bool:
     return any(isinstance(p, Code | EditFile) for p in reply.parts)
+
+
+def container_id(body: dict[str, Any]) -> str | None:
+    """The container the request names: ``container`` as an id, or as ``{"id", "skills"}``."""
+    container = body.get("container")
+    return container.get("id") if isinstance(container, dict) else container
+
+
+def open_container(reply: GroundedReply, body: dict[str, Any], custom: SkillVersion) -> dict[str, Any] | None:
+    """The reply's container, when its code runs or skills are loaded: the request's or a new one."""
+    reply.skills = [loaded for skill in _skills(body) if (loaded := _resolved(skill, custom))]
+    if not uses_container(reply) and not reply.skills:
+        return None
+    reply.container = container_id(body) or new_id("container_")
+    return _container(reply)
+
+
+def _container(reply: GroundedReply) -> dict[str, Any]:
+    container: dict[str, Any] = {"id": reply.container, "expires_at": CONTAINER_EXPIRES_AT}
+    return {**container, "skills": reply.skills} if reply.skills else container
+
+
+def _skills(body: dict[str, Any]) -> list[Any]:
+    container = body.get("container")
+    skills = container.get("skills") if isinstance(container, dict) else None
+    return skills if isinstance(skills, list) else []
+
+
+def skills_error(body: dict[str, Any], betas: list[str], custom: SkillVersion) -> str | None:
+    """The 400's message for the request's container skills, or None."""
+    skills = _skills(body)
+    if not skills:
+        return None
+    if SKILLS_BETA not in betas:
+        return f"container.skills: skills need the anthropic-beta header {SKILLS_BETA}."
+    tools = body.get("tools") or []
+    if not any(isinstance(t, dict) and str(t.get("type", "")).startswith("code_execution_") for t in tools):
+        return "container.skills: skills need the code execution tool in tools."
+    if len(skills) > MAX_SKILLS:
+        return f"container.skills: at most {MAX_SKILLS} skills per request (got {len(skills)})."
+    for skill in skills:
+        if _resolved(skill, custom) is None:
+            named = skill if isinstance(skill, dict) else {}
+            skill_id, kind, version = named.get("skill_id"), named.get("type"), named.get("version", "latest")
+            return f"container.skills: skill '{skill_id}' ({kind}, version {version}) does not exist."
+    return None
+
+
+def _resolved(skill: Any, custom: SkillVersion) -> dict[str, Any] | None:
+    """The skill with its version resolved ("latest": the last), None when it does not exist."""
+    if not isinstance(skill, dict) or not isinstance(skill.get("skill_id"), str):
+        return None
+    kind, skill_id, version = skill.get("type"), skill["skill_id"], str(skill.get("version", "latest"))
+    if kind == "anthropic":
+        versions = ANTHROPIC_SKILL_VERSIONS.get(skill_id, [])
+        resolved = version if version in versions else None
+        if version == "latest" and versions:
+            resolved = versions[-1]
+    else:
+        resolved = custom(skill_id, version) if kind == "custom" else None
+    return None if resolved is None else {"type": kind, "skill_id": skill_id, "version": resolved}
 
 
 def outputs(reply: GroundedReply) -> list[Output]:
@@ -169,6 +262,8 @@ def blocks(reply: GroundedReply) -> list[dict[str, Any]]:
             content.append({"type": "text", "text": part})
         elif isinstance(part, Cited):
             content.append({"type": "text", "text": part.text, "citations": part.citations})
+        elif isinstance(part, McpCall | ToolSearch):
+            content += part.blocks()
         else:
             part.id = part.id or _tool_id()
             content += [_call(part), _result(part)]
@@ -256,7 +351,7 @@ async def stream(reply: GroundedReply, write) -> None:
     """Every event after message_start; `write(name, data)` sends one SSE event."""
     for index, block in enumerate(blocks(reply)):
         start = {"type": "content_block_start", "index": index}
-        if block["type"] == "server_tool_use":
+        if block["type"] in ("server_tool_use", "mcp_tool_use"):
             await write("content_block_start", {**start, "content_block": {**block, "input": {}}})
             raw = json.dumps(block["input"])
             for piece in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
@@ -287,7 +382,7 @@ async def stream(reply: GroundedReply, write) -> None:
     usage = {"output_tokens": output_tokens(reply), "server_tool_use": server_tool_use(reply)}
     delta: dict[str, Any] = {"stop_reason": reply.stop_reason, "stop_sequence": None}
     if reply.container:
-        delta["container"] = {"id": reply.container, "expires_at": CONTAINER_EXPIRES_AT}
+        delta["container"] = _container(reply)
     await write("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
     await write("message_stop", {"type": "message_stop"})
 
