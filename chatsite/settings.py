@@ -322,6 +322,10 @@ CHAT_PROJECT_MAX_MB = int(os.environ.get("CHAT_PROJECT_MAX_MB", 50))
 # each request carries the passages that match the question instead (projects/retrieval.py).
 CHAT_PROJECT_KNOWLEDGE_SHARE = float(os.environ.get("CHAT_PROJECT_KNOWLEDGE_SHARE", 0.5))
 CHAT_PROJECT_PASSAGES = int(os.environ.get("CHAT_PROJECT_PASSAGES", 8))  # passages per question, at most
+# A team's own skill (conversations/skills/): its files' total size, as uploaded. A folder past the
+# 200 files a skill may hold gets a form error up to Django's cap on files per request, then a 400.
+CHAT_SKILL_MAX_BYTES = int(os.environ.get("CHAT_SKILL_MAX_BYTES", 8 * 2**20))
+DATA_UPLOAD_MAX_NUMBER_FILES = 500
 # A scraper sends it as "Authorization: Bearer <token>" to read /metrics; staff need none.
 CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
 # Encrypts connector tokens at rest (conversations/connectors/secrets.py): any string; unset, a key

@@ -8,7 +8,7 @@ tests/test_fake_skills.py checks with the SDK itself::
     fake.skills.held[skill.id].versions[-1].files   # {"tone/SKILL.md": md}
     fake.skill_exists(skill.id, "latest")           # what a messages request may name: True
     fake.skill_version(skill.id, "latest")          # its newest version's epoch, None if not held
-    fake.skills.refuse = "Skill quota reached"      # every create answers this 400 until reset()
+    fake.skills.refuse = "Skill quota reached"      # every create and delete answers this 400 until reset()
 
 A version has an id (``skillver_...``) and a Unix-epoch ``version`` in microseconds. Under the
 ``skills-2025-10-02`` beta header, as the real API does, paths address a version by its epoch and
@@ -97,7 +97,7 @@ class FakeSkills:
     def __init__(self, keep: Callable[[RecordedRequest], None]) -> None:
         self._keep = keep
         self.held: dict[str, StoredSkill] = {}
-        self.refuse: str | None = None  # a message: every create (skill or version) is refused with it
+        self.refuse: str | None = None  # a message: every create and delete is refused with it
         self._last_epoch = 0
 
     def reset(self) -> None:
@@ -208,6 +208,8 @@ class FakeSkills:
             self._keep(RecordedRequest.of(request, {}))
         skill_id = request.match_info["skill_id"]
         skill = self.held.get(skill_id)
+        if skill is not None and self.refuse and request.method != "GET":
+            return error_response(400, "invalid_request_error", self.refuse)
         return (
             skill
             if skill is not None

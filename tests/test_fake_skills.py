@@ -129,6 +129,8 @@ async def test_a_new_version_keeps_the_name_and_refusals_can_be_scripted(fake: F
         await skills.create(files=files(), betas=BETAS)
     with pytest.raises(anthropic.BadRequestError, match="reached its skill limit"):
         await skills.versions.create(skill.id, files=files(), betas=BETAS)
+    with pytest.raises(anthropic.BadRequestError, match="reached its skill limit"):
+        await skills.versions.delete(fake.skill_version(skill.id), skill_id=skill.id, betas=BETAS)
     assert len(fake.skills.held[skill.id].versions) == 1
     fake.reset()
     assert fake.skills.refuse is None and fake.skills.held == {}

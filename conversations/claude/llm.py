@@ -5,8 +5,10 @@ the configured endpoint: the real API when ANTHROPIC_API_KEY or ANTHROPIC_BASE_U
 embedded local model otherwise.
 """
 
+import contextlib
 import json
 import logging
+import mimetypes
 from dataclasses import dataclass
 
 import anthropic
@@ -178,6 +180,54 @@ async def list_models() -> list:
     """The endpoint's models (first page of 100), newest first."""
     page = await get_client().models.list(limit=100)
     return list(page.data)
+
+
+# --- Skills (the code execution container's own skills; conversations/skills/) ------------------------
+
+SKILL_ERRORS = FILE_ERRORS
+SKILLS_BETA = "skills-2025-10-02"
+
+
+async def skill_create(title: str, files: list[tuple[str, bytes]]) -> tuple[str, str]:
+    """Create a skill from its files, each (path under one top directory, bytes): its skill_id and
+    its first version."""
+    skill = await get_client().beta.skills.create(
+        display_name=title, files=_skill_files(files), betas=[SKILLS_BETA], timeout=FILE_TIMEOUT
+    )
+    return skill.id, _version(skill, "latest_version", skill.latest_version_id)
+
+
+async def skill_version_create(skill_id: str, files: list[tuple[str, bytes]]) -> str:
+    """Upload a new version of a skill (its whole folder again); the version."""
+    version = await get_client().beta.skills.versions.create(
+        skill_id, files=_skill_files(files), betas=[SKILLS_BETA], timeout=FILE_TIMEOUT
+    )
+    return _version(version, "version", version.id)
+
+
+async def skill_delete(skill_id: str) -> None:
+    """Delete a skill: its versions first, as the API requires. What the API no longer has counts
+    as deleted."""
+    skills, options = get_client().beta.skills, {"betas": [SKILLS_BETA], "timeout": FILE_TIMEOUT}
+    try:
+        versions = [_version(v, "version", v.id) async for v in skills.versions.list(skill_id, **options)]
+    except anthropic.NotFoundError:
+        return
+    for version in versions:
+        with contextlib.suppress(anthropic.NotFoundError):
+            await skills.versions.delete(version, skill_id=skill_id, **options)
+    with contextlib.suppress(anthropic.NotFoundError):
+        await skills.delete(skill_id, **options)
+
+
+def _skill_files(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str]]:
+    return [(path, data, mimetypes.guess_type(path)[0] or "application/octet-stream") for path, data in files]
+
+
+def _version(item, legacy: str, version_id: str) -> str:
+    """How the skills beta addresses a version: by its Unix-epoch `version` (`latest_version` on a
+    skill), a field SDK 2.12's types no longer declare; by its version id without it."""
+    return str((item.model_extra or {}).get(legacy) or version_id)
 
 
 # By the API's error type; an `error` event mid-stream arrives on an HTTP 200, so the type decides.
