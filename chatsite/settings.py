@@ -349,6 +349,12 @@ if CHAT_WEB_ALLOWED_DOMAINS and CHAT_WEB_BLOCKED_DOMAINS:
     raise ImproperlyConfigured("Set CHAT_WEB_ALLOWED_DOMAINS or CHAT_WEB_BLOCKED_DOMAINS, not both.")
 # Code execution (Claude's server tool; conversations/claude/sandbox.py). Off here: off for everyone.
 CHAT_CODE_EXECUTION = env_flag("CHAT_CODE_EXECUTION", True)
+# Connectors (remote MCP servers through the API's MCP connector; conversations/claude/mcp.py). Off:
+# none is offered. Over DEFER_OVER tools in one request they load deferred, found by tool search. A
+# tool that writes waits this many seconds for the person's approval, then counts as denied.
+CHAT_CONNECTORS = env_flag("CHAT_CONNECTORS", True)
+CHAT_CONNECTOR_DEFER_OVER = int(os.environ.get("CHAT_CONNECTOR_DEFER_OVER", 20))
+CHAT_APPROVAL_TIMEOUT = float(os.environ.get("CHAT_APPROVAL_TIMEOUT", 600))
 CHAT_STALL_TIMEOUT = float(os.environ.get("CHAT_STALL_TIMEOUT", 20))
 # Long conversations (conversations/claude/compaction.py): the API summarizes a chat's history past
 # this share of the model's input limit, where the model supports it. Off: the oldest turns are left out.

@@ -9,7 +9,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
-from conversations.claude.params import EFFORTS
+from conversations.claude.params import EFFORTS, MAX_CHOSEN
 
 MAX_ID = 2**63 - 1
 _ID = re.compile(r"[0-9]{1,19}")
@@ -45,6 +45,19 @@ class LinkListField(forms.Field):
         return [str(v) for v in value or []]
 
 
+class NameListField(forms.Field):
+    """Repeated short names (`connector=github&connector=jira`): the send checks them against what
+    the chat offers."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        names = [str(v) for v in value or []]
+        if len(names) > MAX_CHOSEN or any(not 0 < len(n) <= 120 or "\x00" in n for n in names):
+            raise ValidationError("Those connectors or skills cannot be chosen.", code="invalid")
+        return names
+
+
 class MessageForm(forms.Form):
     text = forms.CharField(required=False, strip=False)
     attachment = IdListField(required=False)
@@ -55,6 +68,8 @@ class MessageForm(forms.Form):
     thinking = forms.BooleanField(required=False)
     effort = forms.ChoiceField(required=False, choices=[(level, level) for level in EFFORTS])
     code = forms.BooleanField(required=False)
+    connector = NameListField(required=False)
+    skill = NameListField(required=False)
 
 
 class StartForm(MessageForm):

@@ -243,3 +243,12 @@ def teams_without_web(team_ids: list[int]) -> set[int]:
     return set(
         TeamPolicy.objects.filter(team_id__in=team_ids, web_access=False).values_list("team_id", flat=True)
     )
+
+
+def team_of(conversation: Conversation) -> int | None:
+    """The chat's team: its project's, else its pinned prompt's; None for a personal chat. Its
+    connectors and skills are the team's (claude/mcp.py, claude/sandbox.py)."""
+    if conversation.project_id is not None:
+        return conversation.project.team_id
+    version = conversation.prompt_version
+    return version.prompt.team_id if version is not None else None

@@ -14,12 +14,13 @@ from django.template.loader import render_to_string
 from django.utils.datastructures import MultiValueDict
 
 from conversations import forms, selectors, services
-from conversations.claude import catalog, sandbox, web
+from conversations.claude import catalog, mcp, sandbox, web
 from conversations.claude.capabilities import capabilities
 from conversations.claude.params import ToolChoice, switches_taken
 from conversations.models import Attachment, Conversation, Message, Project
 from conversations.projects.selectors import project_access
 from conversations.services import ChatError
+from conversations.skills import selectors as skill_selectors
 from teams.models import PromptVersion
 from teams.selectors import prompts_to_choose
 
@@ -63,7 +64,12 @@ def command_from_post(data: MultiValueDict, *, start: bool = False) -> SendComma
         raise ChatError(forms.first_error(form))
     fields = form.cleaned_data
     tools = ToolChoice(
-        web=fields["web"], thinking=fields["thinking"], effort=fields["effort"] or None, code=fields["code"]
+        web=fields["web"],
+        thinking=fields["thinking"],
+        effort=fields["effort"] or None,
+        code=fields["code"],
+        connectors=fields["connector"],
+        skills=fields["skill"],
     )
     command = SendCommand(
         fields["text"],
@@ -108,7 +114,9 @@ def conversation_post(*, user, command: SendCommand) -> Sent:
         prompt_version=version,
         attachments=attachments,
         timezone=command.timezone,
-        params=_params(Conversation(model=model, prompt_version=version), command.tools),
+        params=_params(
+            Conversation(model=model, prompt_version=version, owner=user, project=project), command.tools
+        ),
         temporary=command.temporary,
         links=list(command.links),
         project=project,
@@ -126,7 +134,23 @@ def switches_offered(conversation: Conversation) -> frozenset[str]:
         offered.discard("web")
     if not sandbox.offered(conversation, caps):
         offered.discard("code")
+    if conversation.owner_id is not None:  # a chat's, not a model option's: its team's tools too
+        extra = composer_tools(conversation)
+        offered |= {f"connector:{u.name}" for u in extra["connectors"] if not u.missing_token}
+        offered |= {f"skill:{s.key}" for s in extra["skills"]}
     return frozenset(offered)
+
+
+def composer_tools(conversation: Conversation) -> dict:
+    """The connectors (some may want the person's token first) and skills the composer lists: the
+    chat's team's (selectors.team_of), skills where code execution is offered."""
+    caps = capabilities(conversation.model)
+    skills = (
+        skill_selectors.for_team(selectors.team_of(conversation))
+        if sandbox.offered(conversation, caps)
+        else []
+    )
+    return {"connectors": mcp.available(conversation, caps), "skills": skills}
 
 
 def _params(conversation: Conversation, tools: ToolChoice | None) -> dict | None:

@@ -65,6 +65,8 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
     }
     if conversation is None:
         context.update(_switches_for_new_chat(user, model, context["models"], context["prompts"]))
+        started_in = Conversation(model=model, owner=user, project=extra.get("project"))
+        context.update(sending.composer_tools(started_in))  # a project's team's, or skills only
     else:
         context.update(
             messages_list=selectors.chosen_messages(conversation.pk),
@@ -73,6 +75,7 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
             caps=capabilities(conversation.model),
             chosen=params.stored(conversation.params),
             switches=sending.switches_offered(conversation),
+            **sending.composer_tools(conversation),
             gauge=context_window.gauge(conversation),
             knowledge_gone=project_selectors.knowledge_gone(conversation),
             share_teams=teams_for_user(user),

@@ -6,10 +6,10 @@ others share goes before them), and write its partial in templates/conversations
 Standard library only: the pure request builder (reply/anthropic_request.py) reads it.
 """
 
-from conversations.blocks import code, files, text, tools, web
+from conversations.blocks import code, files, mcp, text, tools, web
 from conversations.blocks.kind import Kind, markdown_fallback
 
-KINDS: tuple[Kind, ...] = (*text.KINDS, *tools.KINDS, *files.KINDS, *code.KINDS, *web.KINDS)
+KINDS: tuple[Kind, ...] = (*text.KINDS, *mcp.KINDS, *tools.KINDS, *files.KINDS, *code.KINDS, *web.KINDS)
 UNKNOWN = Kind("", {}, partial="unknown", label="Block", markdown=markdown_fallback)
 
 _BY_TYPE: dict[str, list[Kind]] = {}

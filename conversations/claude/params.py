@@ -2,10 +2,10 @@
 so an invalid combination is a form error and never an API 400; and the options each reply keeps,
 the ones it was generated with."""
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from conversations.claude.capabilities import Capabilities
 
@@ -14,6 +14,8 @@ ZONES = available_timezones() | {"UTC"}
 
 Effort = Literal["low", "medium", "high", "max"]
 EFFORTS = get_args(Effort)
+MAX_CHOSEN = 20  # connectors or skills one chat may have on
+Chosen = list[Annotated[str, StringConstraints(min_length=1, max_length=120)]]
 
 
 class ChatParams(BaseModel):
@@ -30,6 +32,8 @@ class ChatParams(BaseModel):
     web: bool = False  # web search and fetch (web.py); off until the user turns it on
     code: bool = False  # code execution in Anthropic's sandbox (sandbox.py); off until turned on
     context_1m: bool = False  # the 1M-token window (a beta, for Sonnet 4 and 4.5); long-context rates
+    connectors: Chosen = Field(default_factory=list, max_length=MAX_CHOSEN)  # their names (mcp.py)
+    skills: Chosen = Field(default_factory=list, max_length=MAX_CHOSEN)  # their keys (skills/)
     timezone: str = "UTC"  # the user's, from the browser; used by the date-and-time tool
 
     @field_validator("timezone")
@@ -59,6 +63,13 @@ class ToolChoice(BaseModel):
     thinking: bool = False
     effort: Effort | None = None
     code: bool = False
+    connectors: Chosen = Field(default_factory=list, max_length=MAX_CHOSEN)
+    skills: Chosen = Field(default_factory=list, max_length=MAX_CHOSEN)
+
+    def offers_needed(self) -> list[str]:
+        """What the chat must offer for this choice: each switch on, each connector and skill."""
+        flags = [name for name in ("web", "thinking", "effort", "code") if getattr(self, name)]
+        return flags + [f"connector:{n}" for n in self.connectors] + [f"skill:{k}" for k in self.skills]
 
     def switched_on(self) -> dict:
         return self.model_dump(exclude_defaults=True)
@@ -66,6 +77,12 @@ class ToolChoice(BaseModel):
 
 SWITCHES = tuple(ToolChoice.model_fields)
 SWITCH_NAMES = {"web": "Web search", "thinking": "Thinking", "effort": "Effort", "code": "Code execution"}
+
+
+def switch_name(offer: str) -> str:
+    """An offer (a switch, "connector:<name>" or "skill:<key>") in words for an error."""
+    kind, _, item = offer.partition(":")
+    return f"The {kind} {item}" if item else SWITCH_NAMES[offer]
 
 
 def switches_taken(caps: Capabilities) -> frozenset[str]:
@@ -129,17 +146,20 @@ class ReplyOptions(BaseModel):
     web: bool = False
     code: bool = False
     context_1m: bool = False
+    connectors: Chosen = Field(default_factory=list, max_length=MAX_CHOSEN)
+    skills: Chosen = Field(default_factory=list, max_length=MAX_CHOSEN)
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=1, le=500)
     max_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
 
     def stored(self) -> dict:
-        """As Message.options keeps it: the switches always (the 1M window only when on), the
-        numbers and effort when set."""
+        """As Message.options keeps it: the switches always (the 1M window, connectors and skills
+        only when on), the numbers and effort when set."""
         kept = self.model_dump(exclude_none=True)
-        if not kept.get("context_1m"):
-            kept.pop("context_1m", None)
+        for name in ("context_1m", "connectors", "skills"):
+            if not kept.get(name):
+                kept.pop(name, None)
         return kept
 
 
@@ -160,6 +180,8 @@ def described(options: dict | None) -> str:
         "web search" if options.get("web") else "",
         "code execution" if options.get("code") else "",
         "1M context" if options.get("context_1m") else "",
+        f"connectors {', '.join(options['connectors'])}" if options.get("connectors") else "",
+        f"skills {', '.join(map(_skill_label, options['skills']))}" if options.get("skills") else "",
         "tools off" if options.get("tools") is False else "",
     ]
     for name, label in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k")):
@@ -168,3 +190,9 @@ def described(options: dict | None) -> str:
     if options.get("max_tokens"):
         parts.append(f"max tokens {options['max_tokens']:,}")
     return " · ".join(part for part in parts if part)
+
+
+def _skill_label(key: str) -> str:
+    """Anthropic's skills by name (pptx); a team's own by kind: its id says nothing to a reader."""
+    kind, _, skill_id = key.partition(":")
+    return skill_id if kind == "anthropic" else "a team skill"

@@ -31,16 +31,18 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from conversations import services
+from conversations import selectors, services
 from conversations.blocks import code
 from conversations.claude import catalog, llm
 from conversations.claude.capabilities import Capabilities
 from conversations.claude.params import ChatParams
 from conversations.models import Conversation, ProducedFile, RemoteFileDeletion
+from conversations.skills.selectors import container_skills
 
 log = logging.getLogger(__name__)
 
 VERSION = f"{code.TOOL}_20260521"
+SKILLS_BETA = "skills-2025-10-02"
 # A container this close to expiring is not reused: a new one is safer than a 400 mid-reply.
 EXPIRY_MARGIN = timedelta(minutes=1)
 
@@ -59,6 +61,22 @@ def offered(conversation: Conversation, caps: Capabilities) -> bool:
 def enabled(conversation: Conversation, chosen: ChatParams, caps: Capabilities) -> bool:
     """Whether this conversation's next request offers the tool."""
     return chosen.code and offered(conversation, caps)
+
+
+def skills_for(conversation: Conversation, chosen: ChatParams, caps: Capabilities) -> list[dict]:
+    """The container's skills the person switched on, where code execution is offered: Anthropic's
+    (pptx, xlsx, docx, pdf) and the chat's team's own (skills/). Choosing one brings the tool."""
+    if not chosen.skills or not offered(conversation, caps):
+        return []
+    return container_skills(chosen.skills, selectors.team_of(conversation))
+
+
+def container_param(conversation: Conversation, skills: list[dict]) -> str | dict | None:
+    """The request's `container`: the conversation's (while it lasts), with the skills to load."""
+    reused = container_for(conversation)
+    if not skills:
+        return reused
+    return ({"id": reused} if reused else {}) | {"skills": skills}
 
 
 def container_for(conversation: Conversation) -> str | None:

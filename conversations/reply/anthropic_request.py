@@ -129,9 +129,10 @@ def _is_server_call(block: dict) -> bool:
 
 
 def _tools_of_calls(turns: list[Turn]) -> dict[str, str]:
-    """Call id -> the name of the tool it belongs to (as the request's `tools` name it)."""
+    """Call id -> the name of the tool it belongs to (as the request's `tools` name it): a
+    connector's call belongs to its server's toolset."""
     return {
-        b["id"]: code.TOOL if b["name"] in code.CALLS else b["name"]
+        b["id"]: b.get("server_name") or (code.TOOL if b["name"] in code.CALLS else b["name"])
         for t in turns
         for b in t.blocks
         if blocks.kind_of(b).is_call
@@ -194,7 +195,7 @@ def build_request(
     refuses a 1-hour breakpoint after a 5-minute one).
     `passages`: instead of knowledge too big to send, what matches the question (with_passages).
     """
-    offered = {tool["name"] for tool in (options or {}).get("tools", [])}
+    offered = {tool.get("name") or tool["mcp_server_name"] for tool in (options or {}).get("tools", [])}
     messages = build_messages(turns, offered)
     users = [m for m in messages if m["role"] == "user"]
     if users:

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from chatsite.logs import request_id
 from conversations import rendering, selectors, services
-from conversations.claude import attachment_files, compaction, llm, params, sandbox, tools
+from conversations.claude import attachment_files, compaction, llm, mcp, params, sandbox, tools
 from conversations.library import organising, temporary
 from conversations.live import metrics, realtime, relay, runtime
 from conversations.models import ContentBlock, Message
@@ -68,6 +68,8 @@ class ReplyRun:
         self.outcome = ReplyOutcome()
         self.call_usage: dict[str, int] = {}
         self.files: attachment_files.ReplyFiles | None = None  # file_id or base64 (set by the run)
+        self.connectors: list = []  # those the last request sent (claude/mcp.py)
+        self.left_out: set[str] = set()  # connectors the API could not use: the reply goes on without
         self.stop_requested = False
         self.first_turn = False  # it answers the conversation's first message: a title may follow
         self.task: asyncio.Task | None = None
@@ -168,9 +170,14 @@ class ReplyRun:
         if self.outcome.container:  # a tool loop or a paused turn goes on in the same sandbox
             reply.conversation.container_id, reply.conversation.container_expires_at = self.outcome.container
         built = reply_request.request_for(
-            reply, own_blocks=own, skip=self.outcome.trimmed, by_file_id=by_file_id
+            reply,
+            own_blocks=own,
+            skip=self.outcome.trimmed,
+            by_file_id=by_file_id,
+            without=frozenset(self.left_out),
         )
         self.blocks.sources.documents = self.outcome.cited_documents = built.cited_documents
+        self.connectors = built.connectors
         return built.body
 
     async def _run_tools(self, reply: Message) -> None:
@@ -179,7 +186,10 @@ class ReplyRun:
         context = tools.ToolContext(user_id=reply.conversation.owner_id, timezone=zone)
         calls = [b for b in self.blocks.in_order()[self.offset :] if b["type"] == "tool_use"]
         for call in calls:
-            text, is_error = await sync_to_async(tools.run_tool)(call["name"], call["input"], context)
+            if call["name"] == mcp.APPROVAL_TOOL:  # the person answers, in the page
+                text, is_error = await mcp.answer(self.message_id, call, self.connectors)
+            else:
+                text, is_error = await sync_to_async(tools.run_tool)(call["name"], call["input"], context)
             result = {"type": "tool_result", "tool_use_id": call["id"], "content": text}
             if is_error:
                 result["is_error"] = True
@@ -194,8 +204,7 @@ class ReplyRun:
         loop = asyncio.get_running_loop()
         stall = settings.CHAT_STALL_TIMEOUT
         async with asyncio.timeout(stall) as deadline:
-            rebuild = partial(sync_to_async(self._request_for), reply)
-            stream, self.outcome.request_id = await self.files.open_stream(request, rebuild)
+            stream, self.outcome.request_id = await self._open(request, reply)
             pings = asyncio.create_task(_alive_while_bytes_arrive(stream.response, deadline, stall))
             try:
                 async for event in stream:
@@ -207,6 +216,18 @@ class ReplyRun:
             finally:
                 pings.cancel()
                 await stream.close()
+
+    async def _open(self, request: dict, reply: Message):
+        """Open the stream; connectors the API cannot use (unreachable, a token refused) are left
+        out, said on the reply, and the same turn is sent again without them."""
+        rebuild = partial(sync_to_async(self._request_for), reply)
+        while True:
+            try:
+                return await self.files.open_stream(request, rebuild)
+            except llm.STREAM_ERRORS as exc:
+                if not _leave_out_connectors(self, exc):
+                    raise
+            request = await rebuild()
 
     def _on_event(self, event) -> None:
         kind = event.type
@@ -232,6 +253,17 @@ class ReplyRun:
             message_id=self.message_id, open_blocks=self.blocks.unstored(), outcome=self.outcome
         )
         return rendering.message_html(selectors.with_versions(reply))
+
+
+def _leave_out_connectors(run: ReplyRun, exc: BaseException) -> bool:
+    """Whether the error was about connectors, now left out of `run` (claude/mcp.py)."""
+    error, _ = llm.describe_error(exc)
+    failed = mcp.failed_connectors(error, [u for u in run.connectors if u.name not in run.left_out])
+    for use in failed:
+        log.warning("reply %s: connector %s left out: %s", run.message_id, use.name, error)
+        run.outcome.connector_errors.append(f"{use.title}: {error}")
+        run.left_out.add(use.name)
+    return bool(failed)
 
 
 async def _checkpoints(run: ReplyRun) -> None:

@@ -152,5 +152,7 @@ class ReplyBlocks:
 
 def _save(message_id: int, index: int, payload: dict, rendered: str | None, sources) -> str:
     rendered = services.block_save(message_id=message_id, index=index, payload=payload, rendered=rendered)
-    block = ContentBlock(index=index, type=payload["type"], payload=payload, rendered=rendered)
+    block = ContentBlock(
+        message_id=message_id, index=index, type=payload["type"], payload=payload, rendered=rendered
+    )
     return rendering.block_html(block, sources)

@@ -7,13 +7,14 @@ import base64
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from conversations import blocks, selectors, storage
-from conversations.claude import catalog, compaction, memory_tool, params, sandbox, tools, web
+from conversations.claude import catalog, compaction, mcp, memory_tool, params, sandbox, tools, web
 from conversations.claude.capabilities import Capabilities, capabilities
+from conversations.connectors.selectors import ConnectorUse
 from conversations.models import Attachment, Message
 from conversations.projects import knowledge
 from conversations.reply.anthropic_request import (
@@ -36,14 +37,21 @@ class ReplyRequest:
 
     body: dict
     cited_documents: list[int | str]
+    connectors: list[ConnectorUse] = field(default_factory=list)  # what it sends (claude/mcp.py)
 
 
 def request_for(
-    reply: Message, *, own_blocks: list[dict], skip: int = 0, by_file_id: bool = False
+    reply: Message,
+    *,
+    own_blocks: list[dict],
+    skip: int = 0,
+    by_file_id: bool = False,
+    without: frozenset[str] = frozenset(),
 ) -> ReplyRequest:
     """What `reply` sends: the conversation so far (but its oldest `skip` messages), then the
     reply's own blocks so far (a tool loop or a Continue resumes after them). `by_file_id`:
-    attachments uploaded to the Files API are referenced by file_id (attachment_files.py)."""
+    attachments uploaded to the Files API are referenced by file_id (attachment_files.py).
+    `without`: connectors this reply goes on without (the API could not use them)."""
     conversation = reply.conversation
     version = conversation.prompt_version
     caps = capabilities(reply.model)
@@ -53,12 +61,11 @@ def request_for(
     options = memory_tool.with_memory(request_options(chosen, caps), conversation.owner_id, caps)
     if web.enabled(conversation, chosen, caps):
         options["tools"] = [*options.get("tools", []), *web.tool_definitions()]
-    if sandbox.enabled(conversation, chosen, caps):
-        options["tools"] = [*options.get("tools", []), sandbox.tool_definition()]
-        if container := sandbox.container_for(conversation):
-            options["container"] = container
+    options = with_sandbox(options, conversation, chosen, caps)
+    connectors = [u for u in mcp.chosen(conversation, chosen, caps) if u.name not in without]
+    options = merged(options, mcp.request_options(connectors, own_blocks))
     if chosen.context_1m and caps.context_1m:
-        options["betas"] = [catalog.BETA_1M]
+        options = merged(options, {"betas": [catalog.BETA_1M]})
     options = compaction.request_options(reply.model, caps, options, chosen.context_1m)
     known = knowledge.for_conversation(conversation, by_file_id=by_file_id, question=question_of(earlier))
     request = build_request(
@@ -72,7 +79,24 @@ def request_for(
         passages=known.passages,
     )
     body = only_own_files(request, conversation.owner_id, reply.pk, also=known.file_ids)
-    return ReplyRequest(body, known.documents + document_ids(earlier))
+    return ReplyRequest(body, known.documents + document_ids(earlier), connectors)
+
+
+def with_sandbox(options: dict, conversation, chosen: params.ChatParams, caps: Capabilities) -> dict:
+    """Code execution, when on or when a skill is (skills run in its container)."""
+    skills = sandbox.skills_for(conversation, chosen, caps)
+    if not (skills or sandbox.enabled(conversation, chosen, caps)):
+        return options
+    options = merged(options, {"tools": [sandbox.tool_definition()]})
+    if container := sandbox.container_param(conversation, skills):
+        options["container"] = container
+    return merged(options, {"betas": [sandbox.SKILLS_BETA]}) if skills else options
+
+
+def merged(options: dict, more: dict) -> dict:
+    """`options` with `more`: its tools and betas added to theirs, anything else set."""
+    joined = {key: [*options.get(key, []), *more[key]] for key in ("tools", "betas") if key in more}
+    return {**options, **more, **joined}
 
 
 def question_of(messages: list[Message]) -> str:

@@ -6,6 +6,7 @@ rendered.py (stored HTML brought up to date), errors.py. Callers use them from h
 `services.<function>`. (The library's own writes, organising, sharing and import,
 are in conversations/library/.)"""
 
+from conversations.services.approvals import approval_answer, approval_of, approval_open, approvals_close
 from conversations.services.attachments import attachment_store
 from conversations.services.errors import ChatError, ReplyInProgress
 from conversations.services.feedback import feedback_comment, feedback_rate
@@ -43,6 +44,10 @@ from conversations.services.turns import (
 )
 
 __all__ = [
+    "approval_answer",
+    "approval_of",
+    "approval_open",
+    "approvals_close",
     "TITLE_LENGTH",
     "ChatError",
     "ReplyInProgress",

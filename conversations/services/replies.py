@@ -17,6 +17,7 @@ from conversations.budgets import spend_record
 from conversations.claude import pricing
 from conversations.live import metrics
 from conversations.models import ApiCall, ContentBlock, Conversation, Message, ProducedFile
+from conversations.services.approvals import approvals_close
 
 
 def block_save(*, message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
@@ -86,6 +87,7 @@ class ReplyOutcome:
     usage: pricing.Usage = field(default_factory=pricing.Usage)
     cited_documents: list[int] = field(default_factory=list)  # what citations' document_index counts
     container: tuple[str, datetime] | None = None  # code execution's sandbox: (id, expires_at)
+    connector_errors: list[str] = field(default_factory=list)  # "<title>: <why>", each left out
 
     def add_usage(self, counts: dict[str, int]) -> None:
         """Add one API call's token counts (a tool loop makes several calls)."""
@@ -105,9 +107,7 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
             "options",
         ).get(pk=message_id)
         money = _money(model, outcome.usage)
-        noted = {}
-        if outcome.cleared_tool_uses:  # the page says so (_message.html)
-            noted["options"] = {**(options or {}), "cleared_tool_uses": outcome.cleared_tool_uses}
+        noted = _noted(options, outcome)
         Message.objects.filter(pk=message_id).update(
             status=outcome.status,
             error=outcome.error,
@@ -128,8 +128,17 @@ def reply_finish(*, message_id: int, open_blocks: dict[int, dict], outcome: Repl
             Conversation.objects.filter(pk=conversation_id).update(
                 container_id=container_id, container_expires_at=expires_at
             )
+        approvals_close(message_id=message_id)  # a question left unanswered is a no
     metrics.DB_WRITES.labels("final").inc()
     return Message.objects.select_related("conversation").get(pk=message_id)
+
+
+def _noted(options: dict | None, outcome: ReplyOutcome) -> dict:
+    """What the page says under the reply (_message.html), kept in its options: older tool results
+    cleared, connectors it went on without (claude/mcp.py)."""
+    noted = {"cleared_tool_uses": outcome.cleared_tool_uses, "connector_errors": outcome.connector_errors}
+    noted = {name: value for name, value in noted.items() if value}
+    return {"options": {**(options or {}), **noted}} if noted else {}
 
 
 def api_call_record(

@@ -3,7 +3,7 @@ version; and what a team's owners decide for the conversations on its prompts.""
 
 from conversations.claude import params as chat_params
 from conversations.claude.capabilities import capabilities
-from conversations.claude.params import SWITCH_NAMES, SWITCHES, ToolChoice
+from conversations.claude.params import SWITCHES, ToolChoice, switch_name
 from conversations.models import Conversation, TeamPolicy, ToolDefaults
 from conversations.services.errors import ChatError
 from teams.models import PromptVersion
@@ -59,7 +59,7 @@ def tools_choose(*, params: dict, model: str, choice: ToolChoice, offered: froze
     to save. ChatError for a switch this chat does not offer (`offered`: sending.switches_offered),
     or one the Settings popover's parameters rule out (thinking with a temperature)."""
     wanted = choice.switched_on()
-    if refused := [SWITCH_NAMES[name] for name in wanted if name not in offered]:
+    if refused := [switch_name(name) for name in choice.offers_needed() if name not in offered]:
         verb = "is" if len(refused) == 1 else "are"
         raise ChatError(f"{' and '.join(refused)} {verb} not available in this chat.")
     chosen = {name: value for name, value in (params or {}).items() if name not in SWITCHES} | wanted

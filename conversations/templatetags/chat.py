@@ -12,7 +12,7 @@ from chatsite import json_depth
 from conversations import blocks, rendering
 from conversations.claude import citations, params, sandbox
 from conversations.library import exporting
-from conversations.models import ReplyFeedback
+from conversations.models import ReplyFeedback, ToolApproval
 from conversations.services.feedback import COMMENT_LENGTH, rateable
 from conversations.serving import INLINE_IMAGES
 
@@ -291,3 +291,27 @@ def streaming_markdown(text: str) -> str:
     live = rendering.LiveMarkdown()
     closed = live.frame(text)[0]
     return mark_safe(f'{closed}<div class="streaming-text">{live.tail}</div>')
+
+
+# --- connectors (claude/mcp.py) ----------------------------------------------------------------
+
+
+@register.filter
+def mcp_result_text(payload) -> str:
+    return blocks.mcp.result_text_of(payload)
+
+
+@register.filter
+def tools_found(payload) -> list[str]:
+    return blocks.mcp.found_tools(payload)
+
+
+@register.filter
+def approval(block) -> dict:
+    """An approval request's answer: waiting (the form shows), approved or denied (with the reason)."""
+    if block.message_id is None or getattr(block, "streaming", False):
+        return {"state": "asking"}
+    row = ToolApproval.objects.filter(message_id=block.message_id, call_id=block.payload.get("id")).first()
+    if row is None or row.approved is None:
+        return {"state": "waiting"}
+    return {"state": "approved" if row.approved else "denied", "reason": row.reason}

@@ -127,6 +127,7 @@
     function apply() {
       const names = offered();
       if (names) group.querySelectorAll("label.switch").forEach(function (label) { show(label, names.indexOf(label.dataset.switch) >= 0); });
+      if (names) group.querySelectorAll("[data-needs]").forEach(function (item) { show(item, names.indexOf(item.dataset.needs) >= 0); });
       const effort = group.querySelector("select[name=effort]");
       const thinking = group.querySelector("input[name=thinking]");
       const effortOffered = names ? names.indexOf("effort") >= 0 : effort.dataset.offered === "1";
@@ -148,6 +149,9 @@
     ["web", "thinking", "code"].forEach(function (name) { const el = field(name); if (el && el.checked) tools[name] = true; });
     const effort = field("effort");
     if (effort && effort.value) tools.effort = effort.value;
+    const checked = function (name) { return Array.from(form.querySelectorAll("input[name=" + name + "]:checked:not(:disabled)"), function (el) { return el.value; }); };
+    tools.connectors = checked("connector");
+    tools.skills = checked("skill");
     return tools;
   }
 
@@ -632,6 +636,7 @@
       const block = blocks.querySelector('[data-index="' + frame[3] + '"]');
       const done = fromHTML(frame[4]);
       if (block) block.replaceWith(done); else blocks.appendChild(done);
+      if (window.htmx) window.htmx.process(done); // an approval request's form posts through htmx
       addCopyButtons(done);
     }
     scrollToBottom();
@@ -645,6 +650,7 @@
       const open = item.length > 3 && block.querySelector(".streaming-text");
       if (open) openBlocks.set(open, [item[3], item[4]]);
     });
+    if (window.htmx) window.htmx.process(blocks);
     article.dataset.seq = frame[2];
     addCopyButtons(article);
   }
