@@ -92,6 +92,16 @@ def test_a_zip_with_files_at_its_top_goes_under_the_skills_name_and_the_title_de
     }
 
 
+def test_without_the_pages_script_a_folder_arrives_as_bare_names_under_the_skills_name(
+    owner_client, fake_api, team
+):
+    upload = folder(("my-folder/SKILL.md", SKILL_MD), ("my-folder/scripts/run.py", RUN_PY))
+    del upload["paths"]
+    assert owner_client.post(skills_url(team), upload).status_code == 302
+    (held,) = fake_api.skills.held.values()
+    assert set(held.versions[0].files) == {"tone/SKILL.md", "tone/run.py"}
+
+
 def test_a_new_version_keeps_who_and_why_and_the_page_lists_them_newest_first(
     owner_client, fake_api, team, people, skill
 ):
