@@ -5,6 +5,7 @@ that writes, answered over HTTP while the reply waits."""
 
 import asyncio
 import json
+import logging
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -18,7 +19,7 @@ from conversations.reply import generation
 from conversations.services import conversation_start
 from fakes import GroundedReply, Reply
 from fakes.mcp import McpCall
-from tests.helpers import eventually, payloads, reload, run_to_end, send
+from tests.helpers import eventually, open_transcript, payloads, reload, run_to_end, send
 
 URL = "https://tracker.example/mcp"
 TOOLS = [
@@ -137,11 +138,12 @@ def test_many_tools_load_deferred_and_the_tool_search_finds_them(settings, peopl
     )
     options = mcp.request_options([use], [])
     toolset = options["tools"][0]
-    assert toolset["configs"]["tool_042"] == {"enabled": True, "defer_loading": True}
+    assert toolset["default_config"] == {"enabled": False, "defer_loading": True}
+    assert toolset["configs"]["tool_042"] == {"enabled": True}
     assert options["tools"][1] == {"type": "tool_search_tool_bm25_20251119", "name": "tool_search_tool_bm25"}
     assert "authorization_token" not in options["mcp_servers"][0]  # a connector without a token
     few = mcp.request_options([use.__class__(**{**use.__dict__, "tools": tuple(names[:5])})], [])
-    assert all("defer_loading" not in c for c in few["tools"][0]["configs"].values())
+    assert few["tools"][0]["default_config"] == {"enabled": False}
     assert len(few["tools"]) == 1
 
 
@@ -150,8 +152,9 @@ def test_many_tools_load_deferred_and_the_tool_search_finds_them(settings, peopl
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_connector_call_is_streamed_stored_shown_and_replayed_verbatim(
-    fake_api, people, prompt, tracker
+    fake_api, people, prompt, tracker, caplog, client, staff
 ):
+    caplog.set_level(logging.DEBUG)
     declare(fake_api)
     fake_api.enqueue(
         GroundedReply(["Let me look.", McpCall("tracker", "find_issue", {"query": "login"}), "One: #12."]),
@@ -172,6 +175,12 @@ async def test_a_connector_call_is_streamed_stored_shown_and_replayed_verbatim(
     await send(conversation, "And now?")
     replayed = fake_api.message_requests[-1].body["messages"][1]["content"]
     assert call in replayed and result in replayed  # verbatim, id and all
+    assert MEMBER_TOKEN not in caplog.text  # the SDK's own debug lines stay off (settings.LOGGING)
+
+    await sync_to_async(client.force_login)(staff)  # staff review shows the call and its result
+    transcript = (await sync_to_async(open_transcript)(client, conversation)).content.decode()
+    assert "tracker</span>: find_issue" in transcript and "#12 Login fails on Safari" in transcript
+    assert MEMBER_TOKEN not in transcript
 
 
 @pytest.mark.django_db(transaction=True)

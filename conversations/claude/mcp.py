@@ -70,13 +70,15 @@ def server(use: ConnectorUse) -> dict:
 
 
 def toolset(use: ConnectorUse, approved: set[tuple[str, str]], deferred: bool) -> dict:
-    """Every tool off but those the team chose; one that writes only once approved."""
-    on = {"enabled": True} | ({"defer_loading": True} if deferred else {})
+    """Every tool off but those the team chose (a tool the server adds later stays off); one that
+    writes only once approved. Deferred: every tool, by the default a tool's config overrides."""
     return {
         "type": "mcp_toolset",
         "mcp_server_name": use.name,
-        "default_config": {"enabled": False},
-        "configs": {t: on for t in use.tools if t not in use.writes or (use.name, t) in approved},
+        "default_config": {"enabled": False} | ({"defer_loading": True} if deferred else {}),
+        "configs": {
+            t: {"enabled": True} for t in use.tools if t not in use.writes or (use.name, t) in approved
+        },
     }
 
 
