@@ -19,6 +19,7 @@ from conversations.reply import generation
 from conversations.services import conversation_start
 from fakes import GroundedReply, Reply
 from fakes.mcp import McpCall
+from fakes.tool_search import ToolSearch
 from tests.helpers import eventually, open_transcript, payloads, reload, run_to_end, send
 
 URL = "https://tracker.example/mcp"
@@ -181,6 +182,33 @@ async def test_a_connector_call_is_streamed_stored_shown_and_replayed_verbatim(
     transcript = (await sync_to_async(open_transcript)(client, conversation)).content.decode()
     assert "tracker</span>: find_issue" in transcript and "#12 Login fails on Safari" in transcript
     assert MEMBER_TOKEN not in transcript
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_deferred_tools_are_found_by_the_tool_search_and_its_blocks_replayed(
+    fake_api, people, prompt, tracker, settings
+):
+    settings.CHAT_CONNECTOR_DEFER_OVER = 1  # the tracker's two tools load deferred
+    declare(fake_api)
+    fake_api.enqueue(
+        GroundedReply(
+            [ToolSearch("find an issue"), McpCall("tracker", "find_issue", {"query": "login"}), "#12."]
+        ),
+        Reply("Yes."),
+    )
+    conversation, reply = await chat(people, prompt)
+    reply = await run_to_end(reply)
+    assert reply.status == "complete", reply.error
+    stored = await payloads(reply)
+    search, found = stored[0], stored[1]
+    assert search["type"] == "server_tool_use" and search["name"] == "tool_search_tool_bm25"
+    assert found["type"] == "tool_search_tool_result"
+    html = await sync_to_async(rendering.message_html)(reply)
+    assert "Looking for tools: <q>find an issue</q>" in html and "Found find_issue" in html
+
+    await send(conversation, "Still?")
+    replayed = fake_api.message_requests[-1].body["messages"][1]["content"]
+    assert search in replayed and found in replayed
 
 
 @pytest.mark.django_db(transaction=True)
