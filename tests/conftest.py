@@ -64,6 +64,13 @@ def _fake_server():
 
 
 @pytest.fixture
+def fake():
+    """A fake API of the test's own, for tests of the fake itself (fake_api is shared and reset)."""
+    with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
 def fake_api(_fake_server, settings):
     """The fake Messages API, with the app pointed at it and a fresh client for this test's loop."""
     _fake_server.reset()

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anthropic
 from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -30,6 +31,7 @@ from conversations.routing import websocket_urlpatterns
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
+    from fakes import FakeAnthropic
     from tests.live import LiveApp
 
 LONG_TEXT = " ".join(f"word{i}" for i in range(60))
@@ -246,3 +248,8 @@ def login(page: Page, app: LiveApp, user: str = "alice") -> None:
     page.locator("input[name=password]").fill(app.users[user])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def sdk_client(fake: FakeAnthropic, max_retries: int = 0) -> anthropic.AsyncAnthropic:
+    """The real SDK's client, pointed at a fake API (`fake`, tests/conftest.py, or `fake_api`)."""
+    return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test", max_retries=max_retries)

@@ -19,7 +19,7 @@ from conversations.projects import passages, retrieval
 from conversations.projects import services as projects
 from conversations.reply.anthropic_request import count_breakpoints
 from conversations.sending import SendCommand, conversation_post
-from fakes import Cited, FakeAnthropic, GroundedReply, Reply
+from fakes import Cited, GroundedReply, Reply
 from fakes.search_results import search_citation
 from tests.helpers import run_to_end, send
 
@@ -286,12 +286,6 @@ RESULTS = [
         "citations": {"enabled": True},
     },
 ]
-
-
-@pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
 
 
 @pytest.mark.parametrize("streamed", [True, False])

@@ -228,7 +228,7 @@ def test_the_snapshot_shows_searches_citations_and_code_as_the_owner_saw_them(cl
     assert html.count(link) == 3  # the result, the marker and the footnote
     assert 'href="javascript' not in html and "Storm &lt;b&gt;warning&lt;/b&gt;" in html
     assert '<ol class="citations" aria-label="Sources">' in html and "“Rain Monday”" in html
-    assert "<code class=\"language-bash\">make</code>" in html and "built" in html
+    assert '<code class="language-bash">make</code>' in html and "built" in html
     assert '<span class="chip">made.txt</span>' in html
     assert reverse("produced_file", args=[conversation.pk, "file_made"]) not in html
 
@@ -251,7 +251,7 @@ def test_a_copy_keeps_the_code_and_its_output_but_not_the_files_it_made(client, 
     call(client, people, "member", "post", reverse("share_continue", args=[share.pk]))
     copy = Conversation.objects.get(owner=people["member"])
     html = client.get(reverse("conversation", args=[copy.pk])).content.decode()
-    assert "<code class=\"language-bash\">make</code>" in html and "Finished" in html
+    assert '<code class="language-bash">make</code>' in html and "Finished" in html
     assert "made.txt" not in html and original not in html
     assert client.get(original).status_code == 404
     copied = ContentBlock.objects.filter(message__conversation=copy, index=1).get()

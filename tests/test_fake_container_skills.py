@@ -12,6 +12,7 @@ from anthropic.types.beta import BetaBashCodeExecutionToolResultBlock
 
 from fakes import Code, FakeAnthropic, GroundedReply
 from fakes.server_tools import docx_output, xlsx_output
+from tests.helpers import sdk_client
 
 MODEL = "claude-sonnet-4-6"
 BETAS = ["skills-2025-10-02"]
@@ -21,23 +22,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SKILL_MD = b"---\nname: tone\ndescription: Writes in our house tone.\n---\nBe brief.\n"
 
 
-@pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
-
-
-def client_for(fake: FakeAnthropic) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test", max_retries=0)
-
-
 def anthropic_skill(skill_id: str, version: str = "latest") -> dict:
     return {"type": "anthropic", "skill_id": skill_id, "version": version}
 
 
 async def create(fake: FakeAnthropic, skills: list[dict], *, tools=CODE, betas=BETAS, stream=False, **extra):
     """The message (or, streamed, its events), the client closed in the test's own loop."""
-    async with client_for(fake) as client:
+    async with sdk_client(fake) as client:
         answer = await client.beta.messages.create(
             model=MODEL,
             max_tokens=100,
@@ -51,7 +42,7 @@ async def create(fake: FakeAnthropic, skills: list[dict], *, tools=CODE, betas=B
 
 
 async def custom_skill(fake: FakeAnthropic) -> str:
-    async with client_for(fake) as client:
+    async with sdk_client(fake) as client:
         skill = await client.beta.skills.create(
             display_name="Tone", files=[("tone/SKILL.md", SKILL_MD, "text/markdown")], betas=BETAS
         )
@@ -127,7 +118,7 @@ async def test_the_files_code_made_are_valid_office_files_the_files_api_serves(f
     assert isinstance(result, BetaBashCodeExecutionToolResultBlock)
     file_ids = [output.file_id for output in result.content.content]
     assert file_ids == [report.file_id, table.file_id]
-    async with client_for(fake) as client:
+    async with sdk_client(fake) as client:
         metadata = [await client.beta.files.retrieve_metadata(file_id) for file_id in file_ids]
         downloaded = [await (await client.beta.files.download(file_id)).read() for file_id in file_ids]
     assert [(m.filename, m.mime_type, m.downloadable) for m in metadata] == [

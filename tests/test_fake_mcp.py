@@ -18,6 +18,7 @@ from anthropic.types.beta import (
 from fakes import FakeAnthropic, GroundedReply
 from fakes.mcp import McpCall, ToolError, tool_definition_tokens
 from fakes.tool_search import ToolSearch
+from tests.helpers import sdk_client
 
 MODEL = "claude-sonnet-4-6"
 BETAS = ["mcp-client-2025-11-20"]
@@ -28,16 +29,6 @@ LOOKUP = {
     "input_schema": {"type": "object", "properties": {"email": {"type": "string"}}},
 }
 DELETE = {"name": "delete_customer", "description": "Delete a customer.", "input_schema": {"type": "object"}}
-
-
-@pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
-
-
-def client_for(fake: FakeAnthropic) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test", max_retries=0)
 
 
 def server(token: str | None = "alice-token", name: str = "crm", url: str = URL) -> dict:
@@ -51,7 +42,7 @@ def toolset(name: str = "crm", **config) -> dict:
 
 async def create(fake: FakeAnthropic, *, servers=None, tools=None, betas=BETAS, messages=None, stream=False):
     """The message (or, streamed, its events), the client closed in the test's own loop."""
-    async with client_for(fake) as client:
+    async with sdk_client(fake) as client:
         answer = await client.beta.messages.create(
             model=MODEL,
             max_tokens=100,
@@ -236,7 +227,7 @@ async def test_deferred_tools_count_no_input_tokens_until_a_search_finds_them(fa
     assert lazy < 30 and 40 < each[42] < 60 and loaded == lazy + sum(each)
     assert after == lazy + each[42]
     assert [u["input_tokens"] for u in fake.usages] == [loaded, lazy, after]
-    async with client_for(fake) as client:
+    async with sdk_client(fake) as client:
         counted = await client.beta.messages.count_tokens(
             model=MODEL,
             messages=[{"role": "user", "content": "Who is ada@example.com?"}],

@@ -10,19 +10,10 @@ from anthropic.types.beta import BetaDeletedSkill, BetaSkill
 from anthropic.types.beta.skills import BetaDeletedSkillVersion, BetaSkillVersion
 
 from fakes import FakeAnthropic
+from tests.helpers import sdk_client
 
 BETAS = ["skills-2025-10-02"]
 SKILL_MD = b"---\nname: tone\ndescription: >\n  Writes in the team's tone.\n  Use for replies.\n---\n# Tone\n"
-
-
-@pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
-
-
-def client_for(fake: FakeAnthropic) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test", max_retries=0)
 
 
 def files(skill_md: bytes = SKILL_MD, top: str = "tone") -> list[tuple[str, bytes, str]]:
@@ -34,7 +25,7 @@ def files(skill_md: bytes = SKILL_MD, top: str = "tone") -> list[tuple[str, byte
 
 @pytest.mark.asyncio
 async def test_create_version_list_and_delete_as_the_sdk_types_parse_them(fake: FakeAnthropic) -> None:
-    skills = client_for(fake).beta.skills
+    skills = sdk_client(fake).beta.skills
     skill = await skills.create(display_name="Team tone", files=files(), betas=BETAS)
     assert isinstance(skill, BetaSkill)
     assert skill.id.startswith("skill_") and skill.type == "skill" and skill.source.type == "custom"
@@ -82,7 +73,7 @@ async def test_create_version_list_and_delete_as_the_sdk_types_parse_them(fake: 
 
 @pytest.mark.asyncio
 async def test_without_the_beta_header_versions_are_addressed_by_id(fake: FakeAnthropic) -> None:
-    skills = client_for(fake).beta.skills
+    skills = sdk_client(fake).beta.skills
     skill = await skills.create(files=files())
     assert "latest_version" not in (skill.model_extra or {}) and skill.display_name == "tone"
     with pytest.raises(anthropic.NotFoundError):
@@ -109,14 +100,14 @@ async def test_without_the_beta_header_versions_are_addressed_by_id(fake: FakeAn
 )
 async def test_it_refuses_what_the_real_api_refuses(fake: FakeAnthropic, upload, message: str) -> None:
     with pytest.raises(anthropic.BadRequestError, match=message) as refused:
-        await client_for(fake).beta.skills.create(files=upload, betas=BETAS)
+        await sdk_client(fake).beta.skills.create(files=upload, betas=BETAS)
     assert refused.value.body["error"]["type"] == "invalid_request_error"
     assert fake.skills.held == {}
 
 
 @pytest.mark.asyncio
 async def test_a_new_version_keeps_the_name_and_refusals_can_be_scripted(fake: FakeAnthropic) -> None:
-    skills = client_for(fake).beta.skills
+    skills = sdk_client(fake).beta.skills
     skill = await skills.create(files=files(), betas=BETAS)
     renamed = files(b"---\nname: other\ndescription: Something else.\n---\n", top="other")
     with pytest.raises(anthropic.BadRequestError, match="The skill's name is 'tone'"):

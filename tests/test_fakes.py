@@ -26,18 +26,9 @@ from fakes import (
     Stall,
     split_chunks,
 )
+from tests.helpers import sdk_client
 
 MODEL = "claude-sonnet-4-6"
-
-
-@pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
-
-
-def client_for(fake: FakeAnthropic, max_retries: int = 0) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test", max_retries=max_retries)
 
 
 def params(text: str = "hi", **extra: Any) -> dict[str, Any]:
@@ -66,7 +57,7 @@ async def test_streamed_reply_round_trips(fake: FakeAnthropic) -> None:
     text = "Hello world,\n  this is a *streamed* reply.\n"
     fake.enqueue(Reply(text, stop_reason="max_tokens", input_tokens=42))
 
-    stream = await client_for(fake).messages.create(**params("hello"), stream=True)
+    stream = await sdk_client(fake).messages.create(**params("hello"), stream=True)
     events = [event async for event in stream]
 
     assert [e.type for e in events[:2]] == ["message_start", "content_block_start"]
@@ -107,7 +98,7 @@ async def test_streamed_reply_round_trips(fake: FakeAnthropic) -> None:
 async def test_stream_helper_and_non_streaming_give_the_same_message(
     fake: FakeAnthropic,
 ) -> None:
-    client = client_for(fake)
+    client = sdk_client(fake)
     fake.enqueue(Reply("Same text", request_id="req_fixed"), Reply("Same text"))
 
     async with client.messages.stream(**params()) as stream:
@@ -130,7 +121,7 @@ async def test_thinking_block_with_signature(fake: FakeAnthropic) -> None:
         )
     )
 
-    async with client_for(fake).messages.stream(**params("2+2?")) as stream:
+    async with sdk_client(fake).messages.stream(**params("2+2?")) as stream:
         kinds = [event.type async for event in stream]
         message = await stream.get_final_message()
 
@@ -146,7 +137,7 @@ async def test_thinking_block_with_signature(fake: FakeAnthropic) -> None:
 async def test_529_is_retried_then_succeeds(fake: FakeAnthropic) -> None:
     fake.enqueue(HttpError(529, retry_after=0), Reply("after retry"))
 
-    async with client_for(fake, max_retries=2).messages.stream(**params()) as stream:
+    async with sdk_client(fake, max_retries=2).messages.stream(**params()) as stream:
         message = await stream.get_final_message()
 
     assert message.content[0].text == "after retry"
@@ -159,7 +150,7 @@ async def test_401_raises_authentication_error(fake: FakeAnthropic) -> None:
     fake.enqueue(HttpError(401, message="invalid x-api-key", request_id="req_auth"))
 
     with pytest.raises(anthropic.AuthenticationError) as caught:
-        async with client_for(fake, max_retries=2).messages.stream(**params()) as stream:
+        async with sdk_client(fake, max_retries=2).messages.stream(**params()) as stream:
             await stream.get_final_message()
 
     assert caught.value.status_code == 401
@@ -191,7 +182,7 @@ async def test_http_error_types(
     fake.enqueue(HttpError(status, retry_after=7))
 
     with pytest.raises(error_class) as caught:
-        await client_for(fake).messages.create(**params())
+        await sdk_client(fake).messages.create(**params())
 
     assert caught.value.body["error"]["type"] == error_type
     assert caught.value.response.headers["retry-after"] == "7"
@@ -203,7 +194,7 @@ async def test_cut_raises_remote_protocol_error(fake: FakeAnthropic) -> None:
     received: list[str] = []
 
     with pytest.raises(httpx2.RemoteProtocolError) as caught:
-        async with client_for(fake, max_retries=2).messages.stream(**params()) as stream:
+        async with sdk_client(fake, max_retries=2).messages.stream(**params()) as stream:
             async for text in stream.text_stream:
                 received.append(text)
 
@@ -214,7 +205,7 @@ async def test_cut_raises_remote_protocol_error(fake: FakeAnthropic) -> None:
     assert len(fake.requests) == 1  # a mid-stream failure is not retried by the SDK
 
     # The server carries on after a cut.
-    assert (await client_for(fake).messages.create(**params("still there?"))).content[
+    assert (await sdk_client(fake).messages.create(**params("still there?"))).content[
         0
     ].text == "Echo: still there?"
 
@@ -227,7 +218,7 @@ async def test_stall_times_out_and_server_stops_cleanly() -> None:
     received: list[str] = []
 
     with pytest.raises(TimeoutError):
-        async with client_for(fake).messages.stream(**params()) as stream:
+        async with sdk_client(fake).messages.stream(**params()) as stream:
             texts = stream.text_stream.__aiter__()
             while True:
                 async with asyncio.timeout(0.5):
@@ -245,7 +236,7 @@ async def test_stall_ends_properly_after_its_seconds(fake: FakeAnthropic) -> Non
     fake.enqueue(Stall("slow", seconds=0.3))
     started = time.monotonic()
 
-    async with client_for(fake).messages.stream(**params()) as stream:
+    async with sdk_client(fake).messages.stream(**params()) as stream:
         message = await stream.get_final_message()
 
     assert time.monotonic() - started >= 0.3
@@ -258,7 +249,7 @@ async def test_sse_error_raises_api_status_error(fake: FakeAnthropic) -> None:
     received: list[str] = []
 
     with pytest.raises(anthropic.APIStatusError) as caught:
-        async with client_for(fake, max_retries=2).messages.stream(**params()) as stream:
+        async with sdk_client(fake, max_retries=2).messages.stream(**params()) as stream:
             async for text in stream.text_stream:
                 received.append(text)
 
@@ -275,7 +266,7 @@ async def test_sse_error_raises_api_status_error(fake: FakeAnthropic) -> None:
 
 @pytest.mark.asyncio
 async def test_prompt_caching_simulation(fake: FakeAnthropic) -> None:
-    client = client_for(fake)
+    client = sdk_client(fake)
     system = [
         {
             "type": "text",
@@ -325,7 +316,7 @@ async def test_tokens_per_second_paces_deltas(fake: FakeAnthropic) -> None:
     fake.enqueue(Reply(chunks=chunks, tokens_per_second=100))
     started = time.monotonic()
 
-    async with client_for(fake).messages.stream(**params()) as stream:
+    async with sdk_client(fake).messages.stream(**params()) as stream:
         received = [text async for text in stream.text_stream]
 
     assert time.monotonic() - started >= 0.09
@@ -340,7 +331,7 @@ async def test_tokens_per_second_paces_deltas(fake: FakeAnthropic) -> None:
 async def test_first_delay_and_server_default_pace() -> None:
     with FakeAnthropic(default_tokens_per_second=50) as fake:
         fake.enqueue(Reply("a b c", first_delay=0.2))
-        async with client_for(fake).messages.stream(**params()) as stream:
+        async with sdk_client(fake).messages.stream(**params()) as stream:
             await stream.get_final_message()
 
     log = fake.replies[-1]
@@ -351,7 +342,7 @@ async def test_first_delay_and_server_default_pace() -> None:
 
 @pytest.mark.asyncio
 async def test_default_echo_reply(fake: FakeAnthropic) -> None:
-    client = client_for(fake)
+    client = sdk_client(fake)
 
     whole = await client.messages.create(**params("plain string"))
     assert whole.content[0].text == "Echo: plain string"
@@ -374,7 +365,7 @@ async def test_default_echo_reply(fake: FakeAnthropic) -> None:
 
 @pytest.mark.asyncio
 async def test_count_tokens_and_models(fake: FakeAnthropic) -> None:
-    client = client_for(fake)
+    client = sdk_client(fake)
 
     counted = await client.messages.count_tokens(
         model=MODEL, messages=[{"role": "user", "content": "x" * 40}]

@@ -8,18 +8,9 @@ from anthropic.types import DeletedFile, FileMetadata
 from anthropic.types.file_expired_error import FileExpiredError
 
 from fakes import FakeAnthropic, Reply
+from tests.helpers import sdk_client
 
 MODEL = "claude-sonnet-4-6"
-
-
-@pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
-
-
-def client_for(fake: FakeAnthropic) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test", max_retries=0)
 
 
 def with_image(file_id: str) -> dict:
@@ -32,7 +23,7 @@ def with_image(file_id: str) -> dict:
 
 @pytest.mark.asyncio
 async def test_upload_retrieve_list_delete_round_trip(fake: FakeAnthropic) -> None:
-    client = client_for(fake)
+    client = sdk_client(fake)
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 
     uploaded = await client.files.upload(file=("dir/photo.png", png, "image/png"))
@@ -63,7 +54,7 @@ async def test_upload_retrieve_list_delete_round_trip(fake: FakeAnthropic) -> No
 
 @pytest.mark.asyncio
 async def test_list_pages_through_every_file_and_filters_by_id(fake: FakeAnthropic) -> None:
-    client = client_for(fake)
+    client = sdk_client(fake)
     ids = [(await client.files.upload(file=(f"{i}.txt", b"x" * i, "text/plain"))).id for i in range(1, 6)]
 
     first = await client.files.list(limit=2)
@@ -75,7 +66,7 @@ async def test_list_pages_through_every_file_and_filters_by_id(fake: FakeAnthrop
 
 @pytest.mark.asyncio
 async def test_messages_with_a_stored_file_stream_and_a_missing_or_expired_one_is_refused(fake) -> None:
-    client = client_for(fake)
+    client = sdk_client(fake)
     file_id = (await client.files.upload(file=("a.png", b"\x89PNG...", "image/png"))).id
     fake.enqueue(Reply("A cat."))
 
@@ -100,7 +91,7 @@ async def test_messages_with_a_stored_file_stream_and_a_missing_or_expired_one_i
 async def test_failing_uploads_answer_the_status_asked_for(fake: FakeAnthropic) -> None:
     fake.files.fail_uploads = 503
     with pytest.raises(anthropic.InternalServerError) as failed:
-        await client_for(fake).files.upload(file=("a.png", b"x", "image/png"))
+        await sdk_client(fake).files.upload(file=("a.png", b"x", "image/png"))
     assert failed.value.status_code == 503 and fake.files.stored == {}
     fake.reset()
-    assert (await client_for(fake).files.upload(file=("a.png", b"x", "image/png"))).size_bytes == 1
+    assert (await sdk_client(fake).files.upload(file=("a.png", b"x", "image/png"))).size_bytes == 1

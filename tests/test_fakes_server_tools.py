@@ -3,7 +3,6 @@
 # and the streamed message equals the non-streamed one.
 from __future__ import annotations
 
-import anthropic
 import pytest
 from anthropic.types import (
     BashCodeExecutionResultBlock,
@@ -22,6 +21,7 @@ from anthropic.types.web_search_tool_result_error_object import WebSearchToolRes
 
 from fakes import Cited, Code, EditFile, FakeAnthropic, Fetch, GroundedReply, Output, Search
 from fakes.server_tools import page_citation, search_result, web_citation
+from tests.helpers import sdk_client
 
 MODEL = "claude-sonnet-4-6"
 TOOLS = [
@@ -38,16 +38,6 @@ KINDS = [
     WebFetchToolResultBlock,
     TextBlock,
 ]
-
-
-@pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
-
-
-def client_for(fake: FakeAnthropic) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test", max_retries=0)
 
 
 def grounded() -> tuple[GroundedReply, list[dict]]:
@@ -73,7 +63,7 @@ async def test_a_grounded_stream_parses_into_the_sdk_types(fake: FakeAnthropic) 
     reply, results = grounded()
     fake.enqueue(reply)
 
-    async with client_for(fake).messages.stream(
+    async with sdk_client(fake).messages.stream(
         model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "weather?"}], tools=TOOLS
     ) as stream:
         events = [event async for event in stream]
@@ -107,7 +97,7 @@ async def test_a_grounded_stream_parses_into_the_sdk_types(fake: FakeAnthropic) 
 
 @pytest.mark.asyncio
 async def test_the_whole_message_equals_the_streamed_one(fake: FakeAnthropic) -> None:
-    client = client_for(fake)
+    client = sdk_client(fake)
     args = {"model": MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "q"}]}
     fake.enqueue(grounded()[0])
     async with client.messages.stream(**args) as stream:
@@ -137,7 +127,7 @@ async def test_errors_and_document_citations(fake: FakeAnthropic) -> None:
         )
     )
 
-    async with client_for(fake).messages.stream(
+    async with sdk_client(fake).messages.stream(
         model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "q"}]
     ) as stream:
         message = await stream.get_final_message()
@@ -173,7 +163,7 @@ def code_reply() -> GroundedReply:
 async def test_code_execution_parses_into_the_sdk_types_and_its_files_download(fake: FakeAnthropic) -> None:
     reply = code_reply()
     fake.enqueue(reply)
-    client = client_for(fake)
+    client = sdk_client(fake)
     tools = [{"type": "code_execution_20260521", "name": "code_execution"}]
 
     async with client.messages.stream(
@@ -217,7 +207,7 @@ async def test_code_execution_parses_into_the_sdk_types_and_its_files_download(f
 async def test_a_request_with_a_container_keeps_it_and_the_whole_message_names_it(
     fake: FakeAnthropic,
 ) -> None:
-    client = client_for(fake)
+    client = sdk_client(fake)
     args = {"model": MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "q"}]}
     fake.enqueue(code_reply())
     async with client.messages.stream(**args, container="container_kept") as stream:
