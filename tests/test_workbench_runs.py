@@ -301,3 +301,103 @@ def test_parse_grade_and_custom_ids():
             requests.parse_grade(bad)
     assert requests.parse_custom_id("case-12-b") == (12, "b")
     assert requests.parse_custom_id("case-x-a") is None
+
+
+# --- a batch run's grades: a second Message Batch ----------------------------------------------------
+
+
+def batch_creates(fake) -> list[dict]:
+    return [r.body for r in fake.requests if r.path == "/v1/messages/batches"]
+
+
+async def test_a_batch_runs_grades_go_in_a_second_batch_at_the_batch_rate(setup):
+    fake = setup["fake"]
+    run = await sync_to_async(make_run)(
+        setup, batch=True, rubric="Answers politely.", grader_model="claude-haiku-4-5"
+    )
+    await worker.work(run.pk)
+    assert fake.message_requests == []  # nothing live
+    cases, grades = batch_creates(fake)
+    assert [r["custom_id"] for r in cases["requests"]] == ["case-1-a", "case-1-b", "case-2-a", "case-2-b"]
+    assert [r["custom_id"] for r in grades["requests"]] == [
+        "grade-1-a",
+        "grade-1-b",
+        "grade-2-a",
+        "grade-2-b",
+    ]
+    assert grades["requests"][0]["params"] == requests.grader_request(
+        model="claude-haiku-4-5",
+        rubric="Answers politely.",
+        case_input="Where is my order?",
+        expected="Ask for the number",
+        output="Echo: Where is my order?",
+    )
+    run = await sync_to_async(Run.objects.select_related("version_a", "version_b").get)(pk=run.pk)
+    assert (run.status, run.grader_batch_status) == (Run.Status.COMPLETE, "ended")
+    assert run.grader_batch_id and run.grader_batch_id != run.batch_id
+    assert run.grader_batch_counts["succeeded"] == 4
+    results = await sync_to_async(list)(run.results.all())
+    assert all(1 <= r.score <= 5 and r.score_reason and r.grader_cost > 0 for r in results)
+    graders = await sync_to_async(list)(ApiCall.objects.filter(kind=ApiCall.Kind.GRADER))
+    assert len(graders) == 4 and {c.model for c in graders} == {"claude-haiku-4-5"}
+    for call in graders:
+        full = await sync_to_async(_full_price)(call)
+        assert abs(call.cost - full / 2) <= Decimal("0.00000001")
+    assert sum(c.cost for c in graders) == sum(r.grader_cost for r in results)
+    team_total = await sync_to_async(spending.totals)(spending.spent().of_team(setup["prompt"].team_id))
+    # The team's spending counts both batches (results keep costs to 8 places).
+    assert abs(team_total["cost"] - sum(r.cost + r.grader_cost for r in results)) < Decimal("0.0000001")
+    assert team_total["overhead_calls"] == 8
+    table = await sync_to_async(selectors.run_table)(run)
+    assert table["graded"] and table["cost"] == sum(r.cost + r.grader_cost for r in results)
+
+
+async def test_a_cancel_while_grading_cancels_the_graders_batch_and_keeps_the_grades_done(setup):
+    fake = setup["fake"]
+    run = await sync_to_async(make_run)(setup, batch=True, rubric="Polite", grader_model="claude-haiku-4-5")
+    task = asyncio.ensure_future(worker.work(run.pk))
+    await eventually(query(lambda: Run.objects.filter(pk=run.pk, status=Run.Status.GRADING).exists()))
+    fake.batches.hold = True  # the cases' batch ended; the grader's stays open until told
+    run = await eventually(
+        query(lambda: Run.objects.filter(pk=run.pk).exclude(grader_batch_id="").first()), timeout=15
+    )
+    fake.batches.finish(run.grader_batch_id, count=2)  # case 1's two grades
+    await sync_to_async(services.run_cancel)(run=run)
+    await asyncio.wait_for(task, 20)
+    assert [r.path for r in fake.requests if r.path.endswith("/cancel")] == [
+        f"/v1/messages/batches/{run.grader_batch_id}/cancel"
+    ]
+    run = await sync_to_async(Run.objects.get)(pk=run.pk)
+    assert run.status == Run.Status.CANCELLED
+    results = await sync_to_async(list)(run.results.order_by("position", "side"))
+    assert [r.status for r in results] == ["succeeded"] * 4  # the outputs are kept
+    assert [r.score is not None for r in results] == [True, True, False, False]
+    assert [r.score_reason for r in results[2:]] == ["Not graded: cancelled before it ran"] * 2
+    assert await sync_to_async(ApiCall.objects.filter(kind=ApiCall.Kind.GRADER).count)() == 2
+
+
+async def test_a_refused_graders_batch_fails_the_run_with_its_message_and_keeps_the_outputs(setup):
+    fake = setup["fake"]
+    run = await sync_to_async(make_run)(setup, batch=True, rubric="Polite", grader_model="claude-haiku-4-5")
+    fake.batches.fail("grade-2-b", "errored", "output_config: schema too complex")
+    await worker.work(run.pk)
+    result = await sync_to_async(Result.objects.get)(run=run, position=2, side="b")
+    assert (result.score, result.score_reason) == (
+        None,
+        "Not graded: invalid_request_error: output_config: schema too complex",
+    )
+    assert (await sync_to_async(Run.objects.get)(pk=run.pk)).status == Run.Status.COMPLETE
+
+    fake.reset()
+    run = await sync_to_async(make_run)(setup, batch=True, rubric="Polite", grader_model="claude-haiku-4-5")
+    task = asyncio.ensure_future(worker.work(run.pk))
+    await eventually(query(lambda: Run.objects.filter(pk=run.pk).exclude(batch_id="").exists()))
+    fake.batches.create_error = HttpError(400, message="requests: too large", request_id="req_graders")
+    await asyncio.wait_for(task, 20)
+    run = await sync_to_async(Run.objects.get)(pk=run.pk)
+    assert run.status == Run.Status.FAILED
+    assert run.error == (
+        "The grader's batch was refused: The Claude API rejected the request as invalid "
+        "(requests: too large) (request req_graders)"
+    )
+    assert await sync_to_async(Result.objects.filter(run=run, status="succeeded").count)() == 4

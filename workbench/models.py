@@ -1,5 +1,6 @@
-"""A team prompt's test cases, and runs of two sides (a version and a model each) over them: each
-case's output per side with its usage, cost and timing, and a grader's score."""
+"""A team prompt's test cases (an input, optionally with files), and runs of two sides (a version and
+a model each) over them: each case's output per side with its usage, cost and timing, and a
+grader's score."""
 
 from django.conf import settings
 from django.db import models
@@ -33,6 +34,34 @@ class TestCase(models.Model):
     @property
     def tag_list(self) -> list[str]:
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
+
+
+class CaseFile(models.Model):
+    """A file of a case's input (an image, a PDF or a text file), checked as a chat's upload is
+    (conversations/attachments.py), stored once per case and content (conversations/storage.py) and
+    sent before the input's text, as a chat sends its attachments. Its stored file goes with it."""
+
+    case = models.ForeignKey(TestCase, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=255)  # as uploaded; only ever shown escaped
+    media_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    storage_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]  # the order they go in the request
+        constraints = [models.UniqueConstraint(fields=["case", "sha256"], name="one_copy_per_case")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type.startswith("image/")
 
 
 class Run(models.Model):
@@ -69,6 +98,10 @@ class Run(models.Model):
     batch_id = models.CharField(max_length=100, blank=True)
     batch_status = models.CharField(max_length=20, blank=True)
     batch_counts = models.JSONField(default=dict, blank=True)
+    # The grader's Message Batch (a batch run with a rubric), made once the outputs are in.
+    grader_batch_id = models.CharField(max_length=100, blank=True)
+    grader_batch_status = models.CharField(max_length=20, blank=True)
+    grader_batch_counts = models.JSONField(default=dict, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_interval = models.FloatField(default=1.0)  # seconds; doubles up to 30 while the batch is open
     # Which worker works on it, until when; another takes it over once that has passed (a restart).
@@ -111,6 +144,7 @@ class Result(models.Model):
     case = models.ForeignKey(TestCase, null=True, on_delete=models.SET_NULL, related_name="+")
     input = models.TextField()
     expected = models.TextField(blank=True)
+    files = models.JSONField(default=list, blank=True)  # the case's files then: [{"id", "name"}]
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     output = models.TextField(blank=True)
     stop_reason = models.CharField(max_length=40, blank=True)
@@ -122,6 +156,9 @@ class Result(models.Model):
     cache_creation_input_tokens = models.PositiveIntegerField(default=0)
     cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     first_token_ms = models.PositiveIntegerField(null=True, blank=True)  # live runs only
+    # How often its live request (and its grader's) went out: a restart sends one out once more.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    grade_attempts = models.PositiveSmallIntegerField(default=0)
     score = models.PositiveSmallIntegerField(null=True, blank=True)
     score_reason = models.CharField(max_length=300, blank=True)
     grader_cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
@@ -139,6 +176,11 @@ class Result(models.Model):
     def custom_id(self) -> str:
         """Its request's name in a Message Batch: the case and the side."""
         return f"case-{self.position}-{self.side}"
+
+    @property
+    def grade_custom_id(self) -> str:
+        """Its grader's request's name in the grader's Message Batch."""
+        return f"grade-{self.position}-{self.side}"
 
 
 class BlindVote(models.Model):

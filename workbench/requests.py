@@ -1,7 +1,8 @@
-"""Pure: the requests a workbench run sends (a case on one side, live or in a batch; a grader's),
-and reading a grader's answer. Standard library only; pinned by exact-JSON tests."""
+"""Pure: the requests a workbench run sends (a case on one side, live or in a batch; a grader's,
+live or in a batch), and reading a grader's answer. Standard library only; pinned by exact-JSON tests."""
 
 import json
+from collections.abc import Sequence
 
 GRADE_SCHEMA = {
     "type": "object",
@@ -27,15 +28,23 @@ def cache_control(ttl: str) -> dict:
 
 
 def case_request(
-    *, model: str, max_tokens: int, prompt_text: str, cache_ttl: str, case_input: str, user_id: str
+    *,
+    model: str,
+    max_tokens: int,
+    prompt_text: str,
+    cache_ttl: str,
+    case_input: str,
+    user_id: str,
+    file_blocks: Sequence[dict] = (),
 ) -> dict:
     """The keyword arguments of `messages.create` for one case on one side (minus `stream`): the
-    version's text as the cached system prompt, the case's input as the one user turn."""
+    version's text as the cached system prompt, the case's input as the one user turn, its files'
+    blocks first (as a chat's turn puts them: the order the API recommends)."""
     return {
         "model": model,
         "max_tokens": max_tokens,
         "system": [{"type": "text", "text": prompt_text, "cache_control": cache_control(cache_ttl)}],
-        "messages": [{"role": "user", "content": [{"type": "text", "text": case_input}]}],
+        "messages": [{"role": "user", "content": [*file_blocks, {"type": "text", "text": case_input}]}],
         "metadata": {"user_id": user_id},
     }
 
@@ -45,9 +54,16 @@ def batch_request(custom_id: str, params: dict) -> dict:
     return {"custom_id": custom_id, "params": params}
 
 
-def grader_request(*, model: str, rubric: str, case_input: str, expected: str, output: str) -> dict:
-    """A grader's request: structured output (`output_config.format`) with a score and a reason."""
+def grader_request(
+    *, model: str, rubric: str, case_input: str, expected: str, output: str, file_names: Sequence[str] = ()
+) -> dict:
+    """A grader's request: structured output (`output_config.format`) with a score and a reason.
+    The input's files are named, not sent: each grade would pay for them again."""
     parts = [f"<input>\n{case_input}\n</input>"]
+    if file_names:
+        parts.append(
+            f"<files>\nThe input came with these files, not shown here: {', '.join(file_names)}\n</files>"
+        )
     if expected:
         parts.append(f"<expected>\n{expected}\n</expected>")
     parts.append(f"<answer>\n{output}\n</answer>")
@@ -74,9 +90,10 @@ def parse_grade(text: str) -> tuple[int, str]:
     return score, reason[:REASON_CHARS]
 
 
-def parse_custom_id(custom_id: str) -> tuple[int, str] | None:
-    """(case position, side) from `case-<position>-<side>` (models.Result.custom_id)."""
+def parse_custom_id(custom_id: str, kind: str = "case") -> tuple[int, str] | None:
+    """(case position, side) from `<kind>-<position>-<side>`: `case-` names a case's request
+    (models.Result.custom_id), `grade-` its grader's (Result.grade_custom_id)."""
     parts = custom_id.split("-")
-    if len(parts) != 3 or parts[0] != "case" or not parts[1].isdigit() or parts[2] not in ("a", "b"):
+    if len(parts) != 3 or parts[0] != kind or not parts[1].isdigit() or parts[2] not in ("a", "b"):
         return None
     return int(parts[1]), parts[2]

@@ -1,6 +1,6 @@
 """Reads, scoped to the requesting user: who may see and run a prompt's workbench (the teams app's
-prompt access: editors and owners run, members view, everyone else sees nothing), its cases, the
-Bad responses suggested as cases, and a run's figures."""
+prompt access: editors and owners run, members view, everyone else sees nothing), its cases and
+their files, the Bad responses suggested as cases, and a run's figures."""
 
 import csv
 import io
@@ -10,12 +10,13 @@ from decimal import Decimal
 from django.db.models import F
 from django.utils.crypto import salted_hmac
 
-from conversations.models import ContentBlock, Conversation, Message, ReplyFeedback
+from conversations.blocks.files import is_link
+from conversations.models import Attachment, ContentBlock, Conversation, Message, ReplyFeedback
 from conversations.selectors import message_for_user
 from teams.models import Membership, SystemPrompt
 from teams.selectors import prompt_access
 
-from .models import BlindVote, Result, Run, TestCase
+from .models import BlindVote, CaseFile, Result, Run, TestCase
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,16 @@ def workbench_access(user, prompt_id: int) -> Access | None:
 
 
 def cases_of(prompt: SystemPrompt) -> list[TestCase]:
-    return list(prompt.test_cases.order_by("pk"))
+    return list(prompt.test_cases.order_by("pk").prefetch_related("files"))
 
 
 def case_of(prompt: SystemPrompt, case_id: int) -> TestCase | None:
-    return prompt.test_cases.filter(pk=case_id).first()
+    return prompt.test_cases.filter(pk=case_id).prefetch_related("files").first()
+
+
+def case_file(prompt: SystemPrompt, case_id: int, file_id: int) -> CaseFile | None:
+    """One of a case's files, if the case is the prompt's."""
+    return CaseFile.objects.filter(pk=file_id, case_id=case_id, case__prompt=prompt).first()
 
 
 def suggested_cases(prompt: SystemPrompt, limit: int = 20) -> list[dict]:
@@ -126,7 +132,7 @@ def run_table(run: Run) -> dict:
     }
     for result in results:
         row = rows.setdefault(result.position, {"position": result.position, "input": result.input})
-        row["expected"] = result.expected
+        row["expected"], row["files"] = result.expected, result.files
         row[result.side] = result
         sides[result.side].add(result)
     ties = 0
@@ -151,25 +157,31 @@ def run_table(run: Run) -> dict:
     }
 
 
+CSV_SIDE_FIELDS = [
+    "status",
+    "output",
+    "stop_reason",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "first_token_ms",
+    "score",
+    "score_reason",
+    "error",
+]
+
+
 def run_csv(run: Run) -> str:
-    """The run as CSV: a line per case, both sides' output, figures and score."""
+    """The run as CSV: a line per case (its input, expected output and files' names), both sides'
+    output, figures and score."""
     out = io.StringIO()
     writer = csv.writer(out)
-    fields = [
-        "status",
-        "output",
-        "stop_reason",
-        "input_tokens",
-        "output_tokens",
-        "cost_usd",
-        "first_token_ms",
-        "score",
-        "score_reason",
-        "error",
-    ]
-    writer.writerow(["case", "input", "expected", *(f"{side}_{f}" for side in ("a", "b") for f in fields)])
+    fields = CSV_SIDE_FIELDS
+    writer.writerow(
+        ["case", "input", "expected", "files", *(f"{side}_{f}" for side in ("a", "b") for f in fields)]
+    )
     for row in run_table(run)["rows"]:
-        cells = [row["position"], row["input"], row["expected"]]
+        cells = [row["position"], row["input"], row["expected"], ", ".join(f["name"] for f in row["files"])]
         for side in ("a", "b"):
             r = row.get(side)
             cells += (
@@ -273,11 +285,27 @@ def prompts_to_add_cases_to(user):
     )
 
 
-def own_user_message_text(user, message_id: int) -> str | None:
-    """The text of one of the user's own messages (their conversation, not deleted); None for a
-    reply, anyone else's message, or one that is not there."""
+@dataclass(frozen=True)
+class ChatInput:
+    """A user message as a case takes it: its text, and the files attached to it (those attached by
+    their link are not copied: the case holds files, not links)."""
+
+    text: str
+    attachments: list[Attachment]
+    links: int  # files attached by their link, left out
+
+
+def own_user_message(user, message_id: int) -> ChatInput | None:
+    """One of the user's own messages (their conversation, not deleted); None for a reply, anyone
+    else's message, or one that is not there."""
     message = message_for_user(user, message_id)
     if message is None or message.role != Message.Role.USER:
         return None
-    blocks = message.blocks.filter(type=ContentBlock.Type.TEXT).order_by("index")
-    return "\n\n".join(str(block.payload.get("text", "")) for block in blocks)
+    blocks = list(message.blocks.order_by("index"))
+    ids = [b.payload["attachment_id"] for b in blocks if "attachment_id" in b.payload]
+    found = {a.pk: a for a in Attachment.objects.filter(owner=user, pk__in=ids)}
+    return ChatInput(
+        text="\n\n".join(str(b.payload.get("text", "")) for b in blocks if b.type == ContentBlock.Type.TEXT),
+        attachments=[found[i] for i in ids if i in found],
+        links=sum(1 for b in blocks if is_link(b.payload)),
+    )

@@ -1,28 +1,44 @@
-"""Writes: test cases (added, edited, deleted, imported from CSV, taken from a Bad response), runs
-(created, cancelled, leased to a worker, finished) and their results, each request's usage recorded
-as an ApiCall so usage and budgets count it like any spending."""
+"""Writes: test cases (added, edited, deleted, imported from CSV, taken from a Bad response) and
+their files, runs (created, cancelled, leased to a worker, finished) and their results, each
+request's usage recorded as an ApiCall so usage and budgets count it like any spending."""
 
 import csv
+import hashlib
 import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from conversations import attachments as files
+from conversations import storage
 from conversations.budgets import BudgetExceeded, check_can_send
 from conversations.claude import capabilities, catalog
 from conversations.claude.pricing import Usage
-from conversations.models import ApiCall, ReplyFeedback
+from conversations.models import ApiCall, Attachment, ReplyFeedback
 from conversations.services.replies import api_call_record
 from teams.models import SystemPrompt
 
-from .models import BlindVote, Result, Run, TestCase
+from .models import BlindVote, CaseFile, Result, Run, TestCase
 
 MAX_CSV_BYTES = 1024 * 1024
 MAX_INPUT_CHARS = 20_000
+MAX_UPLOAD = max(files.MAX_IMAGE_BYTES, files.MAX_PDF_BYTES)  # larger uploads are refused unread
+MAX_CASE_FILES = files.MAX_FILES_PER_MESSAGE  # as many as a chat message takes
+MAX_CASE_FILE_MB = 20  # a request is at most 32 MB, and base64 adds a third
+# A Message Batch is at most 256 MB: its requests' files (each case's twice, in base64) stay under
+# this, leaving room for the prompts and inputs.
+MAX_BATCH_FILE_MB = 200
+# A live request out when its process stopped is sent once more (the only way to get its answer),
+# never a third time.
+MAX_SENDS = 2
+SENT_TWICE = "Its request was out when the server stopped, twice; it was not sent a third time."
 
 
 class WorkbenchError(Exception):
@@ -49,13 +65,21 @@ def _checked(case_input: str, expected: str, tags: str) -> tuple[str, str, str]:
 
 
 def case_add(
-    *, prompt: SystemPrompt, user, case_input: str, expected: str = "", tags: str = "", feedback_id=None
+    *,
+    prompt: SystemPrompt,
+    user,
+    case_input: str,
+    expected: str = "",
+    tags: str = "",
+    feedback_id=None,
+    new_files: Sequence["NewFile"] = (),
 ) -> TestCase:
+    """A case, with its files (files_checked, files_copied); all or nothing."""
     case_input, expected, tags = _checked(case_input, expected, tags)
     with transaction.atomic():
         if prompt.test_cases.count() >= max_cases():
             raise WorkbenchError(f"A prompt has at most {max_cases()} test cases.")
-        return TestCase.objects.create(
+        case = TestCase.objects.create(
             prompt=prompt,
             input=case_input,
             expected=expected,
@@ -63,16 +87,99 @@ def case_add(
             created_by=user,
             from_feedback_id=feedback_id,
         )
+        _files_store(case, new_files)
+        return case
 
 
-def case_edit(*, case: TestCase, case_input: str, expected: str, tags: str) -> TestCase:
+def case_edit(
+    *,
+    case: TestCase,
+    case_input: str,
+    expected: str,
+    tags: str,
+    new_files: Sequence["NewFile"] = (),
+    remove_file_ids: Iterable[int] = (),
+) -> TestCase:
+    """The case's text and tags changed, the files in `remove_file_ids` removed and `new_files`
+    added; all or nothing."""
     case.input, case.expected, case.tags = _checked(case_input, expected, tags)
-    case.save(update_fields=["input", "expected", "tags"])
+    added = {_digest(f) for f in new_files}
+    with transaction.atomic():
+        case.save(update_fields=["input", "expected", "tags"])
+        # One removed and added again stays: its stored file must not go when the delete commits.
+        case.files.filter(pk__in=list(remove_file_ids)).exclude(sha256__in=added).delete()
+        _files_store(case, new_files)
     return case
 
 
 def case_delete(*, case: TestCase) -> None:
     case.delete()
+
+
+# --- a case's files ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file to add to a case: its name as given, and its checked bytes."""
+
+    name: str
+    processed: files.Processed
+
+
+def files_checked(uploads: Iterable[tuple[str, bytes]]) -> list[NewFile]:
+    """Uploads (name, bytes) checked and re-encoded as a chat's are (attachments.process);
+    WorkbenchError naming the first file refused, and why."""
+    try:
+        return [NewFile(name, files.process(name, data)) for name, data in uploads]
+    except files.Refused as exc:
+        raise WorkbenchError(str(exc)) from None
+
+
+def files_copied(attachments: Iterable[Attachment]) -> list[NewFile]:
+    """A chat message's files, checked when they were attached: their stored bytes, copied (the
+    case keeps its own copy, whatever becomes of the chat)."""
+    copied = []
+    for a in attachments:
+        try:
+            data = storage.read(a.storage_key)
+        except OSError:
+            raise WorkbenchError(f"{a.name} could not be read from storage; attach it again.") from None
+        copied.append(NewFile(a.name, files.Processed(a.media_type, data, a.width, a.height, a.pages)))
+    return copied
+
+
+def _digest(new: NewFile) -> str:
+    return hashlib.sha256(new.processed.data).hexdigest()
+
+
+def _files_store(case: TestCase, new_files: Sequence[NewFile]) -> None:
+    """Store each file once per case, within the case's caps (checked before anything is stored)."""
+    have = dict(case.files.values_list("sha256", "size"))
+    to_store = {}
+    for new in new_files:
+        to_store.setdefault(_digest(new), new)
+    to_store = {digest: new for digest, new in to_store.items() if digest not in have}
+    if len(have) + len(to_store) > MAX_CASE_FILES:
+        raise WorkbenchError(f"A test case has at most {MAX_CASE_FILES} files.")
+    total = sum(have.values()) + sum(len(new.processed.data) for new in to_store.values())
+    if total > MAX_CASE_FILE_MB * 2**20:
+        raise WorkbenchError(f"A test case's files take at most {MAX_CASE_FILE_MB} MB in all.")
+    for digest, new in to_store.items():
+        processed = new.processed
+        key = f"workbench/{case.prompt_id}/{case.pk}/{digest}.{processed.media_type.split('/')[1]}"
+        storage.save(key, processed.data)
+        CaseFile.objects.create(
+            case=case,
+            name=Path(new.name).name[:255] or "file",
+            media_type=processed.media_type,
+            size=len(processed.data),
+            width=processed.width,
+            height=processed.height,
+            pages=processed.pages,
+            sha256=digest,
+            storage_key=key,
+        )
 
 
 def case_from_feedback(*, prompt: SystemPrompt, user, feedback_id: int, case_input: str) -> TestCase:
@@ -156,9 +263,11 @@ def run_create(
     rubric = rubric.strip()
     grader_model = _grader(grader_model) if rubric else ""
     with transaction.atomic():
-        cases = list(prompt.test_cases.order_by("pk"))
+        cases = list(prompt.test_cases.order_by("pk").prefetch_related("files"))
         if not cases:
             raise WorkbenchError("Add a test case first.")
+        if batch:
+            _check_batch_size(cases)
         _check_budget(user, prompt.team_id)
         run = Run.objects.create(
             prompt=prompt,
@@ -172,12 +281,35 @@ def run_create(
             rubric=rubric,
             grader_model=grader_model,
         )
-        Result.objects.bulk_create(
-            Result(run=run, position=n, side=side, case=case, input=case.input, expected=case.expected)
-            for n, case in enumerate(cases, start=1)
-            for side in ("a", "b")
-        )
+        _results_create(run, cases)
     return run
+
+
+def _results_create(run: Run, cases: list[TestCase]) -> None:
+    """Each case's result on each side, pending, with a copy of the case: a run is a record."""
+    Result.objects.bulk_create(
+        Result(
+            run=run,
+            position=n,
+            side=side,
+            case=case,
+            input=case.input,
+            expected=case.expected,
+            files=[{"id": f.pk, "name": f.name} for f in case.files.all()],
+        )
+        for n, case in enumerate(cases, start=1)
+        for side in ("a", "b")
+    )
+
+
+def _check_batch_size(cases: list[TestCase]) -> None:
+    """A batch carries each case's files twice (a request per side), in base64."""
+    size = sum(f.size for case in cases for f in case.files.all()) * 2 * 4 / 3
+    if size > MAX_BATCH_FILE_MB * 2**20:
+        raise WorkbenchError(
+            f"The cases' files come to {size / 2**20:.0f} MB in a batch's requests; a batch carries at "
+            f"most {MAX_BATCH_FILE_MB} MB of files. Run it live, or with fewer files."
+        )
 
 
 def _sides(prompt: SystemPrompt, a: tuple[int, str], b: tuple[int, str]) -> dict:
@@ -282,7 +414,8 @@ def result_record(
                 request_id=request_id,
                 batch=result.run.mode == Run.Mode.BATCH,
             )
-        Result.objects.filter(pk=result_id).update(
+        # Only a pending result: a request sent again after a restart is paid for, not stored twice.
+        Result.objects.filter(pk=result_id, status=Result.Status.PENDING).update(
             status=status,
             output=output,
             stop_reason=stop_reason,
@@ -297,10 +430,31 @@ def result_record(
         )
 
 
+def result_sending(*, result_id: int) -> bool:
+    """Count a live request going out. False, the result errored with the reason, when it went out
+    twice already: each time its process stopped before the answer was stored."""
+    pending = Result.objects.filter(pk=result_id, status=Result.Status.PENDING)
+    if pending.filter(attempts__lt=MAX_SENDS).update(attempts=F("attempts") + 1):
+        return True
+    pending.update(status=Result.Status.ERRORED, error=SENT_TWICE)
+    return False
+
+
+def result_grading(*, result_id: int) -> bool:
+    """Count a live grader's request going out; False, the result not graded and saying why, as
+    result_sending."""
+    ungraded = Result.objects.filter(pk=result_id, score__isnull=True, score_reason="")
+    if ungraded.filter(grade_attempts__lt=MAX_SENDS).update(grade_attempts=F("grade_attempts") + 1):
+        return True
+    ungraded.update(score_reason=f"Not graded: {SENT_TWICE[:1].lower()}{SENT_TWICE[1:]}")
+    return False
+
+
 def result_graded(
     *, result_id: int, score: int | None, reason: str, usage: Usage | None, request_id: str = ""
 ) -> None:
-    """A grader's score (None: the grader failed, `reason` says why) and what grading cost."""
+    """A grader's score (None: the grader failed, `reason` says why) and what grading cost (at the
+    batch rate when it was in the grader's batch: a batch run's grades are)."""
     with transaction.atomic():
         result = Result.objects.select_related("run__prompt").get(pk=result_id)
         cost = None
@@ -311,9 +465,11 @@ def result_graded(
                 model=result.run.grader_model,
                 usage=usage,
                 request_id=request_id,
-                batch=False,
+                batch=result.run.mode == Run.Mode.BATCH,
             )
-        Result.objects.filter(pk=result_id).update(score=score, score_reason=reason[:300], grader_cost=cost)
+        Result.objects.filter(pk=result_id, score__isnull=True, score_reason="").update(
+            score=score, score_reason=reason[:300], grader_cost=cost
+        )
 
 
 # --- blind review ----------------------------------------------------------------------------------

@@ -7,6 +7,11 @@ urlpatterns = [
     path("prompts/<id:prompt_id>/workbench/", views.workbench, name="workbench"),
     path("prompts/<id:prompt_id>/workbench/cases/", views.case_add, name="workbench_case_add"),
     path("prompts/<id:prompt_id>/workbench/cases/<id:case_id>/", views.case_edit, name="workbench_case_edit"),
+    path(
+        "prompts/<id:prompt_id>/workbench/cases/<id:case_id>/files/<id:file_id>/",
+        views.case_file,
+        name="workbench_case_file",
+    ),
     path("prompts/<id:prompt_id>/workbench/import/", views.cases_import, name="workbench_import"),
     path(
         "prompts/<id:prompt_id>/workbench/suggestions/<id:feedback_id>/",

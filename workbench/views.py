@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from conversations import serving
 from conversations.claude import capabilities, catalog
 
 from . import selectors, services, worker
@@ -56,6 +57,8 @@ def _page(
         "models": models,
         "graders": [m for m in models if m["grades"]],
         "max_cases": services.max_cases(),
+        "max_files": services.MAX_CASE_FILES,
+        "max_mb": services.MAX_CASE_FILE_MB,
         "error": error,
         "form": {
             "version_a": str(versions[1].pk if len(versions) > 1 else versions[0].pk) if versions else "",
@@ -76,6 +79,15 @@ def _done(prompt_id: int, anchor: str) -> HttpResponse:
     return redirect(reverse("workbench", args=[prompt_id]) + anchor)
 
 
+def _uploaded_files(request: HttpRequest) -> list[services.NewFile]:
+    """The form's files, checked as a chat's uploads are; WorkbenchError naming one refused."""
+    uploads = request.FILES.getlist("files")
+    for upload in uploads:
+        if upload.size > services.MAX_UPLOAD:
+            raise WorkbenchError(f"{upload.name}: files are limited to {services.MAX_UPLOAD // 2**20} MB.")
+    return services.files_checked((upload.name or "file", upload.read()) for upload in uploads)
+
+
 @login_required
 @require_POST
 def case_add(request: HttpRequest, prompt_id: int) -> HttpResponse:
@@ -88,6 +100,7 @@ def case_add(request: HttpRequest, prompt_id: int) -> HttpResponse:
             case_input=form["input"],
             expected=form["expected"],
             tags=form["tags"],
+            new_files=_uploaded_files(request),
         )
     except WorkbenchError as exc:
         return _page(request, access, error=str(exc), form=form, status=422)
@@ -111,12 +124,30 @@ def case_edit(request: HttpRequest, prompt_id: int, case_id: int) -> HttpRespons
                 case_input=request.POST.get("input", ""),
                 expected=request.POST.get("expected", ""),
                 tags=request.POST.get("tags", ""),
+                new_files=_uploaded_files(request),
+                remove_file_ids=[_int(value) for value in request.POST.getlist("remove")],
             )
             return _done(prompt_id, f"#case-{case.pk}")
         except WorkbenchError as exc:
             error = str(exc)
-    context = {"prompt": access.prompt, "case": case, "can_run": access.can_run, "error": error}
+    context = {
+        "prompt": access.prompt,
+        "case": selectors.case_of(access.prompt, case_id),  # its files as stored
+        "can_run": access.can_run,
+        "error": error,
+        "max_files": services.MAX_CASE_FILES,
+        "max_mb": services.MAX_CASE_FILE_MB,
+    }
     return render(request, "workbench/case_form.html", context, status=422 if error else 200)
+
+
+@login_required
+def case_file(request: HttpRequest, prompt_id: int, case_id: int, file_id: int) -> HttpResponse:
+    """A case's file, to whoever may view the workbench (404 for anyone else)."""
+    file = selectors.case_file(_access(request, prompt_id).prompt, case_id, file_id)
+    if file is None:
+        raise Http404("No such file")
+    return serving.attachment_response(file)
 
 
 @login_required
@@ -259,21 +290,26 @@ def run_blind(request: HttpRequest, prompt_id: int, run_id: int) -> HttpResponse
 @login_required
 def message_add(request: HttpRequest, message_id: int) -> HttpResponse:
     """ "Add to test set" on one of the user's own messages in a chat: a small form listing the team
-    prompts they edit (GET), which adds the message's text as a case of the chosen one (POST). 404
-    for anyone else's message, a reply, or a prompt they do not edit."""
-    text = selectors.own_user_message_text(request.user, message_id)
-    if text is None:
+    prompts they edit (GET), which adds the message's text and a copy of its files as a case of the
+    chosen one (POST). 404 for anyone else's message, a reply, or a prompt they do not edit."""
+    chat_input = selectors.own_user_message(request.user, message_id)
+    if chat_input is None:
         raise Http404("No such message")
     if request.GET.get("cancel"):
         return HttpResponse("")
     prompts = list(selectors.prompts_to_add_cases_to(request.user))
-    context = {"message_id": message_id, "prompts": prompts, "error": "", "added": None}
+    context = {"message_id": message_id, "prompts": prompts, "error": "", "added": None, "chat": chat_input}
     if request.method == "POST":
         prompt = next((p for p in prompts if str(p.pk) == request.POST.get("prompt", "")), None)
         if prompt is None:
             raise Http404("No such prompt")
         try:
-            context["added"] = services.case_add(prompt=prompt, user=request.user, case_input=text)
+            context["added"] = services.case_add(
+                prompt=prompt,
+                user=request.user,
+                case_input=chat_input.text,
+                new_files=services.files_copied(chat_input.attachments),
+            )
         except WorkbenchError as exc:
             context["error"] = str(exc)
         if not request.htmx and context["added"]:
