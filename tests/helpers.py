@@ -29,7 +29,7 @@ from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
     from fakes import FakeAnthropic
     from tests.live import LiveApp
@@ -253,3 +253,14 @@ def login(page: Page, app: LiveApp, user: str = "alice") -> None:
 def sdk_client(fake: FakeAnthropic, max_retries: int = 0) -> anthropic.AsyncAnthropic:
     """The real SDK's client, pointed at a fake API (`fake`, tests/conftest.py, or `fake_api`)."""
     return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key="test", max_retries=max_retries)
+
+
+def signed_in(browser: Browser, app: LiveApp, user: str = "alice", *, axe: bool = False, **options) -> Page:
+    """A page of a new browser context (`options`: viewport, color scheme, ...), signed in as
+    `user`. `axe`: the CSP off, for axe's injected script only; otherwise the page runs under the
+    app's own CSP, as people's browsers do."""
+    context = browser.new_context(bypass_csp=axe, **options)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    login(page, app, user)
+    return page

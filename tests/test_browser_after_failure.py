@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from fakes import FakeAnthropic, HttpError, Reply
-from tests.helpers import login, serious_violations
+from tests.helpers import serious_violations, signed_in
 from tests.live import (  # noqa: F401 (pytest fixtures)
     ROOT,
     LiveApp,
@@ -28,13 +28,6 @@ TIMEOUT = 30_000
 SCREENSHOTS = ROOT / "test-results"
 
 
-def new_page(browser: Browser, app: LiveApp, user: str, **options) -> Page:
-    page = browser.new_context(bypass_csp=True, **options).new_page()  # CSP off for axe's script only
-    page.set_default_timeout(15_000)
-    login(page, app, user)
-    return page
-
-
 def test_the_page_says_what_the_next_send_carries_after_a_failure(
     browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
@@ -46,8 +39,13 @@ def test_the_page_says_what_the_next_send_carries_after_a_failure(
         (390, 844, "light"),
         (390, 844, "dark"),
     ):
-        page = new_page(
-            browser, live_app, "alice", viewport={"width": width, "height": height}, color_scheme=scheme
+        page = signed_in(
+            browser,
+            live_app,
+            "alice",
+            viewport={"width": width, "height": height},
+            color_scheme=scheme,
+            axe=True,
         )
         open_new_chat(page)
         live_fake_api.enqueue(HttpError(400, message="Your request was refused."))

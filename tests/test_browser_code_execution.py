@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fakes import Code, EditFile, FakeAnthropic, GroundedReply, Output, Reply
-from tests.helpers import image_bytes, login, serious_violations
+from tests.helpers import image_bytes, serious_violations, signed_in
 from tests.live import (  # noqa: F401 (pytest fixtures)
     ROOT,
     LiveApp,
@@ -29,13 +29,6 @@ SCREENSHOTS = ROOT / "test-results"
 CHART = image_bytes(320, 200)
 CSV = b"month,sales\n" + b"".join(f"2026-{m:02},{m * 100}\n".encode() for m in range(1, 13))
 LONG_LINE = "x" * 300  # a long unbroken output line scrolls inside its box, not the page
-
-
-def new_page(browser: Browser, app: LiveApp, user: str, **options) -> Page:
-    page = browser.new_context(**options).new_page()
-    page.set_default_timeout(15_000)
-    login(page, app, user)
-    return page
 
 
 def analysis() -> GroundedReply:
@@ -67,7 +60,7 @@ def test_a_reply_shows_its_code_output_and_files(
     browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
     live_fake_api.reset()
-    page = new_page(browser, live_app, "alice")
+    page = signed_in(browser, live_app, "alice")
     chat_with_code(page, live_fake_api)
     live_fake_api.enqueue(analysis())
     reply = send_message(page, "Plot monthly sales", click=True)
@@ -92,7 +85,7 @@ def test_a_reply_shows_its_code_output_and_files(
     assert open(download.value.path(), "rb").read() == CSV
 
     href = reply.get_by_role("link", name="sales.csv").get_attribute("href")
-    other = new_page(browser, live_app, "bob")
+    other = signed_in(browser, live_app, "bob")
     assert other.request.get(live_app.url + href).status == 404
     other.context.close()
 
@@ -108,13 +101,13 @@ def shoot(browser: Browser, app: LiveApp, url: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     for width, height in ((1280, 900), (390, 844)):
         for scheme in ("light", "dark"):
-            page = new_page(
+            page = signed_in(
                 browser,
                 app,
                 "alice",
                 viewport={"width": width, "height": height},
                 color_scheme=scheme,
-                bypass_csp=True,
+                axe=True,
             )
             page.goto(url)
             reply = page.locator("[data-role=assistant]").last

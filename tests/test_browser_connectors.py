@@ -9,11 +9,11 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from fakes import FakeAnthropic, GroundedReply, Reply
 from fakes.mcp import McpCall
-from tests.helpers import login, serious_violations
+from tests.helpers import serious_violations, signed_in
 from tests.live import (  # noqa: F401 (pytest fixtures)
     PYTHON,
     ROOT,
@@ -67,13 +67,6 @@ def seeded_chat(app: LiveApp) -> str:
     return f"{app.url}/c/{result.stdout.strip().splitlines()[-1]}/"
 
 
-def signed_in(browser: Browser, app: LiveApp, **options) -> Page:
-    page = browser.new_context(bypass_csp=True, **options).new_page()  # CSP off for axe's script only
-    page.set_default_timeout(15_000)
-    login(page, app, "alice")
-    return page
-
-
 def ask(call_id: str, title: str) -> Reply:
     asked = {
         "server": "tracker",
@@ -94,7 +87,7 @@ def test_a_tool_that_writes_waits_for_approve_or_deny_in_the_page(
     live_fake_api.reset()
     live_fake_api.mcp_server(URL, tools=TOOLS, token=TOKEN, results={"create_issue": "Created #13"})
     chat_url = seeded_chat(live_app)
-    page = signed_in(browser, live_app, viewport={"width": 1280, "height": 900})
+    page = signed_in(browser, live_app, viewport={"width": 1280, "height": 900}, axe=True)
     page.goto(chat_url)
 
     page.get_by_text("Connectors and skills").click()
@@ -129,7 +122,7 @@ def test_a_tool_that_writes_waits_for_approve_or_deny_in_the_page(
 
     # On a phone: Deny, with a reason Claude reads.
     phone = signed_in(
-        browser, live_app, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        browser, live_app, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, axe=True
     )
     phone.goto(chat_url)
     live_fake_api.enqueue(ask("toolu_second", "Safari login fails again"), Reply("Not filed, as you asked."))

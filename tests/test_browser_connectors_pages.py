@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.helpers import login, serious_violations
+from tests.helpers import serious_violations, signed_in
 from tests.live import LiveApp, live_app, live_fake_api  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
@@ -39,16 +39,9 @@ TeamConnector.objects.create(team=team, connector=chat, tools=["search_messages"
 """
 
 
-def signed_in(browser: Browser, app: LiveApp, **options) -> Page:
-    page = browser.new_context(bypass_csp=True, **options).new_page()  # CSP off for axe's script only
-    page.set_default_timeout(15_000)
-    login(page, app, "alice")
-    return page
-
-
 def test_an_owner_turns_a_connector_on_and_adds_their_token(browser, live_app: LiveApp) -> None:
     live_app.manage("shell", "-c", SETUP)
-    page = signed_in(browser, live_app)
+    page = signed_in(browser, live_app, axe=True)
     page.get_by_role("link", name="Teams", exact=True).click()
     page.get_by_role("link", name="Support").click()
     page.get_by_role("link", name="Connectors", exact=True).last.click()
@@ -83,7 +76,9 @@ def screenshots(browser: Browser, app: LiveApp, url: str, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     for width in (1280, 390):
         for scheme in ("light", "dark"):
-            page = signed_in(browser, app, viewport={"width": width, "height": 900}, color_scheme=scheme)
+            page = signed_in(
+                browser, app, viewport={"width": width, "height": 900}, color_scheme=scheme, axe=True
+            )
             page.goto(url)
             expect(page.get_by_role("heading", level=1)).to_be_visible()
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (width, scheme)

@@ -9,28 +9,21 @@ import re
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from fakes import FakeAnthropic, Reply
-from tests.helpers import login
+from tests.helpers import signed_in
 from tests.live import LiveApp, live_app, live_fake_api, open_new_chat, send_message  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
 
 
-def new_page(browser: Browser, app: LiveApp, user: str) -> Page:
-    page = browser.new_context().new_page()
-    page.set_default_timeout(15_000)
-    login(page, app, user)
-    return page
-
-
 def test_team_prompt_is_pinned_per_conversation(
     browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
     live_fake_api.reset()
-    editor = new_page(browser, live_app, "alice")
+    editor = signed_in(browser, live_app, "alice")
     editor.goto(f"{live_app.url}/teams/")
     editor.get_by_label("Team name").fill("Support")
     editor.get_by_role("button", name="Create team").click()
@@ -45,7 +38,7 @@ def test_team_prompt_is_pinned_per_conversation(
     editor.get_by_role("button", name="Save").click()
     expect(editor.get_by_role("heading", name="Support tone")).to_be_visible()
 
-    member = new_page(browser, live_app, "bob")
+    member = signed_in(browser, live_app, "bob")
     open_new_chat(member)
     member.get_by_label("System prompt").select_option(label="Support tone (Support)")
     reply = send_message(member, "Hello support", click=True)
@@ -82,7 +75,7 @@ def test_attach_an_image_and_get_a_reply(
 ) -> None:
     live_fake_api.reset()
     live_fake_api.enqueue(Reply("I see a blue rectangle."))
-    page = new_page(browser, live_app, "alice")
+    page = signed_in(browser, live_app, "alice")
     open_new_chat(page)
     page.get_by_label("Attach files").set_input_files(png_file(tmp_path))
     expect(page.locator(".attachment img")).to_be_visible()
@@ -97,7 +90,7 @@ def test_attach_an_image_and_get_a_reply(
 
 
 def test_a_bad_file_shows_an_error_and_keeps_the_text(browser, live_app: LiveApp, tmp_path) -> None:
-    page = new_page(browser, live_app, "alice")
+    page = signed_in(browser, live_app, "alice")
     open_new_chat(page)
     page.get_by_label("Message").fill("Please read this")
     fake_png = tmp_path / "notes.png"
@@ -116,7 +109,7 @@ def test_staff_dashboard_transcript_review_and_audit_log(
 ) -> None:
     live_fake_api.reset()
     live_fake_api.enqueue(Reply("Here is the contract summary."))
-    user = new_page(browser, live_app, "alice")
+    user = signed_in(browser, live_app, "alice")
     open_new_chat(user)
     reply = send_message(user, "Summarise the contract", click=True)
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
@@ -128,7 +121,7 @@ def test_staff_dashboard_transcript_review_and_audit_log(
         "get_user_model().objects.create_superuser('root', 'root@example.com', 'root-pass-123')",
     )
     live_app.users["root"] = "root-pass-123"
-    staff = new_page(browser, live_app, "root")
+    staff = signed_in(browser, live_app, "root")
     staff.goto(f"{live_app.url}/usage/")
     expect(staff.locator("svg.chart rect").first).to_be_attached()
     expect(staff.get_by_role("cell", name="alice", exact=True)).to_be_visible()
@@ -155,7 +148,7 @@ def test_a_tool_call_and_its_result_show_in_the_conversation(
         ),
         Reply("It is 42."),
     )
-    page = new_page(browser, live_app, "alice")
+    page = signed_in(browser, live_app, "alice")
     open_new_chat(page)
     reply = send_message(page, "What is 6 times 7?", click=True)
     expect(reply).to_have_attribute("data-status", "complete", timeout=TIMEOUT)

@@ -12,10 +12,10 @@ import re
 import subprocess
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from fakes import FakeAnthropic, Reply
-from tests.helpers import login, serious_violations
+from tests.helpers import serious_violations, signed_in
 from tests.live import PYTHON, ROOT, LiveApp, live_app, live_fake_api, open_new_chat, send_message  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
@@ -42,14 +42,6 @@ def seed_prompt(app: LiveApp) -> int:
     return int(result.stdout.split()[-1])
 
 
-def signed_in(browser: Browser, app: LiveApp, user: str, **options) -> Page:
-    context = browser.new_context(bypass_csp=True, **options)  # CSP off for axe's script only
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    login(page, app, user)
-    return page
-
-
 def test_rate_a_reply_comment_reload_and_the_prompt_editor_sees_it(
     browser: Browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
@@ -57,7 +49,7 @@ def test_rate_a_reply_comment_reload_and_the_prompt_editor_sees_it(
     live_fake_api.enqueue(Reply(ANSWER))
     prompt_id = seed_prompt(live_app)
 
-    bob = signed_in(browser, live_app, "bob", viewport={"width": 1280, "height": 900})
+    bob = signed_in(browser, live_app, "bob", viewport={"width": 1280, "height": 900}, axe=True)
     open_new_chat(bob)
     bob.get_by_label("System prompt").select_option(label="Support tone (Support)")
     reply = send_message(bob, "How do I reset my password?", click=True)
@@ -93,7 +85,7 @@ def test_rate_a_reply_comment_reload_and_the_prompt_editor_sees_it(
     expect(bob.get_by_role("heading", name="Feedback")).to_have_count(0)
     bob.context.close()
 
-    alice = signed_in(browser, live_app, "alice", viewport={"width": 1280, "height": 900})
+    alice = signed_in(browser, live_app, "alice", viewport={"width": 1280, "height": 900}, axe=True)
     alice.goto(f"{live_app.url}/prompts/{prompt_id}/")
     feedback = alice.locator("#prompt-feedback")
     row = feedback.get_by_role("row").filter(has_text=COMMENT)  # loaded after the page
@@ -116,7 +108,7 @@ def screenshots(browser: Browser, app: LiveApp, url: str) -> None:
     for width, height in ((1280, 900), (390, 844)):
         for scheme in ("light", "dark"):
             options = {"viewport": {"width": width, "height": height}, "color_scheme": scheme}
-            page = signed_in(browser, app, "bob", **options)
+            page = signed_in(browser, app, "bob", **options, axe=True)
             page.goto(url)
             reply = page.locator("[data-role=assistant]").last
             reply.get_by_text("Edit comment").click()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from fakes import FakeAnthropic, Reply
-from tests.helpers import login, serious_violations
+from tests.helpers import serious_violations, signed_in
 from tests.live import (  # noqa: F401 (pytest fixtures)
     ROOT,
     LiveApp,
@@ -27,21 +27,19 @@ TIMEOUT = 30_000
 SCREENSHOTS = ROOT / "test-results"
 
 
-def new_page(browser: Browser, app: LiveApp, user: str, **options) -> Page:
-    page = browser.new_context(bypass_csp=True, **options).new_page()  # CSP off for axe's script only
-    page.set_default_timeout(15_000)
-    login(page, app, user)
-    return page
-
-
 def test_the_gauge_follows_each_reply_and_turns_amber_near_the_limit(
     browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     for width, height in ((1280, 900), (390, 844)):
         for scheme in ("light", "dark"):
-            page = new_page(
-                browser, live_app, "alice", viewport={"width": width, "height": height}, color_scheme=scheme
+            page = signed_in(
+                browser,
+                live_app,
+                "alice",
+                viewport={"width": width, "height": height},
+                color_scheme=scheme,
+                axe=True,
             )
             open_new_chat(page)
             live_fake_api.enqueue(Reply("A short answer.", input_tokens=20_000))
@@ -75,7 +73,7 @@ def test_a_full_window_offers_a_new_chat_from_a_summary(
 ) -> None:
     """One click: the New chat page with the summary in the message box, editable, then sent."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    page = new_page(browser, live_app, "bob", viewport={"width": 390, "height": 844})
+    page = signed_in(browser, live_app, "bob", viewport={"width": 390, "height": 844}, axe=True)
     open_new_chat(page)
     live_fake_api.enqueue(Reply("Half an answer", stop_reason="model_context_window_exceeded"))
     reply = send_message(page, "Walk me through the whole codebase", click=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from fakes import FakeAnthropic, Reply
-from tests.helpers import login, serious_violations
+from tests.helpers import serious_violations, signed_in
 from tests.live import (  # noqa: F401 (pytest fixtures)
     ROOT,
     LiveApp,
@@ -28,13 +28,6 @@ TIMEOUT = 30_000
 SCREENSHOTS = ROOT / "test-results"
 PHOTO = "https://images.example.org/cats/tabby%20cat.jpg"
 REPORT = "https://docs.example.org/reports/annual-report-2026.pdf"
-
-
-def new_page(browser: Browser, app: LiveApp, user: str, **options) -> Page:
-    page = browser.new_context(**options).new_page()
-    page.set_default_timeout(15_000)
-    login(page, app, user)
-    return page
 
 
 def paste(page: Page, text: str) -> None:
@@ -59,7 +52,7 @@ def test_a_pasted_link_is_attached_from_the_link_sent_as_a_url_source_and_shown_
     browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
     live_fake_api.reset()
-    page = new_page(browser, live_app, "alice")
+    page = signed_in(browser, live_app, "alice")
     open_new_chat(page)
     box = page.get_by_role("textbox", name="Message")
     box.fill("A web page stays text: ")
@@ -110,7 +103,7 @@ def test_links_in_the_composer_and_on_a_message_fit_and_pass_axe_at_each_size_an
     browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
-    page = new_page(browser, live_app, "bob")
+    page = signed_in(browser, live_app, "bob")
     open_new_chat(page)
     paste(page, PHOTO)
     page.get_by_role("button", name="Attach from link").click()
@@ -125,13 +118,13 @@ def test_links_in_the_composer_and_on_a_message_fit_and_pass_axe_at_each_size_an
 
     for width, height in ((1280, 900), (390, 844)):
         for scheme in ("light", "dark"):
-            page = new_page(
+            page = signed_in(
                 browser,
                 live_app,
                 "bob",
                 viewport={"width": width, "height": height},
                 color_scheme=scheme,
-                bypass_csp=True,  # for axe's script only
+                axe=True,
             )
             page.goto(chat_url)
             expect(page.locator("[data-role=user] .block-link")).to_have_count(2)

@@ -12,20 +12,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fakes import FakeAnthropic, Reply
-from tests.helpers import login
+from tests.helpers import signed_in
 from tests.live import LiveApp, live_app, live_fake_api, open_new_chat  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-results"
 NOTE = "/memories/preferences/drinks-and-meetings.md"
-
-
-def signed_in(browser: Browser, app: LiveApp, **options) -> Page:
-    page = browser.new_context(**options).new_page()
-    page.set_default_timeout(15_000)
-    login(page, app, "alice")
-    return page
 
 
 def chat_that_writes_a_note(page: Page, fake: FakeAnthropic) -> None:

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from fakes import Cited, FakeAnthropic, GroundedReply, Reply
 from fakes.search_results import search_citation
-from tests.helpers import login, pdf_bytes, serious_violations
+from tests.helpers import pdf_bytes, serious_violations, signed_in
 from tests.live import PYTHON, ROOT, LiveApp, live_app, live_fake_api, send_message  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
@@ -71,14 +71,6 @@ def live_app_searched(live_fake_api: FakeAnthropic) -> Iterator[LiveApp]:
         yield app
     finally:
         app.stop()
-
-
-def signed_in(browser: Browser, app: LiveApp, user: str, **options) -> Page:
-    context = browser.new_context(bypass_csp=True, **options)  # CSP off for axe's script only
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    login(page, app, user)
-    return page
 
 
 def test_create_add_files_a_teammate_chats_edit_instructions_and_a_stranger_gets_404(
@@ -131,7 +123,7 @@ def test_create_add_files_a_teammate_chats_edit_instructions_and_a_stranger_gets
     bob.context.close()
 
     # carol is in no team of the project: 404 on its page, its file and a new chat in it.
-    carol = signed_in(browser, live_app, "carol", viewport={"width": 1280, "height": 900})
+    carol = signed_in(browser, live_app, "carol", viewport={"width": 1280, "height": 900}, axe=True)
     for url in (
         project_url,
         f"{project_url}instructions/",
@@ -189,7 +181,7 @@ def team_project_with_files(browser: Browser, app: LiveApp, tmp_path) -> tuple[P
     assert result.returncode == 0, result.stderr
     app.users["carol"] = "carol-pass-123"
 
-    alice = signed_in(browser, app, "alice", viewport={"width": 1280, "height": 900})
+    alice = signed_in(browser, app, "alice", viewport={"width": 1280, "height": 900}, axe=True)
     alice.get_by_role("link", name="Projects").click()
     alice.get_by_role("link", name="New project").click()
     alice.get_by_label("Name").fill("Handbook")
@@ -213,7 +205,7 @@ def team_project_with_files(browser: Browser, app: LiveApp, tmp_path) -> tuple[P
 def bob_asks(browser: Browser, app: LiveApp, question: str) -> Page:
     """bob opens Handbook from the navigation and asks in a new chat in it; his page, once the
     reply is complete."""
-    bob = signed_in(browser, app, "bob", viewport={"width": 1280, "height": 900})
+    bob = signed_in(browser, app, "bob", viewport={"width": 1280, "height": 900}, axe=True)
     bob.get_by_role("link", name="Projects").click()
     bob.get_by_role("link", name="Handbook").click()
     expect(bob.get_by_label("Add knowledge files")).to_have_count(0)  # members do not change files
@@ -260,7 +252,7 @@ def chat_screenshots(browser: Browser, app: LiveApp, chat_url: str, name: str) -
     for width in (1280, 390):
         for scheme in ("light", "dark"):
             page = signed_in(
-                browser, app, "bob", viewport={"width": width, "height": 900}, color_scheme=scheme
+                browser, app, "bob", viewport={"width": width, "height": 900}, color_scheme=scheme, axe=True
             )
             page.goto(chat_url)
             expect(page.get_by_role("list", name="Sources")).to_be_visible()
@@ -275,7 +267,7 @@ def screenshots(browser: Browser, app: LiveApp, project_url: str) -> None:
     for width in (1280, 390):
         for scheme in ("light", "dark"):
             page = signed_in(
-                browser, app, "alice", viewport={"width": width, "height": 900}, color_scheme=scheme
+                browser, app, "alice", viewport={"width": width, "height": 900}, color_scheme=scheme, axe=True
             )
             page.goto(project_url)
             expect(page.get_by_role("heading", name="Knowledge files 2 of 50", exact=False)).to_be_visible()

@@ -14,10 +14,10 @@ import subprocess
 import zipfile
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from fakes import FakeAnthropic
-from tests.helpers import login, serious_violations
+from tests.helpers import serious_violations, signed_in
 from tests.live import PYTHON, ROOT, LiveApp, live_app, live_fake_api  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
@@ -33,14 +33,6 @@ User.objects.create_user("carol", password="carol-pass-123")
 print(team.pk)
 """
 SKILL_MD = "---\nname: support-tone\ndescription: Writes replies in the support team's tone.\n---\n# Tone\n"
-
-
-def signed_in(browser: Browser, app: LiveApp, user: str, **options) -> Page:
-    context = browser.new_context(bypass_csp=True, **options)  # CSP off for axe's script only
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    login(page, app, user)
-    return page
 
 
 def skill_folder(root, name: str = "support-tone", skill_md: str = SKILL_MD):
@@ -62,7 +54,7 @@ def test_owners_upload_and_delete_members_read_and_strangers_get_404(
     team_id = result.stdout.strip().splitlines()[-1]
     live_app.users["carol"] = "carol-pass-123"
 
-    alice = signed_in(browser, live_app, "alice", viewport={"width": 1280, "height": 900})
+    alice = signed_in(browser, live_app, "alice", viewport={"width": 1280, "height": 900}, axe=True)
     alice.goto(f"{live_app.url}/teams/{team_id}/")
     alice.get_by_role("link", name="Skills").click()
     expect(alice.get_by_role("heading", name="Skills for Support")).to_be_visible()
@@ -98,14 +90,14 @@ def test_owners_upload_and_delete_members_read_and_strangers_get_404(
     assert len(held.versions) == 2
     assert serious_violations(alice) == []
 
-    bob = signed_in(browser, live_app, "bob", viewport={"width": 1280, "height": 900})
+    bob = signed_in(browser, live_app, "bob", viewport={"width": 1280, "height": 900}, axe=True)
     bob.goto(skill_url)
     expect(bob.get_by_text("Warmer sign-off")).to_be_visible()
     expect(bob.get_by_role("button", name="Delete skill")).to_have_count(0)
     expect(bob.get_by_role("button", name="Upload version")).to_have_count(0)
     bob.context.close()
 
-    carol = signed_in(browser, live_app, "carol", viewport={"width": 1280, "height": 900})
+    carol = signed_in(browser, live_app, "carol", viewport={"width": 1280, "height": 900}, axe=True)
     for url in (skill_url, f"{live_app.url}/teams/{team_id}/skills/"):
         assert carol.goto(url).status == 404, url
     carol.context.close()
@@ -125,7 +117,7 @@ def screenshots(browser: Browser, app: LiveApp, list_url: str, skill_url: str) -
     for width in (1280, 390):
         for scheme in ("light", "dark"):
             page = signed_in(
-                browser, app, "alice", viewport={"width": width, "height": 900}, color_scheme=scheme
+                browser, app, "alice", viewport={"width": width, "height": 900}, color_scheme=scheme, axe=True
             )
             for name, url in (("list", list_url), ("skill", skill_url)):
                 page.goto(url)

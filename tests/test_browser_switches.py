@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from fakes import FakeAnthropic, Reply
-from tests.helpers import login, serious_violations
+from tests.helpers import serious_violations, signed_in
 from tests.live import (  # noqa: F401 (pytest fixtures)
     ROOT,
     LiveApp,
@@ -29,13 +29,6 @@ SCREENSHOTS = ROOT / "test-results"
 SWITCHES = ("Web search", "Thinking", "Code execution")
 
 
-def new_page(browser: Browser, app: LiveApp, user: str, **options) -> Page:
-    page = browser.new_context(**options).new_page()
-    page.set_default_timeout(15_000)
-    login(page, app, user)
-    return page
-
-
 def tool_types(body: dict) -> list[str]:
     return [tool.get("type", "custom") for tool in body.get("tools", [])]
 
@@ -44,7 +37,7 @@ def test_switches_follow_the_model_apply_without_a_page_load_and_are_remembered(
     browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
     live_fake_api.reset()
-    page = new_page(browser, live_app, "alice")
+    page = signed_in(browser, live_app, "alice")
     open_new_chat(page)
     for name in SWITCHES:
         expect(page.get_by_role("checkbox", name=name)).to_be_visible()
@@ -102,13 +95,13 @@ def test_the_switches_fit_and_pass_axe_at_each_size_and_scheme(
     SCREENSHOTS.mkdir(exist_ok=True)
     for width, height in ((1280, 900), (390, 844)):
         for scheme in ("light", "dark"):
-            page = new_page(
+            page = signed_in(
                 browser,
                 live_app,
                 "bob",
                 viewport={"width": width, "height": height},
                 color_scheme=scheme,
-                bypass_csp=True,  # for axe's script only
+                axe=True,
             )
             open_new_chat(page)
             page.get_by_role("checkbox", name="Thinking").check()

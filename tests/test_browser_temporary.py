@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from fakes import FakeAnthropic, Reply
-from tests.helpers import login, serious_violations
+from tests.helpers import serious_violations, signed_in
 from tests.live import (  # noqa: F401 (pytest fixtures)
     ROOT,
     LiveApp,
@@ -27,21 +27,19 @@ TIMEOUT = 30_000
 SCREENSHOTS = ROOT / "test-results"
 
 
-def new_page(browser: Browser, app: LiveApp, user: str, **options) -> Page:
-    page = browser.new_context(bypass_csp=True, **options).new_page()  # CSP off for axe's script only
-    page.set_default_timeout(15_000)
-    login(page, app, user)
-    return page
-
-
 def test_a_temporary_chat_says_so_and_is_not_listed_or_exported(
     browser, live_app: LiveApp, live_fake_api: FakeAnthropic
 ) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     for width, height in ((1280, 900), (390, 844)):
         for scheme in ("light", "dark"):
-            page = new_page(
-                browser, live_app, "bob", viewport={"width": width, "height": height}, color_scheme=scheme
+            page = signed_in(
+                browser,
+                live_app,
+                "bob",
+                viewport={"width": width, "height": height},
+                color_scheme=scheme,
+                axe=True,
             )
             open_new_chat(page)
             note = page.get_by_text("A temporary chat is not kept in your chats")
