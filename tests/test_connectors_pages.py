@@ -105,8 +105,11 @@ def test_bad_tool_lines_are_refused_with_a_clear_error(text, error):
     assert any(message.startswith(error) for message in form.errors["tools_text"]), form.errors
 
 
-@pytest.mark.parametrize("url", ["ftp://crm.example.com/mcp", "file:///etc/passwd", "javascript:alert(1)"])
-def test_a_connector_is_reached_over_http_or_https_only(url):
+@pytest.mark.parametrize(
+    "url",
+    ["http://crm.example.com/mcp", "ftp://crm.example.com/mcp", "file:///etc/passwd", "javascript:alert(1)"],
+)
+def test_a_connector_is_reached_over_https_only(url):
     form = ConnectorAdminForm(data=admin_data(url=url))
     assert not form.is_valid() and "url" in form.errors
 

@@ -74,8 +74,9 @@ class ConnectorAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["url"].validators = [URLValidator(schemes=["http", "https"])]
-        self.fields["url"].help_text = "The MCP server's address: http or https."
+        # The API's MCP connector reaches https servers only: an http one would fail every request.
+        self.fields["url"].validators = [URLValidator(schemes=["https"])]
+        self.fields["url"].help_text = "The MCP server's https address, reachable from the internet."
         if not self.is_bound:
             self.initial["tools_text"] = tools_as_text(self.instance.tools)
         self.fields["token"].help_text += " " + self.stored_token_state()
