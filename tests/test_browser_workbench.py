@@ -1,8 +1,9 @@
 # Fixtures imported from tests.live are pytest fixtures: test arguments shadow them by design.
 # ruff: noqa: F811
 """Browser test (Chromium via Playwright) of the prompt workbench: from a team prompt's page, add
-test cases, run Version A against Version B, and read the outputs side by side with their figures;
-a stranger gets 404. The workbench and a run's page at 1280 and 390 px, light and dark, axe clean."""
+test cases (one with files), run Version A against Version B, and read the outputs side by side
+with their figures; a stranger gets 404. The workbench, a case's page and a run's page at 1280 and
+390 px, light and dark, axe clean."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fakes import FakeAnthropic
-from tests.helpers import login, serious_violations
+from tests.helpers import image_bytes, login, serious_violations
 from tests.live import ROOT, LiveApp, live_app, live_fake_api  # noqa: F401 (pytest fixtures)
 
 pytestmark = pytest.mark.browser
@@ -51,8 +52,19 @@ def test_add_cases_run_a_against_b_and_read_them_side_by_side(
     expect(page.get_by_role("heading", name="Workbench: Support tone")).to_be_visible()
     for text in ("Where is my parcel?", "Can I get a refund?"):
         page.get_by_role("textbox", name="Input").fill(text)
+        if text.startswith("Where"):
+            page.get_by_label("Files (optional)").set_input_files(
+                [
+                    {"name": "parcel.png", "mimeType": "image/png", "buffer": image_bytes()},
+                    {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"Shipped Monday.\n"},
+                ]
+            )
         page.get_by_role("button", name="Add test case").click()
-        expect(page.get_by_role("cell", name=text)).to_be_visible()
+        expect(page.get_by_role("cell", name=re.compile(re.escape(text)))).to_be_visible()
+    files = page.locator("#cases").get_by_role("list", name="Files")
+    expect(files.get_by_role("link")).to_have_text(["parcel.png", "notes.txt"])
+    href = files.get_by_role("link", name="notes.txt").get_attribute("href")
+    assert page.request.get(live_app.url + href).text() == "Shipped Monday.\n"
     page.get_by_role("combobox", name="Version A").select_option(label="v1")
     page.get_by_role("combobox", name="Version B").select_option(label="v2")
     expect(page.get_by_role("checkbox", name=re.compile("Run as batch"))).not_to_be_checked()
@@ -71,8 +83,13 @@ def test_add_cases_run_a_against_b_and_read_them_side_by_side(
     a_box = case.locator("[data-side=a]").bounding_box()
     b_box = case.locator("[data-side=b]").bounding_box()
     assert a_box["x"] + a_box["width"] <= b_box["x"] and abs(a_box["y"] - b_box["y"]) < 2  # side by side
+    expect(case.locator("[data-files]")).to_have_text("Files: parcel.png, notes.txt")
     systems = sorted(r.body["system"][0]["text"] for r in live_fake_api.message_requests)
     assert systems == ["Be kind and brief.", "Be kind and brief.", "Be kind.", "Be kind."]
+    kinds = sorted(
+        [block["type"] for block in r.body["messages"][0]["content"]] for r in live_fake_api.message_requests
+    )
+    assert kinds == [["image", "document", "text"]] * 2 + [["text"]] * 2  # the files go first
     page.get_by_role("link", name="Back to the workbench").click()
     expect(page.get_by_role("link", name=re.compile(r"Run \d+"))).to_have_count(1)
     page.context.close()
@@ -97,6 +114,7 @@ def test_the_workbench_and_a_run_fit_and_pass_axe(browser, live_app: LiveApp, pr
             )
             for name, url in (
                 ("workbench", f"{prompt_url}workbench/"),
+                ("case", f"{prompt_url}workbench/cases/1/"),
                 ("run", f"{prompt_url}workbench/runs/1/"),
             ):
                 page.goto(url)
