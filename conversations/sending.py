@@ -136,21 +136,28 @@ def switches_offered(conversation: Conversation) -> frozenset[str]:
         offered.discard("code")
     if conversation.owner_id is not None:  # a chat's, not a model option's: its team's tools too
         extra = composer_tools(conversation)
-        offered |= {f"connector:{u.name}" for u in extra["connectors"] if not u.missing_token}
-        offered |= {f"skill:{s.key}" for s in extra["skills"]}
+        offered |= {f"connector:{u.name}" for _, u in extra["connectors"] if not u.missing_token}
+        offered |= {f"skill:{s.key}" for _, s in extra["skills"]}
     return frozenset(offered)
 
 
-def composer_tools(conversation: Conversation) -> dict:
-    """The connectors (some may want the person's token first) and skills the composer lists: the
-    chat's team's (selectors.team_of), skills where code execution is offered."""
+def composer_tools(conversation: Conversation, team_ids: list[int] | None = None) -> dict:
+    """The connectors (some may want the person's token first) and skills the composer lists, each
+    as (its team's id, it): the chat's team's (selectors.team_of); on the New chat page, those of
+    every team in `team_ids` (chat.js shows the chosen prompt's). Skills where code execution is:
+    Anthropic's (team None) and the team's own."""
     caps = capabilities(conversation.model)
-    skills = (
-        skill_selectors.for_team(selectors.team_of(conversation))
-        if sandbox.offered(conversation, caps)
-        else []
-    )
-    return {"connectors": mcp.available(conversation, caps), "skills": skills}
+    teams = [selectors.team_of(conversation)] if team_ids is None else team_ids
+    connectors = [
+        (t, use) for t in teams if t is not None for use in mcp.for_team(t, conversation.owner_id, caps)
+    ]
+    skills = []
+    if sandbox.offered(conversation, caps):
+        skills = [(None, s) for s in skill_selectors.for_team(None)]
+        skills += [
+            (t, s) for t in teams if t is not None for s in skill_selectors.for_team(t) if s.type == "custom"
+        ]
+    return {"connectors": connectors, "skills": skills}
 
 
 def _params(conversation: Conversation, tools: ToolChoice | None) -> dict | None:

@@ -65,8 +65,9 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
     }
     if conversation is None:
         context.update(_switches_for_new_chat(user, model, context["models"], context["prompts"]))
-        started_in = Conversation(model=model, owner=user, project=extra.get("project"))
-        context.update(sending.composer_tools(started_in))  # a project's team's, or skills only
+        project = extra.get("project")
+        teams = None if project else [team.pk for team in teams_for_user(user)]  # chat.js: the prompt's
+        context.update(sending.composer_tools(Conversation(model=model, owner=user, project=project), teams))
     else:
         context.update(
             messages_list=selectors.chosen_messages(conversation.pk),

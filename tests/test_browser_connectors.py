@@ -20,6 +20,7 @@ from tests.live import (  # noqa: F401 (pytest fixtures)
     LiveApp,
     live_app,
     live_fake_api,
+    open_new_chat,
     send_message,
 )
 
@@ -88,8 +89,21 @@ def test_a_tool_that_writes_waits_for_approve_or_deny_in_the_page(
     live_fake_api.mcp_server(URL, tools=TOOLS, token=TOKEN, results={"create_issue": "Created #13"})
     chat_url = seeded_chat(live_app)
     page = signed_in(browser, live_app, viewport={"width": 1280, "height": 900}, axe=True)
-    page.goto(chat_url)
 
+    # New chat: the team's connector shows once its prompt is chosen, and the first message uses it.
+    open_new_chat(page)
+    tracker = page.get_by_role("checkbox", name="Issue tracker")
+    page.get_by_text("Connectors and skills").click()
+    expect(tracker).to_be_hidden()  # no prompt: a personal chat has none
+    expect(page.get_by_role("checkbox", name="Word")).to_be_visible()  # Anthropic's skills, anywhere
+    page.get_by_role("combobox", name="System prompt").select_option(label="Support desk (Support)")
+    tracker.check()
+    live_fake_api.enqueue(Reply("Nothing filed yet."))
+    first = send_message(page, "Any open Safari bugs?")
+    expect(first).to_have_attribute("data-status", "complete", timeout=TIMEOUT)
+    assert live_fake_api.message_requests[-1].body["mcp_servers"][0]["name"] == "tracker"
+
+    page.goto(chat_url)
     page.get_by_text("Connectors and skills").click()
     expect(page.get_by_role("checkbox", name="Issue tracker")).to_be_checked()
 
@@ -97,11 +111,12 @@ def test_a_tool_that_writes_waits_for_approve_or_deny_in_the_page(
         ask("toolu_first", "Safari login fails"),
         GroundedReply([McpCall("tracker", "create_issue", {"title": "Safari login fails"}), "Filed #13."]),
     )
+    sent = len(live_fake_api.message_requests)
     reply = send_message(page, "File the Safari login bug")
     card = reply.get_by_role("region", name="Approval request")
     expect(card).to_contain_text("Claude asks to run create_issue on tracker", timeout=TIMEOUT)
     expect(card).to_contain_text("Files “Safari login fails”")
-    assert len(live_fake_api.message_requests) == 1  # nothing more goes out while it waits
+    assert len(live_fake_api.message_requests) == sent + 1  # nothing more goes out while it waits
     assert serious_violations(page) == []
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "connectors-approval-1280.png"), full_page=True)

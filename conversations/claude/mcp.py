@@ -27,7 +27,8 @@ from conversations import selectors, services
 from conversations.blocks.mcp import APPROVAL_TOOL, TOOL_SEARCH
 from conversations.claude.capabilities import Capabilities
 from conversations.claude.params import ChatParams
-from conversations.connectors.selectors import ConnectorUse, for_team
+from conversations.connectors import selectors as connectors
+from conversations.connectors.selectors import ConnectorUse
 from conversations.models import Conversation
 
 BETA = "mcp-client-2025-11-20"
@@ -37,9 +38,14 @@ POLL_SECONDS = 0.5
 
 def available(conversation: Conversation, caps: Capabilities) -> list[ConnectorUse]:
     """The connectors this chat's composer shows (some may still want the person's token)."""
+    return for_team(selectors.team_of(conversation), conversation.owner_id, caps)
+
+
+def for_team(team_id: int | None, user_id: int, caps: Capabilities) -> list[ConnectorUse]:
+    """The team's connectors for this person, where the instance and the model allow them."""
     if not (settings.CHAT_CONNECTORS and caps.tools):
         return []
-    return for_team(selectors.team_of(conversation), conversation.owner_id)
+    return connectors.for_team(team_id, user_id)
 
 
 def chosen(conversation: Conversation, params: ChatParams, caps: Capabilities) -> list[ConnectorUse]:

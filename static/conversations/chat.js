@@ -127,7 +127,18 @@
     function apply() {
       const names = offered();
       if (names) group.querySelectorAll("label.switch").forEach(function (label) { show(label, names.indexOf(label.dataset.switch) >= 0); });
-      if (names) group.querySelectorAll("[data-needs]").forEach(function (item) { show(item, names.indexOf(item.dataset.needs) >= 0); });
+      // Connectors and skills: a skill needs code execution; on the New chat page a team's own
+      // follow the chosen prompt's team (the server rendered every team's).
+      const chosenPrompt = prompt && prompt.selectedOptions[0];
+      const team = prompt ? (chosenPrompt && chosenPrompt.dataset.team) || "" : null;
+      group.querySelectorAll(".switch-item").forEach(function (item) {
+        const fits = (!names || !item.dataset.needs || names.indexOf(item.dataset.needs) >= 0)
+          && (team === null || !item.dataset.team || item.dataset.team === team);
+        item.hidden = !fits;
+        item.querySelector("input").disabled = !fits || item.dataset.locked === "1";
+      });
+      const extras = group.querySelector(".composer-extras");
+      if (extras) extras.hidden = !extras.querySelector(".switch-item:not([hidden])");
       const effort = group.querySelector("select[name=effort]");
       const thinking = group.querySelector("input[name=thinking]");
       const effortOffered = names ? names.indexOf("effort") >= 0 : effort.dataset.offered === "1";
