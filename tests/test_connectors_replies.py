@@ -313,6 +313,11 @@ async def test_denied_claude_reads_the_reason_and_the_tool_stays_off(
     block = await sync_to_async(ContentBlock.objects.get)(message=reply, payload__id="toolu_ask1")
     assert "Denied: It is a duplicate" in await sync_to_async(rendering.block_html)(block)
 
+    # A reply that ended while it asked (the server restarted, say) shows no form to answer.
+    await ToolApproval.objects.filter(message=reply).adelete()
+    html = await sync_to_async(rendering.block_html)(block)
+    assert "Approve" not in html and "Denied: The reply ended before an answer." in html
+
 
 @pytest.mark.django_db(transaction=True)
 async def test_no_answer_in_time_is_a_no_and_a_tool_that_does_not_ask_is_refused(

@@ -12,7 +12,8 @@ from chatsite import json_depth
 from conversations import blocks, rendering
 from conversations.claude import citations, params, sandbox
 from conversations.library import exporting
-from conversations.models import ReplyFeedback, ToolApproval
+from conversations.models import Message, ReplyFeedback, ToolApproval
+from conversations.services.approvals import UNANSWERED
 from conversations.services.feedback import COMMENT_LENGTH, rateable
 from conversations.serving import INLINE_IMAGES
 
@@ -312,6 +313,7 @@ def approval(block) -> dict:
     if block.message_id is None or getattr(block, "streaming", False):
         return {"state": "asking"}
     row = ToolApproval.objects.filter(message_id=block.message_id, call_id=block.payload.get("id")).first()
-    if row is None or row.approved is None:
-        return {"state": "waiting"}
+    if row is None or row.approved is None:  # unless the reply ended unanswered (a restart, say)
+        streaming = Message.objects.filter(pk=block.message_id, status=Message.Status.STREAMING).exists()
+        return {"state": "waiting"} if streaming else {"state": "denied", "reason": UNANSWERED}
     return {"state": "approved" if row.approved else "denied", "reason": row.reason}
