@@ -3,12 +3,15 @@ versions, live and as a batch.
 
     .venv/bin/python -m bench.workbench                  # 50 cases, replies of about 100 tokens
     .venv/bin/python -m bench.workbench --cases 10 --words 20
+    .venv/bin/python -m bench.workbench --rubric       # both runs graded too (a batch run's in a batch)
 
 Each case's input is `--words` words, and the fake echoes it, so a reply is about that many tokens
 streamed at 50 tokens/s. Reported: the requests each run sent, the cost of the live run against the
 same run as a Message Batch (the batch priced at half), and the time from Run (the run created, as
 the Run button's POST does) to every result stored (what the results page then shows), for the live
-run worked by the background worker with CHAT_WORKBENCH_CONCURRENCY requests out at once.
+run worked by the background worker with CHAT_WORKBENCH_CONCURRENCY requests out at once. With
+--rubric each output is graded by Claude Haiku 4.5 too: live in the live run, in a second Message
+Batch in the batch run, and the grading's cost is reported apart.
 """
 
 import argparse
@@ -23,12 +26,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=50)
     parser.add_argument("--words", type=int, default=100)
+    parser.add_argument("--rubric", action="store_true", help="grade every output")
     args = parser.parse_args()
     setup_django("bench-workbench-")
-    asyncio.run(run(args.cases, args.words))
+    asyncio.run(run(args.cases, args.words, "Answers politely and briefly." if args.rubric else ""))
 
 
-async def run(cases: int, words: int) -> None:
+async def run(cases: int, words: int, rubric: str = "") -> None:
     from asgiref.sync import sync_to_async
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -70,6 +74,8 @@ async def run(cases: int, words: int) -> None:
                 version_b=v2.pk,
                 model_b=model,
                 batch=batch,
+                rubric=rubric,
+                grader_model="claude-haiku-4-5" if rubric else "",
             )
 
         async def finished(run_id: int) -> Run:
@@ -89,13 +95,13 @@ async def run(cases: int, words: int) -> None:
         batch = await sync_to_async(create)(True)
         await worker.work(batch.pk)
         batch = await finished(batch.pk)
-        batch_requests = sum(
-            len(r.body.get("requests", [])) for r in fake.requests if r.path == "/v1/messages/batches"
-        )
+        batch_sizes = [
+            str(len(r.body.get("requests", []))) for r in fake.requests if r.path == "/v1/messages/batches"
+        ]
         polls = sum(1 for r in fake.requests if r.path.startswith("/v1/messages/batches/"))
 
-        async def cost(run: Run):
-            return sum([r.cost async for r in run.results.all()], Decimal(0))
+        async def cost(run: Run, field: str = "cost"):
+            return sum([getattr(r, field) or 0 async for r in run.results.all()], Decimal(0))
 
         live_cost, batch_cost = await cost(live), await cost(batch)
         print(
@@ -103,10 +109,16 @@ async def run(cases: int, words: int) -> None:
             f"{settings.CHAT_WORKBENCH_CONCURRENCY} requests out at once"
         )
         print(
-            f"live: {live_requests} streamed requests ({live.status}); batch: 1 batch of {batch_requests} "
-            f"requests, {polls} batch calls after it (retrieve, results)"
+            f"live: {live_requests} requests ({live.status}); batch: {len(batch_sizes)} batch(es) of "
+            f"{' and '.join(batch_sizes)} requests, {polls} batch calls after (retrieve, results)"
         )
         print(f"cost: live ${live_cost:.4f}, batch ${batch_cost:.4f} ({batch_cost / live_cost:.1%} of live)")
+        if rubric:
+            live_grades, batch_grades = await cost(live, "grader_cost"), await cost(batch, "grader_cost")
+            print(
+                f"grading: live ${live_grades:.4f}, in a second batch ${batch_grades:.4f} "
+                f"({batch_grades / live_grades:.1%} of live)"
+            )
         print(f"Run to results (live): {elapsed:.1f} s")
 
 

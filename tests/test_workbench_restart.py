@@ -132,3 +132,14 @@ def test_a_grade_out_at_two_stops_is_not_asked_a_third_time(run):
     assert result.score_reason == (
         "Not graded: its request was out when the server stopped, twice; it was not sent a third time."
     )
+
+
+def test_a_late_answer_is_paid_for_but_never_overwrites_a_stored_result(run):
+    from conversations.claude.pricing import Usage
+
+    result = run.results.first()
+    services.result_record(result_id=result.pk, status="succeeded", output="First", usage=Usage(10, 5))
+    services.result_record(result_id=result.pk, status="succeeded", output="Late", usage=Usage(10, 7))
+    result.refresh_from_db()
+    assert (result.output, result.output_tokens) == ("First", 5)
+    assert ApiCall.objects.filter(kind=ApiCall.Kind.WORKBENCH).count() == 2  # both requests were spent

@@ -215,3 +215,20 @@ def test_the_rubric_is_not_offered_where_no_model_has_structured_outputs(client,
     settings.CHAT_USE_LOCAL_MODEL = True
     page = client.get(urls(wb)["home"]).content.decode()
     assert 'name="rubric"' not in page and "not graded by a rubric" in page
+
+
+def test_a_batch_runs_page_shows_its_graders_batch(client, people, wb):
+    Run.objects.filter(pk=wb["run"].pk).update(
+        mode="batch",
+        rubric="Polite",
+        grader_model="claude-haiku-4-5",
+        batch_id="msgbatch_cases",
+        batch_status="ended",
+        grader_batch_id="msgbatch_grades",
+        grader_batch_status="in_progress",
+        grader_batch_counts={"processing": 2, "succeeded": 0, "errored": 0, "expired": 0, "canceled": 0},
+    )
+    as_user(client, people, "member")
+    page = client.get(urls(wb)["run"]).content.decode()
+    assert "Grader's Message Batch <code>msgbatch_grades</code>: in_progress · 2 processing" in page
+    assert "Grading cost (batch)" in page
