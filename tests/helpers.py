@@ -130,12 +130,26 @@ async def stored_text(message: Message) -> str:
 # --- the conversation websocket ----------------------------------------------------------------
 
 
-async def connect(user, conversation_id: int) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/c/{conversation_id}/")
+async def open_socket(user, path: str) -> WebsocketCommunicator:
+    """The websocket at `path` (a conversation's, or the New chat page's), connected as `user`."""
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
     communicator.scope["user"] = user
     connected, _ = await communicator.connect()
     assert connected
     return communicator
+
+
+async def connect(user, conversation_id: int) -> WebsocketCommunicator:
+    return await open_socket(user, f"/ws/c/{conversation_id}/")
+
+
+async def next_frame(ws, kinds: str) -> list:
+    """The next frame of one of these kinds (stream frames of other replies are skipped); "an":
+    a send's answer, accepted or refused."""
+    while True:
+        frame = json.loads(await ws.receive_from(timeout=10))
+        if frame[0] in kinds:
+            return frame
 
 
 async def frames_until_end(communicator, message_id: int, timeout: float = 10) -> list[list]:

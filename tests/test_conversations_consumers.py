@@ -18,24 +18,9 @@ from conversations.models import Budget, Conversation, Message
 from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
 from fakes import Reply
+from tests.helpers import next_frame, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def open_socket(user, path: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
-    communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-async def next_frame(ws, kinds: str) -> list:
-    """The next frame of one of these kinds (stream frames of other replies are skipped)."""
-    while True:
-        frame = json.loads(await ws.receive_from(timeout=10))
-        if frame[0] in kinds:
-            return frame
 
 
 async def until_end(ws, message_id: int) -> list[list]:

@@ -6,33 +6,16 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from conversations import services
 from conversations.models import Conversation, Message, TeamPolicy, ToolDefaults
 from conversations.reply import generation
-from conversations.routing import websocket_urlpatterns
 from fakes import Reply
 from teams.models import Membership, PromptVersion, SystemPrompt, Team
+from tests.helpers import next_frame, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def open_socket(user, path: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
-    communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-async def answer(ws) -> list:
-    while True:
-        frame = json.loads(await ws.receive_from(timeout=10))
-        if frame[0] in "an":
-            return frame
 
 
 def tool_types(body: dict) -> list[str]:
@@ -53,7 +36,7 @@ async def test_switches_sent_with_a_message_apply_to_that_request_and_are_rememb
     ws = await open_socket(alice, f"/ws/c/{conversation.pk}/")
     tools = {"web": True, "thinking": True, "effort": "high", "code": True}
     await ws.send_json_to({"type": "send", "id": "1", "text": "Look it up", "tools": tools})
-    assert (await answer(ws))[0] == "a"
+    assert (await next_frame(ws, "an"))[0] == "a"
     await generation.wait_all()
     body = fake_api.message_requests[-1].body
     assert "web_search_20260318" in tool_types(body) and "code_execution_20260521" in tool_types(body)
@@ -63,7 +46,7 @@ async def test_switches_sent_with_a_message_apply_to_that_request_and_are_rememb
     assert (await ToolDefaults.objects.aget(user=alice)).switches == tools
 
     await ws.send_json_to({"type": "send", "id": "2", "text": "Now plainly", "tools": {}})
-    assert (await answer(ws))[0] == "a"
+    assert (await next_frame(ws, "an"))[0] == "a"
     await generation.wait_all()
     body = fake_api.message_requests[-1].body
     assert "web_search_20260318" not in tool_types(body) and "thinking" not in body
@@ -77,7 +60,7 @@ async def test_a_send_without_switches_leaves_them_as_they_were(fake_api, alice)
     await Conversation.objects.filter(pk=conversation.pk).aupdate(params={"web": True})
     ws = await open_socket(alice, f"/ws/c/{conversation.pk}/")
     await ws.send_json_to({"type": "send", "id": "1", "text": "Again"})  # an older tab, or the bench
-    assert (await answer(ws))[0] == "a"
+    assert (await next_frame(ws, "an"))[0] == "a"
     await generation.wait_all()
     assert "web_search_20260318" in tool_types(fake_api.message_requests[-1].body)
     assert not await ToolDefaults.objects.filter(user=alice).aexists()
@@ -102,7 +85,7 @@ async def test_a_switch_the_chat_does_not_offer_is_refused_and_nothing_is_writte
     conversation = await finished_chat(alice, model=model)
     ws = await open_socket(alice, f"/ws/c/{conversation.pk}/")
     await ws.send_json_to({"type": "send", "id": "5", "text": "Hi", "tools": tools})
-    assert await answer(ws) == ["n", "5", reason]
+    assert await next_frame(ws, "an") == ["n", "5", reason]
     assert await Message.objects.filter(conversation=conversation).acount() == 2
     await conversation.arefresh_from_db()
     assert conversation.params == {} and not fake_api.message_requests
@@ -114,7 +97,11 @@ async def test_thinking_with_a_temperature_from_settings_is_a_clear_refusal(fake
     await Conversation.objects.filter(pk=conversation.pk).aupdate(params={"temperature": 0.3})
     ws = await open_socket(alice, f"/ws/c/{conversation.pk}/")
     await ws.send_json_to({"type": "send", "id": "6", "text": "Hi", "tools": {"thinking": True}})
-    assert await answer(ws) == ["n", "6", "Temperature, top_p and top_k cannot be combined with thinking."]
+    assert await next_frame(ws, "an") == [
+        "n",
+        "6",
+        "Temperature, top_p and top_k cannot be combined with thinking.",
+    ]
     await ws.disconnect()
 
 
@@ -144,10 +131,10 @@ async def test_web_search_is_refused_on_a_team_prompt_whose_owners_turned_it_off
         "prompt": version.prompt_id,
     }
     await ws.send_json_to({**frame, "tools": {"web": True}})
-    assert await answer(ws) == ["n", "1", "Web search is not available in this chat."]
+    assert await next_frame(ws, "an") == ["n", "1", "Web search is not available in this chat."]
     assert not await Conversation.objects.filter(owner=alice).aexists()
     await ws.send_json_to({**frame, "id": "2", "tools": {"code": True}})
-    assert (await answer(ws))[0] == "a"
+    assert (await next_frame(ws, "an"))[0] == "a"
     await generation.wait_all()
     conversation = await Conversation.objects.aget(owner=alice)
     assert conversation.params["code"] is True and "web" not in conversation.params

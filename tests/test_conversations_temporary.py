@@ -3,14 +3,11 @@ shared; scrubbed when their owner leaves them (the last tab's socket closes and 
 within the grace) or a day after they began; still counted in usage and budgets, and open to staff
 review, marked temporary, until then."""
 
-import json
 import zipfile
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,26 +16,10 @@ from conversations.claude import pricing, tools
 from conversations.library import exporting, search, temporary
 from conversations.models import Conversation, Message, ModelPrice
 from conversations.reply import generation
-from conversations.routing import websocket_urlpatterns
 from fakes import Reply
-from tests.helpers import eventually
+from tests.helpers import eventually, next_frame, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def open_socket(user, path: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
-    communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-async def answer(ws) -> list:
-    while True:
-        frame = json.loads(await ws.receive_from(timeout=10))
-        if frame[0] in "an":
-            return frame
 
 
 async def temporary_chat_over_the_socket(fake_api, alice, text="A secret plan"):
@@ -48,7 +29,7 @@ async def temporary_chat_over_the_socket(fake_api, alice, text="A secret plan"):
     ws = await open_socket(alice, "/ws/new/")
     frame = {"type": "start", "id": "1", "text": text, "model": "claude-sonnet-4-6", "temporary": True}
     await ws.send_json_to(frame)
-    assert (await answer(ws))[0] == "a"
+    assert (await next_frame(ws, "an"))[0] == "a"
     await generation.wait_all()
     conversation = await Conversation.objects.aget(owner=alice)
     return ws, conversation
