@@ -29,6 +29,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chatsite.origin import SameOriginValidator  # noqa: E402
+from conversations.claude import llm  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -37,3 +38,6 @@ application = ProtocolTypeRouter(
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+# Servers import this module and commands never do: load the SDK in the background (llm.py imports
+# it on first use) while the server starts listening, so that the first reply does not wait for it.
+llm.warm_up()

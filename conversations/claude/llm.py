@@ -3,28 +3,67 @@
 One AsyncAnthropic client per process (per event loop: it lives on the loop's runtime), pointed at
 the configured endpoint: the real API when ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set, the
 embedded local model otherwise.
+
+The SDK is imported on first use, not with this module: it takes over a second, and commands that
+never call the API (check, migrate) should not pay for it. A server warms it in the background
+(warm_up). Other modules reach its names through this module: `llm.STREAM_ERRORS` in an `except`,
+`llm.anthropic` in tests (__getattr__ below).
 """
 
 import contextlib
+import functools
 import json
 import logging
 import mimetypes
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import anthropic
-import httpx2
-from anthropic import types as api_types
 from django.conf import settings
 
 from conversations.claude import local_model
 from conversations.claude.pricing import Usage
 from conversations.live import runtime
 
+if TYPE_CHECKING:
+    import anthropic
+
 log = logging.getLogger(__name__)
 
-# What can go wrong while a reply streams: API errors (including an SSE `error` event),
-# transport errors mid-body (a cut connection), and our own stall timeout.
-STREAM_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, httpx2.TransportError, TimeoutError)
+# Callers catch what can go wrong calling the API (_api_errors) under a name saying what they were
+# doing: `except llm.FILE_ERRORS`.
+_ERROR_NAMES = {"STREAM_ERRORS", "FILE_ERRORS", "BATCH_ERRORS", "SKILL_ERRORS"}
+
+
+def __getattr__(name: str):
+    """The SDK's names, imported on first use: `anthropic` itself, and the error tuples."""
+    if name == "anthropic":
+        return _sdk()
+    if name in _ERROR_NAMES:
+        return _api_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _sdk():
+    import anthropic
+
+    return anthropic
+
+
+@functools.cache
+def _api_errors() -> tuple[type[BaseException], ...]:
+    """What can go wrong while a reply streams or a file moves: API errors (including an SSE
+    `error` event), transport errors mid-body (a cut connection), and our own stall timeout."""
+    import httpx2
+
+    return (_sdk().APIError, httpx2.TransportError, TimeoutError)
+
+
+def warm_up() -> threading.Thread:
+    """Import the SDK in a background thread, so that a server's first reply does not wait for it."""
+    thread = threading.Thread(target=_api_errors, name="import-anthropic", daemon=True)
+    thread.start()
+    return thread
 
 
 async def close() -> None:
@@ -35,7 +74,7 @@ async def close() -> None:
     here.client, here.client_config = None, ()
 
 
-def get_client() -> anthropic.AsyncAnthropic:
+def get_client() -> "anthropic.AsyncAnthropic":
     """The process's client. A new event loop (tests) gets a new client; httpx pools are per loop.
 
     Made again when the settings it was made with change (tests point it elsewhere). The embedded
@@ -52,11 +91,12 @@ def get_client() -> anthropic.AsyncAnthropic:
         # Our own httpx client: the SDK's default one, garbage-collected after its event loop ended
         # (a test client's per-request loop), schedules its aclose() on whatever loop runs then,
         # where it fails ("Task exception was never retrieved"). A loop's client is closed by close().
-        here.client = anthropic.AsyncAnthropic(
+        sdk = _sdk()
+        here.client = sdk.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
             max_retries=config[2],
-            http_client=anthropic.DefaultAsyncHttpxClient(),
+            http_client=sdk.DefaultAsyncHttpxClient(),
         )
         here.client_config = config
     return here.client
@@ -99,7 +139,7 @@ async def count_tokens(request: dict) -> int:
     }
     try:
         return (await get_client().messages.count_tokens(**fields)).input_tokens
-    except STREAM_ERRORS as exc:
+    except _api_errors() as exc:
         log.warning("count_tokens failed (%s); estimating locally", type(exc).__name__)
         return estimate_tokens(fields)
 
@@ -111,7 +151,6 @@ def estimate_tokens(fields: dict) -> int:
 
 # --- the Files API (GA in this SDK: `client.files`, no beta header) ---------------------------------
 
-FILE_ERRORS: tuple[type[BaseException], ...] = (anthropic.APIError, httpx2.TransportError, TimeoutError)
 FILE_TIMEOUT = 60.0
 
 
@@ -136,24 +175,23 @@ async def delete_file(file_id: str) -> None:
     """Delete a file from the Files API; one it no longer has counts as deleted."""
     try:
         await get_client().files.delete(file_id, timeout=FILE_TIMEOUT)
-    except anthropic.NotFoundError:
+    except _sdk().NotFoundError:
         pass
 
 
 def is_missing_file(exc: BaseException, file_ids: set[str]) -> bool:
     """The request failed because the API no longer has one of its files: a 404 (the SDK's
     FileExpiredError is one), or a 400 that names one of them."""
-    if not file_ids or not isinstance(exc, anthropic.APIStatusError):
+    sdk = _sdk()
+    if not file_ids or not isinstance(exc, sdk.APIStatusError):
         return False
-    if isinstance(exc, anthropic.NotFoundError):
+    if isinstance(exc, sdk.NotFoundError):
         return True
     message = str(_error_body(exc).get("message", ""))
-    return isinstance(exc, anthropic.BadRequestError) and any(file_id in message for file_id in file_ids)
+    return isinstance(exc, sdk.BadRequestError) and any(file_id in message for file_id in file_ids)
 
 
 # --- Message Batches (workbench/ runs "as batch": half price, results within 24 h) -------------------
-
-BATCH_ERRORS = STREAM_ERRORS
 
 
 async def batch_create(requests: list[dict]):
@@ -184,7 +222,6 @@ async def list_models() -> list:
 
 # --- Skills (the code execution container's own skills; conversations/skills/) ------------------------
 
-SKILL_ERRORS = FILE_ERRORS
 SKILLS_BETA = "skills-2025-10-02"
 
 
@@ -209,14 +246,15 @@ async def skill_delete(skill_id: str) -> None:
     """Delete a skill: its versions first, as the API requires. What the API no longer has counts
     as deleted."""
     skills, options = get_client().beta.skills, {"betas": [SKILLS_BETA], "timeout": FILE_TIMEOUT}
+    gone = _sdk().NotFoundError
     try:
         versions = [_version(v, "version", v.id) async for v in skills.versions.list(skill_id, **options)]
-    except anthropic.NotFoundError:
+    except gone:
         return
     for version in versions:
-        with contextlib.suppress(anthropic.NotFoundError):
+        with contextlib.suppress(gone):
             await skills.versions.delete(version, skill_id=skill_id, **options)
-    with contextlib.suppress(anthropic.NotFoundError):
+    with contextlib.suppress(gone):
         await skills.delete(skill_id, **options)
 
 
@@ -242,28 +280,38 @@ _ERROR_MESSAGES = {
     "api_error": "{Server} had an internal error",
     "overloaded_error": "{Server} is overloaded; try again shortly",
 }
-# The summary of a long conversation (compaction.py) refused, by the SDK's error classes.
-_COMPACTION_ERRORS: dict[type[anthropic.APIStatusError], str] = {
-    api_types.CompactionUnavailableError: "{Server} could not summarize the earlier messages now; try again",
-    api_types.CompactionBlockMisplacedError: "The summary of earlier messages is not where {server} wants it",
-    api_types.CompactionBlockAmbiguousError: "The chat holds more than one summary {server} could start from",
-    api_types.CompactionContentMismatchError: "The summary of earlier messages was changed after it was made",
-    api_types.CompactionSignatureInvalidError: "{Server} did not recognise the summary of earlier messages",
-    api_types.CompactionIncompleteTurnError: "The summary cannot be made while a tool call is unanswered",
-    api_types.CompactionNothingToSummarizeError: "There is nothing yet to summarize in this conversation",
-    api_types.CompactionTooManyToolReferencesError: "The earlier messages use too many tools to summarize",
-    api_types.CompactionToolChangesMismatchError: "The summary's tools no longer match this conversation's",
-}
-# When an error has no body to name its type, its class does.
-_CLASS_TYPES: dict[type[anthropic.APIStatusError], str] = {
-    anthropic.BadRequestError: "invalid_request_error",
-    anthropic.AuthenticationError: "authentication_error",
-    anthropic.PermissionDeniedError: "permission_error",
-    anthropic.NotFoundError: "not_found_error",
-    anthropic.RequestTooLargeError: "request_too_large",
-    anthropic.RateLimitError: "rate_limit_error",
-    anthropic.OverloadedError: "overloaded_error",
-}
+
+
+@functools.cache
+def _compaction_errors() -> dict[type, str]:
+    """The summary of a long conversation (compaction.py) refused, by the SDK's error classes."""
+    types = _sdk().types
+    return {
+        types.CompactionUnavailableError: "{Server} could not summarize the earlier messages now; try again",
+        types.CompactionBlockMisplacedError: "The summary of earlier messages is not where {server} wants it",
+        types.CompactionBlockAmbiguousError: "The chat holds more than one summary {server} could start from",
+        types.CompactionContentMismatchError: "The summary of earlier messages was changed after it was made",
+        types.CompactionSignatureInvalidError: "{Server} did not recognise the summary of earlier messages",
+        types.CompactionIncompleteTurnError: "The summary cannot be made while a tool call is unanswered",
+        types.CompactionNothingToSummarizeError: "There is nothing yet to summarize in this conversation",
+        types.CompactionTooManyToolReferencesError: "The earlier messages use too many tools to summarize",
+        types.CompactionToolChangesMismatchError: "The summary's tools no longer match this conversation's",
+    }
+
+
+@functools.cache
+def _class_types() -> dict[type, str]:
+    """When an error has no body to name its type, its class does."""
+    sdk = _sdk()
+    return {
+        sdk.BadRequestError: "invalid_request_error",
+        sdk.AuthenticationError: "authentication_error",
+        sdk.PermissionDeniedError: "permission_error",
+        sdk.NotFoundError: "not_found_error",
+        sdk.RequestTooLargeError: "request_too_large",
+        sdk.RateLimitError: "rate_limit_error",
+        sdk.OverloadedError: "overloaded_error",
+    }
 
 
 def server_name() -> str:
@@ -277,21 +325,22 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     names = {"server": server, "Server": server[0].upper() + server[1:]}
     if isinstance(exc, TimeoutError):
         return "The reply stalled: no data arrived from {server} in time".format(**names), ""
-    if isinstance(exc, anthropic.APIStatusError):
-        error = _error_body(exc)
-        kind = error.get("type") or _CLASS_TYPES.get(type(exc), "api_error")
-        text = _COMPACTION_ERRORS.get(type(exc)) or _ERROR_MESSAGES.get(kind, "{Server} refused the request")
+    sdk = _sdk()
+    if isinstance(exc, sdk.APIStatusError):
+        error, cls = _error_body(exc), type(exc)
+        kind = error.get("type") or _class_types().get(cls, "api_error")
+        text = _compaction_errors().get(cls) or _ERROR_MESSAGES.get(kind, "{Server} refused the request")
         text = text.format(**names)
         detail = str(error.get("message", ""))[:300]
         return (f"{text} ({detail})" if detail else text), exc.request_id or ""
-    if isinstance(exc, anthropic.APIConnectionError):
+    if isinstance(exc, sdk.APIConnectionError):
         return "Could not reach {server}: it refused or dropped the connection".format(**names), ""
-    if isinstance(exc, anthropic.APIError):
+    if isinstance(exc, sdk.APIError):
         return "{Server} sent an error: {message}".format(message=exc.message, **names), ""
     return "The connection to {server} was cut mid-reply".format(**names), ""
 
 
-def _error_body(exc: anthropic.APIStatusError) -> dict:
+def _error_body(exc: "anthropic.APIStatusError") -> dict:
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error", body)
     return error if isinstance(error, dict) else {}
