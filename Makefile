@@ -27,8 +27,9 @@ setup: $(VENV)/.runtime
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensure_admin
 
-run: setup
-	$(PY) manage.py runchat
+# runchat does setup's steps itself, in the one process that then serves: one Django start-up, not five.
+run: $(VENV)/.runtime
+	$(PY) manage.py runchat $(ARGS)
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }

@@ -8,6 +8,7 @@ from conversations.claude import local_model
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # it serves llama.cpp, not Django: the URL checks would cost half a second
     help = (
         "Serve the embedded local model (SmolLM2-135M) at CHAT_LOCAL_MODEL_URL, in the foreground, "
         "on loopback, with a new key in CHAT_LOCAL_MODEL_KEY_FILE (see conversations/local_model.py)."
