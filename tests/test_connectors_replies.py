@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.urls import reverse
 
 from conversations import rendering
-from conversations.claude import mcp
+from conversations.claude import llm, mcp
 from conversations.connectors import secrets
 from conversations.models import Connector, ConnectorToken, ContentBlock, Message, TeamConnector, ToolApproval
 from conversations.reply import generation
@@ -209,6 +209,24 @@ async def test_deferred_tools_are_found_by_the_tool_search_and_its_blocks_replay
     await send(conversation, "Still?")
     replayed = fake_api.message_requests[-1].body["messages"][1]["content"]
     assert search in replayed and found in replayed
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_request_with_connectors_is_counted_with_its_servers_and_toolsets(
+    fake_api, people, prompt, tracker
+):
+    """What fits the context window (context_window.py) is counted by the beta count_tokens, which
+    takes the servers and toolsets; the plain one would refuse them."""
+    declare(fake_api)
+    fake_api.enqueue(Reply("No."))
+    _, reply = await chat(people, prompt)
+    await run_to_end(reply)
+    body = fake_api.message_requests[-1].body | {"betas": [mcp.BETA]}  # the SDK sent them as a header
+    with_tools = await llm.count_tokens(body)
+    assert fake_api.requests[-1].path.startswith("/v1/messages/count_tokens")
+    assert fake_api.requests[-1].body["mcp_servers"] == body["mcp_servers"]
+    bare = {k: v for k, v in body.items() if k not in ("mcp_servers", "tools")}
+    assert with_tools > await llm.count_tokens(bare)  # the enabled tool's listing counts
 
 
 @pytest.mark.django_db(transaction=True)

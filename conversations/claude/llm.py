@@ -132,13 +132,23 @@ async def complete_text(request: dict, timeout: float = 30) -> Completion:
 
 
 async def count_tokens(request: dict) -> int:
-    """Input tokens of a request, by the endpoint's count_tokens; a rough local estimate (logged)
-    when that fails."""
-    fields = {
-        key: request[key] for key in ("model", "messages", "system", "tools", "thinking") if key in request
-    }
+    """Input tokens of a request, by the endpoint's count_tokens (its beta one for a request with
+    betas: connectors' servers and toolsets, context edits); a rough local estimate (logged) when
+    that fails."""
+    counted = (
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "thinking",
+        "mcp_servers",
+        "context_management",
+        "betas",
+    )
+    fields = {key: request[key] for key in counted if key in request}
+    messages = get_client().beta.messages if "betas" in fields else get_client().messages
     try:
-        return (await get_client().messages.count_tokens(**fields)).input_tokens
+        return (await messages.count_tokens(**fields)).input_tokens
     except _api_errors() as exc:
         log.warning("count_tokens failed (%s); estimating locally", type(exc).__name__)
         return estimate_tokens(fields)
