@@ -27,7 +27,7 @@ setup: $(VENV)/.runtime
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensure_admin
 
-# runchat does setup's steps itself, in the one process that then serves: one Django start-up, not five.
+# runchat does setup's steps itself, in the one process that then serves: one Django start-up, not six.
 run: $(VENV)/.runtime
 	$(PY) manage.py runchat $(ARGS)
 
