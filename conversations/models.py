@@ -331,13 +331,10 @@ class ModelPrice(models.Model):
         return self.model
 
 
-class Attachment(models.Model):
-    """An uploaded image or PDF, re-encoded and stored once per owner and content (sha256).
+class StoredFile(models.Model):
+    """A file checked as a chat's upload is (attachments.py) and kept in storage (storage.py) under a
+    generated key: a chat's attachment, a project's knowledge file, a workbench case's file."""
 
-    Served only through an ownership-checked view; the file name on disk is generated.
-    """
-
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments")
     name = models.CharField(max_length=255)  # as uploaded; only ever shown escaped
     media_type = models.CharField(max_length=50)
     size = models.PositiveIntegerField()
@@ -346,12 +343,9 @@ class Attachment(models.Model):
     pages = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64)
     storage_key = models.CharField(max_length=200)
-    # Its id in the endpoint's Files API, once uploaded there (attachment_files.py); empty before.
-    file_id = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "sha256"], name="one_copy_per_owner")]
+        abstract = True
 
     def __str__(self) -> str:
         return self.name
@@ -359,6 +353,21 @@ class Attachment(models.Model):
     @property
     def is_image(self) -> bool:
         return self.media_type.startswith("image/")
+
+
+class Attachment(StoredFile):
+    """An uploaded image or PDF, re-encoded and stored once per owner and content (sha256).
+
+    Served only through an ownership-checked view; the file name on disk is generated.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments")
+    # Its id in the endpoint's Files API, once uploaded there (attachment_files.py); empty before.
+    file_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "sha256"], name="one_copy_per_owner")]
 
 
 class RemoteFileDeletion(models.Model):
@@ -511,19 +520,11 @@ class Project(models.Model):
         return self.name
 
 
-class ProjectFile(models.Model):
+class ProjectFile(StoredFile):
     """A knowledge file of a project: checked like a chat's upload (attachments.py), stored once per
     project and content, sent by Files API file_id (attachment_files.py) and counted once."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="files")
-    name = models.CharField(max_length=255)  # as uploaded; only ever shown escaped
-    media_type = models.CharField(max_length=50)
-    size = models.PositiveIntegerField()
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    pages = models.PositiveIntegerField(null=True, blank=True)
-    sha256 = models.CharField(max_length=64)
-    storage_key = models.CharField(max_length=200)
     file_id = models.CharField(max_length=200, blank=True)  # in the Files API, once uploaded
     token_count = models.PositiveIntegerField(null=True, blank=True)  # count_tokens, once
     added_by = models.ForeignKey(
@@ -534,13 +535,6 @@ class ProjectFile(models.Model):
     class Meta:
         ordering = ["id"]  # the knowledge's order in every request: the cached prefix's bytes
         constraints = [models.UniqueConstraint(fields=["project", "sha256"], name="one_copy_per_project")]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def is_image(self) -> bool:
-        return self.media_type.startswith("image/")
 
 
 class ProjectPassage(models.Model):

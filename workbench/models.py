@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from conversations.models import StoredFile
+
 
 class TestCase(models.Model):
     """One input to run a prompt's versions on, with what a good answer says (optional)."""
@@ -36,28 +38,17 @@ class TestCase(models.Model):
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
 
 
-class CaseFile(models.Model):
+class CaseFile(StoredFile):
     """A file of a case's input (an image, a PDF or a text file), checked as a chat's upload is
     (conversations/attachments.py), stored once per case and content (conversations/storage.py) and
     sent before the input's text, as a chat sends its attachments. Its stored file goes with it."""
 
     case = models.ForeignKey(TestCase, on_delete=models.CASCADE, related_name="files")
-    name = models.CharField(max_length=255)  # as uploaded; only ever shown escaped
-    media_type = models.CharField(max_length=50)
-    size = models.PositiveIntegerField()
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    pages = models.PositiveIntegerField(null=True, blank=True)
-    sha256 = models.CharField(max_length=64)
-    storage_key = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["pk"]  # the order they go in the request
         constraints = [models.UniqueConstraint(fields=["case", "sha256"], name="one_copy_per_case")]
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def is_image(self) -> bool:
