@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from conversations import approval_views, feedback_views, views, web_views
+from conversations import feedback_views, views, web_views
 from conversations.library import export_views, share_views, sidebar_views
 
 urlpatterns = [
@@ -49,9 +49,6 @@ urlpatterns = [
     path("m/<id:message_id>/choose/", views.choose_version, name="choose_version"),
     path("m/<id:message_id>/rate/", feedback_views.rate_reply, name="rate_reply"),
     path("m/<id:message_id>/comment/", feedback_views.comment_reply, name="comment_reply"),
-    path(
-        "m/<id:message_id>/approvals/<slug:call_id>/", approval_views.answer_approval, name="answer_approval"
-    ),
     # Projects: instructions and knowledge shared by a team's chats
     path("", include("conversations.projects.urls")),
     # Connectors (remote MCP servers) and skills: staff register, team owners choose, people use

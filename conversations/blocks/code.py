@@ -4,6 +4,7 @@ errors and the files the code made), replayed verbatim in later turns."""
 
 from conversations.blocks.kind import (
     CALL,
+    SERVER_CALL,
     Kind,
     call_text,
     content_of,
@@ -56,7 +57,7 @@ def file_ids(block: dict) -> list[str]:
 
 KINDS = (
     Kind(
-        "server_tool_use",
+        SERVER_CALL,
         CALL,
         partial="code_call",
         label="Code execution",

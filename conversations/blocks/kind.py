@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 CALL = {"id": str, "name": str, "input": dict}  # what every tool call holds
+SERVER_CALL = "server_tool_use"  # a call the API runs itself: web, code execution, tool search
 
 
 @dataclass(frozen=True)

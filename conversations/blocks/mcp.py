@@ -4,7 +4,17 @@ and our own approval request, asked before a tool that writes may run."""
 
 import json
 
-from conversations.blocks.kind import CALL, Kind, call_text, fenced, input_of, md_code, md_text, result_text
+from conversations.blocks.kind import (
+    CALL,
+    SERVER_CALL,
+    Kind,
+    call_text,
+    fenced,
+    input_of,
+    md_code,
+    md_text,
+    result_text,
+)
 
 APPROVAL_TOOL = "ask_approval"  # ours: Claude asks the person before a tool that writes
 TOOL_SEARCH = "tool_search_tool_bm25"  # the API's tool search, over deferred connector tools
@@ -84,7 +94,7 @@ KINDS = (
         replayed=True,
     ),
     Kind(
-        "server_tool_use",
+        SERVER_CALL,
         CALL,
         partial="tool_search",
         label="Tool search",

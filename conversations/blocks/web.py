@@ -4,6 +4,7 @@ shown as escaped text; only http(s) URLs become links."""
 
 from conversations.blocks.kind import (
     CALL,
+    SERVER_CALL,
     Kind,
     call_text,
     content_of,
@@ -43,7 +44,7 @@ def _fetch_markdown(block: dict, sources) -> str:
 
 KINDS = (
     Kind(
-        "server_tool_use",
+        SERVER_CALL,
         CALL,
         partial="web_call",
         label="Web search",

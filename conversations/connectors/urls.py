@@ -1,8 +1,9 @@
-"""Routes of connectors (see its views)."""
+"""Routes of connectors: the team's and each person's pages (views), and the answer to a tool that
+asks before it runs (approval_views)."""
 
 from django.urls import path
 
-from conversations.connectors import views
+from conversations.connectors import approval_views, views
 
 urlpatterns = [
     path("teams/<id:team_id>/connectors/", views.team_connectors, name="team_connectors"),
@@ -12,5 +13,8 @@ urlpatterns = [
         "connectors/<id:connector_id>/token/remove/",
         views.connector_token_remove,
         name="connector_token_remove",
+    ),
+    path(
+        "m/<id:message_id>/approvals/<slug:call_id>/", approval_views.answer_approval, name="answer_approval"
     ),
 ]
