@@ -8,10 +8,9 @@ long word, and a staff user ``root``.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 
-from tests.live import PYTHON, ROOT, LiveApp
+from tests.live import LiveApp
 
 STAFF = ("root", "root-pass-123")
 LONG_WORD = "Pneumonoultramicroscopicsilicovolcanoconiosis" + "Antidisestablishmentarianism" + "Floccin"
@@ -103,15 +102,5 @@ class Seeded:
 
 def seed(app: LiveApp) -> Seeded:
     """Seed a started app; its manage.py shell prints the ids the pages need."""
-    result = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", SEED],
-        cwd=ROOT,
-        env=app.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"seeding failed:\n{result.stdout}\n{result.stderr}")
-    conversation, team, prompt, share = (int(x) for x in result.stdout.split()[-4:])
+    conversation, team, prompt, share = (int(x) for x in app.shell(SEED).split()[-4:])
     return Seeded(conversation, team, prompt, share)

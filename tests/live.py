@@ -133,6 +133,19 @@ class LiveApp:
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
 
+    def shell(self, code: str) -> str:
+        """What `manage.py shell -c code` prints, run in this app's own database (the code's seed)."""
+        result = subprocess.run(
+            [PYTHON, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"manage.py shell failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout.strip()
+
     def start(self) -> LiveApp:
         self.manage("migrate", "--noinput")
         creates = "".join(

@@ -3,12 +3,11 @@ Connect provider process (django-oauth-toolkit, tests/oidc_provider) on 127.0.0.
 paths: a forged state, an expired code, an address outside the allowed domains, the provider down.
 Each bad path is a page saying what happened, and none creates an account."""
 
-import subprocess
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
-from tests.live import PYTHON, ROOT, LiveApp
+from tests.live import LiveApp
 from tests.oidc_provider.process import USERS, Provider
 
 pytestmark = pytest.mark.browser
@@ -35,10 +34,7 @@ def sso_app(provider):
 
 def accounts_with(app: LiveApp, email: str) -> int:
     code = f"from django.contrib.auth.models import User; print(User.objects.filter(email={email!r}).count())"
-    result = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=app.env, capture_output=True, text=True
-    )
-    return int(result.stdout.strip().splitlines()[-1])
+    return int(app.shell(code).splitlines()[-1])
 
 
 def to_provider(page, app: LiveApp) -> str:

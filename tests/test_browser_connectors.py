@@ -6,8 +6,6 @@ or Deny (with a reason), then goes on. Screenshots at 1280 and 390 px, light and
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -61,11 +59,7 @@ print(chat.pk)
 
 
 def seeded_chat(app: LiveApp) -> str:
-    result = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", SEED], cwd=ROOT, env=app.env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    return f"{app.url}/c/{result.stdout.strip().splitlines()[-1]}/"
+    return f"{app.url}/c/{app.shell(SEED).splitlines()[-1]}/"
 
 
 def ask(call_id: str, title: str) -> Reply:

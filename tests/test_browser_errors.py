@@ -12,7 +12,6 @@ its own debugging pages instead of the app's.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -50,10 +49,7 @@ def deployed(live_fake_api) -> Iterator[LiveApp]:
     app.manage("collectstatic", "--noinput", "-v0")
     app.start()
     try:
-        result = subprocess.run(
-            [PYTHON, "manage.py", "shell", "-c", SEED], cwd=ROOT, env=app.env, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stderr
+        app.shell(SEED)
         yield app
     finally:
         app.stop()

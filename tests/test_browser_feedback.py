@@ -9,7 +9,6 @@ serious; screenshots at 1280 and 390 px, light and dark (test-results/feedback-*
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -35,11 +34,7 @@ print(prompt_create(user=alice, name="Support tone", text="Answer calmly.", team
 
 def seed_prompt(app: LiveApp) -> int:
     """A team prompt alice edits (she owns the team) and bob may use."""
-    result = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", SEED], cwd=ROOT, env=app.env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    return int(result.stdout.split()[-1])
+    return int(app.shell(SEED).split()[-1])
 
 
 def test_rate_a_reply_comment_reload_and_the_prompt_editor_sees_it(

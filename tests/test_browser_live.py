@@ -388,11 +388,7 @@ print(share_create(conversation=c, team=team).pk)
 
 def shell(app: LiveApp, code: str) -> str:
     """What `manage.py shell -c code` prints, in the live app's own database."""
-    result = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=app.env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
+    return app.shell(code).splitlines()[-1]
 
 
 @pytest.fixture(scope="module")

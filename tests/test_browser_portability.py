@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,11 +56,7 @@ print(c.pk)
 
 @pytest.fixture(scope="module")
 def chat_id(live_app: LiveApp) -> int:
-    result = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", SEED], cwd=ROOT, env=live_app.env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    return int(result.stdout.split()[-1])
+    return int(live_app.shell(SEED).split()[-1])
 
 
 @contextmanager

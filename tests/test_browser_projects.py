@@ -13,7 +13,6 @@ screenshots of the project page and of the cited answers at 1280 and 390 px, lig
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from urllib.parse import urljoin
 
@@ -175,10 +174,7 @@ def test_knowledge_too_large_to_send_whole_is_searched_and_the_passage_cited(
 def team_project_with_files(browser: Browser, app: LiveApp, tmp_path) -> tuple[Page, str]:
     """Team Support (alice owns it, bob is a member, carol is not); alice makes its project
     Handbook and adds faq.md and a 3-page manual.pdf. Her page and the project's URL."""
-    result = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", SEED], cwd=ROOT, env=app.env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
+    app.shell(SEED)
     app.users["carol"] = "carol-pass-123"
 
     alice = signed_in(browser, app, "alice", viewport={"width": 1280, "height": 900}, axe=True)

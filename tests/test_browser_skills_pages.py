@@ -10,7 +10,6 @@ nothing serious; screenshots of both pages at 1280 and 390 px, light and dark
 from __future__ import annotations
 
 import re
-import subprocess
 import zipfile
 
 import pytest
@@ -47,11 +46,7 @@ def test_owners_upload_and_delete_members_read_and_strangers_get_404(
     browser: Browser, live_app: LiveApp, live_fake_api: FakeAnthropic, tmp_path
 ) -> None:
     live_fake_api.reset()
-    result = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", SEED], cwd=ROOT, env=live_app.env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    team_id = result.stdout.strip().splitlines()[-1]
+    team_id = live_app.shell(SEED).splitlines()[-1]
     live_app.users["carol"] = "carol-pass-123"
 
     alice = signed_in(browser, live_app, "alice", viewport={"width": 1280, "height": 900}, axe=True)
