@@ -12,6 +12,7 @@ text files go to the API as documents with citations on (reply_request.py).
 import io
 import warnings
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
@@ -53,6 +54,21 @@ class Processed:
     width: int | None = None
     height: int | None = None
     pages: int | None = None
+
+
+def stored_fields(name: str, processed: Processed, sha256: str, storage_key: str) -> dict:
+    """A StoredFile's fields (an attachment, a knowledge file, a case's file) for `processed`, kept
+    under `storage_key`: the name as uploaded, without any folder, never empty."""
+    return {
+        "name": PurePath(name).name[:255] or "file",
+        "media_type": processed.media_type,
+        "size": len(processed.data),
+        "width": processed.width,
+        "height": processed.height,
+        "pages": processed.pages,
+        "sha256": sha256,
+        "storage_key": storage_key,
+    }
 
 
 def process(name: str, data: bytes) -> Processed:

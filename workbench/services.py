@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -169,17 +168,7 @@ def _files_store(case: TestCase, new_files: Sequence[NewFile]) -> None:
         processed = new.processed
         key = f"workbench/{case.prompt_id}/{case.pk}/{digest}.{processed.media_type.split('/')[1]}"
         storage.save(key, processed.data)
-        CaseFile.objects.create(
-            case=case,
-            name=Path(new.name).name[:255] or "file",
-            media_type=processed.media_type,
-            size=len(processed.data),
-            width=processed.width,
-            height=processed.height,
-            pages=processed.pages,
-            sha256=digest,
-            storage_key=key,
-        )
+        CaseFile.objects.create(case=case, **files.stored_fields(new.name, processed, digest, key))
 
 
 def case_from_feedback(*, prompt: SystemPrompt, user, feedback_id: int, case_input: str) -> TestCase:

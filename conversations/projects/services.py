@@ -2,7 +2,6 @@
 instructions are written by the team prompts' own services (a new version per edit)."""
 
 import hashlib
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -108,16 +107,7 @@ def project_file_add(*, user, project: Project, name: str, data: bytes) -> tuple
         try:
             with transaction.atomic():
                 added = ProjectFile.objects.create(
-                    project=project,
-                    name=Path(name).name[:255] or "file",
-                    media_type=processed.media_type,
-                    size=len(processed.data),
-                    width=processed.width,
-                    height=processed.height,
-                    pages=processed.pages,
-                    sha256=digest,
-                    storage_key=key,
-                    added_by=user,
+                    project=project, added_by=user, **files.stored_fields(name, processed, digest, key)
                 )
                 ProjectPassage.objects.bulk_create(
                     ProjectPassage(project=project, file=added, position=i, page=p.page, text=p.text)

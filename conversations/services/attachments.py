@@ -1,7 +1,6 @@
 """Storing an upload: checked, re-encoded and kept once per owner and content."""
 
 import hashlib
-from pathlib import Path
 
 from django.db import IntegrityError, transaction
 
@@ -22,16 +21,6 @@ def attachment_store(*, user, name: str, data: bytes) -> Attachment:
     storage.save(key, processed.data)
     try:
         with transaction.atomic():
-            return Attachment.objects.create(
-                owner=user,
-                name=Path(name).name[:255] or "file",
-                media_type=processed.media_type,
-                size=len(processed.data),
-                width=processed.width,
-                height=processed.height,
-                pages=processed.pages,
-                sha256=digest,
-                storage_key=key,
-            )
+            return Attachment.objects.create(owner=user, **files.stored_fields(name, processed, digest, key))
     except IntegrityError:  # the same file uploaded twice at once
         return Attachment.objects.get(owner=user, sha256=digest)
