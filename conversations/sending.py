@@ -125,9 +125,10 @@ def conversation_post(*, user, command: SendCommand) -> Sent:
     return Sent(conversation, reply, _turn_html(user_message, reply))
 
 
-def switches_offered(conversation: Conversation) -> frozenset[str]:
+def switches_offered(conversation: Conversation, tools: dict | None = None) -> frozenset[str]:
     """The composer switches a chat offers: those its model takes, web search where the instance and
-    the team of its prompt allow it, code execution where the instance does."""
+    the team of its prompt allow it, code execution where the instance does, and its connectors and
+    skills (`tools`: composer_tools's, when the caller has them already)."""
     caps = capabilities(conversation.model)
     offered = set(switches_taken(caps))
     if not web.offered(conversation, caps):
@@ -135,7 +136,7 @@ def switches_offered(conversation: Conversation) -> frozenset[str]:
     if not sandbox.offered(conversation, caps):
         offered.discard("code")
     if conversation.owner_id is not None:  # a chat's, not a model option's: its team's tools too
-        extra = composer_tools(conversation)
+        extra = tools if tools is not None else composer_tools(conversation)
         offered |= {f"connector:{u.name}" for _, u in extra["connectors"] if not u.missing_token}
         offered |= {f"skill:{s.key}" for _, s in extra["skills"]}
     return frozenset(offered)

@@ -69,14 +69,15 @@ def _page_context(user, conversation: Conversation | None = None, **extra) -> di
         teams = None if project else [team.pk for team in teams_for_user(user)]  # chat.js: the prompt's
         context.update(sending.composer_tools(Conversation(model=model, owner=user, project=project), teams))
     else:
+        tools = sending.composer_tools(conversation)  # read once: the switches offer what it lists
         context.update(
             messages_list=selectors.chosen_messages(conversation.pk),
             totals=selectors.conversation_totals(conversation),
             newer_prompt=selectors.newer_prompt_version(user, conversation),
             caps=capabilities(conversation.model),
             chosen=params.stored(conversation.params),
-            switches=sending.switches_offered(conversation),
-            **sending.composer_tools(conversation),
+            switches=sending.switches_offered(conversation, tools),
+            **tools,
             gauge=context_window.gauge(conversation),
             knowledge_gone=project_selectors.knowledge_gone(conversation),
             share_teams=teams_for_user(user),

@@ -13,8 +13,8 @@ Tools that write ask first. They stay disabled, and our own tool, `ask_approval`
 the person: the reply waits (`answer`) until they press Approve or Deny in the page. Approved, the
 tool is enabled in that reply's next request, for one call; denied, Claude reads the reason.
 
-A connector the API cannot reach, or whose token it refuses, fails the request with an error naming
-its server (`failed_connector`): the reply goes on without it and says so (`connector_errors`).
+A connector the API cannot reach, or whose token it refuses, fails the request with an error that
+blames it (`failed_connectors`): the reply goes on without it and says so (`connector_errors`).
 """
 
 import asyncio
@@ -24,6 +24,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from conversations import selectors, services
+from conversations.blocks.kind import input_of
 from conversations.blocks.mcp import APPROVAL_TOOL, TOOL_SEARCH
 from conversations.claude.capabilities import Capabilities
 from conversations.claude.params import ChatParams
@@ -118,7 +119,7 @@ def approved_calls(own_blocks: list[dict]) -> set[tuple[str, str]]:
     approved: set[tuple[str, str]] = set()
     for block in own_blocks:
         if block["type"] == "tool_use" and block.get("name") == APPROVAL_TOOL:
-            value = block.get("input") if isinstance(block.get("input"), dict) else {}
+            value = input_of(block)
             asked[block["id"]] = (str(value.get("server")), str(value.get("tool")))
         elif block["type"] == "tool_result" and block.get("tool_use_id") in asked:
             if not block.get("is_error"):
@@ -131,7 +132,7 @@ def approved_calls(own_blocks: list[dict]) -> set[tuple[str, str]]:
 async def answer(message_id: int, call: dict, uses: list[ConnectorUse]) -> tuple[str, bool]:
     """The person's answer to an ask_approval call, as its result: (text, is_error). Waits up to
     CHAT_APPROVAL_TIMEOUT seconds; no answer by then is a no."""
-    value = call.get("input") if isinstance(call.get("input"), dict) else {}
+    value = input_of(call)
     writes = {(u.name, t) for u in uses for t in u.writes}
     asked = (value.get("server"), value.get("tool"))
     if asked not in writes:
