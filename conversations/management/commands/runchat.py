@@ -43,10 +43,10 @@ class Command(BaseCommand):
     def handle(self, *args, bind: str, port: str, **options):
         with contextlib.ExitStack() as children, contextlib.suppress(KeyboardInterrupt):
             self._set_up()
-            children.callback(_stop, _start_purge())
+            purge = _start_purge()
             model = EmbeddedModel(self) if self._model_wanted() else None
-            if model is not None:
-                children.callback(model.stop)
+            # Stopped together, so a slow one does not add its wait to the other's.
+            children.callback(lambda: _stop(purge, *([model.process] if model and model.process else [])))
             self.stdout.write(f"Chat at http://{bind}:{port}/ (Ctrl-C stops it)")
             _serve(bind, port, ready=model.start if model else None)
 
@@ -88,10 +88,6 @@ class EmbeddedModel:
             time.sleep(0.3)
         self.command.stdout.write("The embedded model answers: replies can start.")
 
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
-
 
 def static_files_current() -> bool:
     """Whether collectstatic has nothing to do: a manifest (DEBUG off) naming every source file,
@@ -128,9 +124,13 @@ def _start_purge() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "manage.py", "purge", "--daily"], preexec_fn=lambda: os.nice(10))
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+def _stop(*processes: subprocess.Popen) -> None:
+    """Terminate them all at once; kill any still running 10 s later."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + 10
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
