@@ -6,6 +6,7 @@ Remote images are never loaded: an image in markdown becomes a plain link. Math 
 \\[…\\]) is marked, its TeX escaped, for the browser to typeset (static/conversations/rich.js).
 """
 
+import functools
 import re
 from html import escape
 
@@ -31,6 +32,12 @@ _formatter = HtmlFormatter(nowrap=True)
 
 
 def _highlight(code: str, lang: str, _attrs: str) -> str:
+    return _highlighted(code, lang)
+
+
+@functools.lru_cache(maxsize=32)
+def _highlighted(code: str, lang: str) -> str:
+    """Kept for a while: a streaming reply renders its last closed code block several times."""
     try:
         lexer = get_lexer_by_name(lang.strip()) if lang.strip() else None
     except ClassNotFound:

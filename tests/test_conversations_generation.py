@@ -361,6 +361,37 @@ async def test_a_1000_token_reply_costs_blocks_plus_one_plus_checkpoints(
     assert 2 <= len(write_log) <= allowed, write_log
 
 
+async def test_replies_streaming_at_once_are_checkpointed_together_and_end_complete(
+    fake_api, alice, settings, monkeypatch
+):
+    """One transaction per checkpoint interval for every reply streaming here, not one per reply;
+    and no checkpoint lands after a reply's final write (its stored text is the whole reply)."""
+    settings.CHAT_CHECKPOINT_INTERVAL = 0.1
+    batches: list[list[int]] = []
+    checkpoint = services.replies_checkpoint
+
+    def recorded(**kwargs):
+        batches.append(sorted(kwargs["message_ids"]))
+        return checkpoint(**kwargs)
+
+    monkeypatch.setattr(services, "replies_checkpoint", recorded)
+    texts = [" ".join(f"{name}{i}" for i in range(60)) for name in ("a", "b", "c")]
+    replies = []
+    for text in texts:
+        fake_api.enqueue(Reply(text, tokens_per_second=100))
+        _, reply = await sync_to_async(services.conversation_start)(user=alice, text="Go", model="m")
+        replies.append(reply.pk)
+    for pk in replies:
+        generation.start(await Message.objects.aget(pk=pk))
+    await generation.wait_all()
+
+    assert sorted(replies) in batches, batches  # all three in one transaction
+    assert len(batches) < 3 * 7  # about 0.6 s of streaming each: far fewer than one per reply per tick
+    stored = [(await ContentBlock.objects.aget(message_id=pk, index=0)).payload["text"] for pk in replies]
+    assert sorted(stored) == sorted(texts)  # which reply got which text is the fake's order
+    assert {m.status async for m in Message.objects.filter(pk__in=replies)} == {"complete"}
+
+
 async def test_partial_text_is_checkpointed_while_streaming(fake_api, alice, settings):
     settings.CHAT_CHECKPOINT_INTERVAL = 0.2
     text = " ".join(f"w{i}" for i in range(100))

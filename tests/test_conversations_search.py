@@ -191,8 +191,8 @@ def test_purged_conversations_leave_nothing_in_the_index(alice):
 def test_the_index_follows_every_write_of_a_block(alice):
     """Checkpoints, the final write and a retry's delete all change what is found."""
     conversation, reply = services.conversation_start(user=alice, text="Question", model="m")
-    services.reply_checkpoint(
-        message_id=reply.pk, index=0, payload={"type": "text", "text": "Partial zebra"}, worker="w"
+    services.replies_checkpoint(
+        message_ids=[reply.pk], partial=[(reply.pk, 0, {"type": "text", "text": "Partial zebra"})], worker="w"
     )
     assert found(alice, "zebra") == [conversation.pk]
     services.reply_finish(

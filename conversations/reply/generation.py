@@ -37,6 +37,7 @@ def start(reply: Message, *, received_at: float | None = None) -> None:
     The reply is findable from this moment, before its first thread hop, so a Stop pressed as soon
     as the turn shows stops it (it is never "not streaming")."""
     ensure_sweeper()
+    runtime.current().ensure("checkpoints", _checkpoints)
     run = ReplyRun(reply.pk, reply.conversation_id, received_at)
     run.unregister = realtime.register(reply.pk, run)
     _track(runtime.detached(run.run()))
@@ -74,6 +75,7 @@ class ReplyRun:
         self.first_turn = False  # it answers the conversation's first message: a title may follow
         self.task: asyncio.Task | None = None
         self.loaded = False  # its row and first request are read: a stop may cancel the task
+        self.finishing = False  # its final write is on its way: no more checkpoints
         self.unregister: Callable[[], None] = lambda: None
 
     # --- what the websocket side may call -------------------------------------------------
@@ -99,7 +101,6 @@ class ReplyRun:
             self.unregister()
             raise
         self.loaded = True
-        checkpoints = asyncio.create_task(_checkpoints(self))
         metrics.ACTIVE_STREAMS.inc()
         try:
             if self.stop_requested:  # stopped while it loaded: no API call
@@ -121,7 +122,7 @@ class ReplyRun:
             self._failed(Message.Status.ERROR, "Something went wrong on the server.", "crash")
         finally:
             metrics.ACTIVE_STREAMS.dec()
-            checkpoints.cancel()
+            self.finishing = True
             self.frames.flush()
             html = await sync_to_async(self._finish)()
             self.unregister()
@@ -266,14 +267,27 @@ def _leave_out_connectors(run: ReplyRun, exc: BaseException) -> bool:
     return bool(failed)
 
 
-async def _checkpoints(run: ReplyRun) -> None:
-    """Every CHAT_CHECKPOINT_INTERVAL: keep the open block's partial text, and say we are alive."""
+async def _checkpoints() -> None:
+    """Every CHAT_CHECKPOINT_INTERVAL, for all the replies streaming here at once: keep each open
+    block's partial text, and say we are alive. Collected and handed to the database thread in one
+    step, so a reply's final write (queued later on the same thread) always comes after."""
     while True:
         await asyncio.sleep(settings.CHAT_CHECKPOINT_INTERVAL)
-        index, payload = run.blocks.checkpoint()
-        await sync_to_async(services.reply_checkpoint)(
-            message_id=run.message_id, index=index, payload=payload, worker=WORKER_ID
-        )
+        runs = [run for run in runtime.current().live_replies.values() if isinstance(run, ReplyRun)]
+        runs = [run for run in runs if run.loaded and not run.finishing]
+        if not runs:
+            continue
+        opened = [(run.message_id, *run.blocks.checkpoint()) for run in runs]
+        try:
+            await sync_to_async(services.replies_checkpoint)(
+                message_ids=[run.message_id for run in runs],
+                partial=[
+                    (message_id, index, payload) for message_id, index, payload in opened if index is not None
+                ],
+                worker=WORKER_ID,
+            )
+        except Exception:
+            log.exception("checkpoint of %d replies failed", len(runs))
 
 
 def ensure_sweeper() -> None:

@@ -18,7 +18,7 @@ from conversations.services.replies import (
     message_token_count_set,
     orphaned_replies_interrupt,
     produced_file_record,
-    reply_checkpoint,
+    replies_checkpoint,
     reply_finish,
 )
 from conversations.services.settings import (
@@ -69,7 +69,7 @@ __all__ = [
     "message_token_count_set",
     "orphaned_replies_interrupt",
     "produced_file_record",
-    "reply_checkpoint",
+    "replies_checkpoint",
     "reply_continue",
     "reply_finish",
     "reply_regenerate",

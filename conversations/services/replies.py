@@ -43,12 +43,14 @@ def _put_block(message_id: int, index: int, payload: dict, **extra) -> None:
         ContentBlock.objects.create(message_id=message_id, index=index, **fields)
 
 
-def reply_checkpoint(*, message_id: int, index: int | None, payload: dict | None, worker: str) -> None:
-    """Keep the open block's partial text and say this worker is still alive."""
+def replies_checkpoint(*, message_ids: list[int], partial: list[tuple[int, int, dict]], worker: str) -> None:
+    """Every reply streaming here says this worker is alive, and each open block that changed
+    since the last checkpoint (message id, index, payload) keeps its partial text: one transaction
+    and one heartbeat UPDATE for all of them, so running streams' writes do not queue reply starts."""
     with transaction.atomic():
-        if payload is not None and index is not None:
+        for message_id, index, payload in partial:
             _put_block(message_id, index, payload)
-        Message.objects.filter(pk=message_id).update(heartbeat_at=dj_timezone.now(), worker=worker)
+        Message.objects.filter(pk__in=message_ids).update(heartbeat_at=dj_timezone.now(), worker=worker)
     metrics.DB_WRITES.labels("checkpoint").inc()
 
 
