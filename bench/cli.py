@@ -12,6 +12,7 @@ from bench import procs
 from bench.config import Config
 from bench.harness import Run
 from bench.report import render
+from bench.server import SERVERS, UVICORN_WS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -38,10 +39,18 @@ def _procs(value: str) -> list[int]:
     return counts
 
 
+def _servers(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names or any(n not in SERVERS for n in names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError("--server takes daphne, uvicorn or both: daphne,uvicorn")
+    return names
+
+
 def parse(argv: list[str] | None) -> Config:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark the chat's streaming pipeline: daphne, fake Messages API, websocket clients.",
+        description="Benchmark the chat's streaming pipeline: daphne (or uvicorn), fake Messages API, "
+        "websocket clients.",
     )
     parser.add_argument(
         "--streams",
@@ -108,7 +117,7 @@ def parse(argv: list[str] | None) -> Config:
         "--procs",
         type=_procs,
         default=None,
-        help="daphne processes on Redis, e.g. 2; a list (1,2) runs everything once per count (default 1)",
+        help="server processes on Redis, e.g. 2; a list (1,2) runs everything once per count (default 1)",
     )
     parser.add_argument(
         "--placement",
@@ -185,13 +194,27 @@ def parse(argv: list[str] | None) -> Config:
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON path (default bench/results/<timestamp>.json)"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (DB, daphne logs)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (DB, server logs)")
     parser.add_argument(
         "--server-switch-interval",
         type=float,
         default=0.0,
         metavar="S",
-        help="experiment: run daphne with sys.setswitchinterval(S) (default: unchanged)",
+        help="experiment: run the server with sys.setswitchinterval(S) (default: unchanged)",
+    )
+    parser.add_argument(
+        "--server",
+        type=_servers,
+        default=["daphne"],
+        help="the ASGI server: daphne (default, the app's), uvicorn (with --uvicorn-ws), or "
+        "daphne,uvicorn: every round once per server, one after the other, both in the table",
+    )
+    parser.add_argument(
+        "--uvicorn-ws",
+        choices=UVICORN_WS,
+        default="websockets",
+        help="uvicorn's websocket implementation (default websockets; websockets-sansio is uvicorn's own "
+        "default)",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -255,6 +278,8 @@ def parse(argv: list[str] | None) -> Config:
         raw=a.raw,
         note=a.note,
         server_switch_interval=a.server_switch_interval,
+        servers=a.server,
+        uvicorn_ws=a.uvicorn_ws,
         wait_quiet=a.wait_quiet,
         quiet_cores=a.quiet_cores,
         out=a.out,
@@ -292,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         for server in run.servers:
             tail = server.log_tail()
             if tail:
-                print(f"--- daphne {server.name} log (tail) ---\n{tail}", file=sys.stderr)
+                print(f"--- {server.kind} {server.name} log (tail) ---\n{tail}", file=sys.stderr)
         raise
     finally:
         run.cleanup()

@@ -40,6 +40,8 @@ class Config:
     raw: bool = False
     note: str = ""
     server_switch_interval: float = 0.0  # experiment knob; 0 = the app as it is
+    servers: list[str] = field(default_factory=lambda: ["daphne"])  # every phase once per server, in order
+    uvicorn_ws: str = "websockets"  # uvicorn's websocket implementation
     wait_quiet: float = 0.0  # before each phase, wait up to this long for other processes to go idle
     quiet_cores: float = 0.15  # "idle": other processes use less than this many cores
     out: Path | None = None
@@ -48,6 +50,13 @@ class Config:
     def cross(self, k: int) -> bool:
         """Whether a round on k processes sends through one process and watches on another."""
         return self.placement == "cross" and k > 1
+
+    def round_prefix(self, k: int, server: str) -> tuple[str, str]:
+        """A round's phase key prefix (unique in the run: "k2", "uk2" with several servers) and label
+        prefix ("K=2 "; the server is a field of each result, and the table's heads name it)."""
+        multi = len(self.procs) > 1
+        key = (server[0] if len(self.servers) > 1 else "") + (f"k{k}" if multi else "")
+        return key, f"K={k} " if multi else ""
 
     def via(self, k: int) -> str:
         # A send over a socket goes to that socket's process: sending on one process and watching
@@ -78,10 +87,10 @@ def reply_seconds(tokens: int, rate: float) -> float:
     return (tokens - 1) / rate if rate else 0.0
 
 
-def plan(cfg: Config, k: int) -> list[Phase]:
-    """The phases of a round on k processes with a fixed number of streams (Poisson trials come after)."""
-    prefix = f"k{k}" if len(cfg.procs) > 1 else ""
-    label = f"K={k} " if len(cfg.procs) > 1 else ""
+def plan(cfg: Config, k: int, server: str = "daphne") -> list[Phase]:
+    """The phases of a round on k processes of `server` with a fixed number of streams (Poisson
+    trials come after)."""
+    prefix, label = cfg.round_prefix(k, server)
     phases = [Phase(f"{prefix}w", "warm-up", k, 10, 0, via=cfg.send_via)]
     if not cfg.streams and cfg.arrivals != "poisson" and not cfg.send_cpu:
         return []

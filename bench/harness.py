@@ -34,7 +34,7 @@ class Run:
         await self.stack.setup()
         counts = [p.n for p in plan(cfg, 1)]
         users = max(counts + [max(cfg.procs)])
-        per_user = max(1, len(counts)) * len(cfg.procs)
+        per_user = max(1, len(counts)) * len(cfg.procs) * len(cfg.servers)
         out = await self.stack.python(
             ["-m", "bench.dbsetup", "streams", "--users", str(users), "--per-user", str(per_user)]
         )
@@ -58,35 +58,53 @@ class Run:
         }
         bursts = Bursts(cfg, self.stack, self.browser)
         poisson = Poisson(cfg, self.stack, self.browser)
-        for round_index, k in enumerate(cfg.procs):
-            await self.stack.start_servers(k)
+        rounds = [(server, k) for server in cfg.servers for k in cfg.procs]
+        for round_index, (server, k) in enumerate(rounds):
+            await self.stack.start_servers(k, server)
             await self._round(round_index, k, bursts, results)
             if cfg.arrivals == "poisson":
-                if cfg.capacity:
-                    found = await poisson.capacity()
-                    results["poisson"] += found["trials"]
-                    results["capacity"].append(found["capacity"])
-                    results.setdefault("discarded_poisson", []).extend(found["discarded"])
-                else:
-                    results["poisson"].append(await poisson.run(cfg.rps or 2.0, cfg.duration))
-                self.stack.check_alive()
+                await self._poisson(poisson, results)
             if cfg.page and round_index == 0:
                 results["page"] = await page.over_http(cfg, self.stack, self.browser)
             await self.stack.stop_servers()
-        results["bytes_linearity"] = linearity(results["phases"])
+        # The SPEC's figures are the first server's (daphne's, unless --server puts uvicorn first).
+        first = [p for p in results["phases"] if p["asgi_server"] == cfg.servers[0]]
+        results["bytes_linearity"] = linearity(first)
+        if len(cfg.servers) > 1:
+            results["bytes_linearity_by_server"] = {
+                s: linearity([p for p in results["phases"] if p["asgi_server"] == s]) for s in cfg.servers
+            }
         results["targets"] = targets(results)
         return results
+
+    async def _poisson(self, poisson: Poisson, results: dict) -> None:
+        """The round's Poisson run, or its capacity search."""
+        cfg = self.cfg
+        if cfg.capacity:
+            found = await poisson.capacity()
+            results["poisson"] += [self._tag(t) for t in found["trials"]]
+            results["capacity"].append(self._tag(found["capacity"]))
+            results.setdefault("discarded_poisson", []).extend(self._tag(t) for t in found["discarded"])
+        else:
+            results["poisson"].append(self._tag(await poisson.run(cfg.rps or 2.0, cfg.duration)))
+        self.stack.check_alive()
+
+    def _tag(self, result: dict) -> dict:
+        """A result gets the server it measured (daphne or uvicorn)."""
+        result["asgi_server"] = self.stack.server_kind
+        return result
 
     async def _round(self, round_index: int, k: int, bursts: Bursts, results: dict) -> None:
         """The round's planned phases; each phase's conversations are its slot's (bench.dbsetup)."""
         cfg = self.cfg
-        phases = plan(cfg, k)
+        phases = plan(cfg, k, self.stack.server_kind)
         for index, phase in enumerate(phases):
             slot = round_index * len(phases) + index
             log(
                 cfg,
                 f"phase {phase.label}: {phase.n} streams x {phase.tokens} tokens at {phase.rate:g} tok/s"
-                f" ({'word' if phase.words else 'token'} deltas), send via {phase.via}, {k} process(es)",
+                f" ({'word' if phase.words else 'token'} deltas), send via {phase.via}, {k} "
+                f"{self.stack.server_kind} process(es)",
             )
             if phase.kind == "send-cpu":
                 result = await bursts.sends_only(slot, phase)
@@ -95,6 +113,7 @@ class Run:
             self.stack.check_alive()
             if phase.key.endswith("w"):
                 continue
+            self._tag(result)
             if phase.kind == "send-cpu":
                 results["send_cpu"].append(result)
                 log(cfg, send_cpu_line(result))
@@ -137,11 +156,29 @@ def _config(cfg: Config) -> dict:
         "page": cfg.page,
         "note": cfg.note,
         "server_switch_interval": cfg.server_switch_interval,
+        "servers": cfg.servers,
+        "uvicorn_ws": cfg.uvicorn_ws if "uvicorn" in cfg.servers else None,
     }
 
 
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {}
+    for name in ("daphne", "twisted", "uvicorn", "websockets", "h11", "channels"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def _machine() -> dict:
-    info = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    info = {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "server_versions": _versions(),
+    }
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

@@ -32,8 +32,8 @@ class Poisson:
     def _phase(self, rps: float, duration: float) -> tuple[Phase, list[float]]:
         """The trial's phase, and its sends' moments (seconds from its start)."""
         cfg, k = self.cfg, self.stack.process_count
-        multi = len(cfg.procs) > 1
-        key = f"{f'k{k}' if multi else ''}p{self.trials}"
+        prefix, label = cfg.round_prefix(k, self.stack.server_kind)
+        key = f"{prefix}p{self.trials}"
         # A Poisson process conditioned on its count: exactly round(rps x duration) arrivals, at
         # uniformly random moments (exponential gaps, as bursty as Poisson), so that runs at nearby
         # rates are not told apart by the luck of the draw (+-sqrt(n) sends in 30 s otherwise).
@@ -41,7 +41,7 @@ class Poisson:
         offsets = sorted(rng.uniform(0, duration) for _ in range(max(1, round(rps * duration))))
         phase = Phase(
             key,
-            f"{f'K={k} ' if multi else ''}Poisson {rps:g}/s",
+            f"{label}Poisson {rps:g}/s",
             len(offsets),
             cfg.tokens,
             cfg.rate,
@@ -73,7 +73,8 @@ class Poisson:
         self.trials += 1
         phase, offsets = self._phase(rps, duration)
         pace = f"{phase.tokens} tokens at {phase.rate:g} tok/s"
-        log(cfg, f"{phase.label}: {phase.n} sends over {duration:g} s, {pace}")
+        where = f"{stack.process_count} {stack.server_kind} process(es)"
+        log(cfg, f"{phase.label}: {phase.n} sends over {duration:g} s, {pace}, {where}")
         assignments = await self.new_conversations(phase.n) if phase.n else []
         clients = await self.browser.tabs(assignments, stack.servers, phase.cross)
         tags = [f"{phase.key}-{i}" for i in range(phase.n)]
@@ -192,6 +193,7 @@ class Poisson:
         best = next((t for t in trials if t["poisson"]["rps"] == lo), None) if lo is not None else None
         capacity = {
             "procs": k,
+            "asgi_server": self.stack.server_kind,
             "placement": cfg.placement if k > 1 else "local",
             "via": cfg.via(k),
             "first_token_limit_ms": cfg.capacity_first_token_ms,

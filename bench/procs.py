@@ -240,15 +240,25 @@ def tcp_send_queues(server_port: int, peer_ports: set[int]) -> int:
 
 
 class AppServer:
-    """One daphne process serving the app (through bench.server), on its own port."""
+    """One server process (daphne or uvicorn, through bench.server) serving the app on its own port."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path, switch_interval: float = 0.0):
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        log_dir: Path,
+        switch_interval: float = 0.0,
+        kind: str = "daphne",
+        uvicorn_ws: str = "websockets",
+    ):
         self.name = name
+        self.kind = kind
+        self.uvicorn_ws = uvicorn_ws
         self.metrics_token = env.get("CHAT_METRICS_TOKEN", "")
         self.switch_interval = switch_interval
         self.env = env
         self.port = free_port()
-        self.log_path = log_dir / f"daphne-{name}.log"
+        self.log_path = log_dir / f"{kind}-{name}.log"
         self.proc: subprocess.Popen | None = None
         self._log_offset = 0
 
@@ -261,23 +271,30 @@ class AppServer:
         assert self.proc is not None
         return self.proc.pid
 
+    def command(self) -> list[str]:
+        """`python -m bench.server ...` for this server."""
+        return [
+            sys.executable,
+            "-m",
+            "bench.server",
+            "--server",
+            self.kind,
+            "--uvicorn-ws",
+            self.uvicorn_ws,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--parent-pid",
+            str(os.getpid()),
+            "--switch-interval",
+            str(self.switch_interval),
+        ]
+
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.server",
-                "--parent-pid",
-                str(os.getpid()),
-                "--switch-interval",
-                str(self.switch_interval),
-                "--",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-            ],
+            self.command(),
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -289,7 +306,7 @@ class AppServer:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"daphne {self.name} exited at start-up:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.kind} {self.name} exited at start-up:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(self.base_url + "/accounts/login/", timeout=5) as resp:
                     if resp.status == 200:
@@ -298,7 +315,7 @@ class AppServer:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"daphne {self.name} did not answer within {timeout} s:\n{self.log_tail()}"
+                    f"{self.kind} {self.name} did not answer within {timeout} s:\n{self.log_tail()}"
                 )
             time.sleep(0.2)
 
@@ -318,7 +335,7 @@ class AppServer:
             return ""
 
     def new_log_errors(self) -> dict[str, int]:
-        """Exception lines daphne logged since the last call, counted (e.g. "database is locked")."""
+        """Exception lines the server logged since the last call, counted (e.g. "database is locked")."""
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(self._log_offset)
@@ -347,7 +364,7 @@ class AppServer:
             return resp.read().decode()
 
     def main_thread_cpu(self) -> float:
-        """CPU seconds of the main thread: daphne's event loop (the rest is the worker threads)."""
+        """CPU seconds of the main thread: the server's event loop (the rest is the worker threads)."""
         return thread_cpu_seconds(self.pid, self.pid)
 
     def cpu(self) -> float:

@@ -37,8 +37,15 @@ def _relay_cell(p: dict) -> str:
     return cell
 
 
+def heads_of(results: list[dict]) -> list[str]:
+    """Column heads: each result's label, after its server's name when the run measured several."""
+    if len({r.get("asgi_server") for r in results}) > 1:
+        return [f"{r.get('asgi_server')} {r['label']}" for r in results]
+    return [r["label"] for r in results]
+
+
 def phase_rows(phases: list[dict]) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    heads = [p["label"] for p in phases]
+    heads = heads_of(phases)
     rows: list[tuple[str, list[str]]] = []
 
     def row(name, fn):
@@ -172,8 +179,20 @@ def render_table(heads: list[str], rows: list[tuple[str, list[str]]]) -> str:
     return "\n".join(lines)
 
 
+def first_server(results: dict) -> dict:
+    """The results of the run's first server only (what the SPEC's targets are checked against: the
+    app's own server, daphne, unless --server lists uvicorn first)."""
+    servers = (results.get("config") or {}).get("servers") or ["daphne"]
+    out = dict(results)
+    for key in ("phases", "send_cpu", "poisson", "capacity"):
+        out[key] = [r for r in results.get(key) or [] if r.get("asgi_server", servers[0]) == servers[0]]
+    return out
+
+
 def targets(results: dict) -> list[dict]:
-    """Each SPEC.md target: measured value, limit, pass (None when this run did not measure it)."""
+    """Each SPEC.md target: measured value, limit, pass (None when this run did not measure it), for
+    the run's first server."""
+    results = first_server(results)
     phases = [p for p in results["phases"] if not p["label"].startswith(("bytes probe", "K="))]
     # The SPEC's single-process figures: one process, sends at once, every client on its own process.
     single = [p for p in results["phases"] if p.get("procs", 1) == 1 and not p["label"].startswith("bytes")]
@@ -288,7 +307,7 @@ def targets(results: dict) -> list[dict]:
 
 
 def poisson_rows(trials: list[dict]) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    heads = [t["label"] for t in trials]
+    heads = heads_of(trials)
     rows: list[tuple[str, list[str]]] = []
 
     def row(name, fn):
@@ -335,7 +354,8 @@ def render(results: dict) -> str:
         hist = [h[f"send_handling_{'websocket' if probe['via'] == 'ws' else 'post'}"] for h in handling]
         mean = [h["mean_ms"] for h in hist if h["mean_ms"] is not None]
         parts.append(
-            f"Send CPU ({probe['label']}, via {probe['via']}, the fake holding every reply): "
+            f"Send CPU ({probe.get('asgi_server', 'daphne')} {probe['label']}, via {probe['via']}, "
+            "the fake holding every reply): "
             f"{probe['cpu_ms_per_send']:.2f} ms of server CPU per send (event-loop thread "
             f"{probe['main_thread_cpu_ms_per_send']:.2f} ms, worker threads "
             f"{probe['other_threads_cpu_ms_per_send']:.2f} ms), up to each reply's request reaching the API; "
@@ -351,12 +371,14 @@ def render(results: dict) -> str:
         parts.append(render_table(heads, rows))
     for capacity in results.get("capacity") or []:
         parts.append(capacity_line(capacity))
-    lin = results.get("bytes_linearity")
-    if lin:
-        parts.append(
-            f"Wire bytes per reply ~ {lin['slope_bytes_per_text_byte']:.2f} x text bytes + "
-            f"{lin['fixed_overhead_bytes']:.0f} B (fitted on {len(lin['points'])} reply lengths)."
-        )
+    by_server = results.get("bytes_linearity_by_server") or {"": results.get("bytes_linearity")}
+    for server, lin in by_server.items():
+        if lin:
+            parts.append(
+                f"Wire bytes per reply{f' ({server})' if server else ''} ~ "
+                f"{lin['slope_bytes_per_text_byte']:.2f} x text bytes + "
+                f"{lin['fixed_overhead_bytes']:.0f} B (fitted on {len(lin['points'])} reply lengths)."
+            )
     page = results.get("page")
     if page:
         heads = [f"{v['messages']} messages" for v in page.values()]
@@ -412,9 +434,10 @@ def send_cpu_line(result: dict) -> str:
 def capacity_line(capacity: dict) -> str:
     """The capacity search's finding, for the progress log and the report."""
     k = capacity["procs"]
+    where = f"{k} {capacity.get('asgi_server', 'daphne')} process(es)"
     if capacity["rps"] is None:
         return (
-            f"Capacity, {k} process(es): none found (failed at {capacity['failed_rps']:g} sends/s) "
+            f"Capacity, {where}: none found (failed at {capacity['failed_rps']:g} sends/s) "
             f"with first token from Send p99 <= {capacity['first_token_limit_ms']:g} ms "
             f"and lag per delta p99 <= {capacity['lag_limit_ms']:g} ms"
         )
@@ -425,7 +448,7 @@ def capacity_line(capacity: dict) -> str:
     )
     failed = f", fails at {capacity['failed_rps']:g}/s" if capacity["failed_rps"] is not None else ""
     return (
-        f"Capacity, {k} process(es), {capacity['placement']} placement, send via {capacity['via']}: "
+        f"Capacity, {where}, {capacity['placement']} placement, send via {capacity['via']}: "
         f"{capacity['concurrency']:.0f} concurrent streams ({capacity['rps']:g} sends/s x "
         f"{capacity['reply_s']:.1f} s replies{failed}), "
         f"{capacity['concurrency_per_process']:.0f} per process, "

@@ -1,4 +1,4 @@
-"""What a run stands up and tears down: its data dir, the fake API, the database and the daphne processes."""
+"""What a run stands up and tears down: its data dir, the fake API, the database and the server processes."""
 
 import asyncio
 import secrets
@@ -25,6 +25,7 @@ class Stack:
         self.data_dir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
         self.fake = BenchFake()
         self.servers: list[procs.AppServer] = []
+        self.server_kind = cfg.servers[0]  # the current round's server: daphne or uvicorn
         self.env: dict[str, str] = {}  # one process's environment: what the set-up scripts run with
         self.metrics_token = secrets.token_hex(16)
         self.database_url = ""
@@ -61,19 +62,26 @@ class Stack:
             database_url=self.database_url,
         )
 
-    async def start_servers(self, k: int) -> None:
+    async def start_servers(self, k: int, kind: str = "daphne") -> None:
+        """k processes of `kind` (daphne or uvicorn)."""
         env = self.app_env(k)
+        self.server_kind = kind
         self.servers = [
             procs.AppServer(
                 SERVER_NAMES[i] if i < len(SERVER_NAMES) else f"P{i}",
                 env,
                 self.data_dir,
                 self.cfg.server_switch_interval,
+                kind=kind,
+                uvicorn_ws=self.cfg.uvicorn_ws,
             )
             for i in range(k)
         ]
         await asyncio.gather(*(asyncio.to_thread(s.start) for s in self.servers))
-        log(self.cfg, "daphne: " + ", ".join(f"{s.name} pid {s.pid} at {s.base_url}" for s in self.servers))
+        log(
+            self.cfg,
+            f"{kind}: " + ", ".join(f"{s.name} pid {s.pid} at {s.base_url}" for s in self.servers),
+        )
 
     async def stop_servers(self) -> None:
         for server in self.servers:
@@ -82,7 +90,7 @@ class Stack:
     def check_alive(self) -> None:
         for server in self.servers:
             if not server.alive():
-                raise BenchError(f"daphne {server.name} died:\n{server.log_tail()}")
+                raise BenchError(f"{server.kind} {server.name} died:\n{server.log_tail()}")
 
     def new_log_errors(self) -> dict[str, int]:
         """The exception lines every server logged since the last call, the 10 most frequent."""

@@ -1,5 +1,6 @@
 """The benchmark harness end to end, tiny: 2 streams of a short reply sent over the socket, a
-sends-only burst of 2, a Poisson run of about 4 sends, plus a small page run.
+sends-only burst of 2, a Poisson run of about 4 sends, plus a small page run; and the same streams
+on daphne then uvicorn in one run.
 
 Runs `python -m bench` as a subprocess (the app runs under its own daphne, on its own temporary
 database), then checks that the report has every field and that no character was lost or
@@ -164,3 +165,30 @@ def test_bench_runs_and_reports(tmp_path):
     assert page["server_ms_median"] > 0 and page["client_ms_median"] > 0
     assert report["bytes_linearity"]["slope_bytes_per_text_byte"] > 0
     assert {t["target"] for t in report["targets"]}
+
+
+def test_bench_runs_daphne_then_uvicorn(tmp_path):
+    """--server daphne,uvicorn: every phase on each, one after the other, both in the table; the
+    counters, /__bench__/stats, CPU and RSS of the server's pid work under uvicorn as under daphne."""
+    stdout, report = _run(
+        tmp_path,
+        "servers",
+        "--server",
+        "daphne,uvicorn",
+        *("--streams", "2", "--tokens", "16", "--rate", "100", "--send-cpu", "2"),
+        *("--no-probe", "--no-baseline"),
+    )
+    assert "daphne N=2" in stdout and "uvicorn N=2" in stdout
+    assert report["config"]["servers"] == ["daphne", "uvicorn"]
+    assert [p["asgi_server"] for p in report["phases"]] == ["daphne", "uvicorn"]
+    assert [p["asgi_server"] for p in report["send_cpu"]] == ["daphne", "uvicorn"]
+    for phase in report["phases"]:
+        _streamed_well(phase, 2)
+        assert phase["send_service_cpu_ms"]["n"] == 2
+        assert phase["server"]["cpu_s_per_1k_tokens"] is not None and phase["server"]["peak_rss_mib"] > 0
+        assert phase["db"]["generation_write_transactions_per_reply"] >= 1
+        assert phase["metrics"]["processes"][0]["send_handling_websocket"]["count"] == 2
+    for probe in report["send_cpu"]:
+        assert probe["answered"] == probe["upstream_requests"] == 2
+    # The SPEC's targets are daphne's: one per-phase DB target, for the daphne phase only.
+    assert sum("N=2: DB write" in t["target"] for t in report["targets"]) == 1
