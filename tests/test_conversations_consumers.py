@@ -55,6 +55,31 @@ async def test_a_send_over_the_socket_is_answered_with_the_turn_then_streams(fak
     assert fake_api.requests[-1].body["messages"][-1]["content"][-1]["text"] == "Hello there"
 
 
+async def test_a_socket_send_builds_its_reply_request_in_the_same_hop_from_the_rows_it_wrote(
+    fake_api, alice, monkeypatch
+):
+    """The reply is not read back: its first request is built in the send's thread hop."""
+    fake_api.enqueue(Reply("One hop."))
+    conversation = await finished_chat(alice)
+    loads = []
+    load = generation.ReplyRun._load
+
+    def recorded(run, reply=None):
+        loads.append(reply is not None)
+        return load(run, reply)
+
+    monkeypatch.setattr(generation.ReplyRun, "_load", recorded)
+    ws = await open_socket(alice, f"/ws/c/{conversation.pk}/")
+    await ws.send_json_to({"type": "send", "id": "1", "text": "Quick?"})
+    await next_frame(ws, "a")
+    reply = await Message.objects.filter(conversation=conversation).order_by("-id").afirst()
+    frames = await until_end(ws, reply.pk)
+    await ws.disconnect()
+    assert "".join(f[3] for f in frames if f[0] == "d") == "One hop."
+    assert loads == [True]
+    assert fake_api.requests[-1].body["messages"][-1]["content"][-1]["text"] == "Quick?"
+
+
 async def test_a_new_chat_starts_over_its_socket_which_then_watches_it(fake_api, alice):
     fake_api.enqueue(Reply("A new chat."))
     ws = await open_socket(alice, "/ws/new/")

@@ -226,7 +226,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         """Validate and commit in one thread hop, answer with the turn, then start the reply here."""
         received = time.perf_counter()
         try:
-            sent = await sync_to_async(self._commit_send)(frame)
+            sent, run = await sync_to_async(self._commit_send)(frame)
         except (ChatError, Http404) as exc:
             # The same words the POST path shows (a 404 names what was not found).
             reason = str(exc) if isinstance(exc, ChatError) else f"{exc}."
@@ -240,18 +240,23 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         accepted = realtime.send_accepted_frame(frame.id, sent.html, conversation.pk, url, conversation.title)
         self.push(realtime.encode(accepted))
         metrics.send_handled(time.perf_counter() - received, "websocket")
-        generation.start(sent.reply, received_at=received)
+        generation.start(sent.reply, received_at=received, run=run)
 
-    def _commit_send(self, frame: Send) -> sending.Sent:
+    def _commit_send(self, frame: Send) -> tuple[sending.Sent, generation.ReplyRun | None]:
+        """The send, and its reply made ready to start (generation.prepare), in one thread hop."""
         close_old_connections()
         user = self.scope["user"]
         if isinstance(frame, Start):
             if self.conversation_id is not None:
                 raise ChatError("This conversation has already started.")
-            return sending.conversation_post(user=user, command=frame.command())
-        if self.conversation_id is None:
+            sent = sending.conversation_post(user=user, command=frame.command())
+        elif self.conversation_id is None:
             raise ChatError("Start the conversation first.")
-        return sending.message_post(user=user, conversation_id=self.conversation_id, command=frame.command())
+        else:
+            sent = sending.message_post(
+                user=user, conversation_id=self.conversation_id, command=frame.command()
+            )
+        return sent, generation.prepare(sent.reply)
 
     async def _control(self, control: Control) -> None:
         live = realtime.live_reply(control.message, self.conversation_id)

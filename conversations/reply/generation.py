@@ -30,17 +30,32 @@ log = logging.getLogger(__name__)
 WORKER_ID = realtime.WORKER_ID
 
 
-def start(reply: Message, *, received_at: float | None = None) -> None:
+def start(reply: Message, *, received_at: float | None = None, run: "ReplyRun | None" = None) -> None:
     """Start generating a reply in this process's event loop. `received_at` (time.perf_counter())
-    is when its send reached the server: the first text frame reports the time since.
+    is when its send reached the server: the first text frame reports the time since. `run`: the
+    reply made ready in its send's thread hop (`prepare`).
 
     The reply is findable from this moment, before its first thread hop, so a Stop pressed as soon
     as the turn shows stops it (it is never "not streaming")."""
     ensure_sweeper()
     runtime.current().ensure("checkpoints", _checkpoints)
-    run = ReplyRun(reply.pk, reply.conversation_id, received_at)
+    run = run or ReplyRun(reply.pk, reply.conversation_id)
+    run.frames.received_at = received_at
     run.unregister = realtime.register(reply.pk, run)
     _track(runtime.detached(run.run()))
+
+
+def prepare(reply: Message) -> "ReplyRun | None":
+    """A reply its send has just written, made ready in the send's own thread hop: its first
+    request is built from the rows in hand, so it starts without a second hop or a second read.
+    None if that fails; `start` then loads it as usual (and stores the failure on the reply)."""
+    run = ReplyRun(reply.pk, reply.conversation_id)
+    try:
+        run.prepared = run._load(reply)
+    except Exception:
+        log.exception("reply %s: could not prepare it in its send's hop", reply.pk)
+        return None
+    return run
 
 
 def _track(task: asyncio.Task) -> None:
@@ -77,6 +92,7 @@ class ReplyRun:
         self.loaded = False  # its row and first request are read: a stop may cancel the task
         self.finishing = False  # its final write is on its way: no more checkpoints
         self.unregister: Callable[[], None] = lambda: None
+        self.prepared: tuple[Message, dict | None] | None = None  # loaded in its send's hop (`prepare`)
 
     # --- what the websocket side may call -------------------------------------------------
 
@@ -96,7 +112,7 @@ class ReplyRun:
         self.task = asyncio.current_task()
         request_id.set(f"reply-{self.message_id}")  # this task's own context: tags its log lines
         try:
-            reply, request = await sync_to_async(self._load)()
+            reply, request = self.prepared or await sync_to_async(self._load)()
         except BaseException:  # its row is gone, or the server stops: nothing to finish
             self.unregister()
             raise
@@ -134,13 +150,15 @@ class ReplyRun:
         self.outcome.status, self.outcome.error = status, error
         metrics.ERRORS.labels(kind or status).inc()
 
-    def _load(self) -> tuple[Message, dict | None]:
+    def _load(self, reply: Message | None = None) -> tuple[Message, dict | None]:
         """The reply row, the blocks it already has (a Continue resumes after them) and its first
-        request, in one thread hop; no request yet when attachments must go to the Files API first."""
-        rows = Message.objects.select_related("conversation__prompt_version", "parent")
-        reply = rows.get(pk=self.message_id)
+        request, in one thread hop; no request yet when attachments must go to the Files API first.
+        `reply`: the row a send has just written, which has no blocks yet."""
+        if reply is None:
+            rows = Message.objects.select_related("conversation__prompt_version", "parent")
+            reply = rows.get(pk=self.message_id)
+            self.blocks.load(list(ContentBlock.objects.filter(message_id=self.message_id).order_by("index")))
         self.first_turn = reply.parent is not None and reply.parent.parent_id is None
-        self.blocks.load(list(ContentBlock.objects.filter(message_id=self.message_id).order_by("index")))
         self.files = attachment_files.ReplyFiles(reply.model)
         try:
             return reply, (None if self.files.pending(reply) else self._request_for(reply))
