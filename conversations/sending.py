@@ -121,8 +121,7 @@ def conversation_post(*, user, command: SendCommand) -> Sent:
         links=list(command.links),
         project=project,
     )
-    user_message = conversation.messages.get(role=Message.Role.USER)
-    return Sent(conversation, reply, _turn_html(user_message, reply))
+    return Sent(conversation, reply, _turn_html(reply.parent, reply))
 
 
 def switches_offered(conversation: Conversation, tools: dict | None = None) -> frozenset[str]:
@@ -218,5 +217,6 @@ def _chosen_prompt_version(user, prompt_id: int | None) -> PromptVersion | None:
 def _turn_html(user_message: Message, reply: Message) -> str:
     selectors.with_actions(user_message, is_leaf=False)
     selectors.with_actions(reply, is_leaf=True)
-    turn = [(user_message, user_message.blocks.all()), (reply, [])]
+    blocks = getattr(user_message, "block_list", None)  # as the send wrote them (turns._add_turn)
+    turn = [(user_message, user_message.blocks.all() if blocks is None else blocks), (reply, [])]
     return render_to_string("conversations/_turn.html", {"turn": turn})

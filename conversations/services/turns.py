@@ -190,7 +190,8 @@ def _add_turn(
     payloads += linked
     if text:
         payloads.append({"type": "text", "text": text})
-    ContentBlock.objects.bulk_create(
+    # Kept on the message: the send renders its turn from them without reading them back.
+    user_message.block_list = ContentBlock.objects.bulk_create(
         ContentBlock(message=user_message, index=i, type=p["type"], payload=p) for i, p in enumerate(payloads)
     )
     return user_message, _new_reply(conversation, parent=user_message, chosen_at=user_message.chosen_at)
