@@ -92,7 +92,7 @@ async def run(
     )
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     await client.close()
-    return {"cpu_s": cpu, "wall_s": wall, "streams": results}
+    return {"cpu_s": cpu, "wall_s": wall, "cpus": sorted(os.sched_getaffinity(0)), "streams": results}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,13 +149,15 @@ def upstream_offsets(fake: BenchFake, phase: Phase) -> list[float]:
     return [round(arrivals.get(f"{phase.key}-{i}", first) - first, 4) for i in range(phase.n)]
 
 
-async def measure(phase: Phase, fake: BenchFake, data_dir: Path) -> dict:
-    """Run this baseline beside a phase (its streams started as the app's reached the fake); its figures."""
+async def measure(phase: Phase, fake: BenchFake, data_dir: Path, cpus: list[int] | None = None) -> dict:
+    """Run this baseline beside a phase (its streams started as the app's reached the fake); its figures.
+    With `cpus` (--pin), on the server's CPUs (taskset), so that both face the same core."""
     prefix = f"b-{phase.key}"
     offsets_file = data_dir / f"offsets-{phase.key}.json"
     offsets = upstream_offsets(fake, phase)
     offsets_file.write_text(json.dumps(offsets))
     proc = await asyncio.create_subprocess_exec(
+        *procs.taskset(cpus),
         sys.executable,
         "-m",
         "bench.baseline",
@@ -210,6 +212,7 @@ async def measure(phase: Phase, fake: BenchFake, data_dir: Path) -> dict:
         "first_token_ms": summary(first_token),
         "delivery_lag_ms": summary(lags),
         "cpu_s": data["cpu_s"],
+        "cpus": data.get("cpus"),  # the CPUs it ran on (--pin: the server's)
         "tokens": tokens,
         "cpu_s_per_1k_tokens": data["cpu_s"] / (tokens / 1000) if tokens else None,
         "lost_chars": lost,

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -44,6 +45,39 @@ def _servers(value: str) -> list[str]:
     if not names or any(n not in SERVERS for n in names) or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError("--server takes daphne, uvicorn or both: daphne,uvicorn")
     return names
+
+
+def _cpus(text: str) -> list[int]:
+    """A taskset CPU list: "1", "0,2", "2-3"."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        try:
+            cpus.update(range(int(low), int(high or low) + 1))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"not a CPU list: {text!r}") from exc
+    return sorted(cpus)
+
+
+def pin_spec(value: str) -> tuple[list[int], list[int]]:
+    """--pin: "1" (the servers' CPUs; the harness gets the others), or "server=1,harness=0"; each
+    list as taskset writes it ("2-3", "2,3": a bare number after key=... belongs to that key)."""
+    lists: dict[str, list[str]] = {"server": [], "harness": []}
+    key = "server"
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        if "=" in part:
+            key, _, part = part.partition("=")
+            if key not in lists:
+                raise argparse.ArgumentTypeError(f"--pin names server= and harness=, not {key}=")
+        lists[key].append(part)
+    server, harness = (_cpus(",".join(lists[k])) if lists[k] else [] for k in ("server", "harness"))
+    usable = sorted(os.sched_getaffinity(0))
+    harness = harness or [c for c in usable if c not in server]
+    if not server or not harness:
+        raise argparse.ArgumentTypeError("--pin needs a CPU for the servers and another for the harness")
+    if set(server) & set(harness) or not set(server + harness) <= set(usable):
+        raise argparse.ArgumentTypeError(f"--pin: CPUs must not overlap and must be among {usable}")
+    return server, harness
 
 
 def parse(argv: list[str] | None) -> Config:
@@ -217,6 +251,16 @@ def parse(argv: list[str] | None) -> Config:
         "default)",
     )
     parser.add_argument(
+        "--pin",
+        type=pin_spec,
+        nargs="?",
+        const="1",
+        default=None,
+        metavar="CPUS",
+        help="pin the servers and the baseline SDK to these CPUs (taskset -c) and the harness (clients, "
+        "fake API) to the others: --pin (= 1), --pin 1, --pin server=1,harness=0, --pin server=2-3,harness=0",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=0.0,
@@ -280,6 +324,8 @@ def parse(argv: list[str] | None) -> Config:
         server_switch_interval=a.server_switch_interval,
         servers=a.server,
         uvicorn_ws=a.uvicorn_ws,
+        pin_server=a.pin[0] if a.pin else [],
+        pin_harness=a.pin[1] if a.pin else [],
         wait_quiet=a.wait_quiet,
         quiet_cores=a.quiet_cores,
         out=a.out,
@@ -294,6 +340,10 @@ def _terminate(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     cfg = parse(argv)
     procs.raise_open_files_limit()
+    if cfg.pin_server:
+        procs.taskset(cfg.pin_server)  # fails now, not after the set-up, when taskset is missing
+        # Before the fake API's thread and any worker thread start: they inherit it.
+        procs.pin_self(cfg.pin_harness)
     # The fake API's thread stamps each delta right after writing it; if the clients' thread holds
     # the GIL then, the stamp is late by up to one switch interval (5 ms by default). 0.5 ms bounds it.
     sys.setswitchinterval(0.0005)

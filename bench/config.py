@@ -42,6 +42,8 @@ class Config:
     server_switch_interval: float = 0.0  # experiment knob; 0 = the app as it is
     servers: list[str] = field(default_factory=lambda: ["daphne"])  # every phase once per server, in order
     uvicorn_ws: str = "websockets"  # uvicorn's websocket implementation
+    pin_server: list[int] = field(default_factory=list)  # --pin: the servers' (and baseline's) CPUs
+    pin_harness: list[int] = field(default_factory=list)  # --pin: the harness's CPUs
     wait_quiet: float = 0.0  # before each phase, wait up to this long for other processes to go idle
     quiet_cores: float = 0.15  # "idle": other processes use less than this many cores
     out: Path | None = None
@@ -50,6 +52,20 @@ class Config:
     def cross(self, k: int) -> bool:
         """Whether a round on k processes sends through one process and watches on another."""
         return self.placement == "cross" and k > 1
+
+    def pin(self) -> dict | None:
+        """--pin as the JSON records it (None: nothing pinned)."""
+        if not self.pin_server:
+            return None
+        return {"server": self.pin_server, "baseline": self.pin_server, "harness": self.pin_harness}
+
+    def pin_text(self) -> str:
+        """--pin for a phase's header line: ", pinned: server+baseline CPU 1, harness CPU 0" or ""."""
+        if not self.pin_server:
+            return ""
+        server = ",".join(map(str, self.pin_server))
+        harness = ",".join(map(str, self.pin_harness))
+        return f", pinned: server+baseline CPU {server}, harness CPU {harness}"
 
     def round_prefix(self, k: int, server: str) -> tuple[str, str]:
         """A round's phase key prefix (unique in the run: "k2", "uk2" with several servers) and label

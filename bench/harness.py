@@ -90,8 +90,9 @@ class Run:
         self.stack.check_alive()
 
     def _tag(self, result: dict) -> dict:
-        """A result gets the server it measured (daphne or uvicorn)."""
+        """A result gets the server it measured (daphne or uvicorn) and the CPUs that server ran on."""
         result["asgi_server"] = self.stack.server_kind
+        result["server_cpus"] = self.stack.affinities()
         return result
 
     async def _round(self, round_index: int, k: int, bursts: Bursts, results: dict) -> None:
@@ -104,7 +105,7 @@ class Run:
                 cfg,
                 f"phase {phase.label}: {phase.n} streams x {phase.tokens} tokens at {phase.rate:g} tok/s"
                 f" ({'word' if phase.words else 'token'} deltas), send via {phase.via}, {k} "
-                f"{self.stack.server_kind} process(es)",
+                f"{self.stack.server_kind} process(es){cfg.pin_text()}",
             )
             if phase.kind == "send-cpu":
                 result = await bursts.sends_only(slot, phase)
@@ -120,7 +121,9 @@ class Run:
                 continue
             if phase.baseline:
                 await wait_quiet(self.stack)
-                result["baseline"] = await baseline.measure(phase, self.stack.fake, self.stack.data_dir)
+                result["baseline"] = await baseline.measure(
+                    phase, self.stack.fake, self.stack.data_dir, cfg.pin_server
+                )
             results["phases"].append(result)
             log(cfg, phase_line(result))
 
@@ -158,6 +161,7 @@ def _config(cfg: Config) -> dict:
         "server_switch_interval": cfg.server_switch_interval,
         "servers": cfg.servers,
         "uvicorn_ws": cfg.uvicorn_ws if "uvicorn" in cfg.servers else None,
+        "pin": cfg.pin(),
     }
 
 
@@ -177,6 +181,7 @@ def _machine() -> dict:
     info = {
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
+        "harness_cpus": procs.affinity(os.getpid()),  # after --pin: the harness's own
         "server_versions": _versions(),
     }
     try:

@@ -73,7 +73,7 @@ class Poisson:
         self.trials += 1
         phase, offsets = self._phase(rps, duration)
         pace = f"{phase.tokens} tokens at {phase.rate:g} tok/s"
-        where = f"{stack.process_count} {stack.server_kind} process(es)"
+        where = f"{stack.process_count} {stack.server_kind} process(es){cfg.pin_text()}"
         log(cfg, f"{phase.label}: {phase.n} sends over {duration:g} s, {pace}, {where}")
         assignments = await self.new_conversations(phase.n) if phase.n else []
         clients = await self.browser.tabs(assignments, stack.servers, phase.cross)
@@ -194,6 +194,7 @@ class Poisson:
         capacity = {
             "procs": k,
             "asgi_server": self.stack.server_kind,
+            "pin": cfg.pin(),
             "placement": cfg.placement if k > 1 else "local",
             "via": cfg.via(k),
             "first_token_limit_ms": cfg.capacity_first_token_ms,

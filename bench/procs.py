@@ -4,6 +4,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +27,38 @@ def raise_open_files_limit() -> int:
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def cpu_list(cpus) -> str:
+    """CPUs as taskset writes them: "1" or "0,2"."""
+    return ",".join(str(c) for c in sorted(cpus))
+
+
+def taskset(cpus) -> list[str]:
+    """The command prefix that runs a program on these CPUs only (`taskset -c 1`); [] for none."""
+    if not cpus:
+        return []
+    binary = shutil.which("taskset")
+    if binary is None:
+        raise RuntimeError("--pin needs taskset (util-linux) on PATH")
+    return [binary, "-c", cpu_list(cpus)]
+
+
+def pin_self(cpus) -> None:
+    """Pin every thread of this process (and so every thread and child it starts later) to these CPUs."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), set(cpus))
+        except ProcessLookupError:  # a thread that ended meanwhile
+            pass
+
+
+def affinity(pid: int) -> list[int]:
+    """The CPUs a process may run on, as the kernel has it (what --pin actually did)."""
+    try:
+        return sorted(os.sched_getaffinity(pid))
+    except OSError:
+        return []
 
 
 def free_port() -> int:
@@ -240,7 +273,8 @@ def tcp_send_queues(server_port: int, peer_ports: set[int]) -> int:
 
 
 class AppServer:
-    """One server process (daphne or uvicorn, through bench.server) serving the app on its own port."""
+    """One server process (daphne or uvicorn, through bench.server) serving the app on its own port,
+    on the CPUs `cpus` (taskset) when given."""
 
     def __init__(
         self,
@@ -249,10 +283,12 @@ class AppServer:
         log_dir: Path,
         switch_interval: float = 0.0,
         kind: str = "daphne",
+        cpus: list[int] | None = None,
         uvicorn_ws: str = "websockets",
     ):
         self.name = name
         self.kind = kind
+        self.cpus = list(cpus or [])
         self.uvicorn_ws = uvicorn_ws
         self.metrics_token = env.get("CHAT_METRICS_TOKEN", "")
         self.switch_interval = switch_interval
@@ -272,8 +308,9 @@ class AppServer:
         return self.proc.pid
 
     def command(self) -> list[str]:
-        """`python -m bench.server ...` for this server."""
+        """`[taskset -c CPUS] python -m bench.server ...`: taskset execs Python, so the pid stays ours."""
         return [
+            *taskset(self.cpus),
             sys.executable,
             "-m",
             "bench.server",

@@ -379,6 +379,12 @@ def render(results: dict) -> str:
                 f"{lin['slope_bytes_per_text_byte']:.2f} x text bytes + "
                 f"{lin['fixed_overhead_bytes']:.0f} B (fitted on {len(lin['points'])} reply lengths)."
             )
+    pin = (results.get("config") or {}).get("pin")
+    if pin:
+        parts.append(
+            f"Pinned: server and baseline processes on CPU {','.join(map(str, pin['server']))} (taskset), "
+            f"the harness and its fake API on CPU {','.join(map(str, pin['harness']))}."
+        )
     page = results.get("page")
     if page:
         heads = [f"{v['messages']} messages" for v in page.values()]
@@ -434,7 +440,11 @@ def send_cpu_line(result: dict) -> str:
 def capacity_line(capacity: dict) -> str:
     """The capacity search's finding, for the progress log and the report."""
     k = capacity["procs"]
+    pin = capacity.get("pin")
     where = f"{k} {capacity.get('asgi_server', 'daphne')} process(es)"
+    if pin:
+        cpus, harness = (",".join(map(str, pin[key])) for key in ("server", "harness"))
+        where += f" pinned to CPU {cpus} (harness on {harness})"
     if capacity["rps"] is None:
         return (
             f"Capacity, {where}: none found (failed at {capacity['failed_rps']:g} sends/s) "

@@ -63,7 +63,7 @@ class Stack:
         )
 
     async def start_servers(self, k: int, kind: str = "daphne") -> None:
-        """k processes of `kind` (daphne or uvicorn)."""
+        """k processes of `kind` (daphne or uvicorn), on the --pin CPUs if given."""
         env = self.app_env(k)
         self.server_kind = kind
         self.servers = [
@@ -73,6 +73,7 @@ class Stack:
                 self.data_dir,
                 self.cfg.server_switch_interval,
                 kind=kind,
+                cpus=self.cfg.pin_server,
                 uvicorn_ws=self.cfg.uvicorn_ws,
             )
             for i in range(k)
@@ -80,8 +81,16 @@ class Stack:
         await asyncio.gather(*(asyncio.to_thread(s.start) for s in self.servers))
         log(
             self.cfg,
-            f"{kind}: " + ", ".join(f"{s.name} pid {s.pid} at {s.base_url}" for s in self.servers),
+            f"{kind}: "
+            + ", ".join(
+                f"{s.name} pid {s.pid} at {s.base_url} on CPUs {procs.cpu_list(procs.affinity(s.pid))}"
+                for s in self.servers
+            ),
         )
+
+    def affinities(self) -> dict[str, list[int]]:
+        """Each server's CPUs as the kernel has them (what --pin did, or every CPU)."""
+        return {s.name: procs.affinity(s.pid) for s in self.servers}
 
     async def stop_servers(self) -> None:
         for server in self.servers:

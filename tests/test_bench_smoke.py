@@ -1,17 +1,23 @@
 """The benchmark harness end to end, tiny: 2 streams of a short reply sent over the socket, a
-sends-only burst of 2, a Poisson run of about 4 sends, plus a small page run; and the same streams
-on daphne then uvicorn in one run.
+sends-only burst of 2, a Poisson run of about 4 sends, plus a small page run; the same streams on
+daphne then uvicorn in one run; and, where taskset and two CPUs are, a pinned run (--pin).
 
 Runs `python -m bench` as a subprocess (the app runs under its own daphne, on its own temporary
 database), then checks that the report has every field and that no character was lost or
 duplicated. It never asserts speed.
 """
 
+import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bench.cli import pin_spec
 from bench.fakeapi import chunk_token_counts, parse_request, reply_chunks, request_text
 from bench.metrics import (
     delivery_lags,
@@ -167,6 +173,21 @@ def test_bench_runs_and_reports(tmp_path):
     assert {t["target"] for t in report["targets"]}
 
 
+def _two_cpus() -> bool:
+    return len(os.sched_getaffinity(0)) >= 2
+
+
+@pytest.mark.skipif(not _two_cpus(), reason="--pin needs two CPUs")
+def test_pin_option_reads_cpu_lists():
+    usable = sorted(os.sched_getaffinity(0))
+    server = usable[-1]
+    assert pin_spec(str(server)) == ([server], [c for c in usable if c != server])
+    assert pin_spec(f"server={usable[1]},harness={usable[0]}") == ([usable[1]], [usable[0]])
+    for wrong in (f"server={usable[0]},harness={usable[0]}", "cores=1", "x", "999"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            pin_spec(wrong)
+
+
 def test_bench_runs_daphne_then_uvicorn(tmp_path):
     """--server daphne,uvicorn: every phase on each, one after the other, both in the table; the
     counters, /__bench__/stats, CPU and RSS of the server's pid work under uvicorn as under daphne."""
@@ -192,3 +213,23 @@ def test_bench_runs_daphne_then_uvicorn(tmp_path):
         assert probe["answered"] == probe["upstream_requests"] == 2
     # The SPEC's targets are daphne's: one per-phase DB target, for the daphne phase only.
     assert sum("N=2: DB write" in t["target"] for t in report["targets"]) == 1
+
+
+@pytest.mark.skipif(not shutil.which("taskset") or not _two_cpus(), reason="needs taskset and two CPUs")
+def test_bench_pins_the_server_and_the_harness(tmp_path):
+    """--pin: the server (uvicorn here) and the baseline on the last CPU, the harness on the others."""
+    usable = sorted(os.sched_getaffinity(0))
+    server, harness = [usable[-1]], usable[:-1]
+    stdout, report = _run(
+        tmp_path,
+        "pinned",
+        *("--pin", str(server[0]), "--server", "uvicorn"),
+        *("--streams", "2", "--tokens", "16", "--rate", "100", "--send-cpu", "0", "--no-probe"),
+    )
+    assert "Pinned: server and baseline processes on CPU" in stdout
+    assert report["config"]["pin"] == {"server": server, "baseline": server, "harness": harness}
+    assert report["machine"]["harness_cpus"] == harness
+    (phase,) = report["phases"]
+    _streamed_well(phase, 2)
+    assert phase["server_cpus"] == {"A": server}
+    assert phase["baseline"]["cpus"] == server
