@@ -3,7 +3,8 @@ its own (so its CPU is its own, as the app's is daphne's).
 
     python -m bench.baseline --base-url URL --prefix b10 --streams 10 --tokens 200 --rate 20
 
-Iterates `AsyncAnthropic().messages.create(stream=True)` events, as conversations/llm.py does, and
+Iterates `AsyncAnthropic().messages.create(stream=True)` events, as conversations/llm.py does (with
+its HTTP client, the SDK's aiohttp one, unless `--http httpx`: the SDK's default), and
 starts stream i after `offsets[i]` seconds (`--offsets`: the harness passes the moments the app's
 own requests reached the fake, so both face the same arrival pattern). It
 prints one JSON object: per stream the request id, the arrival time (time.monotonic(), a
@@ -77,8 +78,14 @@ async def run(
     timeout: float,
     offsets: list[float],
     words: bool = False,
+    http: str = "aiohttp",
 ) -> dict:
-    client = anthropic.AsyncAnthropic(base_url=base_url, api_key="bench", max_retries=0)
+    http_client = (
+        anthropic.DefaultAioHttpClient() if http == "aiohttp" else anthropic.DefaultAsyncHttpxClient()
+    )
+    client = anthropic.AsyncAnthropic(
+        base_url=base_url, api_key="bench", max_retries=0, http_client=http_client
+    )
     # Warm-up: the SDK builds some models lazily on first use; the app's process is warm too.
     await _one(client, f"{prefix}-warmup", 3, 0, timeout)
     cpu0, wall0 = time.process_time(), time.monotonic()
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         help="JSON file: seconds to wait before starting each stream (default all at once)",
     )
     parser.add_argument("--parent-pid", type=int, default=0)
+    parser.add_argument("--http", choices=["aiohttp", "httpx"], default="aiohttp")
     options = parser.parse_args(argv)
     if options.parent_pid:
         try:
@@ -129,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
             options.timeout,
             offsets,
             options.words,
+            options.http,
         )
     )
     json.dump(result, sys.stdout)
@@ -149,7 +158,9 @@ def upstream_offsets(fake: BenchFake, phase: Phase) -> list[float]:
     return [round(arrivals.get(f"{phase.key}-{i}", first) - first, 4) for i in range(phase.n)]
 
 
-async def measure(phase: Phase, fake: BenchFake, data_dir: Path, cpus: list[int] | None = None) -> dict:
+async def measure(
+    phase: Phase, fake: BenchFake, data_dir: Path, cpus: list[int] | None = None, http: str = "aiohttp"
+) -> dict:
     """Run this baseline beside a phase (its streams started as the app's reached the fake); its figures.
     With `cpus` (--pin), on the server's CPUs (taskset), so that both face the same core."""
     prefix = f"b-{phase.key}"
@@ -176,6 +187,8 @@ async def measure(phase: Phase, fake: BenchFake, data_dir: Path, cpus: list[int]
         "--parent-pid",
         str(os.getpid()),
         *(["--words"] if phase.words else []),
+        "--http",
+        http,
         cwd=procs.ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

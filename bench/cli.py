@@ -200,6 +200,12 @@ def parse(argv: list[str] | None) -> Config:
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--no-baseline", action="store_true", help="skip the direct-SDK baseline")
+    parser.add_argument(
+        "--baseline-http",
+        choices=["aiohttp", "httpx"],
+        default="aiohttp",
+        help="the baseline SDK's HTTP client: aiohttp (the app's, the default) or httpx (the SDK's default)",
+    )
     parser.add_argument("--no-probe", action="store_true", help="skip the short-reply bytes probe")
     parser.add_argument(
         "--ramp",
@@ -313,6 +319,7 @@ def parse(argv: list[str] | None) -> Config:
         slow_clients=a.slow_clients,
         redis_url=a.redis_url,
         baseline=not a.no_baseline,
+        baseline_http=a.baseline_http,
         probe=not a.no_probe,
         ramp=a.ramp,
         first_frame_timeout=a.first_frame_timeout,

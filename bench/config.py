@@ -31,6 +31,7 @@ class Config:
     slow_clients: int = 0
     redis_url: str = "redis://127.0.0.1:6379/13"
     baseline: bool = True
+    baseline_http: str = "aiohttp"  # the baseline SDK's HTTP client (bench/baseline.py)
     probe: bool = True
     ramp: float = 0.0
     first_frame_timeout: float | None = None  # default 30 s + 50 ms per stream

@@ -122,7 +122,7 @@ class Run:
             if phase.baseline:
                 await wait_quiet(self.stack)
                 result["baseline"] = await baseline.measure(
-                    phase, self.stack.fake, self.stack.data_dir, cfg.pin_server
+                    phase, self.stack.fake, self.stack.data_dir, cfg.pin_server, cfg.baseline_http
                 )
             results["phases"].append(result)
             log(cfg, phase_line(result))

@@ -88,18 +88,37 @@ def get_client() -> "anthropic.AsyncAnthropic":
         base_url, api_key = settings.ANTHROPIC_BASE_URL or None, settings.ANTHROPIC_API_KEY or "unset"
     config = (base_url, api_key, settings.CHAT_API_MAX_RETRIES)
     if here.client is None or here.client_config != config:
-        # Our own httpx client: the SDK's default one, garbage-collected after its event loop ended
+        # Our own HTTP client: the SDK's default one, garbage-collected after its event loop ended
         # (a test client's per-request loop), schedules its aclose() on whatever loop runs then,
         # where it fails ("Task exception was never retrieved"). A loop's client is closed by close().
+        # The SDK's aiohttp transport (its `aiohttp` extra): streaming costs about half the CPU per
+        # event of its default httpx one (bench/README.md), the same events and errors.
         sdk = _sdk()
         here.client = sdk.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
             max_retries=config[2],
-            http_client=sdk.DefaultAsyncHttpxClient(),
+            http_client=sdk.DefaultAioHttpClient(),
         )
         here.client_config = config
+        _close_with_the_loop(here.client)
     return here.client
+
+
+def _close_with_the_loop(client: "anthropic.AsyncAnthropic") -> None:
+    """Close `client` when its event loop shuts down (asyncio.run, a test's loop, a request's loop
+    under async_to_sync: each calls loop.shutdown_asyncgens()), or now if its loop ends without
+    that: an aiohttp session never closed logs an error. A server's one loop keeps its client."""
+
+    async def until_the_loop_ends():
+        try:
+            yield
+        finally:
+            await client.close()
+
+    # Its first step registers it with the loop; the finished task keeps it (suspended) alive.
+    keeper = until_the_loop_ends()
+    runtime.current().background[f"close API client {id(client)}"] = runtime.detached(anext(keeper))
 
 
 async def open_stream(request: dict):
