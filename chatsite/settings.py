@@ -367,7 +367,7 @@ if not 0.1 <= CHAT_COMPACTION_TRIGGER <= 0.95:
     raise ImproperlyConfigured("CHAT_COMPACTION_TRIGGER is a share of the input limit, from 0.1 to 0.95.")
 CHAT_API_MAX_RETRIES = int(os.environ.get("CHAT_API_MAX_RETRIES", 2))
 # Streaming: frames are coalesced for at most this long; partial text is checkpointed this often.
-CHAT_FRAME_INTERVAL = float(os.environ.get("CHAT_FRAME_INTERVAL", 0.05))
+CHAT_FRAME_INTERVAL = float(os.environ.get("CHAT_FRAME_INTERVAL", 0.03))
 CHAT_CHECKPOINT_INTERVAL = float(os.environ.get("CHAT_CHECKPOINT_INTERVAL", 2.0))
 # A `streaming` reply whose heartbeat is older than this is taken as orphaned (dead worker).
 CHAT_ORPHAN_AFTER = float(os.environ.get("CHAT_ORPHAN_AFTER", 15.0))
