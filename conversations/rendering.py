@@ -303,7 +303,8 @@ class LiveMarkdown:
         open line, in time and in bytes."""
         closed = ""
         lines = text.rfind("\n") + 1
-        if lines != self.lines:
+        code_line = lines != self.lines and self._code_line_ended(text[self.lines : lines])
+        if lines != self.lines and not code_line:
             closed = self.close_blocks(text[:lines])
             self.code_indent = _open_fence(text[self.closed : lines])
         line = text[lines:]
@@ -317,7 +318,8 @@ class LiveMarkdown:
             prefix = _LINE_PREFIX.match(line).group()
         changed = (lines, prefix) != (self.lines, self.prefix)
         if changed:
-            self._template(text[self.closed : lines], prefix)
+            if not (code_line and prefix == self.prefix):
+                self._template(text[self.closed : lines], prefix)
             self.lines, self.prefix, self.line = lines, prefix, _OpenLine()
         if not self.placed:
             self.line_html = ""
@@ -326,6 +328,19 @@ class LiveMarkdown:
         else:
             self.line_html = self.line.render(line[len(prefix) :].strip(" \t"))
         return [closed, self.line_html, self.before, self.after] if changed else [closed, self.line_html]
+
+    def _code_line_ended(self, ended: str) -> bool:
+        """A line of an open fenced code block ended (`ended`, the text since the last line): its
+        code joins `before` as the renderer would write it, and the fence stays open, so nothing
+        else needs rendering or parsing again. False for anything else (a fence line, a tab)."""
+        if self.code_indent is None or not self.placed or self.lines < 0 or ended.count("\n") != 1:
+            return False
+        line = ended[:-1]
+        if "\t" in line or "\r" in line or _FENCE.match(line):
+            return False
+        indent = min(self.code_indent, len(line) - len(line.lstrip(" ")))
+        self.before += _escape_text(line[indent:]) + "\n"
+        return True
 
     @property
     def tail(self) -> str:

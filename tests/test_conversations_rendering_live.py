@@ -93,6 +93,27 @@ def test_feeding_the_text_in_any_pieces_renders_what_the_whole_text_renders():
     assert "<h2>Plan</h2>" in whole and "<strong>bold</strong>" in whole and "<table>" in whole
 
 
+CODE = (
+    'Some code:\n\n```python\ndef total(values):\n    result = 0  # <b>not html</b> & "quotes"\n'
+    "    for value in values:\n\tresult += value\n    return result\u00a0\n```\n\n"
+    "  ~~~\n  indented by the fence\n    and more\n x\n  ~~~~\n\n- a list:\n\n  ```sh\n  make run\n"
+    "  `` not a fence ``\n  ```\n\nThe end ```\n"
+)
+
+
+@pytest.mark.parametrize("reply", [CODE, REPLY, RICH])
+@pytest.mark.parametrize("step", [1, 3, 7])
+def test_a_code_line_joins_the_open_block_as_rendering_it_again_would(reply, step, monkeypatch):
+    """The shortcut for a line of an open code fence (LiveMarkdown._code_line_ended) gives every
+    frame exactly what rendering the open block again gives."""
+    fast = LiveMarkdown()
+    frames = [fast.frame(reply[:end]) for end in [*range(step, len(reply), step), len(reply)]]
+    monkeypatch.setattr(LiveMarkdown, "_code_line_ended", lambda self, ended: False)
+    slow = LiveMarkdown()
+    assert frames == [slow.frame(reply[:end]) for end in [*range(step, len(reply), step), len(reply)]]
+    assert fast.finish(reply) == slow.finish(reply)
+
+
 def test_a_block_closes_only_when_the_next_starts_on_a_complete_line():
     live = LiveMarkdown()
     assert live.frame("para\n#")[0] == ""  # "#" may still become "#hashtag", part of the paragraph
