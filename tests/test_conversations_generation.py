@@ -392,6 +392,25 @@ async def test_replies_streaming_at_once_are_checkpointed_together_and_end_compl
     assert {m.status async for m in Message.objects.filter(pk__in=replies)} == {"complete"}
 
 
+async def test_a_reply_deleted_mid_stream_does_not_cost_the_others_their_checkpoint(alice):
+    """One transaction for all; if it fails, each reply on its own."""
+    _, kept = await sync_to_async(services.conversation_start)(user=alice, text="Go", model="m")
+    _, gone = await sync_to_async(services.conversation_start)(user=alice, text="Go", model="m")
+    await Message.objects.filter(pk=gone.pk).adelete()
+    await Message.objects.filter(pk=kept.pk).aupdate(worker="")
+    await sync_to_async(services.replies_checkpoint)(
+        message_ids=[gone.pk, kept.pk],
+        partial=[
+            (gone.pk, 0, {"type": "text", "text": "Lost"}),
+            (kept.pk, 0, {"type": "text", "text": "Kept"}),
+        ],
+        worker="w1",
+    )
+    assert (await Message.objects.aget(pk=kept.pk)).worker == "w1"
+    assert (await ContentBlock.objects.aget(message_id=kept.pk, index=0)).payload["text"] == "Kept"
+    assert not await ContentBlock.objects.filter(message_id=gone.pk).aexists()
+
+
 async def test_partial_text_is_checkpointed_while_streaming(fake_api, alice, settings):
     settings.CHAT_CHECKPOINT_INTERVAL = 0.2
     text = " ".join(f"w{i}" for i in range(100))

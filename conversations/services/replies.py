@@ -3,13 +3,14 @@ stop, checkpoints of the open block, the files its code made, the final write wi
 messages' token counts (context_window.py); other API calls' usage; and replies orphaned by a
 process that died."""
 
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone as dj_timezone
 
 from conversations import rendering, selectors
@@ -18,6 +19,8 @@ from conversations.claude import pricing
 from conversations.live import metrics
 from conversations.models import ApiCall, ContentBlock, Conversation, Message, ProducedFile
 from conversations.services.approvals import approvals_close
+
+log = logging.getLogger(__name__)
 
 
 def block_save(*, message_id: int, index: int, payload: dict, rendered: str | None = None) -> str:
@@ -46,12 +49,27 @@ def _put_block(message_id: int, index: int, payload: dict, **extra) -> None:
 def replies_checkpoint(*, message_ids: list[int], partial: list[tuple[int, int, dict]], worker: str) -> None:
     """Every reply streaming here says this worker is alive, and each open block that changed
     since the last checkpoint (message id, index, payload) keeps its partial text: one transaction
-    and one heartbeat UPDATE for all of them, so running streams' writes do not queue reply starts."""
+    and one heartbeat UPDATE for all of them, so running streams' writes do not queue reply starts.
+    If that fails (a reply deleted meanwhile), each reply is written on its own, so one cannot
+    cost the others their heartbeats."""
+    try:
+        _checkpoint(message_ids, partial, worker)
+    except DatabaseError:
+        if len(message_ids) == 1:
+            raise
+        for message_id in message_ids:
+            try:
+                _checkpoint([message_id], [p for p in partial if p[0] == message_id], worker)
+            except DatabaseError:
+                log.warning("checkpoint of reply %s failed", message_id, exc_info=True)
+    metrics.DB_WRITES.labels("checkpoint").inc()
+
+
+def _checkpoint(message_ids: list[int], partial: list[tuple[int, int, dict]], worker: str) -> None:
     with transaction.atomic():
         for message_id, index, payload in partial:
             _put_block(message_id, index, payload)
         Message.objects.filter(pk__in=message_ids).update(heartbeat_at=dj_timezone.now(), worker=worker)
-    metrics.DB_WRITES.labels("checkpoint").inc()
 
 
 def produced_file_record(
