@@ -232,6 +232,11 @@ def parse(argv: list[str] | None) -> Config:
         help="record the server with this py-spy during the largest burst phase (or a single Poisson run)",
     )
     parser.add_argument(
+        "--py-spy-gil",
+        action="store_true",
+        help="with --py-spy: only the thread holding the GIL (one waiting for it looks busy otherwise)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="JSON path (default bench/results/<timestamp>.json)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (DB, server logs)")
@@ -325,6 +330,7 @@ def parse(argv: list[str] | None) -> Config:
         first_frame_timeout=a.first_frame_timeout,
         stream_timeout=a.stream_timeout,
         py_spy=a.py_spy,
+        py_spy_gil=a.py_spy_gil,
         keep=a.keep,
         raw=a.raw,
         note=a.note,

@@ -37,6 +37,7 @@ class Config:
     first_frame_timeout: float | None = None  # default 30 s + 50 ms per stream
     stream_timeout: float | None = None
     py_spy: str = ""
+    py_spy_gil: bool = False  # record only the thread holding the GIL
     keep: bool = False
     raw: bool = False
     note: str = ""

@@ -165,12 +165,14 @@ def stop_all() -> None:
         _stop(_children.pop())
 
 
-def start_py_spy(binary: str, pid: int, path: str) -> subprocess.Popen:
-    """py-spy recording process `pid` (every thread, 250 samples/s, raw format) into `path`."""
+def start_py_spy(binary: str, pid: int, path: str, gil: bool = False) -> subprocess.Popen:
+    """py-spy recording process `pid` (every thread, 250 samples/s, raw format) into `path`; with
+    `gil`, only the thread holding the GIL (a thread waiting for it otherwise shows as busy)."""
     proc = subprocess.Popen(
         [
             binary,
             "record",
+            *(["--gil"] if gil else []),
             "--nonblocking",
             "--threads",
             "-r",

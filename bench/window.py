@@ -98,7 +98,7 @@ def start_py_spy(stack: Stack, phase: Phase) -> tuple[subprocess.Popen, str] | N
     out_dir = cfg.out.parent if cfg.out else Path(__file__).parent / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = str(out_dir / f"py-spy-{time.strftime('%Y%m%d-%H%M%S')}-{phase.key}.txt")
-    return procs.start_py_spy(cfg.py_spy, stack.servers[0].pid, path), path
+    return procs.start_py_spy(cfg.py_spy, stack.servers[0].pid, path, cfg.py_spy_gil), path
 
 
 def stop_py_spy(spy: tuple[subprocess.Popen, str] | None) -> str:
