@@ -5,7 +5,7 @@ Fixtures (import them into a test module with ``from tests.live import ...``):
 * ``live_fake_api``      module: a FakeAnthropic server (40 tokens/s unless a Reply says otherwise),
                          for the live app (conftest's ``fake_api`` is the in-process tests' own)
 * ``live_app``           module: the app pointed at ``live_fake_api``; users alice and bob
-* ``embedded_model``     module: ``manage.py localmodel`` on a free port (the embedded SmolLM2)
+* ``embedded_model``     session: ``manage.py localmodel`` on a free port (the embedded SmolLM2)
 * ``live_app_embedded``  module: the app with no API settings, using ``embedded_model``
 * ``browser``            session: Playwright's sync Chromium (/usr/bin/chromium)
 * ``page``               function: a page in a fresh browser context
@@ -16,9 +16,12 @@ processes started here are ever stopped, by their Popen handle.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -102,6 +105,39 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float, what
     raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s:\n{_log_tail(log)}")
 
 
+_templates: dict[tuple, Path] = {}
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database (WAL included), through SQLite's backup API."""
+    with contextlib.closing(sqlite3.connect(source)) as src:
+        with contextlib.closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+
+
+def _template_database(users: dict[str, str]) -> Path:
+    """A database migrated and holding `users`, made once per test process: every live app starts
+    from a copy of it instead of running migrate and a user-creating shell of its own (two Django
+    start-ups and the password hashing, about 5 s per module)."""
+    key = tuple(sorted(users.items()))
+    if key not in _templates:
+        data_dir = Path(tempfile.mkdtemp(prefix="chat-template-"))
+        atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+        creates = "".join(f"U.objects.create_user({name!r}, password={pw!r}); " for name, pw in users.items())
+        code = (
+            "from django.core.management import call_command; call_command('migrate', interactive=False, "
+            "verbosity=0); from django.contrib.auth import get_user_model; U = get_user_model(); " + creates
+        )
+        result = subprocess.run(
+            [PYTHON, "manage.py", "shell", "-c", code],
+            cwd=ROOT, env=app_env(data_dir), capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"the template database failed:\n{result.stdout}\n{result.stderr}")
+        _templates[key] = data_dir / "db.sqlite3"
+    return _templates[key]
+
+
 @dataclass
 class LiveApp:
     """The chat app served by daphne in a subprocess, with its own data dir."""
@@ -147,13 +183,7 @@ class LiveApp:
         return result.stdout.strip()
 
     def start(self) -> LiveApp:
-        self.manage("migrate", "--noinput")
-        creates = "".join(
-            f"U.objects.create_user({name!r}, password={pw!r}); " for name, pw in self.users.items()
-        )
-        self.manage(
-            "shell", "-c", f"from django.contrib.auth import get_user_model; U = get_user_model(); {creates}"
-        )
+        _copy_database(_template_database(self.users), self.data_dir / "db.sqlite3")
         self.port = free_port()
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -246,7 +276,7 @@ def live_app(live_fake_api: FakeAnthropic) -> Iterator[LiveApp]:
         app.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def embedded_model() -> Iterator[EmbeddedModel]:
     model = EmbeddedModel().start()
     try:

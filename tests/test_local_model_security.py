@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from conversations.claude import llm, local_model
-from tests.live import embedded_model  # noqa: F401 (module-scoped: the model loads once)
+from tests.live import embedded_model  # noqa: F401 (session-scoped: the model loads once)
 
 EVIL = "http://evil.example"
 
