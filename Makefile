@@ -42,16 +42,20 @@ REDIS_TEST_URL := redis://127.0.0.1:6379/6
 reachable = $(PY) -c "import socket; socket.create_connection(('127.0.0.1', $(1)), 1)" 2>/dev/null
 
 # The whole suite on SQLite (browser tests included), then again on PostgreSQL with the Redis
-# channel layer when those are reachable (as on CI). The browser and two-worker tests bring their
-# own servers and databases, so the second pass leaves them out.
+# channel layer when those are reachable (as on CI). The browser, two-worker and standalone tests
+# (the bench harness) bring their own servers and databases, so the second pass leaves them out.
+# Each pass runs on two pytest-xdist workers, a file to a worker (module fixtures such as a live
+# server start once per file), files handed out in collection order so that each worker runs its
+# browser files last (conftest.py).
+XDIST := -n 2 --dist loadfile --no-loadscope-reorder
 test: $(VENV)/.dev chromium lint
 	$(PY) manage.py makemigrations --check --dry-run
 	@echo "== test suite on SQLite, in-memory channel layer =="
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(XDIST)
 	@if $(call reachable,5432); then \
 	  redis=""; if $(call reachable,6379); then redis="$(REDIS_TEST_URL)"; fi; \
 	  echo "== test suite again on PostgreSQL ($(PG_URL)), channel layer: $${redis:-in-memory} =="; \
-	  DATABASE_URL=$(PG_URL) REDIS_URL=$$redis $(VENV)/bin/pytest -m "not browser and not multiprocess" -p no:cacheprovider \
+	  DATABASE_URL=$(PG_URL) REDIS_URL=$$redis $(VENV)/bin/pytest $(XDIST) -m "not browser and not multiprocess and not standalone" -p no:cacheprovider \
 	  && echo "Ran on: SQLite, and PostgreSQL$${redis:+ with Redis}"; \
 	else echo "PostgreSQL is not reachable on 127.0.0.1:5432: ran on SQLite only"; fi
 

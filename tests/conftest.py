@@ -1,4 +1,5 @@
 import asyncio
+import os
 from decimal import Decimal
 
 import pytest
@@ -8,17 +9,32 @@ from django.db import connections
 
 from conversations.claude import catalog
 from conversations.live import runtime
-from conversations.models import Conversation
+from conversations.models import Conversation, ModelPrice
 from fakes import FakeAnthropic
 from teams import services as team_services
-from tests.helpers import reply_with_usage
+from tests.helpers import clear_cache, reply_with_usage
 from tests.live import browser, page  # noqa: F401 (one Playwright session for every browser test)
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (`make test` runs two workers) each worker has its own test database
+    (pytest-django's _gw0/_gw1 suffix); on a shared Redis its keys, channel groups and watcher sets
+    get their own prefix too, or one worker's conversation 1 would hear the other's."""
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and settings.REDIS_URL:
+        prefix = f"{settings.REDIS_PREFIX}-{worker}"
+        settings.REDIS_PREFIX = prefix
+        settings.CACHES["default"]["KEY_PREFIX"] = prefix
+        settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
     """Browser tests last: sync Playwright keeps an event loop running in the main thread until the
-    session ends, which would break later tests that run their own loop."""
+    session ends, which would break later tests that run their own loop. pytest-xdist hands files
+    out in this order (`--no-loadscope-reorder` in the Makefile), so each worker's too."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
@@ -29,15 +45,43 @@ def _close_connections_of_the_sync_thread(django_db_setup, django_db_blocker):
     yield
     with django_db_blocker.unblock():
         asyncio.run(sync_to_async(connections.close_all)())
+        connection = connections["default"]
+        if connection.vendor == "postgresql":  # and any other thread's (an xdist worker has more)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            connections.close_all()
+
+
+@pytest.fixture(scope="session")
+def _migrated_prices(django_db_setup, django_db_blocker):
+    """The price rows the migrations seeded, read once from the new test database."""
+    with django_db_blocker.unblock():
+        return list(ModelPrice.objects.all())
+
+
+@pytest.fixture(autouse=True)
+def _seeded_rows_for_plain_db_tests(request):
+    """A transactional test ends with a flush, which empties the seeded price table too. Alone,
+    pytest-django runs every plain db test before the transactional ones, so those always see
+    the migrations' rows; an xdist worker runs whole files one after another, so a plain test may
+    follow another file's transactional ones: it gets the migrations' rows back."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or marker.kwargs.get("transaction") or (marker.args and marker.args[0]):
+        return
+    rows = request.getfixturevalue("_migrated_prices")
+    request.getfixturevalue("db")
+    if not ModelPrice.objects.exists():
+        ModelPrice.objects.bulk_create(rows)
 
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state():
     """Each async test has its own event loop; tasks, clients and channel layers belong to one.
     The cache (sessions, rate limits; Redis in the second pass) starts empty."""
-    from django.core.cache import cache
-
-    cache.clear()
+    clear_cache()
     yield
     from channels.layers import channel_layers
 

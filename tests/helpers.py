@@ -67,6 +67,21 @@ async def eventually(
         await asyncio.sleep(0.02)
 
 
+def clear_cache() -> None:
+    """Empty this run's cache. On Redis only this run's keys (its REDIS_PREFIX): with pytest-xdist
+    the workers share one Redis database, and Django's clear() would flush the other's sessions."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if not settings.REDIS_URL:
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 # --- a reply against the fake Messages API -----------------------------------------------------
 
 

@@ -29,6 +29,9 @@ from bench.metrics import (
     percentile,
 )
 
+# bench's app processes drop DATABASE_URL and REDIS_URL (bench/procs.py): the same run on either pass.
+pytestmark = pytest.mark.standalone
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -5,10 +5,11 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+
+from tests.helpers import clear_cache
 
 pytestmark = pytest.mark.django_db
 LOCKED = "Too many failed sign-in attempts. Try again in 15 minutes."
@@ -16,9 +17,9 @@ LOCKED = "Too many failed sign-in attempts. Try again in 15 minutes."
 
 @pytest.fixture(autouse=True)
 def _fresh_counters():
-    cache.clear()  # the sign-up counter lives in the cache; sign-in failures live in the database
+    clear_cache()  # the sign-up counter lives in the cache; sign-in failures live in the database
     yield
-    cache.clear()
+    clear_cache()
 
 
 def sign_in(username: str, password: str, ip: str = "10.0.0.1"):
