@@ -102,6 +102,14 @@ class Cluster:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
 
+    def watchers(self, conversation: int) -> int:
+        """How many workers the relay routes this conversation's frames to (its Redis watcher set):
+        a worker's first tab is registered in the background, once its relay is up."""
+        import redis
+
+        with redis.Redis.from_url(self.env["REDIS_URL"]) as client:
+            return client.zcard(f"{self.db}:watchers:{conversation}")
+
     def sql(self, query: str, *params) -> list[tuple]:
         with psycopg.connect(self.dsn) as conn:
             return conn.execute(query, params).fetchall()

@@ -22,6 +22,7 @@ from tests.cluster import (  # noqa: F401 (fixtures)
     session_fixture,
     socket_on,
 )
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.multiprocess
 
@@ -32,6 +33,9 @@ if not available():
 def test_a_reply_generated_on_a_streams_to_a_socket_on_b(cluster, fake, session):
     client, _, conversation = session
     with socket_on(cluster, "B", client, conversation) as ws:
+        # B is watching once its relay has registered the tab (A has no tab): frames sent before
+        # that reach B's tab as a gap and a snapshot, not in sequence.
+        wait_until(lambda: cluster.watchers(conversation), what="B to watch the conversation")
         fake.enqueue(Reply(LONG, tokens_per_second=200))
         message = send_on_a(session, "stream across")
         frames = frames_until_end(ws, message)
