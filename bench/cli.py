@@ -237,6 +237,14 @@ def parse(argv: list[str] | None) -> Config:
         help="with --py-spy: only the thread holding the GIL (one waiting for it looks busy otherwise)",
     )
     parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the app's processes, e.g. CHAT_FRAME_INTERVAL=0.05 (the app's own CHAT_* "
+        "variables are not passed through); repeatable",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="JSON path (default bench/results/<timestamp>.json)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (DB, server logs)")
@@ -289,6 +297,8 @@ def parse(argv: list[str] | None) -> Config:
     poisson = a.arrivals == "poisson"
     if a.capacity and not poisson:
         parser.error("--capacity needs --arrivals poisson")
+    if any("=" not in setting for setting in a.server_env):
+        parser.error("--server-env takes NAME=VALUE")
     procs_list = a.procs or ([2] if a.redis else [1])
     placement = a.placement or ("cross" if a.redis else "local")
     if placement == "cross" and max(procs_list) < 2:
@@ -331,6 +341,7 @@ def parse(argv: list[str] | None) -> Config:
         stream_timeout=a.stream_timeout,
         py_spy=a.py_spy,
         py_spy_gil=a.py_spy_gil,
+        server_env=tuple(a.server_env),
         keep=a.keep,
         raw=a.raw,
         note=a.note,

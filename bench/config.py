@@ -38,6 +38,7 @@ class Config:
     stream_timeout: float | None = None
     py_spy: str = ""
     py_spy_gil: bool = False  # record only the thread holding the GIL
+    server_env: tuple[str, ...] = ()  # NAME=VALUE settings for the app (the harness drops CHAT_* otherwise)
     keep: bool = False
     raw: bool = False
     note: str = ""

@@ -54,13 +54,14 @@ class Stack:
 
     def app_env(self, k: int) -> dict[str, str]:
         """The app's environment with k processes: Redis only when there are several."""
-        return procs.app_env(
+        env = procs.app_env(
             self.data_dir,
             self.fake.base_url,
             self.cfg.redis_url if k > 1 else "",
             metrics_token=self.metrics_token,
             database_url=self.database_url,
         )
+        return env | dict(setting.split("=", 1) for setting in self.cfg.server_env)
 
     async def start_servers(self, k: int, kind: str = "daphne") -> None:
         """k processes of `kind` (daphne or uvicorn), on the --pin CPUs if given."""
