@@ -63,6 +63,8 @@ def test_owners_upload_and_delete_members_read_and_strangers_get_404(
     expect(alice.get_by_role("alert")).to_contain_text("No SKILL.md at the skill's top level")
     assert not any(r.path == "/v1/skills" for r in live_fake_api.requests)
 
+    # The refusal is a new page: its skills.js (deferred) sends each file's path once it has run.
+    alice.wait_for_load_state()
     alice.get_by_label("A folder").set_input_files(skill_folder(tmp_path))
     alice.get_by_label("Title").fill("Support tone")
     alice.get_by_label("Note").fill("First cut")
