@@ -31,12 +31,8 @@ RENDERER_VERSION = 2  # 2: math marked
 _formatter = HtmlFormatter(nowrap=True)
 
 
-def _highlight(code: str, lang: str, _attrs: str) -> str:
-    return _highlighted(code, lang)
-
-
 @functools.lru_cache(maxsize=32)
-def _highlighted(code: str, lang: str) -> str:
+def _highlight(code: str, lang: str, _attrs: str) -> str:
     """Kept for a while: a streaming reply renders its last closed code block several times."""
     try:
         lexer = get_lexer_by_name(lang.strip()) if lang.strip() else None

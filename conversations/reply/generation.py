@@ -38,7 +38,6 @@ def start(reply: Message, *, received_at: float | None = None, run: "ReplyRun | 
     The reply is findable from this moment, before its first thread hop, so a Stop pressed as soon
     as the turn shows stops it (it is never "not streaming")."""
     ensure_sweeper()
-    runtime.current().ensure("checkpoints", _checkpoints)
     run = run or ReplyRun(reply.pk, reply.conversation_id)
     run.frames.received_at = received_at
     run.unregister = realtime.register(reply.pk, run)
@@ -310,12 +309,14 @@ async def _checkpoints() -> None:
 
 def ensure_sweeper() -> None:
     """Once per process (per event loop): watch the loop's lag, start the relay (REDIS_URL set),
-    and sweep: mark replies orphaned by dead workers as interrupted, and purge the conversations
-    whose Undo has expired (organising.py), now and periodically."""
+    checkpoint the replies streaming here, and sweep: mark replies orphaned by dead workers as
+    interrupted, and purge the conversations whose Undo has expired (organising.py), now and
+    periodically."""
     here = runtime.current()
     here.watch_lag()
     if realtime.cross_process():
         relay.start()
+    here.ensure("checkpoints", _checkpoints)
     here.ensure("orphan sweep", _sweep_forever)
 
 
