@@ -101,6 +101,7 @@ def visit(page: Page, app: LiveApp, seeded: Seeded, name: str) -> None:
     if name == "review transcript":  # the transcript is the answer to the audited POST
         page.get_by_role("button", name="Open transcript").click()
         expect(page.locator("[data-role=assistant]")).to_be_visible()
+        page.wait_for_load_state()  # its deferred rich.js makes a too-wide code block focusable
     if name == "prompt detail":  # its caching table arrives by htmx
         expect(page.locator("#prompt-usage table")).to_be_attached()
 
