@@ -270,7 +270,8 @@ class _OpenLine:
                 rest = rest[cut:]
         if not _INLINE_SYNTAX.search(rest):
             return self.html + _escape_text(rest)
-        return self.html + _clean(_md.renderInline(_close_inline(rest)))
+        spaces = rest[len(rest.rstrip(" ")) :]  # kept, so that the next word only adds to the HTML
+        return self.html + _clean(_md.renderInline(_close_inline(rest))) + spaces
 
 
 class LiveMarkdown:
@@ -291,12 +292,16 @@ class LiveMarkdown:
         self.before, self.after = "", ""  # ... the open block's HTML before and after it
         self.line = _OpenLine()
         self.line_html = ""
+        self.seen = 0  # characters of the text the last frame had
 
     def frame(self, text: str) -> list[str]:
         """`text` is the whole block so far. Returns [the HTML of the blocks closed since the last
         frame, the open line's HTML], and when the open block's HTML around that line changed
-        since the last frame (a line ended), that too: [..., before, after]. A frame costs the
-        open line, in time and in bytes."""
+        since the last frame (a line ended), that too: [..., keep, add, after]; the new `before`
+        is the last one's first `keep` UTF-16 units, then `add`. When the open line only grew by
+        the new text, escaped (most frames), it returns [] and the page appends the text itself.
+        A frame costs the open line in time, and what changed in bytes."""
+        added, self.seen, shown, before = text[self.seen :], len(text), self.line_html, self.before
         closed = ""
         lines = text.rfind("\n") + 1
         code_line = lines != self.lines and self._code_line_ended(text[self.lines : lines])
@@ -322,8 +327,11 @@ class LiveMarkdown:
         elif self.code_indent is not None:
             self.line_html = _escape_text(line[len(prefix) :])
         else:
-            self.line_html = self.line.render(line[len(prefix) :].strip(" \t"))
-        return [closed, self.line_html, self.before, self.after] if changed else [closed, self.line_html]
+            self.line_html = self.line.render(line[len(prefix) :].lstrip(" \t"))
+        if changed:
+            keep = _common_start(before, self.before)
+            return [closed, self.line_html, _utf16_length(before[:keep]), self.before[keep:], self.after]
+        return [] if self.line_html == shown + _escape_text(added) else [closed, self.line_html]
 
     def _code_line_ended(self, ended: str) -> bool:
         """A line of an open fenced code block ended (`ended`, the text since the last line): its
@@ -374,6 +382,25 @@ class LiveMarkdown:
             self.placed = False
 
 
+def _common_start(a: str, b: str) -> int:
+    """How many characters a and b start with alike (compared in C: a block's HTML can be long)."""
+    if b.startswith(a):
+        return len(a)
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _utf16_length(text: str) -> int:
+    """The length of text as JavaScript counts it."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _open_fence(block: str) -> int | None:
     """The indent of the fenced code block the text ends inside, if it does (a fence closes with
     a bare run of its character at least as long as the one that opened it)."""
@@ -396,7 +423,14 @@ def block_html(block, sources=None) -> str:
     return render_to_string("conversations/_block.html", context).strip()
 
 
-def message_html(message) -> str:
-    """The message as the page shows it (its blocks read here)."""
+# A reply's blocks in its end frame, when the tabs watching it show them already, as final.
+KEPT_BLOCKS = "<template data-kept></template>"
+
+
+def message_html(message, shown: dict[int, str] | None = None) -> str:
+    """The message as the page shows it (its blocks read here). `shown`: {index: HTML} of the blocks
+    the tabs watching it show (the stop frames they had); when those are final, the blocks are
+    KEPT_BLOCKS and the page keeps its own."""
     blocks = list(message.blocks.order_by("index"))
-    return render_to_string("conversations/_message.html", {"message": message, "blocks": blocks})
+    context = {"message": message, "blocks": blocks, "shown": shown}
+    return render_to_string("conversations/_message.html", context)

@@ -2,6 +2,7 @@
 the open one is rendered too, with no syntax showing at any moment, and the page after the
 stream is exactly what streamed."""
 
+import html
 import json
 import random
 import re
@@ -11,8 +12,9 @@ from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from conversations import services
-from conversations.models import ContentBlock
+from conversations import rendering, selectors, services
+from conversations.live import realtime
+from conversations.models import ContentBlock, Message
 from conversations.rendering import LiveMarkdown, render_markdown, render_markdown_blocks
 from conversations.reply import generation
 from conversations.routing import websocket_urlpatterns
@@ -43,16 +45,47 @@ def shown_text(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", re.sub(r"<pre>.*?</pre>|<code>.*?</code>", " ", html, flags=re.S))
 
 
+def page_escape(text: str) -> str:
+    """chat.js's escapeText: how the page appends the text of a frame that carries no HTML."""
+    return html.escape(text, quote=False).replace("\xa0", "&nbsp;")
+
+
+def page_before(before: str, keep: int, add: str) -> str:
+    """chat.js: the open block's HTML before its line, from the last one's first `keep` UTF-16 units."""
+    return before.encode("utf-16-le")[: 2 * keep].decode("utf-16-le") + add
+
+
+def page_frames(reply: str, step: int = 1):
+    """Frames of `reply` every `step` characters, put together as chat.js does: yields the frame's
+    fields, then the closed blocks' HTML and the open block's, as the page shows them."""
+    live, shown, before, line, after, seen = LiveMarkdown(), "", "", "", "", 0
+    for end in [*range(step, len(reply), step), len(reply)]:
+        fields = live.frame(reply[:end])
+        if fields:
+            closed, line, *around = fields
+            shown += closed
+            if around:
+                before, after = page_before(before, *around[:2]), around[2]
+        else:  # the open line grew by the new text only
+            line += page_escape(reply[seen:end])
+        seen = end
+        assert before + line + after == live.tail, f"the page differs after {reply[:end][-40:]!r}"
+        yield fields, shown, before + line + after
+    assert shown + live.tail == live.finish(reply) == render_markdown_blocks(reply)
+
+
 @pytest.mark.parametrize("reply", [REPLY, RICH])
 def test_no_markdown_syntax_shows_at_any_moment_and_the_last_frame_is_the_stored_html(reply):
-    live, shown, before, after = LiveMarkdown(), "", "", ""
-    for end in range(1, len(reply) + 1):  # a frame after every character: the worst case
-        closed, line, *around = live.frame(reply[:end])
-        shown, before, after = shown + closed, *(around or [before, after])
-        tail = before + line + after  # as the page puts it together
+    for end, (_, shown, tail) in enumerate(page_frames(reply), 1):  # a frame after every character
         if found := SYNTAX.search(shown_text(shown + tail)):
             pytest.fail(f"{found.group()!r} shows after {reply[:end][-40:]!r}: {shown_text(tail)[-80:]!r}")
-    assert shown + tail == live.finish(reply) == render_markdown_blocks(reply)
+
+
+@pytest.mark.parametrize("step", [1, 5])
+def test_most_frames_of_prose_carry_only_their_new_text(step):
+    prose = "Words, and more plain words: a sentence. " * 30 + "The end."
+    frames = [fields for fields, _, _ in page_frames(prose, step)]  # each checked against live.tail
+    assert sum(not fields for fields in frames) / len(frames) > 0.9
 
 
 def test_the_same_text_rendered_whole_shows_its_syntax_while_incomplete():
@@ -88,7 +121,7 @@ def test_feeding_the_text_in_any_pieces_renders_what_the_whole_text_renders():
         cuts = sorted(random.Random(seed).sample(range(1, len(REPLY)), 12)) + [len(REPLY)]
         live, shown = LiveMarkdown(), ""
         for cut in cuts:
-            shown += live.frame(REPLY[:cut])[0]
+            shown += (live.frame(REPLY[:cut]) or [""])[0]
         assert live.finish(REPLY) == whole and whole.startswith(shown)
     assert "<h2>Plan</h2>" in whole and "<strong>bold</strong>" in whole and "<table>" in whole
 
@@ -114,6 +147,11 @@ def test_a_code_line_joins_the_open_block_as_rendering_it_again_would(reply, ste
     assert fast.finish(reply) == slow.finish(reply)
 
 
+@pytest.mark.parametrize("step", [1, 3])
+def test_the_page_puts_code_together_as_the_server_renders_it(step):
+    assert sum(not fields for fields, _, _ in page_frames(CODE, step)) > 0  # page_frames checks each frame
+
+
 def test_a_block_closes_only_when_the_next_starts_on_a_complete_line():
     live = LiveMarkdown()
     assert live.frame("para\n#")[0] == ""  # "#" may still become "#hashtag", part of the paragraph
@@ -136,11 +174,26 @@ async def test_closed_blocks_arrive_rendered_mid_stream_and_equal_the_stored_pag
     await ws.disconnect()
 
     end = next(i for i, f in enumerate(frames) if f[0] == "c")
-    text_frames = [f for f in frames[:end] if f[0] == "d"]
-    assert text_frames and all(len(f) in (6, 8) for f in text_frames), "every text frame carries its HTML"
-    closed = "".join(f[4] for f in text_frames)  # each block once, before the text block ended
-    assert closed.startswith("<h2>Plan</h2>") and closed.endswith("</table>\n")
-    last = next(f for f in reversed(text_frames) if len(f) == 8)  # the open block, put together
-    assert last[6] + text_frames[-1][5] + last[7] == "<p>The end 😀.</p>\n"
+    closed = before = line = after = ""
+    for frame in (f for f in frames[:end] if f[0] == "d"):  # put together as chat.js does
+        if len(frame) == 4:
+            line += page_escape(frame[3])
+            continue
+        closed, line = closed + frame[4], frame[5]
+        if len(frame) > 6:
+            before, after = page_before(before, frame[6], frame[7]), frame[8]
+    assert closed.startswith("<h2>Plan</h2>") and closed.endswith("</table>\n")  # each block once
+    assert before + line + after == "<p>The end 😀.</p>\n"
     stored = await ContentBlock.objects.aget(message=reply, index=0)
     assert stored.rendered == closed + "<p>The end 😀.</p>\n" == render_markdown_blocks(REPLY)
+
+    # The stop frame leaves out the closed blocks the page has; the end frame, every block.
+    done = frames[end][4]
+    assert realtime.KEPT in done and "<h2>Plan</h2>" not in done
+    assert done.replace(realtime.KEPT, closed) == await sync_to_async(rendering.block_html)(stored)
+    assert f'<div class="blocks">{rendering.KEPT_BLOCKS}</div>' in frames[-1][3]
+    # Only then: a tab that asks for it (a resync), or blocks that differ from what tabs show, get them whole.
+    final = await sync_to_async(selectors.with_versions)(await Message.objects.aget(pk=reply.pk))
+    for shown in (None, {0: done}, {0: done.replace(realtime.KEPT, closed), 1: "<p>more</p>"}):
+        page = await sync_to_async(rendering.message_html)(final, shown)
+        assert rendering.KEPT_BLOCKS not in page and "<h2>Plan</h2>" in page

@@ -20,6 +20,7 @@ class Frames:
     def __init__(self) -> None:
         self.sent: list[tuple] = []
         self.html: dict[int, str] = {}
+        self.shown: dict[int, str] = {}  # index -> the closed markdown blocks' HTML the tab has
         self.render_text = None
 
     def block_started(self, index: int, block_type: str, html: str) -> None:
@@ -28,9 +29,10 @@ class Frames:
     def text(self, text: str) -> None:
         self.sent.append(("d", text))
 
-    def block_done(self, index: int, html: str) -> None:
+    def block_done(self, index: int, html: str, shown: str = "") -> None:
         self.sent.append(("c", index))
         self.html[index] = html
+        self.shown[index] = shown
 
     def flush(self) -> None:  # as the FrameWriter's: a text block's frame renders it
         self.sent.append(("flush",))
@@ -75,19 +77,33 @@ def test_a_text_block_grows_by_its_deltas_and_the_tab_gets_only_the_new_text():
 
 def test_each_text_frame_renders_the_open_line_and_what_is_around_it_when_that_changes():
     blocks, frames = streaming(delta("text_delta", text="# Tïtle 😀\nPara"), block=dict(TEXT))
-    assert frames.render_text() == ["", "Para", "<h1>Tïtle 😀</h1>\n<p>", "</p>\n"]  # nothing closed yet
-    blocks.delta(0, delta("text_delta", text="graph **bo"))
-    assert frames.render_text() == ["", "Paragraph <strong>bo</strong>"]  # the same line: only it
+    assert frames.render_text() == ["", "Para", 0, "<h1>Tïtle 😀</h1>\n<p>", "</p>\n"]  # nothing closed yet
+    blocks.delta(0, delta("text_delta", text="graph 😀 **bo"))
+    assert frames.render_text() == ["", "Paragraph 😀 <strong>bo</strong>"]  # the same line: only it
     blocks.delta(0, delta("text_delta", text="ld**\n\n- item"))
-    closed, line, before, after = (
+    closed, line, keep, add, after = (
         frames.render_text()
     )  # a block closes once the next starts on a complete line
     assert closed == "<h1>Tïtle 😀</h1>\n"
-    assert before + line + after == "<p>Paragraph <strong>bold</strong></p>\n<ul>\n<li>item</li>\n</ul>\n"
+    before = "<h1>Tïtle 😀</h1>\n<p>"[:keep] + add  # only what changed of the HTML before the line
+    assert before + line + after == "<p>Paragraph 😀 <strong>bold</strong></p>\n<ul>\n<li>item</li>\n</ul>\n"
     assert line == "item"
     [(_, html, text, *around)] = blocks.snapshot()  # a tab joining now: the same, and what is around the line
-    assert text.endswith("- item") and around == [before, after]
+    assert text.endswith("- item") and around == [before, after, line, closed]
     assert html.endswith(f'{closed}<div class="streaming-text">{before}{line}{after}</div></div>')
+
+    blocks.delta(
+        0, delta("text_delta", text=" 😀\n- two")
+    )  # the paragraph closes: the list is the open block
+    closed, line, keep, add, after = frames.render_text()
+    before = before[:keep] + add
+    assert (
+        closed.startswith("<p>Paragraph")
+        and before + line + after == "<ul>\n<li>item 😀</li>\n<li>two</li>\n</ul>\n"
+    )
+    blocks.delta(0, delta("text_delta", text="\n- three"))
+    _, line, keep, add, after = frames.render_text()
+    assert keep == len(before) + 1 and add == "two</li>\n<li>"  # keep counts UTF-16 units, as the page does
 
 
 def test_thinking_is_shown_as_it_grows_and_its_signature_kept_unshown():

@@ -13,15 +13,23 @@ a tab can spot a gap and ask for a snapshot:
 
     ["b", id, seq, index, block_type, html]  a content block starts: its empty element
     ["d", id, seq, text]                   new text for the open block (never text already sent)
-    ["d", id, seq, text, closed, line(, before, after)]  the same for a text block, rendered
+    ["d", id, seq, text, closed, line(, keep, add, after)]  the same for a text block, rendered
                                            (rendering.LiveMarkdown): the HTML of markdown blocks
                                            closed since the last frame goes before the open one,
                                            which shows before + line + after; before and after
-                                           come when they change (a line ended)
-    ["c", id, seq, index, html]            a block is complete: its final element
-    ["e", id, seq, html]                   the reply ended: the whole message, rendered
+                                           come when they change (a line ended): before as the
+                                           last one's first `keep` UTF-16 units + add. When the line's
+                                           HTML only grew by the text, escaped, the frame is
+                                           ["d", id, seq, text] and the page appends it.
+    ["c", id, seq, index, html]            a block is complete: its final element; a text block's
+                                           markdown blocks that closed while it streamed are not
+                                           sent again: KEPT marks their place
+    ["e", id, seq, html]                   the reply ended: the whole message, rendered; when the
+                                           tab's blocks are already final (every frame applied),
+                                           its blocks are one <template data-kept> (rendering)
     ["s", id, seq, blocks]                 snapshot; blocks = [[block_type, html, text so far], ...]
-                                           (an open text block adds its before and after)
+                                           (an open text block adds before, after, line and the
+                                           closed blocks' HTML)
     ["a", send_id, html, conversation_id, url, title]  a send was accepted: the turn's HTML
     ["n", send_id, message]                a send was refused; the composer keeps the text
     ["t", conversation_id, title]          the conversation got a generated title (titles.py)
@@ -77,6 +85,10 @@ def refusal_frame(reason: str) -> list:
 
 RESYNC_FRAME = ["r"]
 
+# In a text block's stop frame, where the markdown blocks that closed while it streamed go: the
+# sanitizer removes comments from rendered markdown, so the block's own HTML cannot hold it.
+KEPT = "<!--kept-->"
+
 
 LAGGING = 0.005  # event-loop lag (runtime.lag) past which text is coalesced even after a quiet interval
 
@@ -113,8 +125,10 @@ class FrameWriter:
             else:
                 self.flush_handle = loop.call_at(max(due, loop.time()), self.flush)
 
-    def block_done(self, index: int, html: str) -> None:
-        self._publish("c", index, html)
+    def block_done(self, index: int, html: str, shown: str = "") -> None:
+        """`shown`: the HTML of the markdown blocks that closed while the block streamed, which
+        the tab has; the frame carries KEPT in its place."""
+        self._publish("c", index, html.replace(shown, KEPT, 1) if shown else html)
 
     def ended(self, html: str) -> None:
         self._publish("e", html)

@@ -270,7 +270,7 @@ class ReplyRun:
         reply = services.reply_finish(
             message_id=self.message_id, open_blocks=self.blocks.unstored(), outcome=self.outcome
         )
-        return rendering.message_html(selectors.with_versions(reply))
+        return rendering.message_html(selectors.with_versions(reply), shown=self.blocks.html)
 
 
 def _leave_out_connectors(run: ReplyRun, exc: BaseException) -> bool:

@@ -36,10 +36,15 @@ class ReplyBlocks:
 
     def snapshot(self) -> list[list]:
         """[[block type, HTML, text so far], ...] for a tab that joins mid-stream; an open text
-        block adds [before, after], its HTML around the open line, which its frames update."""
+        block adds what its frames build on: [before, after, line, closed], its HTML around the
+        open line, that line's, and the closed markdown blocks' (which its stop frame leaves out)."""
         return [
             [block["type"], self.html.get(i) or self._open_html(i), self._text_of(i)]
-            + ([live.before, live.after] if i not in self.html and (live := self.live.get(i)) else [])
+            + (
+                [live.before, live.after, live.line_html, live.html]
+                if i not in self.html and (live := self.live.get(i))
+                else []
+            )
             for i, block in sorted(self.blocks.items())
         ]
 
@@ -112,7 +117,7 @@ class ReplyBlocks:
         self.html[index] = await sync_to_async(_save)(
             self.message_id, index, dict(block), rendered, self.sources
         )
-        self.frames.block_done(index, self.html[index])
+        self.frames.block_done(index, self.html[index], shown=live.html if live else "")
 
     def _code_delta(self, index: int) -> str:
         """The code (or command, or file text) a code execution call's JSON adds: people watch the

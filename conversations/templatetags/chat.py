@@ -222,7 +222,10 @@ def linked_file(payload) -> dict:
 def blocks_html(context, message, blocks) -> str:
     """A message's blocks as conversations/_block.html renders them. A plain text block (most of a
     long conversation) is written here from its stored HTML: the same markup, without a template
-    include per block (a 1,000-message page spent a third of its time in them)."""
+    include per block (a 1,000-message page spent a third of its time in them).
+
+    `shown` in the context (a reply's end frame): {index: HTML} of what the watching tabs show. When
+    that is every block, exactly as written here, the blocks are one KEPT_BLOCKS: the page keeps its own."""
     template = None
     html = []
     for block in blocks:
@@ -237,6 +240,10 @@ def blocks_html(context, message, blocks) -> str:
             template = template or context.template.engine.get_template("conversations/_block.html")
             with context.push(block=block):
                 html.append(template.render(context))
+    shown = context.get("shown")
+    if shown and len(shown) == len(blocks):
+        if all(shown.get(b.index) == h.strip() for b, h in zip(blocks, html, strict=True)):
+            return mark_safe(rendering.KEPT_BLOCKS)
     return mark_safe("".join(html))
 
 

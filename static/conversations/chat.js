@@ -499,7 +499,14 @@
   let stickToBottom = true; // the view follows the end of the chat until the person scrolls up
   let signedOut = false;
   const early = new Map(); // frames for a reply whose element has not been swapped in yet
-  const openBlocks = new WeakMap(); // an open text block's element -> its HTML around the open line
+  // An open text block's element -> {before, line, after}: its HTML around the open line and that
+  // line's, and closed: the HTML of its markdown blocks that closed (its stop frame leaves it out).
+  const openBlocks = new WeakMap();
+  const KEPT = "<!--kept-->"; // realtime.KEPT
+
+  function escapeText(text) { // as the server's sanitizer writes text (rendering._escape_text)
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\u00a0/g, "&nbsp;");
+  }
 
   function streamingReply() {
     return document.querySelector('[data-role=assistant][data-status=streaming]');
@@ -594,6 +601,8 @@
 
   function replaceMessage(article, html) {
     const fresh = fromHTML(html);
+    const kept = fresh.querySelector(".blocks > template[data-kept]");
+    if (kept) kept.parentNode.replaceWith(article.querySelector(".blocks")); // already final here
     article.replaceWith(fresh);
     if (window.htmx) window.htmx.process(fresh);
     addCopyButtons(fresh);
@@ -614,6 +623,9 @@
       return;
     }
     if (kind === "e") {
+      // An end frame that leaves the blocks out needs every frame before it; else ask for it whole.
+      const follows = article.dataset.seq !== undefined && seq === parseInt(article.dataset.seq, 10) + 1;
+      if (!follows && frame[3].indexOf("<template data-kept>") !== -1) { resync(id); return; }
       replaceMessage(article, frame[3]);
       refreshGauge("reply-done"); // the context gauge reads its usage
       notLiveYet(id);
@@ -629,23 +641,44 @@
     article.dataset.seq = seq;
     const blocks = article.querySelector(".blocks");
     if (kind === "b") {
-      blocks.appendChild(fromHTML(frame[5]));
+      appendBlock(blocks, frame[5]);
     } else if (kind === "d") {
-      const open = blocks.lastElementChild;
-      const target = open && open.querySelector(".streaming-text");
+      const block = blocks.lastElementChild;
+      const target = block && block.querySelector(".streaming-text");
+      let open = target && openBlocks.get(target);
       if (target && frame.length > 4) {
         // A text block, rendered: markdown blocks that closed go before the open one, whose HTML
         // around the line being written comes when it changes.
-        if (frame[4]) { target.insertAdjacentHTML("beforebegin", frame[4]); addCopyButtons(open); }
-        if (frame.length > 6) openBlocks.set(target, [frame[6], frame[7]]);
-        const around = openBlocks.get(target);
-        if (around) target.innerHTML = around[0] + frame[5] + around[1]; else resync(id);
+        if (frame.length > 6) { // the HTML around the line changed: keep the start of `before`, add the rest
+          if (!open && frame[6] > 0) { resync(id); return; }
+          const before = (open ? open.before.slice(0, frame[6]) : "") + frame[7];
+          open = { before: before, after: frame[8], line: "", closed: open ? open.closed : "" };
+        }
+        if (!open) { resync(id); return; }
+        openBlocks.set(target, open);
+        if (frame[4]) {
+          target.insertAdjacentHTML("beforebegin", frame[4]);
+          open.closed += frame[4];
+          addCopyButtons(block);
+        }
+        open.line = frame[5];
+        target.innerHTML = open.before + open.line + open.after;
+      } else if (open) { // a rendered text block whose open line grew by this text only
+        open.line += escapeText(frame[3]);
+        target.innerHTML = open.before + open.line + open.after;
       } else if (target) {
         target.appendChild(document.createTextNode(frame[3]));
       }
     } else if (kind === "c") {
       const block = blocks.querySelector('[data-index="' + frame[3] + '"]');
-      const done = fromHTML(frame[4]);
+      let html = frame[4];
+      const at = html.indexOf(KEPT);
+      if (at !== -1) { // its closed markdown blocks, which this page has
+        const open = block && openBlocks.get(block.querySelector(".streaming-text"));
+        if (!open) { resync(id); return; }
+        html = html.slice(0, at) + open.closed + html.slice(at + KEPT.length);
+      }
+      const done = fromHTML(html);
       if (block) block.replaceWith(done); else blocks.appendChild(done);
       if (window.htmx) window.htmx.process(done); // an approval request's form posts through htmx
       addCopyButtons(done);
@@ -653,13 +686,21 @@
     scrollToBottom();
   }
 
+  // A block, spaced as the server writes a message's blocks (templatetags blocks_html), so that the
+  // blocks an end frame keeps are the page reloaded.
+  function appendBlock(blocks, html) {
+    const block = blocks.appendChild(fromHTML(html));
+    blocks.appendChild(document.createTextNode("\n\n"));
+    return block;
+  }
+
   function applySnapshot(article, frame) {
     const blocks = article.querySelector(".blocks");
     blocks.innerHTML = "";
     frame[3].forEach(function (item) {
-      const block = blocks.appendChild(fromHTML(item[1]));
+      const block = appendBlock(blocks, item[1]);
       const open = item.length > 3 && block.querySelector(".streaming-text");
-      if (open) openBlocks.set(open, [item[3], item[4]]);
+      if (open) openBlocks.set(open, { before: item[3], after: item[4], line: item[5], closed: item[6] });
     });
     if (window.htmx) window.htmx.process(blocks);
     article.dataset.seq = frame[2];
