@@ -270,13 +270,27 @@ def open_transcript(client, conversation: Conversation):
     return client.post(reverse("review_transcript", args=[conversation.pk]), {"reason": "ticket 7"})
 
 
+# (app url, user) -> the cookies of a sign-in through the form: later sign-ins of that user to that
+# app take them instead of the form (about a second each, a test signs in a dozen times).
+_signed_in_cookies: dict[tuple[str, str], list] = {}
+
+
 def login(page: Page, app: LiveApp, user: str = "alice") -> None:
-    """Sign in through the live app's login page, in a real browser."""
+    """Sign in to the live app in a real browser, landing where the login form lands (home: the
+    latest chat, or a new one). The first time through the login page; then with that session's
+    cookies, unless the session ended (a log out, a deactivation): then through the page again."""
+    key = (app.url, user)
+    if key in _signed_in_cookies:
+        page.context.add_cookies(_signed_in_cookies[key])
+        page.goto(f"{app.url}/")
+        if "/accounts/login/" not in page.url:
+            return
     page.goto(f"{app.url}/accounts/login/")
     page.locator("input[name=username]").fill(user)
     page.locator("input[name=password]").fill(app.users[user])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    _signed_in_cookies[key] = page.context.cookies(app.url)
 
 
 def sdk_client(fake: FakeAnthropic, max_retries: int = 0) -> anthropic.AsyncAnthropic:
