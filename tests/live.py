@@ -4,14 +4,16 @@ Fixtures (import them into a test module with ``from tests.live import ...``):
 
 * ``live_fake_api``      module: a FakeAnthropic server (40 tokens/s unless a Reply says otherwise),
                          for the live app (conftest's ``fake_api`` is the in-process tests' own)
-* ``live_app``           module: the app pointed at ``live_fake_api``; users alice and bob
+* ``live_app``           module: the app pointed at ``live_fake_api``; users alice and bob. Each
+                         module's pair is new, booted while the module before it ran (a spare).
 * ``embedded_model``     session: ``manage.py localmodel`` on a free port (the embedded SmolLM2)
 * ``live_app_embedded``  module: the app with no API settings, using ``embedded_model``
 * ``browser``            session: Playwright's sync Chromium (/usr/bin/chromium)
 * ``page``               function: a page in a fresh browser context
 
 Each app gets a fresh temp data dir (CHAT_DATA_DIR: its own database and secret key). Only the
-processes started here are ever stopped, by their Popen handle.
+processes started here are ever stopped, by their Popen handle; an app stops in the background (its
+data dir removed once it exited), so the next module need not wait for daphne's shutdown.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -183,6 +186,10 @@ class LiveApp:
         return result.stdout.strip()
 
     def start(self) -> LiveApp:
+        return self.launch().wait_ready()
+
+    def launch(self) -> LiveApp:
+        """Start daphne on a copy of the template database, without waiting for it to answer."""
         _copy_database(_template_database(self.users), self.data_dir / "db.sqlite3")
         self.port = free_port()
         with open(self.log_path, "wb") as log:
@@ -202,6 +209,9 @@ class LiveApp:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return self
+
+    def wait_ready(self) -> LiveApp:
         try:
             _wait_http(f"{self.url}/accounts/login/", self.proc, self.log_path, 60, "daphne")
         except BaseException:
@@ -213,9 +223,17 @@ class LiveApp:
         return _log_tail(self.log_path, lines)
 
     def stop(self) -> None:
-        _stop(self.proc)
-        self.proc = None
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        """SIGTERM now; the wait for the exit (daphne takes 1-2 s) and the data dir's removal in a
+        thread of their own (non-daemon: the test process waits for it before it exits)."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+        threading.Thread(target=_reap, args=(proc, self.data_dir), name="stop-live-app").start()
+
+
+def _reap(proc: subprocess.Popen | None, data_dir: Path) -> None:
+    _stop(proc)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @dataclass
@@ -261,19 +279,49 @@ class EmbeddedModel:
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def live_fake_api() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(default_tokens_per_second=40) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def live_app(live_fake_api: FakeAnthropic) -> Iterator[LiveApp]:
-    app = LiveApp({"ANTHROPIC_BASE_URL": live_fake_api.base_url, "ANTHROPIC_API_KEY": "test-key"}).start()
+def _fake_and_app() -> tuple[FakeAnthropic, LiveApp]:
+    """A new fake API and an app pointed at it, the app launched (not yet answering)."""
+    fake = FakeAnthropic(default_tokens_per_second=40).start()
     try:
-        yield app
+        app = LiveApp({"ANTHROPIC_BASE_URL": fake.base_url, "ANTHROPIC_API_KEY": "test-key"}).launch()
+    except BaseException:
+        fake.stop()
+        raise
+    return fake, app
+
+
+@pytest.fixture(scope="session")
+def _spare_pair() -> Iterator[list[tuple[FakeAnthropic, LiveApp]]]:
+    """The next module's fake and app (none or one), booting while this module's tests run."""
+    spare: list[tuple[FakeAnthropic, LiveApp]] = []
+    yield spare
+    for fake, app in spare:  # the last module's spare: no module took it
+        _stop(app.proc)
+        shutil.rmtree(app.data_dir, ignore_errors=True)
+        fake.stop()
+
+
+@pytest.fixture(scope="module")
+def _live_pair(_spare_pair: list) -> Iterator[tuple[FakeAnthropic, LiveApp]]:
+    """This module's fake and app, as new as ever: the spare the module before left, or a new
+    pair; and a spare for the next module."""
+    pair = _spare_pair.pop() if _spare_pair else _fake_and_app()
+    _spare_pair.append(_fake_and_app())
+    try:
+        yield pair
     finally:
-        app.stop()
+        pair[1].stop()
+        pair[0].stop()
+
+
+@pytest.fixture(scope="module")
+def live_fake_api(_live_pair: tuple[FakeAnthropic, LiveApp]) -> FakeAnthropic:
+    return _live_pair[0]
+
+
+@pytest.fixture(scope="module")
+def live_app(_live_pair: tuple[FakeAnthropic, LiveApp]) -> LiveApp:
+    return _live_pair[1].wait_ready()
 
 
 @pytest.fixture(scope="session")
