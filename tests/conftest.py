@@ -13,7 +13,7 @@ from conversations.models import Conversation, ModelPrice
 from fakes import FakeAnthropic
 from teams import services as team_services
 from tests.helpers import clear_cache, reply_with_usage
-from tests.live import browser, page  # noqa: F401 (one Playwright session for every browser test)
+from tests.live import _live_pair, _spare_pair, browser, page  # noqa: F401 (one Playwright session, live apps)
 
 
 def pytest_configure(config):
