@@ -55,9 +55,11 @@ def _close_connections_of_the_sync_thread(django_db_setup, django_db_blocker):
             connections.close_all()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def _migrated_prices(django_db_setup, django_db_blocker):
-    """The price rows the migrations seeded, read once from the new test database."""
+    """The price rows the migrations seeded, read once from the new test database, as the session
+    starts (autouse): read at a worker's first plain db test instead, they could be read after
+    another file's transactional test had flushed them, and every later plain test lacked them."""
     with django_db_blocker.unblock():
         return list(ModelPrice.objects.all())
 
