@@ -55,11 +55,9 @@ def _close_connections_of_the_sync_thread(django_db_setup, django_db_blocker):
             connections.close_all()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def _migrated_prices(django_db_setup, django_db_blocker):
-    """The price rows the migrations seeded, read once from the new test database, as the session
-    starts (autouse): read at a worker's first plain db test instead, they could be read after
-    another file's transactional test had flushed them, and every later plain test lacked them."""
+    """The price rows the migrations seeded, read once from the new test database."""
     with django_db_blocker.unblock():
         return list(ModelPrice.objects.all())
 
@@ -69,11 +67,15 @@ def _seeded_rows_for_plain_db_tests(request):
     """A transactional test ends with a flush, which empties the seeded price table too. Alone,
     pytest-django runs every plain db test before the transactional ones, so those always see
     the migrations' rows; an xdist worker runs whole files one after another, so a plain test may
-    follow another file's transactional ones: it gets the migrations' rows back."""
+    follow another file's transactional ones: it gets the migrations' rows back. The rows are
+    read at the session's first db test of either kind, before any flush (read at the first
+    plain one, they could be read already flushed)."""
     marker = request.node.get_closest_marker("django_db")
-    if marker is None or marker.kwargs.get("transaction") or (marker.args and marker.args[0]):
+    if marker is None:
         return
     rows = request.getfixturevalue("_migrated_prices")
+    if marker.kwargs.get("transaction") or (marker.args and marker.args[0]):
+        return
     request.getfixturevalue("db")
     if not ModelPrice.objects.exists():
         ModelPrice.objects.bulk_create(rows)
