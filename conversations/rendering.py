@@ -297,11 +297,14 @@ class LiveMarkdown:
     def frame(self, text: str) -> list[str]:
         """`text` is the whole block so far. Returns [the HTML of the blocks closed since the last
         frame, the open line's HTML], and when the open block's HTML around that line changed
-        since the last frame (a line ended), that too: [..., keep, add, after]; the new `before`
-        is the last one's first `keep` UTF-16 units, then `add`. When the open line only grew by
-        the new text, escaped (most frames), it returns [] and the page appends the text itself.
-        A frame costs the open line in time, and what changed in bytes."""
-        added, self.seen, shown, before = text[self.seen :], len(text), self.line_html, self.before
+        since the last frame (a line ended), that too: [..., keep, add, after]: the new `before`
+        is the last one's first `keep` UTF-16 units (as the page counts), then `add`. The closed
+        blocks come the same way, as [keep, add] of the open block the page showed (mostly
+        itself, now final), or "" when none closed. When the open line only grew by the new
+        text, escaped (most frames), it returns [] and the page appends the text itself. A frame
+        costs the open line in time, and what changed in bytes."""
+        added, self.seen = text[self.seen :], len(text)
+        before, shown, after = self.before, self.line_html, self.after  # what the page shows now
         closed = ""
         lines = text.rfind("\n") + 1
         code_line = lines != self.lines and self._code_line_ended(text[self.lines : lines])
@@ -309,14 +312,7 @@ class LiveMarkdown:
             closed = self.close_blocks(text[:lines])
             self.code_indent = _open_fence(text[self.closed : lines])
         line = text[lines:]
-        if self.code_indent is not None:  # the code block's own indent is markup, the rest code
-            prefix = line[: min(self.code_indent, len(line) - len(line.lstrip(" ")))]
-        elif not line.strip() or _ONLY_SYNTAX.fullmatch(line):
-            prefix = None
-        elif line.lstrip(" ").startswith("|"):
-            prefix = line[: line.rfind("|") + 1]
-        else:
-            prefix = _LINE_PREFIX.match(line).group()
+        prefix = self._prefix(line)
         changed = (lines, prefix) != (self.lines, self.prefix)
         if changed:
             if not (code_line and prefix == self.prefix):
@@ -328,10 +324,20 @@ class LiveMarkdown:
             self.line_html = _escape_text(line[len(prefix) :])
         else:
             self.line_html = self.line.render(line[len(prefix) :].lstrip(" \t"))
-        if changed:
-            keep = _common_start(before, self.before)
-            return [closed, self.line_html, _utf16_length(before[:keep]), self.before[keep:], self.after]
-        return [] if self.line_html == shown + _escape_text(added) else [closed, self.line_html]
+        if changed:  # what closed is mostly the open block as the page shows it, now final
+            closed_change = _change(before + shown + after, closed) if closed else ""
+            return [closed_change, self.line_html, *_change(before, self.before), self.after]
+        return [] if self.line_html == shown + _escape_text(added) else ["", self.line_html]
+
+    def _prefix(self, line: str) -> str | None:
+        """The open line's block syntax (None: the line is still only syntax)."""
+        if self.code_indent is not None:  # the code block's own indent is markup, the rest code
+            return line[: min(self.code_indent, len(line) - len(line.lstrip(" ")))]
+        if not line.strip() or _ONLY_SYNTAX.fullmatch(line):
+            return None
+        if line.lstrip(" ").startswith("|"):
+            return line[: line.rfind("|") + 1]
+        return _LINE_PREFIX.match(line).group()
 
     def _code_line_ended(self, ended: str) -> bool:
         """A line of an open fenced code block ended (`ended`, the text since the last line): its
@@ -380,6 +386,12 @@ class LiveMarkdown:
         if prefix is None or not self.placed:
             self.before, self.after = render_markdown(_complete_table(block)) if block.strip() else "", ""
             self.placed = False
+
+
+def _change(old: str, new: str) -> list:
+    """`new` as [how much of `old` it starts with, in UTF-16 units as the page counts, the rest]."""
+    keep = _common_start(old, new)
+    return [_utf16_length(old[:keep]), new[keep:]]
 
 
 def _common_start(a: str, b: str) -> int:

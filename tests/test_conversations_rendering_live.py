@@ -51,19 +51,22 @@ def page_escape(text: str) -> str:
 
 
 def page_before(before: str, keep: int, add: str) -> str:
-    """chat.js: the open block's HTML before its line, from the last one's first `keep` UTF-16 units."""
+    """chat.js: the first `keep` UTF-16 units of what the page had, then `add`."""
     return before.encode("utf-16-le")[: 2 * keep].decode("utf-16-le") + add
 
 
-def page_frames(reply: str, step: int = 1):
-    """Frames of `reply` every `step` characters, put together as chat.js does: yields the frame's
-    fields, then the closed blocks' HTML and the open block's, as the page shows them."""
+def page_frames(reply: str, step: int = 1, ends: list[int] | None = None):
+    """Frames of `reply` every `step` characters (or at `ends`), put together as chat.js does:
+    yields the frame's fields, then the closed blocks' HTML and the open block's, as the page
+    shows them."""
     live, shown, before, line, after, seen = LiveMarkdown(), "", "", "", "", 0
-    for end in [*range(step, len(reply), step), len(reply)]:
+    for end in ends or [*range(step, len(reply), step), len(reply)]:
         fields = live.frame(reply[:end])
         if fields:
-            closed, line, *around = fields
-            shown += closed
+            closed, new_line, *around = fields
+            if closed:  # the open block as the page showed it, mostly, now final
+                closed = page_before(before + line + after, *closed)
+            shown, line = shown + closed, new_line
             if around:
                 before, after = page_before(before, *around[:2]), around[2]
         else:  # the open line grew by the new text only
@@ -119,10 +122,8 @@ def test_feeding_the_text_in_any_pieces_renders_what_the_whole_text_renders():
     whole = render_markdown_blocks(REPLY)
     for seed in range(20):
         cuts = sorted(random.Random(seed).sample(range(1, len(REPLY)), 12)) + [len(REPLY)]
-        live, shown = LiveMarkdown(), ""
-        for cut in cuts:
-            shown += (live.frame(REPLY[:cut]) or [""])[0]
-        assert live.finish(REPLY) == whole and whole.startswith(shown)
+        *_, (_, shown, tail) = page_frames(REPLY, ends=cuts)  # which checks the last against the whole
+        assert shown + tail == whole
     assert "<h2>Plan</h2>" in whole and "<strong>bold</strong>" in whole and "<table>" in whole
 
 
@@ -154,10 +155,15 @@ def test_the_page_puts_code_together_as_the_server_renders_it(step):
 
 def test_a_block_closes_only_when_the_next_starts_on_a_complete_line():
     live = LiveMarkdown()
-    assert live.frame("para\n#")[0] == ""  # "#" may still become "#hashtag", part of the paragraph
-    assert live.frame("para\n#hashtag\n")[0] == ""
-    closed = live.frame("para\n#hashtag\n\n# Heading\n")[0]
-    assert closed == "<p>para<br>\n#hashtag</p>\n" and live.tail == "<h1>Heading</h1>\n"
+    live.frame("para\n#")
+    assert live.html == ""  # "#" may still become "#hashtag", part of the paragraph
+    live.frame("para\n#hashtag\n")
+    assert live.html == ""
+    shown = live.tail
+    keep, add = live.frame("para\n#hashtag\n\n# Heading\n")[0]  # of what the page showed
+    assert (
+        shown[:keep] + add == live.html == "<p>para<br>\n#hashtag</p>\n" and live.tail == "<h1>Heading</h1>\n"
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -179,7 +185,9 @@ async def test_closed_blocks_arrive_rendered_mid_stream_and_equal_the_stored_pag
         if len(frame) == 4:
             line += page_escape(frame[3])
             continue
-        closed, line = closed + frame[4], frame[5]
+        if frame[4]:  # the open block as the page showed it, mostly, now final
+            closed += page_before(before + line + after, *frame[4])
+        line = frame[5]
         if len(frame) > 6:
             before, after = page_before(before, frame[6], frame[7]), frame[8]
     assert closed.startswith("<h2>Plan</h2>") and closed.endswith("</table>\n")  # each block once

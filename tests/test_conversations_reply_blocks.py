@@ -75,32 +75,38 @@ def test_a_text_block_grows_by_its_deltas_and_the_tab_gets_only_the_new_text():
     assert (block_type, text) == ("text", "Hello") and "<p>Hello</p>" in html
 
 
+def page_start(html: str, units: int) -> str:
+    """The page's html.slice(0, units): JavaScript counts UTF-16 units."""
+    return html.encode("utf-16-le")[: 2 * units].decode("utf-16-le")
+
+
 def test_each_text_frame_renders_the_open_line_and_what_is_around_it_when_that_changes():
     blocks, frames = streaming(delta("text_delta", text="# Tïtle 😀\nPara"), block=dict(TEXT))
     assert frames.render_text() == ["", "Para", 0, "<h1>Tïtle 😀</h1>\n<p>", "</p>\n"]  # nothing closed yet
     blocks.delta(0, delta("text_delta", text="graph 😀 **bo"))
     assert frames.render_text() == ["", "Paragraph 😀 <strong>bo</strong>"]  # the same line: only it
-    blocks.delta(0, delta("text_delta", text="ld**\n\n- item"))
-    closed, line, keep, add, after = (
-        frames.render_text()
-    )  # a block closes once the next starts on a complete line
-    assert closed == "<h1>Tïtle 😀</h1>\n"
-    before = "<h1>Tïtle 😀</h1>\n<p>"[:keep] + add  # only what changed of the HTML before the line
+    shown = "<h1>Tïtle 😀</h1>\n<p>Paragraph 😀 <strong>bo</strong></p>\n"  # the open block on the page
+    blocks.delta(0, delta("text_delta", text="ld**\n\n- item"))  # the heading closes: the next block started
+    closed, line, keep, add, after = frames.render_text()
+    assert closed == [18, ""]  # of what the page shows, the first 18 UTF-16 units (😀 counts 2)
+    closed = page_start(shown, 18)
+    before = page_start(shown, keep) + add  # only what changed of the HTML before the line
+    assert closed == "<h1>Tïtle 😀</h1>\n" and line == "item"
     assert before + line + after == "<p>Paragraph 😀 <strong>bold</strong></p>\n<ul>\n<li>item</li>\n</ul>\n"
-    assert line == "item"
     [(_, html, text, *around)] = blocks.snapshot()  # a tab joining now: the same, and what is around the line
     assert text.endswith("- item") and around == [before, after, line, closed]
     assert html.endswith(f'{closed}<div class="streaming-text">{before}{line}{after}</div></div>')
 
+    shown = before + line + after
     blocks.delta(
         0, delta("text_delta", text=" 😀\n- two")
     )  # the paragraph closes: the list is the open block
-    closed, line, keep, add, after = frames.render_text()
-    before = before[:keep] + add
+    (closed_keep, closed_add), line, keep, add, after = frames.render_text()
     assert (
-        closed.startswith("<p>Paragraph")
-        and before + line + after == "<ul>\n<li>item 😀</li>\n<li>two</li>\n</ul>\n"
-    )
+        page_start(shown, closed_keep) + closed_add == "<p>Paragraph 😀 <strong>bold</strong></p>\n"
+    )  # 😀 is after the cut
+    before = page_start(before, keep) + add
+    assert before + line + after == "<ul>\n<li>item 😀</li>\n<li>two</li>\n</ul>\n"
     blocks.delta(0, delta("text_delta", text="\n- three"))
     _, line, keep, add, after = frames.render_text()
     assert keep == len(before) + 1 and add == "two</li>\n<li>"  # keep counts UTF-16 units, as the page does

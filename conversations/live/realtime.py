@@ -18,7 +18,9 @@ a tab can spot a gap and ask for a snapshot:
                                            closed since the last frame goes before the open one,
                                            which shows before + line + after; before and after
                                            come when they change (a line ended): before as the
-                                           last one's first `keep` UTF-16 units + add. When the line's
+                                           last one's first `keep` UTF-16 units + add; closed,
+                                           "" or [keep, add] of the last before + line + after
+                                           (the block that closed, as it showed). When the line's
                                            HTML only grew by the text, escaped, the frame is
                                            ["d", id, seq, text] and the page appends it.
     ["c", id, seq, index, html]            a block is complete: its final element; a text block's

@@ -297,8 +297,8 @@ def streaming_markdown(text: str) -> str:
     """A text block still streaming, shown from its stored partial text (a page loaded mid-reply)
     as its frames show it: the closed markdown blocks, then the open one."""
     live = rendering.LiveMarkdown()
-    closed = live.frame(text)[0]
-    return mark_safe(f'{closed}<div class="streaming-text">{live.tail}</div>')
+    live.frame(text)
+    return mark_safe(f'{live.html}<div class="streaming-text">{live.tail}</div>')
 
 
 # --- connectors (claude/mcp.py) ----------------------------------------------------------------

@@ -502,7 +502,7 @@
   // An open text block's element -> {before, line, after}: its HTML around the open line and that
   // line's, and closed: the HTML of its markdown blocks that closed (its stop frame leaves it out).
   const openBlocks = new WeakMap();
-  const KEPT = "<!--kept-->"; // realtime.KEPT
+  const KEPT = "<!--kept-->"; // realtime.KEPT: in a stop frame, where the closed blocks go
 
   function escapeText(text) { // as the server's sanitizer writes text (rendering._escape_text)
     return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\u00a0/g, "&nbsp;");
@@ -646,19 +646,20 @@
       const block = blocks.lastElementChild;
       const target = block && block.querySelector(".streaming-text");
       let open = target && openBlocks.get(target);
+      const shownBefore = open ? open.before + open.line + open.after : "";
       if (target && frame.length > 4) {
         // A text block, rendered: markdown blocks that closed go before the open one, whose HTML
         // around the line being written comes when it changes.
+        if (!open && (frame.length < 7 || frame[6] > 0 || frame[4][0] > 0)) { resync(id); return; }
         if (frame.length > 6) { // the HTML around the line changed: keep the start of `before`, add the rest
-          if (!open && frame[6] > 0) { resync(id); return; }
           const before = (open ? open.before.slice(0, frame[6]) : "") + frame[7];
           open = { before: before, after: frame[8], line: "", closed: open ? open.closed : "" };
         }
-        if (!open) { resync(id); return; }
         openBlocks.set(target, open);
-        if (frame[4]) {
-          target.insertAdjacentHTML("beforebegin", frame[4]);
-          open.closed += frame[4];
+        if (frame[4]) { // [keep, add] of the open block as it showed: mostly itself, now final
+          const closed = shownBefore.slice(0, frame[4][0]) + frame[4][1];
+          target.insertAdjacentHTML("beforebegin", closed);
+          open.closed += closed;
           addCopyButtons(block);
         }
         open.line = frame[5];
