@@ -15,6 +15,7 @@ from tests.live import (  # noqa: F401 (pytest fixtures)
     live_app,
     live_fake_api,
     open_new_chat,
+    send_message,
 )
 
 pytestmark = pytest.mark.browser
@@ -44,10 +45,9 @@ def test_a_tab_from_the_start_and_a_tab_that_joined_end_as_the_page_reloaded(
     page.add_init_script(WATCH_CODE)
     login(page, live_app)
     open_new_chat(page)
-    composer = page.get_by_role("textbox", name="Message")
-    composer.fill("Make a plan")
-    composer.press("Enter")
-    expect(page.locator(f"{STREAMING} ul li")).to_have_count(2, timeout=30_000)  # blocks have closed
+    reply = send_message(page, "Make a plan")
+    expect(reply.locator("ul li")).to_have_count(2, timeout=30_000)  # blocks have closed
+    expect(reply).to_have_attribute("data-status", "streaming")
 
     joined = page.context.new_page()
     joined.goto(page.url)
