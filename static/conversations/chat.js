@@ -599,10 +599,7 @@
     return template.content.firstElementChild;
   }
 
-  function replaceMessage(article, html) {
-    const fresh = fromHTML(html);
-    const kept = fresh.querySelector(".blocks > template[data-kept]");
-    if (kept) kept.parentNode.replaceWith(article.querySelector(".blocks")); // already final here
+  function replaceMessage(article, fresh) {
     article.replaceWith(fresh);
     if (window.htmx) window.htmx.process(fresh);
     addCopyButtons(fresh);
@@ -623,10 +620,14 @@
       return;
     }
     if (kind === "e") {
-      // An end frame that leaves the blocks out needs every frame before it; else ask for it whole.
-      const follows = article.dataset.seq !== undefined && seq === parseInt(article.dataset.seq, 10) + 1;
-      if (!follows && frame[3].indexOf("<template data-kept>") !== -1) { resync(id); return; }
-      replaceMessage(article, frame[3]);
+      const fresh = fromHTML(frame[3]);
+      const kept = fresh.querySelector(".blocks > template[data-kept]");
+      if (kept) { // the blocks left out: this page's are final, if it had every frame before; else ask for it whole
+        const follows = article.dataset.seq !== undefined && seq === parseInt(article.dataset.seq, 10) + 1;
+        if (!follows) { resync(id); return; }
+        kept.parentNode.replaceWith(article.querySelector(".blocks"));
+      }
+      replaceMessage(article, fresh);
       refreshGauge("reply-done"); // the context gauge reads its usage
       notLiveYet(id);
       updateButtons();
@@ -646,18 +647,18 @@
       const block = blocks.lastElementChild;
       const target = block && block.querySelector(".streaming-text");
       let open = target && openBlocks.get(target);
-      const shownBefore = open ? open.before + open.line + open.after : "";
       if (target && frame.length > 4) {
         // A text block, rendered: markdown blocks that closed go before the open one, whose HTML
         // around the line being written comes when it changes.
         if (!open && (frame.length < 7 || frame[6] > 0 || frame[4][0] > 0)) { resync(id); return; }
+        const shown = frame[4] && open ? open.before + open.line + open.after : ""; // what closed builds on
         if (frame.length > 6) { // the HTML around the line changed: keep the start of `before`, add the rest
           const before = (open ? open.before.slice(0, frame[6]) : "") + frame[7];
           open = { before: before, after: frame[8], line: "", closed: open ? open.closed : "" };
         }
         openBlocks.set(target, open);
         if (frame[4]) { // [keep, add] of the open block as it showed: mostly itself, now final
-          const closed = shownBefore.slice(0, frame[4][0]) + frame[4][1];
+          const closed = shown.slice(0, frame[4][0]) + frame[4][1];
           target.insertAdjacentHTML("beforebegin", closed);
           open.closed += closed;
           addCopyButtons(block);
