@@ -296,8 +296,7 @@ def _spare_pair() -> Iterator[list[tuple[FakeAnthropic, LiveApp]]]:
     spare: list[tuple[FakeAnthropic, LiveApp]] = []
     yield spare
     for fake, app in spare:  # the last module's spare: no module took it
-        _stop(app.proc)
-        shutil.rmtree(app.data_dir, ignore_errors=True)
+        app.stop()
         fake.stop()
 
 
